@@ -1,0 +1,75 @@
+// A real Check call against a running server, printed as a person wants to read it (`tenantgate check`).
+import * as grpc from '@grpc/grpc-js';
+import { authClientConstructor } from '../check/protos.js';
+import { buildCheckRequest, type HttpRequestSpec } from '../check/envoy-request.js';
+
+export interface HeaderOptionMsg {
+  header?: { key?: string; value?: string; rawValue?: Buffer };
+  append?: { value?: boolean } | null;
+}
+
+export interface CheckResponseMsg {
+  status?: { code?: number; message?: string };
+  okResponse?: { headers?: HeaderOptionMsg[]; headersToRemove?: string[]; responseHeadersToAdd?: HeaderOptionMsg[] };
+  deniedResponse?: { status?: { code?: string | number }; headers?: HeaderOptionMsg[]; body?: string };
+  dynamicMetadata?: { fields?: Record<string, unknown> };
+}
+
+export function createAuthClient(address: string): grpc.Client & Record<string, unknown> {
+  const Client = authClientConstructor();
+  return new Client(address, grpc.credentials.createInsecure(), { 'grpc.enable_channelz': 0 }) as grpc.Client & Record<string, unknown>;
+}
+
+export function callCheck(client: grpc.Client, request: unknown, timeoutMs = 5000): Promise<CheckResponseMsg> {
+  return new Promise((resolve, reject) => {
+    const check = (client as unknown as Record<string, Function>)['Check']!;
+    check.call(client, request, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: CheckResponseMsg) =>
+      err ? reject(err) : resolve(res),
+    );
+  });
+}
+
+export async function checkOnce(address: string, spec: HttpRequestSpec, timeoutMs = 5000): Promise<CheckResponseMsg> {
+  const client = createAuthClient(address);
+  try {
+    return await callCheck(client, buildCheckRequest(spec), timeoutMs);
+  } finally {
+    client.close();
+  }
+}
+
+/** protobufjs gives HttpStatus.code as an enum name with `enums: String`; callers want the number. */
+export function httpStatusOf(res: CheckResponseMsg): number {
+  const c = res.deniedResponse?.status?.code;
+  if (typeof c === 'number') return c;
+  return c ? (HTTP_STATUS_NUMBERS[c] ?? 403) : 403;
+}
+
+// The names of envoy.type.v3.StatusCode that tenantgate emits (and a few more), for display.
+const HTTP_STATUS_NUMBERS: Record<string, number> = {
+  OK: 200, BadRequest: 400, Unauthorized: 401, PaymentRequired: 402, Forbidden: 403, NotFound: 404,
+  MethodNotAllowed: 405, Conflict: 409, PayloadTooLarge: 413, TooManyRequests: 429, InternalServerError: 500,
+  NotImplemented: 501, BadGateway: 502, ServiceUnavailable: 503, GatewayTimeout: 504,
+};
+
+export function formatResponse(res: CheckResponseMsg): string {
+  const code = res.status?.code ?? 0;
+  const lines: string[] = [];
+  const hdr = (h: HeaderOptionMsg) => `  ${h.header?.key}: ${h.header?.value ?? h.header?.rawValue?.toString('utf8') ?? ''}`;
+  if (code === 0) {
+    lines.push(`ALLOW  (grpc status 0)`);
+    lines.push('headers to the upstream:');
+    for (const h of res.okResponse?.headers ?? []) lines.push(hdr(h));
+    if (res.okResponse?.headersToRemove?.length) lines.push(`headers removed: ${res.okResponse.headersToRemove.join(', ')}`);
+    if (res.okResponse?.responseHeadersToAdd?.length) {
+      lines.push('headers added to the response:');
+      for (const h of res.okResponse.responseHeadersToAdd) lines.push(hdr(h));
+    }
+  } else {
+    lines.push(`DENY ${httpStatusOf(res)}  (grpc status ${code}: ${res.status?.message ?? ''})`);
+    lines.push('response headers:');
+    for (const h of res.deniedResponse?.headers ?? []) lines.push(hdr(h));
+    lines.push(`body: ${res.deniedResponse?.body ?? ''}`);
+  }
+  return lines.join('\n');
+}

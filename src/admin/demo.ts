@@ -1,0 +1,77 @@
+// The embedded demo: a signing key and JWKS under data/keys, a few tenants, and tokens to try them with.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import * as jose from 'jose';
+import type { Config } from '../config.js';
+import { TenantRepository, type Tier, type TenantStatus } from '../store/tenants.js';
+import type { Db } from '../store/database.js';
+
+export const DEMO_TENANTS: { id: string; name: string; tier: Tier; status: TenantStatus }[] = [
+  { id: 'acme', name: 'Acme Corp', tier: 'premium', status: 'active' },
+  { id: 'globex', name: 'Globex', tier: 'basic', status: 'active' },
+  { id: 'initech', name: 'Initech', tier: 'free', status: 'suspended' },
+];
+
+export function signingKeyPath(jwksFile: string): string {
+  return `${dirname(jwksFile)}/demo-signing-key.json`;
+}
+
+/** Creates an ES256 key pair once: the public half as the JWKS the config trusts, the private half beside it. */
+export async function ensureDemoKeys(jwksFile: string): Promise<void> {
+  const keyFile = signingKeyPath(jwksFile);
+  if (existsSync(jwksFile) && existsSync(keyFile)) return;
+  mkdirSync(dirname(jwksFile), { recursive: true });
+  const { publicKey, privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
+  const kid = `demo-${Date.now().toString(36)}`;
+  const pub = { ...(await jose.exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
+  const priv = { ...(await jose.exportJWK(privateKey)), kid, alg: 'ES256' };
+  writeFileSync(keyFile, JSON.stringify(priv, null, 2) + '\n', { mode: 0o600 });
+  writeFileSync(jwksFile, JSON.stringify({ keys: [pub] }, null, 2) + '\n');
+}
+
+export interface MintOptions {
+  keyFile: string;
+  issuer: string;
+  audience?: string;
+  tenantClaim: string;
+  tenant?: string;
+  subject: string;
+  ttlSeconds: number;
+  claims?: Record<string, unknown>;
+}
+
+export async function mintToken(o: MintOptions): Promise<string> {
+  const jwk = JSON.parse(readFileSync(o.keyFile, 'utf8')) as jose.JWK & { alg?: string; kid?: string };
+  const alg = jwk.alg ?? 'ES256';
+  const key = await jose.importJWK(jwk, alg);
+  const payload: Record<string, unknown> = { ...o.claims };
+  if (o.tenant !== undefined) payload[o.tenantClaim] = o.tenant;
+  let jwt = new jose.SignJWT(payload)
+    .setProtectedHeader({ alg, kid: jwk.kid, typ: 'JWT' })
+    .setIssuer(o.issuer)
+    .setSubject(o.subject)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + o.ttlSeconds);
+  if (o.audience) jwt = jwt.setAudience(o.audience);
+  return jwt.sign(key);
+}
+
+/** Seeds the demo tenants that are not there yet (never touches existing data). */
+export function seedDemoTenants(db: Db): string[] {
+  const repo = new TenantRepository(db);
+  const created: string[] = [];
+  for (const t of DEMO_TENANTS) {
+    if (!repo.get(t.id)) {
+      repo.create(t);
+      created.push(t.id);
+    }
+  }
+  return created;
+}
+
+/** The first issuer with a JWKS file: the one the demo signs for. */
+export function demoIssuer(config: Config): { issuer: string; audience?: string; jwksFile: string } {
+  const iss = config.auth.jwt.issuers.find((i) => i.jwks_file);
+  if (!iss?.jwks_file) throw new Error('the demo needs an issuer with a jwks_file in auth.jwt.issuers (see tenantgate.yaml)');
+  return { issuer: iss.issuer, audience: iss.audiences?.[0], jwksFile: iss.jwks_file };
+}

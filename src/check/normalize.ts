@@ -1,0 +1,207 @@
+// Phase 1: turn whatever arrived (an Envoy CheckRequest, possibly partial or hostile) into one canonical request.
+// Every rule downstream sees the decoded, dot-segment-free path, lower-case headers and parsed query/body.
+import type { Config } from '../config.js';
+import { Denial } from './types.js';
+
+export interface NormalizedRequest {
+  method: string;
+  /** Canonical path: percent-decoded, no empty, "." or ".." segments, no query. */
+  path: string;
+  parsedPath: string[];
+  parsedQuery: Record<string, string[]>;
+  /** Lower-case names; repeated headers joined with "," as Envoy does. */
+  headers: Record<string, string>;
+  host: string;
+  scheme: string;
+  contextExtensions: Record<string, string>;
+  body: string | null;
+  parsedBody: unknown;
+  bodyError: string | null;
+  truncatedBody: boolean;
+  /** CheckRequest.attributes in protojson names, for OPA-Envoy compatible policies. */
+  attributes: Record<string, unknown>;
+}
+
+type Attrs = {
+  source?: unknown;
+  destination?: unknown;
+  request?: { time?: unknown; http?: HttpReq };
+  contextExtensions?: Record<string, string>;
+  metadataContext?: unknown;
+  routeMetadataContext?: unknown;
+  tlsSession?: unknown;
+};
+type HttpReq = {
+  id?: string;
+  method?: string;
+  headers?: Record<string, string>;
+  headerMap?: { headers?: { key?: string; value?: string; rawValue?: Buffer | Uint8Array }[] };
+  path?: string;
+  host?: string;
+  scheme?: string;
+  size?: string;
+  protocol?: string;
+  body?: string;
+  rawBody?: Buffer | Uint8Array;
+};
+
+const EMPTY: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export function normalize(req: unknown, limits: Config['limits']): NormalizedRequest | Denial {
+  const attrs = ((req as { attributes?: Attrs } | null)?.attributes ?? {}) as Attrs;
+  const http = attrs.request?.http;
+  if (!http) return bad('the check request carries no HTTP request attributes');
+
+  const headers = collectHeaders(http, limits.max_headers);
+  if (headers instanceof Denial) return headers;
+
+  const method = (http.method || headers[':method'] || '').toUpperCase();
+  if (!method) return bad('the request has no method');
+  if (!TOKEN.test(method)) return bad('the request method is malformed');
+
+  const rawPath = http.path || headers[':path'] || '';
+  if (!rawPath) return bad('the request has no path');
+  if (rawPath.length > limits.max_path_bytes) return bad(`the request path is longer than ${limits.max_path_bytes} bytes`);
+
+  const q = rawPath.indexOf('?');
+  let pathPart = q < 0 ? rawPath : rawPath.slice(0, q);
+  let query = q < 0 ? '' : rawPath.slice(q + 1);
+  const hash = query.indexOf('#');
+  if (hash >= 0) query = query.slice(0, hash);
+  const frag = pathPart.indexOf('#');
+  if (frag >= 0) pathPart = pathPart.slice(0, frag);
+
+  const parsedPath = canonicalSegments(pathPart);
+  if (parsedPath instanceof Denial) return parsedPath;
+  const parsedQuery = parseQuery(query);
+
+  const host = http.host || headers[':authority'] || headers['host'] || '';
+  const body = http.body ?? (http.rawBody && http.rawBody.length ? utf8.decode(http.rawBody) : null);
+  const contentLength = Number(headers['content-length']);
+  const truncatedBody =
+    headers['x-envoy-auth-partial-body'] === 'true' ||
+    (body !== null && Number.isFinite(contentLength) && Buffer.byteLength(body) < contentLength);
+  const { parsedBody, bodyError } = parseBody(body, headers['content-type']);
+
+  const attributes: Record<string, unknown> = {
+    source: attrs.source ?? {},
+    destination: attrs.destination ?? {},
+    request: {
+      time: attrs.request?.time ?? null,
+      http: {
+        id: http.id ?? '',
+        method,
+        headers,
+        path: rawPath,
+        host,
+        scheme: http.scheme ?? headers[':scheme'] ?? '',
+        size: http.size ?? '0',
+        protocol: http.protocol ?? '',
+        ...(body !== null ? { body } : {}),
+      },
+    },
+    contextExtensions: attrs.contextExtensions ?? EMPTY,
+    metadataContext: attrs.metadataContext ?? {},
+    routeMetadataContext: attrs.routeMetadataContext ?? {},
+  };
+
+  return {
+    method,
+    path: '/' + parsedPath.join('/'),
+    parsedPath,
+    parsedQuery,
+    headers,
+    host,
+    scheme: http.scheme ?? headers[':scheme'] ?? '',
+    contextExtensions: attrs.contextExtensions ?? EMPTY,
+    body,
+    parsedBody,
+    bodyError,
+    truncatedBody,
+    attributes,
+  };
+}
+
+function bad(reason: string): Denial {
+  return new Denial(400, 'bad_request', reason);
+}
+
+function collectHeaders(http: HttpReq, max: number): Record<string, string> | Denial {
+  // Envoy sends either the `headers` map or, with encode_raw_headers, the repeated `header_map`.
+  const list = http.headerMap?.headers;
+  if (list && list.length) {
+    if (list.length > max) return bad(`the request has more than ${max} headers`);
+    const out: Record<string, string> = {};
+    for (const h of list) {
+      if (!h.key) continue;
+      const key = h.key.toLowerCase();
+      const value = h.rawValue && h.rawValue.length ? utf8.decode(h.rawValue) : (h.value ?? '');
+      const prev = out[key];
+      out[key] = prev === undefined ? value : key === 'cookie' ? `${prev}; ${value}` : `${prev},${value}`;
+    }
+    return out;
+  }
+  const map = http.headers;
+  if (!map) return {};
+  const keys = Object.keys(map);
+  if (keys.length > max) return bad(`the request has more than ${max} headers`);
+  for (const k of keys) {
+    // Envoy always sends lower-case names; a direct caller may not. Copy only when needed.
+    if (k !== k.toLowerCase()) {
+      const out: Record<string, string> = {};
+      for (const key of keys) {
+        const lk = key.toLowerCase();
+        out[lk] = out[lk] === undefined ? map[key]! : `${out[lk]},${map[key]}`;
+      }
+      return out;
+    }
+  }
+  return map;
+}
+
+/**
+ * Percent-decode, then split and resolve "." / ".." (RFC 3986 remove_dot_segments). Decoding first means an
+ * encoded "/" or "." cannot smuggle a segment past the rules; ".." above the root is clamped to the root.
+ */
+export function canonicalSegments(pathPart: string): string[] | Denial {
+  if (pathPart[0] !== '/' && pathPart !== '*') return bad('the request path must start with "/"');
+  let decoded: string;
+  try {
+    decoded = pathPart.includes('%') ? decodeURIComponent(pathPart) : pathPart;
+  } catch {
+    return bad('the request path has an invalid percent-encoding');
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(decoded)) return bad('the request path contains control characters');
+  if (decoded.includes('\uFFFD')) return bad('the request path is not valid UTF-8');
+  const out: string[] = [];
+  for (const seg of decoded.split(/[/\\]/)) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  return out;
+}
+
+function parseQuery(query: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  if (!query) return out;
+  for (const [k, v] of new URLSearchParams(query)) (out[k] ??= []).push(v);
+  return out;
+}
+
+function parseBody(body: string | null, contentType: string | undefined): { parsedBody: unknown; bodyError: string | null } {
+  if (body === null || body === '') return { parsedBody: null, bodyError: null };
+  const ct = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (ct === 'application/json' || ct.endsWith('+json')) {
+    try {
+      return { parsedBody: JSON.parse(body), bodyError: null };
+    } catch {
+      return { parsedBody: null, bodyError: 'the request body is not valid JSON' };
+    }
+  }
+  if (ct === 'application/x-www-form-urlencoded') return { parsedBody: parseQuery(body), bodyError: null };
+  return { parsedBody: null, bodyError: null };
+}

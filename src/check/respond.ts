@@ -1,0 +1,156 @@
+// Phase: decision → CheckResponse (DESIGN.md section 5). Deny is always in `status` with the RPC OK;
+// every header option sets `append` explicitly; trusted headers are set with append false and any
+// client-supplied copy of a tenantgate header is removed.
+import { Denial, type Decision } from './types.js';
+import type { Outcome } from './pipeline.js';
+
+/** Every header tenantgate may set for the upstream: clients never get to supply one of these. */
+export const TRUSTED_HEADERS = [
+  'x-tenant-id',
+  'x-tenant-tier',
+  'x-user-id',
+  'x-user-groups',
+  'x-primary-group',
+  'x-data-access-level',
+  'x-data-filters',
+  'x-tenant-partition',
+  'x-tenant-storage-prefix',
+  'x-tenant-search-index',
+  'x-tenant-upstream',
+  'x-routing-strategy',
+  'x-upstream-provider',
+  'x-api-key-id',
+  'x-federation-source',
+  'x-federation-access',
+  'x-decision-id',
+  'x-policy-revision',
+] as const;
+
+const TRUSTED_SET: ReadonlySet<string> = new Set(TRUSTED_HEADERS);
+
+const HTTP_TO_GRPC: Record<number, number> = { 400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 413: 8, 429: 8, 500: 13, 501: 12, 503: 14, 504: 4 };
+
+export function grpcCodeFor(httpStatus: number): number {
+  return HTTP_TO_GRPC[httpStatus] ?? (httpStatus >= 500 ? 14 : 7);
+}
+
+interface HeaderOption {
+  header: { key: string; value: string };
+  append: { value: boolean };
+}
+
+const set = (key: string, value: string): HeaderOption => ({ header: { key, value }, append: { value: false } });
+const CONTENT_TYPE_JSON = Object.freeze(set('content-type', 'application/json'));
+const WWW_AUTH = Object.freeze(set('www-authenticate', 'Bearer realm="tenantgate"'));
+const WWW_AUTH_INVALID = Object.freeze(set('www-authenticate', 'Bearer realm="tenantgate", error="invalid_token"'));
+
+// Header values come partly from token claims: keep them to visible ASCII so Envoy's mutation checks pass
+// and nothing can inject a header line.
+const UNSAFE = /[^\x20-\x7e]/;
+const UNSAFE_ALL = /[^\x20-\x7e]/g;
+const safe = (v: string): string => (UNSAFE.test(v) ? v.replace(UNSAFE_ALL, (c) => encodeURIComponent(c)) : v);
+
+// headers_to_remove depends only on which trusted names are set, so it is computed once per combination.
+const removeListCache = new Map<string, string[]>();
+function headersToRemove(setNames: string[], extra: string[] | undefined): string[] {
+  const key = setNames.join(',');
+  let base = removeListCache.get(key);
+  if (!base) {
+    const s = new Set(setNames);
+    base = TRUSTED_HEADERS.filter((h) => !s.has(h));
+    removeListCache.set(key, base);
+  }
+  if (!extra || extra.length === 0) return base;
+  const s = new Set(setNames);
+  return [...new Set([...base, ...extra.filter((h) => !s.has(h))])];
+}
+
+export function toCheckResponse(outcome: Outcome): Record<string, unknown> {
+  const d = outcome.decision;
+  return d.allowed ? allowResponse(outcome, d) : denyResponse(outcome, d);
+}
+
+/** The upstream headers for an allowed request, trusted context first (policy headers cannot override it). */
+export function upstreamHeaders(outcome: Outcome, decision: Decision): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (decision.headers) for (const [k, v] of Object.entries(decision.headers)) if (!TRUSTED_SET.has(k)) out[k] = v;
+  const t = outcome.tenant;
+  if (t) {
+    out['x-tenant-id'] = t.id;
+    out['x-tenant-tier'] = t.tier;
+    out['x-tenant-partition'] = `TENANT#${t.id}`;
+    out['x-tenant-storage-prefix'] = `tenant-${t.id}/`;
+  }
+  if (outcome.identity.subject) out['x-user-id'] = safe(outcome.identity.subject);
+  out['x-decision-id'] = outcome.decisionId;
+  return out;
+}
+
+function allowResponse(outcome: Outcome, decision: Decision): Record<string, unknown> {
+  const headers = upstreamHeaders(outcome, decision);
+  const names = Object.keys(headers);
+  const ok: Record<string, unknown> = {
+    headers: names.map((k) => set(k, headers[k]!)),
+    headersToRemove: headersToRemove(names, decision.request_headers_to_remove),
+  };
+  if (decision.response_headers_to_add) {
+    ok.responseHeadersToAdd = Object.entries(decision.response_headers_to_add).map(([k, v]) => set(k, safe(v)));
+  }
+  return { status: { code: 0, message: '' }, okResponse: ok, dynamicMetadata: metadata(outcome, decision) };
+}
+
+function denyResponse(outcome: Outcome, d: Decision | Denial): Record<string, unknown> {
+  const status = d.http_status ?? 403;
+  const code = d.code ?? 'denied';
+  const reason = d.reason ?? 'the request is not allowed';
+  const headers: HeaderOption[] = [CONTENT_TYPE_JSON];
+  if (status === 401) headers.push(code === 'invalid_token' || code === 'invalid_api_key' ? WWW_AUTH_INVALID : WWW_AUTH);
+  if (d.headers) {
+    for (const [k, v] of Object.entries(d.headers)) if (k !== 'content-type' && k !== 'www-authenticate') headers.push(set(k, safe(v)));
+  }
+  return {
+    status: { code: grpcCodeFor(status), message: reason },
+    deniedResponse: {
+      status: { code: status },
+      headers,
+      body: JSON.stringify({ error: code, reason, decision_id: outcome.decisionId }),
+    },
+    dynamicMetadata: metadata(outcome, d),
+  };
+}
+
+function metadata(outcome: Outcome, d: Decision | Denial): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    decision_id: { stringValue: outcome.decisionId },
+    allowed: { boolValue: d.allowed },
+    policy_revision: { stringValue: outcome.policyRevision },
+  };
+  if (!d.allowed) fields.code = { stringValue: d.code ?? 'denied' };
+  if (outcome.tenant) fields.tenant_id = { stringValue: outcome.tenant.id };
+  if (!(d instanceof Denial) && d.dynamic_metadata) {
+    for (const [k, v] of Object.entries(d.dynamic_metadata)) if (!(k in fields)) fields[k] = toValue(v);
+  }
+  return { fields };
+}
+
+/** JS value → google.protobuf.Value in protobufjs' camelCase form (see ENVOY-EXTAUTHZ.md section 6). */
+export function toValue(v: unknown): Record<string, unknown> {
+  if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
+  const fields: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) fields[k] = toValue(x);
+  return { structValue: { fields } };
+}
+
+/** Sent if building a decision itself failed: deny, fail closed (503), still a well-formed answer. */
+export const FAILSAFE_RESPONSE = Object.freeze({
+  status: { code: 14, message: 'the authorization service failed to decide' },
+  deniedResponse: {
+    status: { code: 503 },
+    headers: [CONTENT_TYPE_JSON],
+    body: JSON.stringify({ error: 'internal_error', reason: 'the authorization service failed to decide', decision_id: '' }),
+  },
+});

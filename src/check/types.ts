@@ -1,0 +1,53 @@
+// Shapes shared by the phases of the Check pipeline.
+
+/** A typed early end of the pipeline: the phase that produced it knows the code and status. */
+export class Denial {
+  readonly allowed = false as const;
+  constructor(
+    readonly http_status: number,
+    readonly code: string,
+    readonly reason: string,
+    readonly headers?: Record<string, string>,
+  ) {}
+}
+
+export const isDenial = (v: unknown): v is Denial => v instanceof Denial;
+
+/** The policy's decision (DESIGN.md section 4), validated. */
+export interface Decision {
+  allowed: boolean;
+  http_status?: number;
+  code?: string;
+  reason?: string;
+  headers?: Record<string, string>;
+  response_headers_to_add?: Record<string, string>;
+  request_headers_to_remove?: string[];
+  dynamic_metadata?: Record<string, unknown>;
+}
+
+export type IdentityKind = 'jwt' | 'api_key' | 'anonymous';
+
+export interface Identity {
+  kind: IdentityKind;
+  subject: string | null;
+  issuer: string | null;
+  tenant_id: string | null;
+  claims: Record<string, unknown>;
+  api_key_id: string | null;
+  scopes: string[];
+}
+
+export const ANONYMOUS: Identity = Object.freeze({
+  kind: 'anonymous',
+  subject: null,
+  issuer: null,
+  tenant_id: null,
+  claims: Object.freeze({}) as Record<string, unknown>,
+  api_key_id: null,
+  scopes: Object.freeze([]) as unknown as string[],
+}) as Identity;
+
+export interface TenantHint {
+  source: 'header' | 'path' | 'host' | 'context_extensions';
+  id: string;
+}

@@ -1,0 +1,238 @@
+// Entry point: `tenantgate serve | demo | check | policy | tenant | token`.
+import { existsSync, writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { loadConfig, ConfigError, type Config } from './config.js';
+import { startServer, type RunningServer } from './server.js';
+import { openDatabase } from './store/database.js';
+import { StoreError, TenantRepository, TIERS, type Tenant, type Tier } from './store/tenants.js';
+import { compilePolicies, PolicyCompileError } from './policy/compile.js';
+import { findOpa } from './policy/opa.js';
+import { checkOnce, formatResponse } from './admin/check-client.js';
+import { demoIssuer, ensureDemoKeys, mintToken, seedDemoTenants, signingKeyPath } from './admin/demo.js';
+import { spawnSync } from 'node:child_process';
+
+const DEFAULT_CONFIG = 'tenantgate.yaml';
+
+/** --config, else $TENANTGATE_CONFIG, else ./tenantgate.yaml if present, else built-in defaults. */
+function configFrom(opts: { config?: string }): Config {
+  const file = opts.config ?? process.env.TENANTGATE_CONFIG ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
+  return loadConfig(file);
+}
+
+function print(json: boolean, value: unknown, human: () => string): void {
+  process.stdout.write((json ? JSON.stringify(value, null, 2) : human()) + '\n');
+}
+
+function withStore<T>(config: Config, fn: (repo: TenantRepository) => T): T {
+  const db = openDatabase(config.store.path);
+  try {
+    return fn(new TenantRepository(db));
+  } finally {
+    db.close();
+  }
+}
+
+function parseDuration(s: string): number {
+  const m = /^(\d+)(s|m|h|d)?$/.exec(s.trim());
+  if (!m) throw new ConfigError(`invalid duration "${s}" (use e.g. 90s, 15m, 1h, 7d)`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+}
+
+/** Serves until SIGTERM/SIGINT: health goes NOT_SERVING, in-flight calls finish, exit 0. */
+function serveUntilSignal(server: RunningServer): void {
+  const stop = () => {
+    server.shutdown().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+const tenantLine = (t: Tenant) => `${t.id.padEnd(20)} ${t.tier.padEnd(10)} ${t.status.padEnd(9)} ${t.name}`;
+
+const program = new Command('tenantgate').description('Multi-tenant authorization sidecar for Envoy ext_authz').showHelpAfterError();
+const configOption = () => new Option('-c, --config <file>', `config file (default: ${DEFAULT_CONFIG} if present)`);
+
+program
+  .command('serve')
+  .description('run the ext_authz gRPC server')
+  .addOption(configOption())
+  .action(async (opts) => {
+    serveUntilSignal(await startServer(configFrom(opts)));
+  });
+
+program
+  .command('demo')
+  .description('seed demo tenants and keys (once), print an example token, and serve')
+  .addOption(configOption())
+  .action(async (opts) => {
+    const config = configFrom(opts);
+    const { issuer, audience, jwksFile } = demoIssuer(config);
+    await ensureDemoKeys(jwksFile);
+    const db = openDatabase(config.store.path);
+    seedDemoTenants(db);
+    db.close();
+    const server = await startServer(config);
+    const token = await mintToken({
+      keyFile: signingKeyPath(jwksFile), issuer, audience, tenantClaim: config.auth.jwt.tenant_claim,
+      tenant: 'acme', subject: 'alice@acme', ttlSeconds: 24 * 3600,
+    });
+    process.stdout.write(
+      [
+        '',
+        `tenantgate demo is serving on ${server.address} (store ${config.store.path})`,
+        'tenants: acme (premium), globex (basic), initech (free, suspended)',
+        '',
+        'example token for alice@acme (valid 24 h):',
+        token,
+        '',
+        'try it (in another terminal):',
+        `  npx tenantgate check --server ${server.address} --method GET --path /api/v1/items -H 'authorization: Bearer ${token}'`,
+        `  npx tenantgate check --server ${server.address} --method GET --path /tenants/globex/items -H 'authorization: Bearer ${token}'`,
+        `  npx tenantgate token mint --tenant globex --sub bob@globex   # a token for another tenant`,
+        '',
+      ].join('\n') + '\n',
+    );
+    serveUntilSignal(server);
+  });
+
+program
+  .command('check')
+  .description('send one Check call, as Envoy would, and print the decision')
+  .requiredOption('-s, --server <addr>', 'tenantgate address, host:port')
+  .option('-X, --method <method>', 'HTTP method', 'GET')
+  .option('-p, --path <path>', 'HTTP path with query', '/')
+  .option('--host <host>', 'the :authority', 'localhost')
+  .option('-H, --header <header...>', "request header 'name: value' (repeatable)")
+  .option('-d, --body <body>', 'request body (as with_request_body sends it)')
+  .option('-e, --context <kv...>', 'context_extensions key=value (repeatable)')
+  .option('--json', 'print the raw CheckResponse as JSON')
+  .action(async (opts) => {
+    const headers: [string, string][] = (opts.header ?? []).map((h: string) => {
+      const i = h.indexOf(':');
+      if (i <= 0) throw new ConfigError(`invalid header "${h}": use 'name: value'`);
+      return [h.slice(0, i).trim(), h.slice(i + 1).trim()] as [string, string];
+    });
+    const contextExtensions = Object.fromEntries((opts.context ?? []).map((kv: string) => kv.split(/=(.*)/s).slice(0, 2)));
+    const res = await checkOnce(opts.server, { method: opts.method.toUpperCase(), path: opts.path, host: opts.host, headers, body: opts.body, contextExtensions });
+    print(Boolean(opts.json), res, () => formatResponse(res));
+  });
+
+const policy = program.command('policy').description('compile and test the Rego policies');
+policy
+  .command('build')
+  .description('compile policies/ to a WASM bundle (opa build -t wasm)')
+  .addOption(configOption())
+  .option('-o, --output <file>', 'bundle file to write', 'data/bundle.tar.gz')
+  .action(async (opts) => {
+    const config = configFrom(opts);
+    const bundle = await compilePolicies(config.policies.dir, config.policies.entrypoint);
+    writeFileSync(opts.output, bundle);
+    process.stdout.write(`wrote ${opts.output} (${bundle.length} bytes)\n`);
+  });
+policy
+  .command('test')
+  .description('run opa test with coverage on the policies (fails below the threshold)')
+  .addOption(configOption())
+  .option('--threshold <percent>', 'minimum coverage', '100')
+  .action((opts) => {
+    const config = configFrom(opts);
+    const opa = findOpa();
+    const verbose = spawnSync(opa, ['test', config.policies.dir, '-v'], { stdio: 'inherit' });
+    if (verbose.status !== 0) process.exit(verbose.status ?? 1);
+    const cov = spawnSync(opa, ['test', config.policies.dir, '--coverage', '--threshold', String(opts.threshold)], { encoding: 'utf8' });
+    if (cov.status !== 0) {
+      process.stderr.write((cov.stderr || 'policy coverage is below the threshold') + '\n');
+      process.exit(cov.status ?? 1);
+    }
+    const pct = /"coverage":\s*([\d.]+)\s*}\s*$/.exec(cov.stdout)?.[1];
+    process.stdout.write(`policy coverage: ${pct ?? '?'}% (threshold ${opts.threshold}%)\n`);
+  });
+
+const tenant = program.command('tenant').description('manage tenants');
+tenant
+  .command('create <id>')
+  .description('create a tenant')
+  .addOption(configOption())
+  .requiredOption('-n, --name <name>', 'display name')
+  .addOption(new Option('-t, --tier <tier>', 'tier').choices(TIERS).default('free'))
+  .option('--json', 'print JSON')
+  .action((id: string, opts) => {
+    const t = withStore(configFrom(opts), (r) => r.create({ id, name: opts.name, tier: opts.tier as Tier }));
+    print(opts.json, t, () => `created tenant ${t.id} (${t.tier})`);
+  });
+tenant
+  .command('list')
+  .addOption(configOption())
+  .option('--json', 'print JSON')
+  .action((opts) => {
+    const list = withStore(configFrom(opts), (r) => r.list());
+    print(opts.json, list, () => list.map(tenantLine).join('\n') || '(no tenants)');
+  });
+tenant
+  .command('get <id>')
+  .addOption(configOption())
+  .option('--json', 'print JSON')
+  .action((id: string, opts) => {
+    const t = withStore(configFrom(opts), (r) => r.get(id));
+    if (!t) throw new StoreError(`unknown tenant ${id}`, 'not_found');
+    print(opts.json, t, () => tenantLine(t));
+  });
+for (const [name, status] of [['suspend', 'suspended'], ['resume', 'active']] as const) {
+  tenant
+    .command(`${name} <id>`)
+    .addOption(configOption())
+    .option('--json', 'print JSON')
+    .action((id: string, opts) => {
+      const t = withStore(configFrom(opts), (r) => r.setStatus(id, status));
+      print(opts.json, t, () => `tenant ${t.id} is ${t.status}`);
+    });
+}
+tenant
+  .command('delete <id>')
+  .description('delete a tenant and everything that belongs to it')
+  .addOption(configOption())
+  .option('--json', 'print JSON')
+  .action((id: string, opts) => {
+    const t = withStore(configFrom(opts), (r) => r.delete(id));
+    print(opts.json, { deleted: t.id }, () => `deleted tenant ${t.id} and all its data`);
+  });
+
+const token = program.command('token').description('demo tokens, signed with the demo key (data/keys)');
+token
+  .command('mint')
+  .description('mint a JWT for a tenant user with the demo signing key')
+  .addOption(configOption())
+  .option('--tenant <id>', 'tenant claim value')
+  .requiredOption('--sub <subject>', 'subject (user id)')
+  .option('--ttl <duration>', 'lifetime, e.g. 15m, 1h, 7d', '1h')
+  .option('--claim <kv...>', 'extra claim name=value (value parsed as JSON when possible)')
+  .action(async (opts) => {
+    const config = configFrom(opts);
+    const { issuer, audience, jwksFile } = demoIssuer(config);
+    const claims: Record<string, unknown> = {};
+    for (const kv of opts.claim ?? []) {
+      const [k, v = ''] = (kv as string).split(/=(.*)/s);
+      try {
+        claims[k!] = JSON.parse(v);
+      } catch {
+        claims[k!] = v;
+      }
+    }
+    const jwt = await mintToken({
+      keyFile: signingKeyPath(jwksFile), issuer, audience, tenantClaim: config.auth.jwt.tenant_claim,
+      tenant: opts.tenant, subject: opts.sub, ttlSeconds: parseDuration(opts.ttl), claims,
+    });
+    process.stdout.write(jwt + '\n');
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const known = err instanceof ConfigError || err instanceof StoreError || err instanceof PolicyCompileError;
+  const e = err as Error & { code?: number; details?: string };
+  if (known) process.stderr.write(`error: ${e.message}\n`);
+  else if (typeof e.code === 'number' && e.details !== undefined) process.stderr.write(`error: gRPC call failed: ${e.details || e.message}\n`);
+  else process.stderr.write(`error: ${e.message ?? String(err)}\n`);
+  process.exit(1);
+});

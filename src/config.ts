@@ -1,0 +1,171 @@
+// Typed configuration: YAML file + TENANTGATE_* environment overrides, validated with zod so that
+// every error names the key that is wrong.
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve, isAbsolute } from 'node:path';
+import { parse as parseYaml, parseDocument } from 'yaml';
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^(unix:.+|\[[0-9a-fA-F:]+\]:\d{1,5}|[A-Za-z0-9.-]+:\d{1,5})$/, 'must be host:port (or unix:/path)');
+
+const issuerSchema = z
+  .object({
+    issuer: z.string().min(1),
+    audiences: z.array(z.string().min(1)).min(1).optional(),
+    jwks_file: z.string().min(1).optional(),
+    jwks_url: z.url().optional(),
+    // HS256: the shared secret is read from this environment variable, never from the file.
+    secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+    algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA', 'HS256', 'HS384', 'HS512'])).optional(),
+    jwks_cooldown_seconds: z.number().int().min(0).default(30),
+  })
+  .strict()
+  .refine((i) => [i.jwks_file, i.jwks_url, i.secret_env].filter(Boolean).length === 1, {
+    message: 'exactly one of jwks_file, jwks_url or secret_env is required',
+  });
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        address: hostPort.default('127.0.0.1:9191'),
+        max_request_bytes: z.number().int().min(1024).default(8 * 1024 * 1024),
+        shutdown_timeout_ms: z.number().int().min(0).default(10_000),
+        reflection: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    store: z
+      .object({
+        path: z.string().min(1).default('data/tenantgate.db'),
+        // How often a running server asks SQLite whether another process changed the data.
+        poll_interval_ms: z.number().int().min(50).max(1000).default(250),
+      })
+      .strict()
+      .prefault({}),
+    auth: z
+      .object({
+        jwt: z
+          .object({
+            issuers: z.array(issuerSchema).default([]),
+            tenant_claim: z.string().min(1).default('tenant_id'),
+            user_claim: z.string().min(1).default('sub'),
+            clock_tolerance_seconds: z.number().int().min(0).max(300).default(30),
+            require_exp: z.boolean().default(true),
+            max_token_bytes: z.number().int().min(256).default(8192),
+            cache_size: z.number().int().min(0).default(10_000),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    tenancy: z
+      .object({
+        header: z.string().min(1).default('x-tenant-id'),
+        // Hosts like acme.api.example.com name tenant "acme" when ".api.example.com" is listed here.
+        host_suffixes: z.array(z.string().startsWith('.')).default([]),
+        cache_size: z.number().int().min(1).default(10_000),
+      })
+      .strict()
+      .prefault({}),
+    policies: z
+      .object({
+        dir: z.string().min(1).default('policies'),
+        // A prebuilt `opa build -t wasm` bundle; when set, the server loads it instead of compiling `dir`.
+        bundle_file: z.string().min(1).optional(),
+        entrypoint: z.string().default('tenantgate/authz/decision'),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        max_path_bytes: z.number().int().min(64).default(8192),
+        max_headers: z.number().int().min(8).default(256),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type IssuerConfig = z.infer<typeof issuerSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const ENV_PREFIX = 'TENANTGATE_';
+
+/**
+ * Environment overrides: TENANTGATE_SERVER__ADDRESS=0.0.0.0:9191 sets server.address.
+ * `__` separates levels (single `_` belongs to key names); values are parsed as YAML scalars/flow.
+ */
+export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || value === undefined || !name.includes('__')) continue;
+    const path = name.slice(ENV_PREFIX.length).toLowerCase().split('__');
+    let node: Record<string, unknown> = out;
+    for (const key of path.slice(0, -1)) {
+      const next = node[key];
+      node = (typeof next === 'object' && next !== null ? next : (node[key] = {})) as Record<string, unknown>;
+    }
+    node[path[path.length - 1]!] = parseYaml(value);
+  }
+  return out;
+}
+
+function deepMerge(base: unknown, over: unknown): unknown {
+  if (typeof base !== 'object' || base === null || Array.isArray(base)) return over;
+  if (typeof over !== 'object' || over === null || Array.isArray(over)) return over;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(out[k], v);
+  return out;
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      const key = i.path.length ? i.path.join('.') : '(root)';
+      if (i.code === 'unrecognized_keys') return `${[...i.path, ...i.keys].join('.')}: unknown key`;
+      return `${key}: ${i.message}`;
+    })
+    .join('\n');
+}
+
+/** Validate a raw object (from YAML, env or a test) into a Config. Paths stay relative to `baseDir`. */
+export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) throw new ConfigError(`invalid configuration:\n${formatIssues(result.error)}`);
+  const cfg = result.data;
+  const abs = (p: string) => (isAbsolute(p) || p === ':memory:' ? p : resolve(baseDir, p));
+  cfg.store.path = abs(cfg.store.path);
+  cfg.policies.dir = abs(cfg.policies.dir);
+  if (cfg.policies.bundle_file) cfg.policies.bundle_file = abs(cfg.policies.bundle_file);
+  for (const iss of cfg.auth.jwt.issuers) if (iss.jwks_file) iss.jwks_file = abs(iss.jwks_file);
+  return cfg;
+}
+
+/**
+ * Load a config file (optional: without one, defaults apply) and the environment overrides.
+ * Relative paths in the file are resolved against the current directory, as users type them.
+ */
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  let raw: unknown = {};
+  if (file) {
+    if (!existsSync(file)) throw new ConfigError(`config file not found: ${file}`);
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    if (doc.errors.length) throw new ConfigError(`config file ${file} is not valid YAML: ${doc.errors[0]!.message}`);
+    raw = doc.toJS() ?? {};
+  }
+  raw = deepMerge(raw, envOverrides(env));
+  return parseConfig(raw, process.cwd());
+}

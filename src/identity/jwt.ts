@@ -1,0 +1,148 @@
+// JWT verification with jose: JWKS (file or URL) or an HS shared secret from the environment, per issuer.
+// Verified identities are cached by token until the token expires; failures are never cached.
+import { readFileSync } from 'node:fs';
+import * as jose from 'jose';
+import { LRUCache } from 'lru-cache';
+import type { Config, IssuerConfig } from '../config.js';
+import { Denial, type Identity } from '../check/types.js';
+import { readClaim } from '../tenancy/claims.js';
+import { invalidToken } from './credentials.js';
+
+type KeyInput = Parameters<typeof jose.jwtVerify>[1];
+
+interface IssuerVerifier {
+  issuer: string;
+  key: KeyInput;
+  options: jose.JWTVerifyOptions;
+}
+
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'];
+const SYMMETRIC = ['HS256'];
+// A token without exp is cached at most this long, so a revoked key stops working soon after a reload.
+const MAX_CACHE_MS = 10 * 60 * 1000;
+
+export class JwtVerifier {
+  private readonly issuers = new Map<string, IssuerVerifier>();
+  private readonly cache: LRUCache<string, Identity> | undefined;
+
+  constructor(
+    private readonly cfg: Config['auth']['jwt'],
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    for (const iss of cfg.issuers) this.issuers.set(iss.issuer, buildIssuer(iss, cfg, env));
+    if (cfg.cache_size > 0) this.cache = new LRUCache<string, Identity>({ max: cfg.cache_size, ttl: MAX_CACHE_MS });
+  }
+
+  get configured(): boolean {
+    return this.issuers.size > 0;
+  }
+
+  /** Synchronous cache hit, or undefined: lets the pipeline skip a promise for the common case. */
+  cached(token: string): Identity | undefined {
+    return this.cache?.get(token);
+  }
+
+  async verify(token: string): Promise<Identity | Denial> {
+    const hit = this.cache?.get(token);
+    if (hit) return hit;
+    let iss: unknown;
+    try {
+      iss = jose.decodeJwt(token).iss;
+    } catch {
+      return invalidToken('the bearer token is malformed');
+    }
+    const verifier = typeof iss === 'string' ? this.issuers.get(iss) : undefined;
+    if (!verifier) return invalidToken('the token was not issued by a trusted issuer');
+    let payload: jose.JWTPayload;
+    try {
+      ({ payload } = await jose.jwtVerify(token, verifier.key as never, verifier.options));
+    } catch (err) {
+      return verifyError(err);
+    }
+    const identity = this.toIdentity(payload);
+    if (this.cache) {
+      const ms = typeof payload.exp === 'number' ? payload.exp * 1000 - Date.now() : MAX_CACHE_MS;
+      if (ms > 0) this.cache.set(token, identity, { ttl: Math.min(ms, MAX_CACHE_MS) });
+    }
+    return identity;
+  }
+
+  clearCache(): void {
+    this.cache?.clear();
+  }
+
+  private toIdentity(claims: jose.JWTPayload): Identity {
+    const tenant = readClaim(claims, this.cfg.tenant_claim);
+    const subject = readClaim(claims, this.cfg.user_claim);
+    const scope = claims['scope'] ?? claims['scp'];
+    return Object.freeze({
+      kind: 'jwt',
+      subject: typeof subject === 'string' ? subject : null,
+      issuer: claims.iss ?? null,
+      // Kept raw here; the tenancy phase validates its presence and syntax.
+      tenant_id: tenant === undefined || tenant === null ? null : typeof tenant === 'string' ? tenant : JSON.stringify(tenant),
+      claims: claims as Record<string, unknown>,
+      api_key_id: null,
+      scopes: typeof scope === 'string' ? scope.split(' ').filter(Boolean) : Array.isArray(scope) ? scope.map(String) : [],
+    }) as Identity;
+  }
+}
+
+function buildIssuer(iss: IssuerConfig, cfg: Config['auth']['jwt'], env: NodeJS.ProcessEnv): IssuerVerifier {
+  const options: jose.JWTVerifyOptions = {
+    issuer: iss.issuer,
+    clockTolerance: cfg.clock_tolerance_seconds,
+    requiredClaims: cfg.require_exp ? ['exp'] : [],
+  };
+  if (iss.audiences) options.audience = iss.audiences;
+  let key: KeyInput;
+  if (iss.secret_env) {
+    const secret = env[iss.secret_env];
+    if (!secret) throw new Error(`auth.jwt.issuers[${iss.issuer}].secret_env: environment variable ${iss.secret_env} is not set`);
+    key = new TextEncoder().encode(secret);
+    options.algorithms = iss.algorithms ?? SYMMETRIC;
+  } else if (iss.jwks_file) {
+    let jwks: jose.JSONWebKeySet;
+    try {
+      jwks = JSON.parse(readFileSync(iss.jwks_file, 'utf8')) as jose.JSONWebKeySet;
+      key = jose.createLocalJWKSet(jwks);
+    } catch (err) {
+      throw new Error(`auth.jwt.issuers[${iss.issuer}].jwks_file: cannot load ${iss.jwks_file}: ${(err as Error).message}`);
+    }
+    options.algorithms = iss.algorithms ?? ASYMMETRIC;
+  } else {
+    // jose refetches on an unknown kid, at most once per cooldown, and caches the set in between.
+    key = jose.createRemoteJWKSet(new URL(iss.jwks_url!), {
+      cooldownDuration: iss.jwks_cooldown_seconds * 1000,
+      timeoutDuration: 2000,
+    });
+    options.algorithms = iss.algorithms ?? ASYMMETRIC;
+  }
+  return { issuer: iss.issuer, key, options };
+}
+
+function verifyError(err: unknown): Denial {
+  const e = err as { code?: string; claim?: string };
+  switch (e.code) {
+    case 'ERR_JWT_EXPIRED':
+      return invalidToken('the token has expired');
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      return invalidToken(e.claim === 'nbf' ? 'the token is not valid yet' : `the token's "${e.claim ?? 'claims'}" claim is not accepted`);
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+      return invalidToken('the token signature is not valid');
+    case 'ERR_JWKS_NO_MATCHING_KEY':
+    case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS':
+      return invalidToken('no trusted key matches the token');
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+      return invalidToken('the token algorithm is not allowed');
+    case 'ERR_JWKS_TIMEOUT':
+    case 'ERR_JOSE_GENERIC':
+      // The key set could not be fetched: that is our failure, not the caller's; fail closed and say so.
+      if (e.code === 'ERR_JWKS_TIMEOUT' || /fetch|JWKS|network/i.test(String((err as Error).message))) {
+        return new Denial(503, 'jwks_unavailable', 'the identity provider keys are not available');
+      }
+      return invalidToken('the token is not valid');
+    default:
+      return invalidToken('the token is not valid');
+  }
+}

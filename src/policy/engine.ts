@@ -1,0 +1,88 @@
+// The policy engine: the compiled Rego (WASM) instantiated once with its static data, evaluated in-process.
+// A new bundle is swapped in atomically; a bundle that fails to load leaves the current one serving.
+import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import { Denial, type Decision } from '../check/types.js';
+import type { PolicyBundle } from './bundle.js';
+
+type Loaded = Awaited<ReturnType<typeof loadPolicy>>;
+
+interface Active {
+  policy: Loaded;
+  entrypoint: number;
+  revision: string;
+}
+
+export class PolicyEngine {
+  private active: Active | undefined;
+
+  constructor(private readonly entrypointName: string) {}
+
+  get revision(): string {
+    return this.active?.revision ?? '';
+  }
+
+  /** Instantiates and checks the bundle, then swaps it in. Throws (and keeps the old one) if it is unusable. */
+  async load(bundle: PolicyBundle): Promise<void> {
+    const policy = await loadPolicy(bundle.wasm);
+    const entrypoints = policy.entrypoints as Record<string, number>;
+    const entrypoint = entrypoints[this.entrypointName];
+    if (entrypoint === undefined) {
+      throw new Error(`the policy bundle has no entrypoint ${this.entrypointName} (has: ${Object.keys(entrypoints).join(', ')})`);
+    }
+    policy.setData(bundle.data);
+    this.active = { policy, entrypoint, revision: bundle.revision };
+  }
+
+  evaluate(input: unknown): Decision | Denial {
+    const active = this.active;
+    if (!active) return policyError('no policy is loaded');
+    let result: unknown;
+    try {
+      result = (active.policy.evaluate(input, active.entrypoint) as { result?: unknown }[])[0]?.result;
+    } catch {
+      return policyError('the policy failed to evaluate');
+    }
+    return validateDecision(result);
+  }
+}
+
+function policyError(reason: string): Denial {
+  return new Denial(503, 'policy_error', reason);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The decision contract (DESIGN.md section 4). Anything else fails closed rather than guessing. */
+export function validateDecision(result: unknown): Decision | Denial {
+  if (typeof result === 'boolean') return { allowed: result };
+  if (!isObject(result) || typeof result.allowed !== 'boolean') return policyError('the policy decision has no boolean "allowed"');
+  const d: Decision = { allowed: result.allowed };
+  if (result.http_status !== undefined) {
+    const s = result.http_status;
+    if (typeof s !== 'number' || !Number.isInteger(s) || s < 100 || s > 599) return policyError('the policy decision has an invalid http_status');
+    d.http_status = s;
+  }
+  if (typeof result.code === 'string') d.code = result.code;
+  if (typeof result.reason === 'string') d.reason = result.reason;
+  for (const key of ['headers', 'response_headers_to_add'] as const) {
+    const h = result[key];
+    if (h === undefined) continue;
+    if (!isObject(h)) return policyError(`the policy decision's ${key} is not an object`);
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(h)) {
+      if (typeof value === 'object' || value === undefined) return policyError(`the policy decision's ${key}.${name} is not a string`);
+      out[name.toLowerCase()] = String(value);
+    }
+    d[key] = out;
+  }
+  const rm = result.request_headers_to_remove;
+  if (rm !== undefined) {
+    if (!Array.isArray(rm) || !rm.every((x) => typeof x === 'string')) return policyError('request_headers_to_remove must be a list of names');
+    d.request_headers_to_remove = rm.map((x) => x.toLowerCase());
+  }
+  if (result.dynamic_metadata !== undefined) {
+    if (!isObject(result.dynamic_metadata)) return policyError('dynamic_metadata must be an object');
+    d.dynamic_metadata = result.dynamic_metadata;
+  }
+  return d;
+}

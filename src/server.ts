@@ -1,0 +1,116 @@
+// Wires the sidecar: store, caches, identity, policy, the Check pipeline, and the gRPC server
+// (ext_authz v3 + grpc.health.v1 + reflection). Everything is built once here, before the first call.
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { ReflectionService } from '@grpc/reflection';
+import { readFile } from 'node:fs/promises';
+import type { Config } from './config.js';
+import { openDatabase, watchDataVersion, type Db } from './store/database.js';
+import { TenantRepository } from './store/tenants.js';
+import { TenantContextLoader } from './tenancy/context.js';
+import { TenantResolver } from './tenancy/resolve.js';
+import { JwtVerifier } from './identity/jwt.js';
+import { PolicyEngine } from './policy/engine.js';
+import { compilePolicies } from './policy/compile.js';
+import { readBundle } from './policy/bundle.js';
+import { CheckPipeline } from './check/pipeline.js';
+import { FAILSAFE_RESPONSE, toCheckResponse } from './check/respond.js';
+import { AUTH_SERVICE, authServiceDefinition, loadPackageDefinition } from './check/protos.js';
+import { createLogger, type Logger } from './telemetry/logger.js';
+
+export interface RunningServer {
+  /** host:port actually bound (port 0 in the config picks a free one). */
+  address: string;
+  port: number;
+  pipeline: CheckPipeline;
+  policy: PolicyEngine;
+  db: Db;
+  /** Health to NOT_SERVING, let in-flight calls finish, then close. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function loadPolicyBundle(config: Config): Promise<Buffer> {
+  return config.policies.bundle_file
+    ? await readFile(config.policies.bundle_file)
+    : await compilePolicies(config.policies.dir, config.policies.entrypoint);
+}
+
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.logger ?? createLogger(config.log.level);
+
+  const policy = new PolicyEngine(config.policies.entrypoint);
+  await policy.load(await readBundle(await loadPolicyBundle(config)));
+
+  const jwt = new JwtVerifier(config.auth.jwt, opts.env ?? process.env);
+  const db = openDatabase(config.store.path);
+  const context = new TenantContextLoader(new TenantRepository(db), config.tenancy.cache_size);
+  const stopWatching = watchDataVersion(db, config.store.poll_interval_ms, () => context.invalidate());
+  const pipeline = new CheckPipeline({ config, jwt, resolver: new TenantResolver(config.tenancy), context, policy });
+
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': config.server.max_request_bytes,
+    // channelz bookkeeping costs time on every call and nobody reads it here.
+    'grpc.enable_channelz': 0,
+  });
+
+  // In-flight Check calls, so shutdown can wait for them (health Watch streams never end by themselves).
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  server.addService(authServiceDefinition(), {
+    Check: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      inFlight++;
+      pipeline
+        .check(call.request)
+        .then(toCheckResponse)
+        // check() never rejects; this is the last line of defence, and it still answers with a decision.
+        .catch(() => FAILSAFE_RESPONSE)
+        .then((response) => {
+          callback(null, response);
+          if (--inFlight === 0) drained?.();
+        });
+    },
+  });
+
+  const health = new HealthImplementation({ '': 'SERVING', [AUTH_SERVICE]: 'SERVING' });
+  health.addToServer(server);
+  if (config.server.reflection) new ReflectionService(loadPackageDefinition()).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(config.server.address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  const host = config.server.address.startsWith('unix:') ? config.server.address : config.server.address.replace(/:\d+$/, '');
+  const address = config.server.address.startsWith('unix:') ? host : `${host}:${port}`;
+  log.info({ address, policy_revision: policy.revision, store: config.store.path }, 'tenantgate serving');
+
+  let closing: Promise<void> | undefined;
+  const shutdown = () =>
+    (closing ??= (async () => {
+      health.setStatus('', 'NOT_SERVING');
+      health.setStatus(AUTH_SERVICE, 'NOT_SERVING');
+      // Stop taking new calls, let the Checks in flight answer, then end the remaining streams (health Watch).
+      server.tryShutdown(() => undefined);
+      await new Promise<void>((resolve) => {
+        if (inFlight === 0) return resolve();
+        const force = setTimeout(() => {
+          log.warn({ in_flight: inFlight }, 'shutdown timeout: cancelling the calls still in flight');
+          resolve();
+        }, config.server.shutdown_timeout_ms);
+        force.unref();
+        drained = () => {
+          clearTimeout(force);
+          resolve();
+        };
+      });
+      server.forceShutdown();
+      stopWatching();
+      db.close();
+      log.info('tenantgate stopped');
+    })());
+
+  return { address, port, pipeline, policy, db, shutdown };
+}
