@@ -92,8 +92,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     (closing ??= (async () => {
       health.setStatus('', 'NOT_SERVING');
       health.setStatus(AUTH_SERVICE, 'NOT_SERVING');
-      // Stop taking new calls, let the Checks in flight answer, then end the remaining streams (health Watch).
-      server.tryShutdown(() => undefined);
+      // Stop taking new calls and let the Checks in flight answer. Health Watch streams never end by themselves,
+      // so once the Checks are done, give the connections a short grace to flush and close, then end the rest.
+      const closed = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await new Promise<void>((resolve) => {
         if (inFlight === 0) return resolve();
         const force = setTimeout(() => {
@@ -106,6 +107,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           resolve();
         };
       });
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 250).unref())]);
       server.forceShutdown();
       stopWatching();
       db.close();

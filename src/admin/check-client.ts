@@ -1,6 +1,6 @@
 // A real Check call against a running server, printed as a person wants to read it (`tenantgate check`).
 import * as grpc from '@grpc/grpc-js';
-import { authClientConstructor } from '../check/protos.js';
+import { authClientConstructor, loadPackageDefinition } from '../check/protos.js';
 import { buildCheckRequest, type HttpRequestSpec } from '../check/envoy-request.js';
 
 export interface HeaderOptionMsg {
@@ -41,16 +41,18 @@ export async function checkOnce(address: string, spec: HttpRequestSpec, timeoutM
 /** protobufjs gives HttpStatus.code as an enum name with `enums: String`; callers want the number. */
 export function httpStatusOf(res: CheckResponseMsg): number {
   const c = res.deniedResponse?.status?.code;
-  if (typeof c === 'number') return c;
-  return c ? (HTTP_STATUS_NUMBERS[c] ?? 403) : 403;
+  if (typeof c === 'number') return c || 403;
+  return (c && statusNumbers().get(c)) || 403;
 }
 
-// The names of envoy.type.v3.StatusCode that tenantgate emits (and a few more), for display.
-const HTTP_STATUS_NUMBERS: Record<string, number> = {
-  OK: 200, BadRequest: 400, Unauthorized: 401, PaymentRequired: 402, Forbidden: 403, NotFound: 404,
-  MethodNotAllowed: 405, Conflict: 409, PayloadTooLarge: 413, TooManyRequests: 429, InternalServerError: 500,
-  NotImplemented: 501, BadGateway: 502, ServiceUnavailable: 503, GatewayTimeout: 504,
-};
+let statusByName: Map<string, number> | undefined;
+function statusNumbers(): Map<string, number> {
+  if (!statusByName) {
+    const e = loadPackageDefinition()['envoy.type.v3.StatusCode'] as unknown as { type: { value: { name: string; number: number }[] } };
+    statusByName = new Map(e.type.value.map((v) => [v.name, v.number]));
+  }
+  return statusByName;
+}
 
 export function formatResponse(res: CheckResponseMsg): string {
   const code = res.status?.code ?? 0;

@@ -1,0 +1,165 @@
+// Hostile and broken CheckRequests: each gets a clear 400/401/403 decision in `status` (never an RPC error,
+// a hang or a crash), and the server keeps serving after all of them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { bearer, mint, startTestServer, type TestServer } from '../support/server.js';
+import { buildCheckRequest } from '../../src/check/envoy-request.js';
+import type { EnvoyResult } from '../support/envoy.js';
+
+let t: TestServer;
+let token: string;
+beforeAll(async () => {
+  t = await startTestServer();
+  token = await mint({ tenant: 'acme' });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+function denied(r: EnvoyResult): { status: number; grpc: number; error: string; reason: string } {
+  if (r.outcome !== 'denied') throw new Error(`expected a denial, got ${r.outcome}`);
+  const body = JSON.parse(r.body);
+  return { status: r.status, grpc: r.grpcStatus, error: body.error, reason: body.reason };
+}
+
+const raw = (rawRequest: unknown) => t.envoy({ method: 'GET', path: '/' }, { rawRequest });
+
+describe('malformed requests', () => {
+  it('an empty CheckRequest: 400 bad_request', async () => {
+    expect(denied(await raw({}))).toMatchObject({ status: 400, grpc: 3, error: 'bad_request' });
+  });
+
+  it('a CheckRequest without request.http (network filter shape): 400 bad_request', async () => {
+    const r = denied(await raw({ attributes: { source: { address: { socketAddress: { address: '10.0.0.1', portValue: 1 } } } } }));
+    expect(r).toMatchObject({ status: 400, error: 'bad_request', reason: 'the check request carries no HTTP request attributes' });
+  });
+
+  it('empty method and path fall back to the :method and :path pseudo-headers', async () => {
+    const req = buildCheckRequest({ method: 'GET', path: '/tenants/acme/items', headers: [bearer(token)] }) as any;
+    req.attributes.request.http.method = '';
+    req.attributes.request.http.path = '';
+    const r = await raw(req);
+    expect(r.outcome).toBe('upstream');
+    // And the path from the pseudo-header is what the rules see: another tenant's path is a mismatch.
+    const other = buildCheckRequest({ method: 'GET', path: '/tenants/globex/items', headers: [bearer(token)] }) as any;
+    other.attributes.request.http.path = '';
+    expect(denied(await raw(other)).error).toBe('tenant_mismatch');
+  });
+
+  it('no method and no path anywhere: 400', async () => {
+    const req = { attributes: { request: { http: { headers: { authorization: `Bearer ${token}` } } } } };
+    expect(denied(await raw(req))).toMatchObject({ status: 400, error: 'bad_request', reason: 'the request has no method' });
+  });
+
+  it('x-tenant-id sent twice (joined "acme,evil") is never read as acme', async () => {
+    const r = denied(await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token), ['x-tenant-id', 'acme'], ['x-tenant-id', 'evil']] }));
+    expect(r).toMatchObject({ status: 400, grpc: 3, error: 'invalid_tenant_id' });
+  });
+
+  it('two bearer tokens (comma-joined authorization): 401 invalid_token', async () => {
+    const r = denied(await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token), bearer(await mint({ tenant: 'globex' }))] }));
+    expect(r).toMatchObject({ status: 401, grpc: 16, error: 'invalid_token', reason: 'more than one credential in the authorization header' });
+  });
+
+  it('a 16 KiB junk token: 401 invalid_token, not echoed', async () => {
+    const junk = 'A'.repeat(16 * 1024);
+    const res = await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [['authorization', `Bearer ${junk}`]] });
+    expect(denied(res)).toMatchObject({ status: 401, error: 'invalid_token', reason: 'the bearer token is too large' });
+    if (res.outcome === 'denied') expect(res.body.length).toBeLessThan(300);
+  });
+
+  it('a junk token of normal size: 401 invalid_token', async () => {
+    expect(denied(await t.envoy({ method: 'GET', path: '/x', headers: [['authorization', 'Bearer not-a-jwt']] }))).toMatchObject({
+      status: 401,
+      error: 'invalid_token',
+      reason: 'the bearer token is malformed',
+    });
+    expect(denied(await t.envoy({ method: 'GET', path: '/x', headers: [['authorization', 'Bearer e30.e30.']] }))).toMatchObject({
+      status: 401,
+      error: 'invalid_token',
+    });
+    expect(denied(await t.envoy({ method: 'GET', path: '/x', headers: [['authorization', 'Basic YWxhZGRpbjpvcGVuc2VzYW1l']] }))).toMatchObject({
+      status: 401,
+      error: 'invalid_token',
+      reason: 'the authorization scheme must be Bearer',
+    });
+  });
+
+  it('non-UTF-8 bytes in raw header values and the path are refused, not crashed on', async () => {
+    const req = buildCheckRequest({ method: 'GET', path: '/api/v1/items' }) as any;
+    delete req.attributes.request.http.headers;
+    req.attributes.request.http.headerMap = {
+      headers: [
+        { key: ':path', rawValue: Buffer.from('/api/v1/items') },
+        { key: 'authorization', rawValue: Buffer.concat([Buffer.from('Bearer '), Buffer.from([0xff, 0xfe, 0xc3, 0x28])]) },
+      ],
+    };
+    expect(denied(await raw(req))).toMatchObject({ status: 401, error: 'invalid_token' });
+    const badPath = buildCheckRequest({ method: 'GET', path: '/api/%C3%28/items', headers: [bearer(token)] });
+    expect(denied(await raw(badPath))).toMatchObject({ status: 400, error: 'bad_request', reason: 'the request path has an invalid percent-encoding' });
+  });
+
+  it('1,000 headers: 400 bad_request', async () => {
+    const headers: [string, string][] = [bearer(token)];
+    for (let i = 0; i < 1000; i++) headers.push([`x-h-${i}`, 'v']);
+    expect(denied(await t.envoy({ method: 'GET', path: '/api/v1/items', headers }))).toMatchObject({
+      status: 400,
+      error: 'bad_request',
+      reason: 'the request has more than 256 headers',
+    });
+  });
+
+  it('a 10 KiB path: 400 bad_request', async () => {
+    const r = denied(await t.envoy({ method: 'GET', path: '/api/' + 'a'.repeat(10 * 1024), headers: [bearer(token)] }));
+    expect(r).toMatchObject({ status: 400, error: 'bad_request', reason: 'the request path is longer than 8192 bytes' });
+  });
+
+  it.each([
+    ['//tenants//globex/items', 'double slashes'],
+    ['/api/../tenants/globex/items', 'dot-dot'],
+    ['/api/./v1/%2E%2E/%2E%2E/tenants/globex', 'encoded dot-dot'],
+    ['/tenants%2Fglobex%2Fitems', 'encoded slashes'],
+    ['/%74enants/globex', 'encoded letters'],
+    ['/../../tenants/globex', 'dot-dot above the root'],
+  ])('normalises %s (%s) before any rule sees it', async (path) => {
+    expect(denied(await t.envoy({ method: 'GET', path, headers: [bearer(token)] })).error).toBe('tenant_mismatch');
+    const own = path.replace('globex', 'acme');
+    expect((await t.envoy({ method: 'GET', path: own, headers: [bearer(token)] })).outcome).toBe('upstream');
+  });
+
+  it('a control character smuggled in by percent-encoding: 400', async () => {
+    expect(denied(await t.envoy({ method: 'GET', path: '/api/v1/items%00.json', headers: [bearer(token)] }))).toMatchObject({
+      status: 400,
+      error: 'bad_request',
+    });
+  });
+
+  it('a relative path: 400', async () => {
+    expect(denied(await t.envoy({ method: 'GET', path: 'api/v1/items', headers: [bearer(token)] }))).toMatchObject({ status: 400 });
+  });
+
+  it('a cancelled call leaves the server serving', async () => {
+    const check = (t.client as any).Check.bind(t.client);
+    const errors: grpc.ServiceError[] = [];
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        new Promise<void>((resolve) => {
+          const call = check(buildCheckRequest({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] }), (err: grpc.ServiceError | null) => {
+            if (err) errors.push(err);
+            resolve();
+          });
+          call.cancel();
+        }),
+      ),
+    );
+    expect(errors.every((e) => e.code === grpc.status.CANCELLED)).toBe(true);
+    expect((await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] })).outcome).toBe('upstream');
+  });
+});
+
+describe('after all of the above', () => {
+  it('the server still serves, health included', async () => {
+    const r = await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] });
+    expect(r.outcome).toBe('upstream');
+  });
+});
