@@ -136,13 +136,19 @@ function verifyError(err: unknown): Denial {
     case 'ERR_JOSE_ALG_NOT_ALLOWED':
       return invalidToken('the token algorithm is not allowed');
     case 'ERR_JWKS_TIMEOUT':
+    case 'ERR_JWKS_INVALID':
+      return jwksUnavailable();
     case 'ERR_JOSE_GENERIC':
-      // The key set could not be fetched: that is our failure, not the caller's; fail closed and say so.
-      if (e.code === 'ERR_JWKS_TIMEOUT' || /fetch|JWKS|network/i.test(String((err as Error).message))) {
-        return new Denial(503, 'jwks_unavailable', 'the identity provider keys are not available');
-      }
-      return invalidToken('the token is not valid');
+      // jose's error for a non-200 answer from the JWKS endpoint.
+      return /JSON Web Key Set/.test(String((err as Error).message)) ? jwksUnavailable() : invalidToken('the token is not valid');
+    case undefined:
+      // Not a JOSE error: the key set could not be fetched (network). Our failure, not the caller's: fail closed.
+      return jwksUnavailable();
     default:
       return invalidToken('the token is not valid');
   }
+}
+
+function jwksUnavailable(): Denial {
+  return new Denial(503, 'jwks_unavailable', 'the identity provider keys are not available');
 }

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { grpcCodeFor, toCheckResponse, toValue, TRUSTED_HEADERS } from '../../src/check/respond.js';
+import { ANONYMOUS, Denial, type Decision } from '../../src/check/types.js';
+import type { Outcome } from '../../src/check/pipeline.js';
+
+const tenant = { id: 'acme', name: 'Acme', tier: 'premium' as const, status: 'active' as const, created_at: '', updated_at: '' };
+const identity = { ...ANONYMOUS, kind: 'jwt' as const, subject: 'alice', tenant_id: 'acme' };
+const outcome = (decision: Decision | Denial, o: Partial<Outcome> = {}): Outcome => ({
+  decisionId: 'd-1', decision, identity, tenant, request: null, policyRevision: 'rev1', ...o,
+});
+
+describe('toCheckResponse', () => {
+  it.each([
+    [400, 3], [401, 16], [403, 7], [413, 8], [429, 8], [503, 14], [404, 5], [418, 7], [502, 14],
+  ])('maps HTTP %i to gRPC %i', (http, grpc) => {
+    expect(grpcCodeFor(http)).toBe(grpc);
+  });
+
+  it('allow: trusted headers set with append false, the others removed, policy headers kept but never trusted ones', () => {
+    const r = toCheckResponse(outcome({ allowed: true, headers: { 'x-extra': 'yes', 'x-tenant-id': 'evil' }, request_headers_to_remove: ['x-internal', 'x-extra'] })) as any;
+    const set = Object.fromEntries(r.okResponse.headers.map((h: any) => [h.header.key, h.header.value]));
+    expect(set).toEqual({
+      'x-extra': 'yes',
+      'x-tenant-id': 'acme',
+      'x-tenant-tier': 'premium',
+      'x-tenant-partition': 'TENANT#acme',
+      'x-tenant-storage-prefix': 'tenant-acme/',
+      'x-user-id': 'alice',
+      'x-decision-id': 'd-1',
+    });
+    for (const h of r.okResponse.headers) expect(h.append).toEqual({ value: false });
+    expect(r.okResponse.headersToRemove).toContain('x-internal');
+    expect(r.okResponse.headersToRemove).not.toContain('x-extra');
+    for (const name of Object.keys(set)) expect(r.okResponse.headersToRemove).not.toContain(name);
+    for (const name of TRUSTED_HEADERS) expect(name in set || r.okResponse.headersToRemove.includes(name)).toBe(true);
+    expect(r.status).toEqual({ code: 0, message: '' });
+  });
+
+  it('deny: status in `status`, JSON body, content-type, retry-after passed through, metadata', () => {
+    const r = toCheckResponse(outcome({ allowed: false, http_status: 429, code: 'quota_exceeded', reason: 'slow down', headers: { 'retry-after': '3' } })) as any;
+    expect(r.status).toEqual({ code: 8, message: 'slow down' });
+    expect(r.deniedResponse.status).toEqual({ code: 429 });
+    expect(JSON.parse(r.deniedResponse.body)).toEqual({ error: 'quota_exceeded', reason: 'slow down', decision_id: 'd-1' });
+    expect(r.deniedResponse.headers.map((h: any) => [h.header.key, h.header.value, h.append.value])).toEqual([
+      ['content-type', 'application/json', false],
+      ['retry-after', '3', false],
+    ]);
+    expect(r.dynamicMetadata.fields.code).toEqual({ stringValue: 'quota_exceeded' });
+    expect(r.okResponse).toBeUndefined();
+  });
+
+  it('deny without a status defaults to 403 and never sends an empty status', () => {
+    const r = toCheckResponse(outcome({ allowed: false })) as any;
+    expect(r.status.code).toBe(7);
+    expect(r.deniedResponse.status.code).toBe(403);
+  });
+
+  it('401 carries www-authenticate', () => {
+    const r = toCheckResponse(outcome(new Denial(401, 'invalid_token', 'bad'))) as any;
+    expect(r.deniedResponse.headers.map((h: any) => h.header.key)).toEqual(['content-type', 'www-authenticate']);
+  });
+
+  it('encodes dynamic metadata as Struct values in camelCase form', () => {
+    expect(toValue({ a: [1, 'x', true, null], b: { c: 2 } })).toEqual({
+      structValue: {
+        fields: {
+          a: { listValue: { values: [{ numberValue: 1 }, { stringValue: 'x' }, { boolValue: true }, { nullValue: 'NULL_VALUE' }] } },
+          b: { structValue: { fields: { c: { numberValue: 2 } } } },
+        },
+      },
+    });
+  });
+});
