@@ -25,6 +25,25 @@ const issuerSchema = z
     message: 'exactly one of jwks_file, jwks_url or secret_env is required',
   });
 
+const tierSchema = z
+  .object({
+    requests_per_minute: z.number().int().positive().optional(),
+    requests_per_day: z.number().int().positive().optional(),
+    max_tokens_per_request: z.number().int().positive().optional(),
+    // Absent: no restriction from the tier (groups may still restrict).
+    allowed_models: z.array(z.string().min(1)).optional(),
+    allowed_providers: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+/** Tier defaults; a config's `tiers.<tier>` replaces the whole entry. */
+export const TIER_DEFAULTS = {
+  free: { requests_per_minute: 60, requests_per_day: 1_000, max_tokens_per_request: 1_024, allowed_models: ['gpt-4o-mini', 'claude-3-5-haiku', 'llama-3.1-8b'] },
+  basic: { requests_per_minute: 300, requests_per_day: 20_000, max_tokens_per_request: 4_096, allowed_models: ['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku', 'claude-3-5-sonnet', 'llama-3.1-8b', 'llama-3.1-70b'] },
+  premium: { requests_per_minute: 1_000, requests_per_day: 200_000, max_tokens_per_request: 16_384 },
+  enterprise: { requests_per_minute: 5_000, requests_per_day: 2_000_000, max_tokens_per_request: 128_000 },
+};
+
 export const configSchema = z
   .object({
     server: z
@@ -55,9 +74,35 @@ export const configSchema = z
             require_exp: z.boolean().default(true),
             max_token_bytes: z.number().int().min(256).default(8192),
             cache_size: z.number().int().min(0).default(10_000),
+            // Group ids in this claim join the user's groups, but only groups that exist (and are active) in the tenant.
+            groups_claim: z.string().min(1).optional(),
           })
           .strict()
           .prefault({}),
+        api_keys: z
+          .object({
+            header: z.string().min(1).default('x-api-key'),
+            cache_size: z.number().int().min(0).default(10_000),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    federation: z
+      .object({
+        // tenantgate's own ES256 key for federation tokens; created by the first `federation grant`.
+        signing_key_file: z.string().min(1).default('data/keys/federation-key.json'),
+        header: z.string().min(1).default('x-federation-token'),
+      })
+      .strict()
+      .prefault({}),
+    tiers: z
+      .object({
+        free: tierSchema.prefault(TIER_DEFAULTS.free),
+        basic: tierSchema.prefault(TIER_DEFAULTS.basic),
+        premium: tierSchema.prefault(TIER_DEFAULTS.premium),
+        enterprise: tierSchema.prefault(TIER_DEFAULTS.enterprise),
       })
       .strict()
       .prefault({}),
@@ -67,6 +112,8 @@ export const configSchema = z
         // Hosts like acme.api.example.com name tenant "acme" when ".api.example.com" is listed here.
         host_suffixes: z.array(z.string().startsWith('.')).default([]),
         cache_size: z.number().int().min(1).default(10_000),
+        // Effective user contexts (aggregated groups), per tenant and user.
+        context_cache_size: z.number().int().min(1).default(50_000),
       })
       .strict()
       .prefault({}),
@@ -150,6 +197,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
   cfg.store.path = abs(cfg.store.path);
   cfg.policies.dir = abs(cfg.policies.dir);
   if (cfg.policies.bundle_file) cfg.policies.bundle_file = abs(cfg.policies.bundle_file);
+  cfg.federation.signing_key_file = abs(cfg.federation.signing_key_file);
   for (const iss of cfg.auth.jwt.issuers) if (iss.jwks_file) iss.jwks_file = abs(iss.jwks_file);
   return cfg;
 }

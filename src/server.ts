@@ -7,7 +7,13 @@ import { readFile } from 'node:fs/promises';
 import type { Config } from './config.js';
 import { openDatabase, watchDataVersion, type Db } from './store/database.js';
 import { TenantRepository } from './store/tenants.js';
-import { TenantContextLoader } from './tenancy/context.js';
+import { ContextLoader } from './tenancy/context.js';
+import { GroupRepository } from './store/groups.js';
+import { ApiKeyRepository } from './store/apikeys.js';
+import { FederationRepository } from './store/federation.js';
+import { WriteBehind } from './store/write-behind.js';
+import { ApiKeyVerifier } from './identity/apikey.js';
+import { FederationVerifier } from './identity/federation.js';
 import { TenantResolver } from './tenancy/resolve.js';
 import { JwtVerifier } from './identity/jwt.js';
 import { PolicyEngine } from './policy/engine.js';
@@ -48,9 +54,24 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   const jwt = new JwtVerifier(config.auth.jwt, opts.env ?? process.env);
   const db = openDatabase(config.store.path);
-  const context = new TenantContextLoader(new TenantRepository(db), config.tenancy.cache_size);
-  const stopWatching = watchDataVersion(db, config.store.poll_interval_ms, () => context.invalidate());
-  const pipeline = new CheckPipeline({ config, jwt, resolver: new TenantResolver(config.tenancy), context, policy });
+  const writes = new WriteBehind(db, 1000, (err) => log.error({ err }, 'write-behind flush failed'));
+  const context = new ContextLoader(config, new TenantRepository(db), new GroupRepository(db));
+  const apiKeys = new ApiKeyVerifier(new ApiKeyRepository(db), config.auth.api_keys.cache_size, (id) => writes.keyUsed(id));
+  const federation = new FederationVerifier(config.federation.signing_key_file, new FederationRepository(db));
+  const stopWatching = watchDataVersion(db, config.store.poll_interval_ms, () => {
+    context.invalidate();
+    apiKeys.invalidate();
+  });
+  const pipeline = new CheckPipeline({
+    config,
+    jwt,
+    apiKeys,
+    federation,
+    resolver: new TenantResolver(config.tenancy),
+    context,
+    policy,
+    audit: (entry) => writes.record(entry),
+  });
 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.server.max_request_bytes,
@@ -110,6 +131,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 250).unref())]);
       server.forceShutdown();
       stopWatching();
+      writes.close();
       db.close();
       log.info('tenantgate stopped');
     })());

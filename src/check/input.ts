@@ -2,25 +2,22 @@
 import type { NormalizedRequest } from './normalize.js';
 import type { Identity, TenantHint } from './types.js';
 import type { Tenant } from '../store/tenants.js';
+import type { EffectiveContext } from '../tenancy/effective.js';
+import type { FederationInput } from '../identity/federation.js';
 
 const VERSION = Object.freeze({ ext_authz: 'v3', encoding: 'protojson' });
 
-export interface PolicyInput {
-  attributes: Record<string, unknown>;
-  parsed_path: string[];
-  parsed_query: Record<string, string[]>;
-  parsed_body: unknown;
-  truncated_body: boolean;
-  body_error: string | null;
-  version: typeof VERSION;
+export interface ResolvedContext {
   identity: Identity;
   tenant: Tenant | null;
-  groups: unknown[];
-  request_tenant: string | null;
-  request_tenant_hints: TenantHint[];
+  effective: EffectiveContext | null;
+  hints: TenantHint[];
+  federation: FederationInput | null;
+  targetTenant: Tenant | null;
 }
 
-export function buildInput(req: NormalizedRequest, identity: Identity, tenant: Tenant | null, hints: TenantHint[]): PolicyInput {
+export function buildInput(req: NormalizedRequest, c: ResolvedContext): Record<string, unknown> {
+  const e = c.effective;
   return {
     attributes: req.attributes,
     parsed_path: req.parsedPath,
@@ -29,10 +26,23 @@ export function buildInput(req: NormalizedRequest, identity: Identity, tenant: T
     truncated_body: req.truncatedBody,
     body_error: req.bodyError,
     version: VERSION,
-    identity,
-    tenant,
-    groups: [],
-    request_tenant: hints[0]?.id ?? null,
-    request_tenant_hints: hints,
+    identity: c.identity,
+    tenant: c.tenant,
+    groups: e ? e.groups : [],
+    effective: e
+      ? {
+          permissions: e.permissions,
+          data_access_level: e.data_access_level,
+          allowed_levels: e.allowed_levels,
+          routing_strategy: e.routing_strategy,
+          preferred_providers: e.preferred_providers,
+          limits: e.limits,
+          primary_group: e.primary_group,
+        }
+      : null,
+    request_tenant: c.hints[0]?.id ?? null,
+    request_tenant_hints: c.hints,
+    federation: c.federation,
+    target_tenant: c.targetTenant,
   };
 }

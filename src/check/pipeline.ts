@@ -3,20 +3,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { normalize, type NormalizedRequest } from './normalize.js';
-import { buildInput } from './input.js';
-import { ANONYMOUS, Denial, type Decision, type Identity, type TenantHint } from './types.js';
+import { buildInput, type ResolvedContext } from './input.js';
+import { ANONYMOUS, Denial, type Decision, type Identity } from './types.js';
 import { extractCredential } from '../identity/credentials.js';
 import type { JwtVerifier } from '../identity/jwt.js';
+import type { ApiKeyVerifier } from '../identity/apikey.js';
+import type { FederationVerifier } from '../identity/federation.js';
 import type { TenantResolver } from '../tenancy/resolve.js';
-import type { TenantContextLoader } from '../tenancy/context.js';
+import type { ContextLoader } from '../tenancy/context.js';
 import type { PolicyEngine } from '../policy/engine.js';
-import type { Tenant } from '../store/tenants.js';
+import { readClaim } from '../tenancy/claims.js';
+import type { AuditInput } from '../store/audit.js';
 
-export interface Outcome {
+export interface Outcome extends ResolvedContext {
   decisionId: string;
   decision: Decision | Denial;
-  identity: Identity;
-  tenant: Tenant | null;
   request: NormalizedRequest | null;
   policyRevision: string;
 }
@@ -24,22 +25,32 @@ export interface Outcome {
 export interface PipelineDeps {
   config: Config;
   jwt: JwtVerifier;
+  apiKeys: ApiKeyVerifier;
+  federation: FederationVerifier;
   resolver: TenantResolver;
-  context: TenantContextLoader;
+  context: ContextLoader;
   policy: PolicyEngine;
+  audit: (entry: AuditInput) => void;
 }
 
+const NOBODY: ResolvedContext = Object.freeze({ identity: ANONYMOUS, tenant: null, effective: null, hints: [], federation: null, targetTenant: null });
+
 export class CheckPipeline {
-  constructor(private readonly deps: PipelineDeps) {}
+  private readonly apiKeyHeader: string;
+  private readonly federationHeader: string;
+
+  constructor(private readonly deps: PipelineDeps) {
+    this.apiKeyHeader = deps.config.auth.api_keys.header.toLowerCase();
+    this.federationHeader = deps.config.federation.header.toLowerCase();
+  }
 
   async check(raw: unknown): Promise<Outcome> {
     const decisionId = randomUUID();
     const revision = this.deps.policy.revision;
-    const end = (decision: Decision | Denial, identity: Identity = ANONYMOUS, tenant: Tenant | null = null, request: NormalizedRequest | null = null): Outcome => ({
+    const end = (decision: Decision | Denial, ctx: ResolvedContext = NOBODY, request: NormalizedRequest | null = null): Outcome => ({
+      ...ctx,
       decisionId,
       decision,
-      identity,
-      tenant,
       request,
       policyRevision: revision,
     });
@@ -47,22 +58,16 @@ export class CheckPipeline {
       const req = normalize(raw, this.deps.config.limits);
       if (req instanceof Denial) return end(req);
 
-      const identity = await this.identify(req);
-      if (identity instanceof Denial) return end(identity, ANONYMOUS, null, req);
+      let identity = this.identify(req);
+      if (identity instanceof Promise) identity = await identity;
+      if (identity instanceof Denial) return end(identity, NOBODY, req);
 
-      let tenant: Tenant | null = null;
-      let hints: TenantHint[] = [];
-      if (identity.kind !== 'anonymous') {
-        const tenantId = this.deps.resolver.identityTenant(identity);
-        if (tenantId instanceof Denial) return end(tenantId, identity, null, req);
-        const h = this.deps.resolver.hints(req);
-        if (h instanceof Denial) return end(h, identity, null, req);
-        hints = h;
-        tenant = this.deps.context.tenant(tenantId);
-      }
+      const ctx = await this.resolve(req, identity);
+      if (ctx instanceof Denial) return end(ctx, { ...NOBODY, identity }, req);
 
-      const decision = this.deps.policy.evaluate(buildInput(req, identity, tenant, hints));
-      return end(decision, identity, tenant, req);
+      const decision = this.deps.policy.evaluate(buildInput(req, ctx));
+      if (decision.allowed && 'federation' in decision && decision.federation) this.auditFederated(decisionId, req, ctx, decision);
+      return end(decision, ctx, req);
     } catch {
       // A bug or a failing store must not let a request through, nor take the server down.
       return end(new Denial(503, 'internal_error', 'the authorization service failed to decide'));
@@ -72,7 +77,53 @@ export class CheckPipeline {
   private identify(req: NormalizedRequest): Identity | Denial | Promise<Identity | Denial> {
     const cred = extractCredential(req.headers, this.deps.config.auth.jwt.max_token_bytes);
     if (cred instanceof Denial) return cred;
+    const apiKey = req.headers[this.apiKeyHeader];
+    if (apiKey !== undefined && apiKey !== '') {
+      if (cred.kind !== 'none') return new Denial(400, 'bad_request', 'send either a bearer token or an API key, not both');
+      return this.deps.apiKeys.verify(apiKey);
+    }
     if (cred.kind === 'none') return ANONYMOUS;
     return this.deps.jwt.cached(cred.token) ?? this.deps.jwt.verify(cred.token);
+  }
+
+  private async resolve(req: NormalizedRequest, identity: Identity): Promise<ResolvedContext | Denial> {
+    if (identity.kind === 'anonymous') return { ...NOBODY, identity };
+    const { resolver, context } = this.deps;
+    const tenantId = resolver.identityTenant(identity);
+    if (tenantId instanceof Denial) return tenantId;
+    const hints = resolver.hints(req);
+    if (hints instanceof Denial) return hints;
+    const tenant = context.tenant(tenantId);
+    const effective = tenant ? context.user(tenant, identity.subject ?? '', this.claimGroups(identity)) : null;
+
+    let federation = null;
+    let targetTenant = null;
+    const token = req.headers[this.federationHeader];
+    const other = hints.find((h) => h.id !== tenantId);
+    if (token !== undefined && other) {
+      federation = await this.deps.federation.verify(token, tenantId);
+      targetTenant = context.tenant(other.id);
+    }
+    return { identity, tenant, effective, hints, federation, targetTenant };
+  }
+
+  private claimGroups(identity: Identity): string[] {
+    const claim = this.deps.config.auth.jwt.groups_claim;
+    if (!claim || identity.kind !== 'jwt') return [];
+    const v = readClaim(identity.claims, claim);
+    if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
+    return typeof v === 'string' ? v.split(/[\s,]+/).filter(Boolean) : [];
+  }
+
+  private auditFederated(decisionId: string, req: NormalizedRequest, ctx: ResolvedContext, decision: Decision): void {
+    const f = decision.federation!;
+    this.deps.audit({
+      actor: `${ctx.identity.kind}:${ctx.identity.subject ?? ''}@${f.source}`,
+      action: 'federation.access',
+      tenant_id: f.target,
+      target: f.grant_id,
+      before: null,
+      after: { decision_id: decisionId, source: f.source, access: f.access, method: req.method, path: req.path },
+    });
   }
 }

@@ -74,14 +74,29 @@ export function toCheckResponse(outcome: Outcome): Record<string, unknown> {
 export function upstreamHeaders(outcome: Outcome, decision: Decision): Record<string, string> {
   const out: Record<string, string> = {};
   if (decision.headers) for (const [k, v] of Object.entries(decision.headers)) if (!TRUSTED_SET.has(k)) out[k] = v;
-  const t = outcome.tenant;
+  // A federated request acts on the target tenant's data: the upstream sees the target as the tenant.
+  const fed = decision.federation;
+  const t = fed ? outcome.targetTenant : outcome.tenant;
   if (t) {
     out['x-tenant-id'] = t.id;
     out['x-tenant-tier'] = t.tier;
     out['x-tenant-partition'] = `TENANT#${t.id}`;
     out['x-tenant-storage-prefix'] = `tenant-${t.id}/`;
+    out['x-tenant-search-index'] = `tenant-${t.id}`;
   }
   if (outcome.identity.subject) out['x-user-id'] = safe(outcome.identity.subject);
+  if (outcome.identity.api_key_id) out['x-api-key-id'] = outcome.identity.api_key_id;
+  if (outcome.effective) {
+    Object.assign(out, outcome.effective.headers);
+    // The tenant's own upstream does not apply to another tenant's data.
+    if (fed) delete out['x-tenant-upstream'];
+    if (fed && t?.upstream) out['x-tenant-upstream'] = t.upstream;
+  }
+  if (decision.upstream_provider) out['x-upstream-provider'] = safe(decision.upstream_provider);
+  if (fed) {
+    out['x-federation-source'] = fed.source;
+    out['x-federation-access'] = fed.access;
+  }
   out['x-decision-id'] = outcome.decisionId;
   return out;
 }

@@ -23,6 +23,10 @@ export interface Decision {
   response_headers_to_add?: Record<string, string>;
   request_headers_to_remove?: string[];
   dynamic_metadata?: Record<string, unknown>;
+  /** The provider the routing rules chose (x-upstream-provider). */
+  upstream_provider?: string;
+  /** Set when the request was allowed through a federation grant. */
+  federation?: { source: string; target: string; access: string; grant_id: string };
 }
 
 export type IdentityKind = 'jwt' | 'api_key' | 'anonymous';

@@ -80,6 +80,14 @@ export function validateDecision(result: unknown): Decision | Denial {
     if (!Array.isArray(rm) || !rm.every((x) => typeof x === 'string')) return policyError('request_headers_to_remove must be a list of names');
     d.request_headers_to_remove = rm.map((x) => x.toLowerCase());
   }
+  if (typeof result.upstream_provider === 'string') d.upstream_provider = result.upstream_provider;
+  const f = result.federation;
+  if (f !== undefined) {
+    if (!isObject(f) || !['source', 'target', 'access', 'grant_id'].every((k) => typeof f[k] === 'string')) {
+      return policyError('the policy decision has an invalid federation');
+    }
+    d.federation = f as Decision['federation'];
+  }
   if (result.dynamic_metadata !== undefined) {
     if (!isObject(result.dynamic_metadata)) return policyError('dynamic_metadata must be an object');
     d.dynamic_metadata = result.dynamic_metadata;

@@ -10,4 +10,78 @@ export const migrations: string[] = [
     updated_at  TEXT NOT NULL
   ) STRICT;
   `,
+  // The authorization model: groups, memberships, API keys, federation grants, and the audit log.
+  `
+  ALTER TABLE tenants ADD COLUMN upstream TEXT;
+
+  CREATE TABLE groups (
+    tenant_id         TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    id                TEXT NOT NULL,
+    name              TEXT NOT NULL,
+    description       TEXT NOT NULL DEFAULT '',
+    type              TEXT NOT NULL CHECK (type IN ('team', 'role', 'region', 'tier')),
+    permissions       TEXT NOT NULL DEFAULT '[]',
+    data_access_rules TEXT NOT NULL DEFAULT '[]',
+    data_access_level TEXT NOT NULL CHECK (data_access_level IN ('public', 'internal', 'confidential')),
+    resource_limits   TEXT NOT NULL DEFAULT '{}',
+    routing           TEXT NOT NULL DEFAULT '{}',
+    active            INTEGER NOT NULL DEFAULT 1,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+  ) STRICT;
+
+  CREATE TABLE memberships (
+    tenant_id  TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    group_id   TEXT NOT NULL,
+    role       TEXT NOT NULL CHECK (role IN ('member', 'admin', 'owner')),
+    joined_at  TEXT NOT NULL,
+    expires_at TEXT,
+    PRIMARY KEY (tenant_id, user_id, group_id),
+    FOREIGN KEY (tenant_id, group_id) REFERENCES groups(tenant_id, id) ON DELETE CASCADE
+  ) STRICT;
+  CREATE INDEX memberships_by_group ON memberships(tenant_id, group_id);
+
+  CREATE TABLE api_keys (
+    id           TEXT PRIMARY KEY,
+    tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    user_id      TEXT NOT NULL,
+    name         TEXT NOT NULL DEFAULT '',
+    secret_hash  BLOB NOT NULL,
+    scopes       TEXT NOT NULL DEFAULT '[]',
+    tier         TEXT CHECK (tier IS NULL OR tier IN ('free', 'basic', 'premium', 'enterprise')),
+    created_at   TEXT NOT NULL,
+    expires_at   TEXT,
+    revoked_at   TEXT,
+    rotated_to   TEXT,
+    last_used_at TEXT
+  ) STRICT;
+  CREATE INDEX api_keys_by_tenant ON api_keys(tenant_id);
+
+  CREATE TABLE federation_grants (
+    id             TEXT PRIMARY KEY,
+    source_tenant  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    target_tenant  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    resource_type  TEXT NOT NULL,
+    resource_id    TEXT,
+    access         TEXT NOT NULL CHECK (access IN ('read', 'write')),
+    created_at     TEXT NOT NULL,
+    expires_at     TEXT NOT NULL,
+    revoked_at     TEXT
+  ) STRICT;
+
+  -- Kept after a tenant is deleted (offboarding itself is audited), so no foreign key.
+  CREATE TABLE audit_log (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    tenant_id TEXT,
+    target    TEXT,
+    before    TEXT,
+    after     TEXT
+  ) STRICT;
+  CREATE INDEX audit_by_tenant ON audit_log(tenant_id, seq);
+  `,
 ];

@@ -1,5 +1,9 @@
 // Tenant records: the repository behind the CLI, the admin API and the tenant context loader.
 import type { Db } from './database.js';
+import { DEFAULT_GROUPS, GroupRepository } from './groups.js';
+import { StoreError } from './errors.js';
+
+export { StoreError };
 
 export const TIERS = ['free', 'basic', 'premium', 'enterprise'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -10,6 +14,8 @@ export interface Tenant {
   name: string;
   tier: Tier;
   status: TenantStatus;
+  /** The upstream cluster for silo tenants (Envoy routes on x-tenant-upstream); null for pooled tenants. */
+  upstream: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -20,31 +26,25 @@ export function isValidTenantId(id: string): boolean {
   return TENANT_ID_PATTERN.test(id);
 }
 
-export class StoreError extends Error {
-  override name = 'StoreError';
-  constructor(
-    message: string,
-    readonly kind: 'not_found' | 'conflict' | 'invalid',
-  ) {
-    super(message);
-  }
-}
-
 export class TenantRepository {
   private readonly byId;
   private readonly all;
   private readonly insert;
   private readonly setStatusStmt;
   private readonly remove;
+  private readonly setUpstreamStmt;
+  private readonly setTierStmt;
 
   constructor(private readonly db: Db) {
-    this.byId = db.prepare<[string], Tenant>('SELECT id, name, tier, status, created_at, updated_at FROM tenants WHERE id = ?');
-    this.all = db.prepare<[], Tenant>('SELECT id, name, tier, status, created_at, updated_at FROM tenants ORDER BY id');
+    this.byId = db.prepare<[string], Tenant>('SELECT id, name, tier, status, upstream, created_at, updated_at FROM tenants WHERE id = ?');
+    this.all = db.prepare<[], Tenant>('SELECT id, name, tier, status, upstream, created_at, updated_at FROM tenants ORDER BY id');
     this.insert = db.prepare(
-      'INSERT INTO tenants (id, name, tier, status, created_at, updated_at) VALUES (@id, @name, @tier, @status, @created_at, @updated_at)',
+      'INSERT INTO tenants (id, name, tier, status, upstream, created_at, updated_at) VALUES (@id, @name, @tier, @status, @upstream, @created_at, @updated_at)',
     );
     this.setStatusStmt = db.prepare('UPDATE tenants SET status = ?, updated_at = ? WHERE id = ?');
     this.remove = db.prepare('DELETE FROM tenants WHERE id = ?');
+    this.setUpstreamStmt = db.prepare('UPDATE tenants SET upstream = ?, updated_at = ? WHERE id = ?');
+    this.setTierStmt = db.prepare('UPDATE tenants SET tier = ?, updated_at = ? WHERE id = ?');
   }
 
   get(id: string): Tenant | undefined {
@@ -55,7 +55,8 @@ export class TenantRepository {
     return this.all.all();
   }
 
-  create(input: { id: string; name: string; tier: Tier; status?: TenantStatus }): Tenant {
+  /** Creates the tenant with its default groups (admin, analyst, viewer) in one transaction. */
+  create(input: { id: string; name: string; tier: Tier; status?: TenantStatus; upstream?: string | null }): Tenant {
     if (!isValidTenantId(input.id)) {
       throw new StoreError(`invalid tenant id "${input.id}": must match ${TENANT_ID_PATTERN.source}`, 'invalid');
     }
@@ -63,14 +64,33 @@ export class TenantRepository {
     if (!input.name.trim()) throw new StoreError('tenant name must not be empty', 'invalid');
     if (this.get(input.id)) throw new StoreError(`tenant ${input.id} already exists`, 'conflict');
     const now = new Date().toISOString();
-    const tenant: Tenant = { id: input.id, name: input.name, tier: input.tier, status: input.status ?? 'active', created_at: now, updated_at: now };
-    this.insert.run(tenant);
+    if (input.upstream !== undefined && input.upstream !== null) validUpstream(input.upstream);
+    const tenant: Tenant = { id: input.id, name: input.name, tier: input.tier, status: input.status ?? 'active', upstream: input.upstream ?? null, created_at: now, updated_at: now };
+    this.db.transaction(() => {
+      this.insert.run(tenant);
+      const groups = new GroupRepository(this.db);
+      for (const g of DEFAULT_GROUPS) groups.apply(tenant.id, g);
+    })();
     return tenant;
   }
 
   setStatus(id: string, status: TenantStatus): Tenant {
     const info = this.setStatusStmt.run(status, new Date().toISOString(), id);
     if (info.changes === 0) throw new StoreError(`unknown tenant ${id}`, 'not_found');
+    return this.get(id)!;
+  }
+
+  update(id: string, change: { upstream?: string | null; tier?: Tier }): Tenant {
+    if (!this.get(id)) throw new StoreError(`unknown tenant ${id}`, 'not_found');
+    const now = new Date().toISOString();
+    if (change.tier !== undefined) {
+      if (!TIERS.includes(change.tier)) throw new StoreError(`invalid tier "${change.tier}": one of ${TIERS.join(', ')}`, 'invalid');
+      this.setTierStmt.run(change.tier, now, id);
+    }
+    if (change.upstream !== undefined) {
+      if (change.upstream !== null) validUpstream(change.upstream);
+      this.setUpstreamStmt.run(change.upstream, now, id);
+    }
     return this.get(id)!;
   }
 
@@ -82,5 +102,11 @@ export class TenantRepository {
       this.remove.run(id);
       return tenant;
     })();
+  }
+}
+
+function validUpstream(upstream: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(upstream)) {
+    throw new StoreError(`invalid upstream "${upstream}": a cluster name (letters, digits, "_", ".", ":", "-")`, 'invalid');
   }
 }

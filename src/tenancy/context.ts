@@ -1,35 +1,66 @@
-// Tenant records for the hot path: an LRU in front of the store, dropped whenever the data changes.
+// Tenant records and users' effective contexts for the hot path: LRUs in front of the store, dropped whenever
+// the data changes (and a context also when its earliest membership expires).
 import { LRUCache } from 'lru-cache';
+import type { Config } from '../config.js';
 import type { Tenant, TenantRepository } from '../store/tenants.js';
+import type { Group, GroupRepository } from '../store/groups.js';
+import { aggregate, tierLimits, type EffectiveContext } from './effective.js';
 
 // lru-cache cannot hold undefined, so a known-absent tenant is cached as this marker.
 const ABSENT = Symbol('absent');
 
-export class TenantContextLoader {
-  private readonly cache: LRUCache<string, Tenant | typeof ABSENT>;
+export class ContextLoader {
+  private readonly tenants: LRUCache<string, Tenant | typeof ABSENT>;
+  private readonly contexts: LRUCache<string, EffectiveContext>;
   hits = 0;
   misses = 0;
 
   constructor(
-    private readonly tenants: TenantRepository,
-    size: number,
+    private readonly config: Config,
+    private readonly tenantRepo: TenantRepository,
+    private readonly groupRepo: GroupRepository,
   ) {
-    this.cache = new LRUCache({ max: size });
+    this.tenants = new LRUCache({ max: config.tenancy.cache_size });
+    this.contexts = new LRUCache({ max: config.tenancy.context_cache_size });
   }
 
   tenant(id: string): Tenant | null {
-    let v = this.cache.get(id);
+    let v = this.tenants.get(id);
     if (v === undefined) {
       this.misses++;
-      v = this.tenants.get(id) ?? ABSENT;
-      this.cache.set(id, v);
+      v = this.tenantRepo.get(id) ?? ABSENT;
+      this.tenants.set(id, v);
     } else {
       this.hits++;
     }
     return v === ABSENT ? null : v;
   }
 
+  /** The user's aggregated groups in the tenant; `claimGroups` are group ids from the token (only existing ones count). */
+  user(tenant: Tenant, userId: string, claimGroups: readonly string[]): EffectiveContext {
+    const key = claimGroups.length ? `${tenant.id}\u0000${userId}\u0000${claimGroups.join(',')}` : `${tenant.id}\u0000${userId}`;
+    const hit = this.contexts.get(key);
+    if (hit && hit.valid_until > Date.now()) {
+      this.hits++;
+      return hit;
+    }
+    this.misses++;
+    const now = new Date();
+    const memberships = this.groupRepo.activeGroupsOf(tenant.id, userId, now);
+    const fromClaim: Group[] = [];
+    for (const id of claimGroups) {
+      const g = this.groupRepo.get(tenant.id, id);
+      if (g?.active) fromClaim.push(g);
+    }
+    let validUntil = Infinity;
+    for (const m of memberships) if (m.membership_expires_at) validUntil = Math.min(validUntil, Date.parse(m.membership_expires_at));
+    const ctx = aggregate(memberships, fromClaim, tenant, tierLimits(this.config, tenant), validUntil);
+    this.contexts.set(key, ctx);
+    return ctx;
+  }
+
   invalidate(): void {
-    this.cache.clear();
+    this.tenants.clear();
+    this.contexts.clear();
   }
 }

@@ -20,7 +20,7 @@ async function engineFor(rego: string): Promise<PolicyEngine> {
 describe('PolicyEngine', () => {
   it('evaluates the project policy compiled to WASM, with its bundle data', async () => {
     const bundle = await readBundle(readFileSync(inject('bundleFile')));
-    expect(bundle.data).toMatchObject({ tenantgate: { public_paths: ['/healthz', '/.well-known'] } });
+    expect(bundle.data).toMatchObject({ tenantgate: { settings: { public_paths: ['/healthz', '/.well-known'] } } });
     const e = new PolicyEngine(ENTRY);
     await e.load(bundle);
     expect(e.revision).toBe(bundle.revision);

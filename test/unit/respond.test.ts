@@ -3,10 +3,10 @@ import { grpcCodeFor, toCheckResponse, toValue, TRUSTED_HEADERS } from '../../sr
 import { ANONYMOUS, Denial, type Decision } from '../../src/check/types.js';
 import type { Outcome } from '../../src/check/pipeline.js';
 
-const tenant = { id: 'acme', name: 'Acme', tier: 'premium' as const, status: 'active' as const, created_at: '', updated_at: '' };
+const tenant = { id: 'acme', name: 'Acme', tier: 'premium' as const, status: 'active' as const, upstream: null, created_at: '', updated_at: '' };
 const identity = { ...ANONYMOUS, kind: 'jwt' as const, subject: 'alice', tenant_id: 'acme' };
 const outcome = (decision: Decision | Denial, o: Partial<Outcome> = {}): Outcome => ({
-  decisionId: 'd-1', decision, identity, tenant, request: null, policyRevision: 'rev1', ...o,
+  decisionId: 'd-1', decision, identity, tenant, effective: null, hints: [], federation: null, targetTenant: null, request: null, policyRevision: 'rev1', ...o,
 });
 
 describe('toCheckResponse', () => {
@@ -25,6 +25,7 @@ describe('toCheckResponse', () => {
       'x-tenant-tier': 'premium',
       'x-tenant-partition': 'TENANT#acme',
       'x-tenant-storage-prefix': 'tenant-acme/',
+      'x-tenant-search-index': 'tenant-acme',
       'x-user-id': 'alice',
       'x-decision-id': 'd-1',
     });

@@ -1,0 +1,46 @@
+# Body-aware limits for GenAI completion routes: the model must be allowed and max_tokens within the limit.
+# A body that is truncated or not JSON cannot be judged, so it is refused (never allowed).
+package tenantgate.genai
+
+import data.tenantgate.routes
+
+applies if routes.route.kind == "completions"
+
+bad_body := "the request body is truncated; the completion limits cannot be checked" if {
+	applies
+	input.truncated_body
+} else := "the request body must be a JSON object" if {
+	applies
+	not is_object(input.parsed_body)
+} else := "max_tokens must be a positive integer" if {
+	applies
+	tokens := input.parsed_body.max_tokens
+	not valid_tokens(tokens)
+} else := "model must be a string" if {
+	applies
+	not is_string(object.get(input.parsed_body, "model", ""))
+}
+
+valid_tokens(t) if {
+	is_number(t)
+	t == floor(t)
+	t > 0
+}
+
+allowed_models := input.effective.limits.allowed_models
+
+model := object.get(input.parsed_body, "model", "")
+
+model_denied if {
+	applies
+	allowed_models != null
+	not model in allowed_models
+}
+
+token_limit := input.effective.limits.max_tokens_per_request
+
+tokens_exceeded if {
+	applies
+	token_limit != null
+	input.parsed_body.max_tokens > token_limit
+}

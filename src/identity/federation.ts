@@ -1,0 +1,72 @@
+// Federation tokens: JWTs signed with tenantgate's own ES256 key, naming one grant (jti), bound to the source
+// tenant (sub) and the target (aud). The server verifies them and looks the grant up; the policy decides coverage.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import * as jose from 'jose';
+import type { FederationGrant, FederationRepository } from '../store/federation.js';
+
+export const FEDERATION_ISSUER = 'tenantgate-federation';
+
+export async function ensureFederationKey(file: string): Promise<void> {
+  if (existsSync(file)) return;
+  mkdirSync(dirname(file), { recursive: true });
+  const { privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
+  const jwk = { ...(await jose.exportJWK(privateKey)), alg: 'ES256', kid: `fed-${Date.now().toString(36)}` };
+  writeFileSync(file, JSON.stringify(jwk, null, 2) + '\n', { mode: 0o600 });
+}
+
+export async function signFederationToken(file: string, grant: FederationGrant): Promise<string> {
+  await ensureFederationKey(file);
+  const jwk = JSON.parse(readFileSync(file, 'utf8')) as jose.JWK;
+  const key = await jose.importJWK(jwk, 'ES256');
+  return new jose.SignJWT({ rt: grant.resource_type, rid: grant.resource_id, acc: grant.access })
+    .setProtectedHeader({ alg: 'ES256', kid: jwk.kid, typ: 'tenantgate-federation+jwt' })
+    .setIssuer(FEDERATION_ISSUER)
+    .setSubject(grant.source_tenant)
+    .setAudience(grant.target_tenant)
+    .setJti(grant.id)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.parse(grant.expires_at) / 1000))
+    .sign(key);
+}
+
+/** What the policy sees as input.federation. */
+export interface FederationInput {
+  valid: boolean;
+  reason: string | null;
+  grant: FederationGrant | null;
+}
+
+export class FederationVerifier {
+  private readonly key: ReturnType<typeof jose.importJWK> | undefined;
+
+  constructor(
+    keyFile: string,
+    private readonly grants: FederationRepository,
+  ) {
+    if (existsSync(keyFile)) {
+      // Only the public half is needed to verify.
+      const { d: _private, ...pub } = JSON.parse(readFileSync(keyFile, 'utf8')) as jose.JWK;
+      this.key = jose.importJWK(pub, "ES256");
+    }
+  }
+
+  /** Verifies the token for a request by `sourceTenant`; the grant must exist and be live. */
+  async verify(token: string, sourceTenant: string): Promise<FederationInput> {
+    const fail = (reason: string): FederationInput => ({ valid: false, reason, grant: null });
+    if (!this.key) return fail('federation is not set up on this server');
+    if (token.length > 4096) return fail('the federation token is malformed');
+    let payload: jose.JWTPayload;
+    try {
+      ({ payload } = await jose.jwtVerify(token, await this.key, { issuer: FEDERATION_ISSUER, algorithms: ['ES256'], clockTolerance: 5 }));
+    } catch {
+      return fail('the federation token is not valid');
+    }
+    if (payload.sub !== sourceTenant) return fail('the federation token belongs to another tenant');
+    const grant = typeof payload.jti === 'string' ? this.grants.get(payload.jti) : undefined;
+    if (!grant) return fail('the federation grant does not exist');
+    if (grant.revoked_at) return fail('the federation grant has been revoked');
+    if (Date.parse(grant.expires_at) <= Date.now()) return fail('the federation grant has expired');
+    return { valid: true, reason: null, grant };
+  }
+}

@@ -1,0 +1,138 @@
+// API keys: shown once, stored as a key id (for lookup) and a SHA-256 of the secret (compared in constant time).
+// The secret is 256 random bits, so a fast hash is the right tool; a password hash would only slow the hot path.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Db } from './database.js';
+import { StoreError } from './errors.js';
+import { TIERS, type Tier } from './tenants.js';
+
+export const KEY_PREFIX = 'tgk';
+
+export interface ApiKey {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  name: string;
+  scopes: string[];
+  tier: Tier | null;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  rotated_to: string | null;
+  last_used_at: string | null;
+}
+
+export interface ApiKeyRecord extends ApiKey {
+  secret_hash: Buffer;
+}
+
+type Row = Omit<ApiKeyRecord, 'scopes'> & { scopes: string };
+const fromRow = ({ secret_hash, ...r }: Row): ApiKeyRecord => ({ ...r, scopes: JSON.parse(r.scopes), secret_hash });
+export const publicView = ({ secret_hash: _h, ...k }: ApiKeyRecord): ApiKey => k;
+
+/** `tgk_<id>_<secret>`: the id is 16 hex characters, the secret 43 base64url characters. */
+const KEY_FORMAT = /^tgk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+
+export function parseKey(key: string): { id: string; secret: string } | null {
+  const m = KEY_FORMAT.exec(key);
+  return m ? { id: m[1]!, secret: m[2]! } : null;
+}
+
+export const hashSecret = (secret: string): Buffer => createHash('sha256').update(secret).digest();
+
+export function secretMatches(record: { secret_hash: Buffer }, secret: string): boolean {
+  return timingSafeEqual(record.secret_hash, hashSecret(secret));
+}
+
+const SCOPE = /^(\*|[a-z0-9][a-z0-9_.-]*):(\*|[a-z0-9][a-z0-9_.-]*)$/;
+
+export class ApiKeyRepository {
+  private readonly byId;
+  private readonly ofTenant;
+  private readonly insert;
+  private readonly revokeStmt;
+  private readonly rotateStmt;
+  private readonly touchStmt;
+
+  constructor(private readonly db: Db) {
+    this.byId = db.prepare<[string], Row>('SELECT * FROM api_keys WHERE id = ?');
+    this.ofTenant = db.prepare<[string], Row>('SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id');
+    this.insert = db.prepare(
+      `INSERT INTO api_keys (id, tenant_id, user_id, name, secret_hash, scopes, tier, created_at, expires_at)
+       VALUES (@id, @tenant_id, @user_id, @name, @secret_hash, @scopes, @tier, @created_at, @expires_at)`,
+    );
+    this.revokeStmt = db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
+    this.rotateStmt = db.prepare('UPDATE api_keys SET rotated_to = ?, expires_at = ? WHERE id = ?');
+    this.touchStmt = db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?');
+  }
+
+  get(id: string): ApiKeyRecord | undefined {
+    const r = this.byId.get(id);
+    return r && fromRow(r);
+  }
+
+  list(tenantId: string): ApiKey[] {
+    return this.ofTenant.all(tenantId).map((r) => publicView(fromRow(r)));
+  }
+
+  /** Returns the record and the full key; the key is never stored and cannot be shown again. */
+  create(o: { tenant_id: string; user_id: string; name?: string; scopes?: string[]; tier?: Tier | null; expires_at?: string | null }): { record: ApiKey; key: string } {
+    if (!this.db.prepare('SELECT 1 FROM tenants WHERE id = ?').get(o.tenant_id)) throw new StoreError(`unknown tenant ${o.tenant_id}`, 'not_found');
+    if (!o.user_id.trim()) throw new StoreError('user must not be empty', 'invalid');
+    const scopes = o.scopes ?? [];
+    for (const s of scopes) if (!SCOPE.test(s)) throw new StoreError(`invalid scope "${s}": use action:resource (e.g. read:completions, read:*)`, 'invalid');
+    if (o.tier && !TIERS.includes(o.tier)) throw new StoreError(`invalid tier "${o.tier}": one of ${TIERS.join(', ')}`, 'invalid');
+    let expires: string | null = null;
+    if (o.expires_at) {
+      const t = Date.parse(o.expires_at);
+      if (Number.isNaN(t)) throw new StoreError(`invalid expiry "${o.expires_at}": use ISO 8601`, 'invalid');
+      expires = new Date(t).toISOString();
+    }
+    const id = randomBytes(8).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    this.insert.run({
+      id,
+      tenant_id: o.tenant_id,
+      user_id: o.user_id,
+      name: o.name ?? '',
+      secret_hash: hashSecret(secret),
+      scopes: JSON.stringify(scopes),
+      tier: o.tier ?? null,
+      created_at: new Date().toISOString(),
+      expires_at: expires,
+    });
+    return { record: publicView(this.get(id)!), key: `${KEY_PREFIX}_${id}_${secret}` };
+  }
+
+  private owned(tenantId: string, id: string): ApiKeyRecord {
+    const k = this.get(id);
+    if (!k || k.tenant_id !== tenantId) throw new StoreError(`unknown API key ${id} in tenant ${tenantId}`, 'not_found');
+    return k;
+  }
+
+  revoke(tenantId: string, id: string): ApiKey {
+    const k = this.owned(tenantId, id);
+    if (k.revoked_at) throw new StoreError(`API key ${id} is already revoked`, 'conflict');
+    this.revokeStmt.run(new Date().toISOString(), id);
+    return publicView(this.get(id)!);
+  }
+
+  /** A new key with the same owner and scopes; the old one keeps working for `graceSeconds`, then expires. */
+  rotate(tenantId: string, id: string, graceSeconds: number): { old: ApiKey; record: ApiKey; key: string } {
+    return this.db.transaction(() => {
+      const k = this.owned(tenantId, id);
+      if (k.revoked_at) throw new StoreError(`API key ${id} is revoked`, 'conflict');
+      const created = this.create({ tenant_id: k.tenant_id, user_id: k.user_id, name: k.name, scopes: k.scopes, tier: k.tier, expires_at: k.expires_at });
+      const graceEnd = new Date(Date.now() + graceSeconds * 1000);
+      const expires = k.expires_at && Date.parse(k.expires_at) < graceEnd.getTime() ? k.expires_at : graceEnd.toISOString();
+      this.rotateStmt.run(created.record.id, expires, id);
+      return { old: publicView(this.get(id)!), ...created };
+    })();
+  }
+
+  /** Batched from the server, off the hot path. */
+  touch(ids: Iterable<string>, at: string): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.touchStmt.run(at, id);
+    })();
+  }
+}

@@ -1,0 +1,81 @@
+// Cross-tenant federation grants: tenant A may read or write tenant B's resources of one type (or one resource).
+import { randomBytes } from 'node:crypto';
+import type { Db } from './database.js';
+import { StoreError } from './errors.js';
+
+export type FederationAccess = 'read' | 'write';
+
+export interface FederationGrant {
+  id: string;
+  source_tenant: string;
+  target_tenant: string;
+  resource_type: string;
+  resource_id: string | null;
+  access: FederationAccess;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+const RESOURCE = /^(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,127})$/;
+
+export class FederationRepository {
+  private readonly byId;
+  private readonly ofTenant;
+  private readonly insert;
+  private readonly revokeStmt;
+
+  constructor(private readonly db: Db) {
+    this.byId = db.prepare<[string], FederationGrant>('SELECT * FROM federation_grants WHERE id = ?');
+    this.ofTenant = db.prepare<[string, string], FederationGrant>(
+      'SELECT * FROM federation_grants WHERE source_tenant = ? OR target_tenant = ? ORDER BY created_at, id',
+    );
+    this.insert = db.prepare(
+      `INSERT INTO federation_grants (id, source_tenant, target_tenant, resource_type, resource_id, access, created_at, expires_at)
+       VALUES (@id, @source_tenant, @target_tenant, @resource_type, @resource_id, @access, @created_at, @expires_at)`,
+    );
+    this.revokeStmt = db.prepare('UPDATE federation_grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
+  }
+
+  get(id: string): FederationGrant | undefined {
+    return this.byId.get(id);
+  }
+
+  list(tenantId: string): FederationGrant[] {
+    return this.ofTenant.all(tenantId, tenantId);
+  }
+
+  create(o: { source: string; target: string; resource_type: string; resource_id?: string | null; access: string; expires_at: string }): FederationGrant {
+    const exists = this.db.prepare('SELECT 1 FROM tenants WHERE id = ?');
+    for (const t of [o.source, o.target]) if (!exists.get(t)) throw new StoreError(`unknown tenant ${t}`, 'not_found');
+    if (o.source === o.target) throw new StoreError('a federation grant needs two different tenants', 'invalid');
+    if (o.access !== 'read' && o.access !== 'write') throw new StoreError(`invalid access "${o.access}": read or write`, 'invalid');
+    if (!RESOURCE.test(o.resource_type)) throw new StoreError(`invalid resource type "${o.resource_type}"`, 'invalid');
+    if (o.resource_id != null && !RESOURCE.test(o.resource_id)) throw new StoreError(`invalid resource id "${o.resource_id}"`, 'invalid');
+    const exp = Date.parse(o.expires_at);
+    if (Number.isNaN(exp)) throw new StoreError(`invalid expiry "${o.expires_at}": use ISO 8601 or a duration such as 7d`, 'invalid');
+    if (exp <= Date.now()) throw new StoreError('the grant would already be expired', 'invalid');
+    const grant: FederationGrant = {
+      id: `fg_${randomBytes(8).toString('hex')}`,
+      source_tenant: o.source,
+      target_tenant: o.target,
+      resource_type: o.resource_type,
+      resource_id: o.resource_id ?? null,
+      access: o.access,
+      created_at: new Date().toISOString(),
+      expires_at: new Date(exp).toISOString(),
+      revoked_at: null,
+    };
+    this.insert.run(grant);
+    return grant;
+  }
+
+  revoke(tenantId: string, id: string): FederationGrant {
+    const g = this.get(id);
+    // Either side of a grant may end it.
+    if (!g || (g.source_tenant !== tenantId && g.target_tenant !== tenantId)) throw new StoreError(`unknown grant ${id} for tenant ${tenantId}`, 'not_found');
+    if (g.revoked_at) throw new StoreError(`grant ${id} is already revoked`, 'conflict');
+    this.revokeStmt.run(new Date().toISOString(), id);
+    return this.get(id)!;
+  }
+}

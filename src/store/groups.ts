@@ -1,0 +1,221 @@
+// Groups and memberships of a tenant. Group documents are validated here (zod), so the CLI, the admin API and
+// the tests share one definition of what a group may hold.
+import { z } from 'zod';
+import type { Db } from './database.js';
+import { StoreError } from './errors.js';
+
+export const LEVELS = ['public', 'internal', 'confidential'] as const;
+export type DataAccessLevel = (typeof LEVELS)[number];
+export const ROLES = ['member', 'admin', 'owner'] as const;
+export type MembershipRole = (typeof ROLES)[number];
+export const STRATEGIES = ['cost', 'performance', 'compliance'] as const;
+export type RoutingStrategy = (typeof STRATEGIES)[number];
+
+const name = z.string().regex(/^(\*|[a-z0-9][a-z0-9_.-]{0,63})$/, 'must be "*" or lower-case letters, digits, "_", "." or "-"');
+const idPattern = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const positiveInt = z.number().int().positive();
+
+export const groupSchema = z
+  .object({
+    id: z.string().regex(idPattern, 'must be lower-case letters, digits, "_" or "-" (at most 64)'),
+    name: z.string().min(1),
+    description: z.string().default(''),
+    type: z.enum(['team', 'role', 'region', 'tier']),
+    permissions: z.array(z.object({ resource: name, actions: z.array(name).min(1) }).strict()).default([]),
+    data_access_level: z.enum(LEVELS).default('public'),
+    // Row-level rules: field → allowed values; all fields of one group must match (AND), groups combine with OR.
+    data_access_rules: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'must be a field name'), z.array(z.union([z.string(), z.number(), z.boolean()])).min(1)).default({}),
+    resource_limits: z
+      .object({
+        requests_per_minute: positiveInt.optional(),
+        requests_per_day: positiveInt.optional(),
+        max_tokens_per_request: positiveInt.optional(),
+        allowed_providers: z.array(z.string().min(1)).optional(),
+        allowed_models: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .default({}),
+    routing: z
+      .object({ strategy: z.enum(STRATEGIES).optional(), preferred_providers: z.array(z.string().min(1)).optional() })
+      .strict()
+      .default({}),
+    active: z.boolean().default(true),
+  })
+  .strict();
+
+export type GroupInput = z.input<typeof groupSchema>;
+export type GroupDoc = z.output<typeof groupSchema>;
+export interface Group extends GroupDoc {
+  tenant_id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Membership {
+  tenant_id: string;
+  user_id: string;
+  group_id: string;
+  role: MembershipRole;
+  joined_at: string;
+  expires_at: string | null;
+}
+
+/** The groups every new tenant starts with (editable afterwards). */
+export const DEFAULT_GROUPS: GroupInput[] = [
+  { id: 'admin', name: 'Administrators', type: 'role', permissions: [{ resource: '*', actions: ['*'] }], data_access_level: 'confidential' },
+  { id: 'analyst', name: 'Analysts', type: 'role', permissions: [{ resource: '*', actions: ['read', 'query'] }], data_access_level: 'internal' },
+  { id: 'viewer', name: 'Viewers', type: 'role', permissions: [{ resource: '*', actions: ['read'] }], data_access_level: 'public' },
+];
+
+export function parseGroup(doc: unknown): GroupDoc {
+  const r = groupSchema.safeParse(doc);
+  if (!r.success) {
+    const msg = r.error.issues.map((i) => `${i.path.join('.') || '(group)'}: ${i.code === 'unrecognized_keys' ? `unknown key ${i.keys.join(', ')}` : i.message}`).join('; ');
+    throw new StoreError(`invalid group: ${msg}`, 'invalid');
+  }
+  return r.data;
+}
+
+type GroupRow = Omit<Group, 'permissions' | 'data_access_rules' | 'resource_limits' | 'routing' | 'active'> & {
+  permissions: string;
+  data_access_rules: string;
+  resource_limits: string;
+  routing: string;
+  active: number;
+};
+
+function fromRow(r: GroupRow): Group {
+  return {
+    ...r,
+    permissions: JSON.parse(r.permissions),
+    data_access_rules: JSON.parse(r.data_access_rules),
+    resource_limits: JSON.parse(r.resource_limits),
+    routing: JSON.parse(r.routing),
+    active: r.active === 1,
+  };
+}
+
+const COLS = 'tenant_id, id, name, description, type, permissions, data_access_rules, data_access_level, resource_limits, routing, active, created_at, updated_at';
+
+export class GroupRepository {
+  private readonly one;
+  private readonly ofTenant;
+  private readonly upsert;
+  private readonly remove;
+  private readonly tenantExists;
+  private readonly member;
+  private readonly addMember;
+  private readonly removeMember;
+  private readonly membersOfTenant;
+  private readonly membersOfUser;
+  private readonly userGroups;
+
+  constructor(private readonly db: Db) {
+    this.one = db.prepare<[string, string], GroupRow>(`SELECT ${COLS} FROM groups WHERE tenant_id = ? AND id = ?`);
+    this.ofTenant = db.prepare<[string], GroupRow>(`SELECT ${COLS} FROM groups WHERE tenant_id = ? ORDER BY id`);
+    this.upsert = db.prepare(
+      `INSERT INTO groups (${COLS}) VALUES (@tenant_id, @id, @name, @description, @type, @permissions, @data_access_rules, @data_access_level, @resource_limits, @routing, @active, @created_at, @updated_at)
+       ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, description = excluded.description, type = excluded.type,
+         permissions = excluded.permissions, data_access_rules = excluded.data_access_rules, data_access_level = excluded.data_access_level,
+         resource_limits = excluded.resource_limits, routing = excluded.routing, active = excluded.active, updated_at = excluded.updated_at`,
+    );
+    this.remove = db.prepare('DELETE FROM groups WHERE tenant_id = ? AND id = ?');
+    this.tenantExists = db.prepare<[string], { id: string }>('SELECT id FROM tenants WHERE id = ?');
+    this.member = db.prepare<[string, string, string], Membership>('SELECT * FROM memberships WHERE tenant_id = ? AND user_id = ? AND group_id = ?');
+    this.addMember = db.prepare(
+      `INSERT INTO memberships (tenant_id, user_id, group_id, role, joined_at, expires_at) VALUES (@tenant_id, @user_id, @group_id, @role, @joined_at, @expires_at)
+       ON CONFLICT (tenant_id, user_id, group_id) DO UPDATE SET role = excluded.role, expires_at = excluded.expires_at`,
+    );
+    this.removeMember = db.prepare('DELETE FROM memberships WHERE tenant_id = ? AND user_id = ? AND group_id = ?');
+    this.membersOfTenant = db.prepare<[string], Membership>('SELECT * FROM memberships WHERE tenant_id = ? ORDER BY user_id, group_id');
+    this.membersOfUser = db.prepare<[string, string], Membership>('SELECT * FROM memberships WHERE tenant_id = ? AND user_id = ? ORDER BY group_id');
+    this.userGroups = db.prepare<[string, string, string], GroupRow & { role: MembershipRole; membership_expires_at: string | null }>(
+      `SELECT ${COLS.split(', ').map((c) => `g.${c}`).join(', ')}, m.role AS role, m.expires_at AS membership_expires_at
+         FROM memberships m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+        WHERE m.tenant_id = ? AND m.user_id = ? AND g.active = 1 AND (m.expires_at IS NULL OR m.expires_at > ?)
+        ORDER BY m.joined_at, g.id`,
+    );
+  }
+
+  private requireTenant(tenantId: string): void {
+    if (!this.tenantExists.get(tenantId)) throw new StoreError(`unknown tenant ${tenantId}`, 'not_found');
+  }
+
+  get(tenantId: string, id: string): Group | undefined {
+    const r = this.one.get(tenantId, id);
+    return r && fromRow(r);
+  }
+
+  list(tenantId: string): Group[] {
+    this.requireTenant(tenantId);
+    return this.ofTenant.all(tenantId).map(fromRow);
+  }
+
+  /** Creates or replaces a group from a document; returns it with whether it existed before. */
+  apply(tenantId: string, doc: unknown): { group: Group; before: Group | undefined } {
+    this.requireTenant(tenantId);
+    const g = parseGroup(doc);
+    const before = this.get(tenantId, g.id);
+    const now = new Date().toISOString();
+    this.upsert.run({
+      tenant_id: tenantId,
+      id: g.id,
+      name: g.name,
+      description: g.description,
+      type: g.type,
+      permissions: JSON.stringify(g.permissions),
+      data_access_rules: JSON.stringify(g.data_access_rules),
+      data_access_level: g.data_access_level,
+      resource_limits: JSON.stringify(g.resource_limits),
+      routing: JSON.stringify(g.routing),
+      active: g.active ? 1 : 0,
+      created_at: before?.created_at ?? now,
+      updated_at: now,
+    });
+    return { group: this.get(tenantId, g.id)!, before };
+  }
+
+  delete(tenantId: string, id: string): Group {
+    const g = this.get(tenantId, id);
+    if (!g) throw new StoreError(`unknown group ${id} in tenant ${tenantId}`, 'not_found');
+    this.remove.run(tenantId, id);
+    return g;
+  }
+
+  addMembership(m: { tenant_id: string; user_id: string; group_id: string; role?: MembershipRole; expires_at?: string | null }): Membership {
+    this.requireTenant(m.tenant_id);
+    if (!this.get(m.tenant_id, m.group_id)) throw new StoreError(`unknown group ${m.group_id} in tenant ${m.tenant_id}`, 'not_found');
+    if (!m.user_id.trim()) throw new StoreError('user must not be empty', 'invalid');
+    const role = m.role ?? 'member';
+    if (!ROLES.includes(role)) throw new StoreError(`invalid role "${role}": one of ${ROLES.join(', ')}`, 'invalid');
+    let expires: string | null = null;
+    if (m.expires_at) {
+      const t = Date.parse(m.expires_at);
+      if (Number.isNaN(t)) throw new StoreError(`invalid expiry "${m.expires_at}": use ISO 8601`, 'invalid');
+      expires = new Date(t).toISOString();
+    }
+    const existing = this.member.get(m.tenant_id, m.user_id, m.group_id);
+    this.addMember.run({ tenant_id: m.tenant_id, user_id: m.user_id, group_id: m.group_id, role, joined_at: existing?.joined_at ?? new Date().toISOString(), expires_at: expires });
+    return this.member.get(m.tenant_id, m.user_id, m.group_id)!;
+  }
+
+  removeMembership(tenantId: string, userId: string, groupId: string): Membership {
+    const m = this.member.get(tenantId, userId, groupId);
+    if (!m) throw new StoreError(`${userId} is not a member of ${groupId} in tenant ${tenantId}`, 'not_found');
+    this.removeMember.run(tenantId, userId, groupId);
+    return m;
+  }
+
+  memberships(tenantId: string, userId?: string): Membership[] {
+    this.requireTenant(tenantId);
+    return userId ? this.membersOfUser.all(tenantId, userId) : this.membersOfTenant.all(tenantId);
+  }
+
+  /** The user's active groups with live memberships, oldest membership first (the hot path's loader). */
+  activeGroupsOf(tenantId: string, userId: string, now = new Date()): (Group & { role: MembershipRole; membership_expires_at: string | null })[] {
+    return this.userGroups.all(tenantId, userId, now.toISOString()).map((r) => {
+      const { role, membership_expires_at, ...g } = r;
+      return { ...fromRow(g as GroupRow), role, membership_expires_at };
+    });
+  }
+}
