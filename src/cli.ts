@@ -4,12 +4,13 @@ import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { startServer, type RunningServer } from './server.js';
 import { openDatabase } from './store/database.js';
-import { StoreError, TenantRepository, TIERS, type Tenant, type Tier } from './store/tenants.js';
+import { StoreError } from './store/errors.js';
 import { compilePolicies, PolicyCompileError } from './policy/compile.js';
 import { findOpa } from './policy/opa.js';
 import { checkOnce, formatResponse } from './admin/check-client.js';
 import { demoIssuer, ensureDemoKeys, mintToken, seedDemoTenants, signingKeyPath } from './admin/demo.js';
 import { spawnSync } from 'node:child_process';
+import { parseDuration, registerDataCommands } from './admin/cli-data.js';
 
 const DEFAULT_CONFIG = 'tenantgate.yaml';
 
@@ -23,21 +24,6 @@ function print(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write((json ? JSON.stringify(value, null, 2) : human()) + '\n');
 }
 
-function withStore<T>(config: Config, fn: (repo: TenantRepository) => T): T {
-  const db = openDatabase(config.store.path);
-  try {
-    return fn(new TenantRepository(db));
-  } finally {
-    db.close();
-  }
-}
-
-function parseDuration(s: string): number {
-  const m = /^(\d+)(s|m|h|d)?$/.exec(s.trim());
-  if (!m) throw new ConfigError(`invalid duration "${s}" (use e.g. 90s, 15m, 1h, 7d)`);
-  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
-}
-
 /** Serves until SIGTERM/SIGINT: health goes NOT_SERVING, in-flight calls finish, exit 0. */
 function serveUntilSignal(server: RunningServer): void {
   const stop = () => {
@@ -49,8 +35,6 @@ function serveUntilSignal(server: RunningServer): void {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }
-
-const tenantLine = (t: Tenant) => `${t.id.padEnd(20)} ${t.tier.padEnd(10)} ${t.status.padEnd(9)} ${t.name}`;
 
 const program = new Command('tenantgate').description('Multi-tenant authorization sidecar for Envoy ext_authz').showHelpAfterError();
 const configOption = () => new Option('-c, --config <file>', `config file (default: ${DEFAULT_CONFIG} if present)`);
@@ -151,54 +135,7 @@ policy
     process.stdout.write(`policy coverage: ${pct ?? '?'}% (threshold ${opts.threshold}%)\n`);
   });
 
-const tenant = program.command('tenant').description('manage tenants');
-tenant
-  .command('create <id>')
-  .description('create a tenant')
-  .addOption(configOption())
-  .requiredOption('-n, --name <name>', 'display name')
-  .addOption(new Option('-t, --tier <tier>', 'tier').choices(TIERS).default('free'))
-  .option('--json', 'print JSON')
-  .action((id: string, opts) => {
-    const t = withStore(configFrom(opts), (r) => r.create({ id, name: opts.name, tier: opts.tier as Tier }));
-    print(opts.json, t, () => `created tenant ${t.id} (${t.tier})`);
-  });
-tenant
-  .command('list')
-  .addOption(configOption())
-  .option('--json', 'print JSON')
-  .action((opts) => {
-    const list = withStore(configFrom(opts), (r) => r.list());
-    print(opts.json, list, () => list.map(tenantLine).join('\n') || '(no tenants)');
-  });
-tenant
-  .command('get <id>')
-  .addOption(configOption())
-  .option('--json', 'print JSON')
-  .action((id: string, opts) => {
-    const t = withStore(configFrom(opts), (r) => r.get(id));
-    if (!t) throw new StoreError(`unknown tenant ${id}`, 'not_found');
-    print(opts.json, t, () => tenantLine(t));
-  });
-for (const [name, status] of [['suspend', 'suspended'], ['resume', 'active']] as const) {
-  tenant
-    .command(`${name} <id>`)
-    .addOption(configOption())
-    .option('--json', 'print JSON')
-    .action((id: string, opts) => {
-      const t = withStore(configFrom(opts), (r) => r.setStatus(id, status));
-      print(opts.json, t, () => `tenant ${t.id} is ${t.status}`);
-    });
-}
-tenant
-  .command('delete <id>')
-  .description('delete a tenant and everything that belongs to it')
-  .addOption(configOption())
-  .option('--json', 'print JSON')
-  .action((id: string, opts) => {
-    const t = withStore(configFrom(opts), (r) => r.delete(id));
-    print(opts.json, { deleted: t.id }, () => `deleted tenant ${t.id} and all its data`);
-  });
+registerDataCommands(program, configFrom);
 
 const token = program.command('token').description('demo tokens, signed with the demo key (data/keys)');
 token

@@ -1,0 +1,143 @@
+// Every change to the store, each in one transaction with its audit entry. The CLI calls these directly;
+// the admin API calls the same ones, so both write the same audit trail.
+import type { Config } from '../config.js';
+import type { Db } from '../store/database.js';
+import { TenantRepository, type Tier, type Tenant } from '../store/tenants.js';
+import { GroupRepository, type MembershipRole } from '../store/groups.js';
+import { ApiKeyRepository } from '../store/apikeys.js';
+import { FederationRepository, type FederationGrant } from '../store/federation.js';
+import { AuditLog } from '../store/audit.js';
+import { StoreError } from '../store/errors.js';
+import { signFederationToken } from '../identity/federation.js';
+
+export class Admin {
+  readonly tenants: TenantRepository;
+  readonly groups: GroupRepository;
+  readonly apiKeys: ApiKeyRepository;
+  readonly federation: FederationRepository;
+  readonly audit: AuditLog;
+
+  constructor(
+    private readonly db: Db,
+    private readonly config: Config,
+    private readonly actor: string,
+  ) {
+    this.tenants = new TenantRepository(db);
+    this.groups = new GroupRepository(db);
+    this.apiKeys = new ApiKeyRepository(db);
+    this.federation = new FederationRepository(db);
+    this.audit = new AuditLog(db);
+  }
+
+  private change<T>(action: string, tenantId: string | null, target: string | null, fn: () => { result: T; before?: unknown; after?: unknown }): T {
+    return this.db.transaction(() => {
+      const { result, before, after } = fn();
+      this.audit.append({ actor: this.actor, action, tenant_id: tenantId, target, before: before ?? null, after: after ?? null });
+      return result;
+    })();
+  }
+
+  tenantCreate(o: { id: string; name: string; tier: Tier; upstream?: string | null }): Tenant {
+    return this.change('tenant.create', o.id, o.id, () => {
+      const t = this.tenants.create(o);
+      return { result: t, after: t };
+    });
+  }
+
+  tenantSetStatus(id: string, status: 'active' | 'suspended'): Tenant {
+    return this.change(status === 'active' ? 'tenant.resume' : 'tenant.suspend', id, id, () => {
+      const before = this.tenants.get(id);
+      const t = this.tenants.setStatus(id, status);
+      return { result: t, before, after: t };
+    });
+  }
+
+  tenantUpdate(id: string, change: { upstream?: string | null; tier?: Tier }): Tenant {
+    return this.change('tenant.update', id, id, () => {
+      const before = this.tenants.get(id);
+      const t = this.tenants.update(id, change);
+      return { result: t, before, after: t };
+    });
+  }
+
+  /** GDPR offboarding: the tenant and all its groups, memberships, keys and grants, in one transaction. */
+  tenantDelete(id: string): Tenant {
+    return this.change('tenant.delete', id, id, () => {
+      const t = this.tenants.delete(id);
+      return { result: t, before: t };
+    });
+  }
+
+  groupApply(tenantId: string, doc: unknown) {
+    return this.change('group.apply', tenantId, (doc as { id?: string })?.id ?? null, () => {
+      const { group, before } = this.groups.apply(tenantId, doc);
+      return { result: { group, created: !before }, before, after: group };
+    });
+  }
+
+  groupDelete(tenantId: string, id: string) {
+    return this.change('group.delete', tenantId, id, () => {
+      const g = this.groups.delete(tenantId, id);
+      return { result: g, before: g };
+    });
+  }
+
+  memberAdd(o: { tenant_id: string; user_id: string; group_id: string; role?: MembershipRole; expires_at?: string | null }) {
+    return this.change('member.add', o.tenant_id, `${o.user_id}/${o.group_id}`, () => {
+      const m = this.groups.addMembership(o);
+      return { result: m, after: m };
+    });
+  }
+
+  memberRemove(tenantId: string, userId: string, groupId: string) {
+    return this.change('member.remove', tenantId, `${userId}/${groupId}`, () => {
+      const m = this.groups.removeMembership(tenantId, userId, groupId);
+      return { result: m, before: m };
+    });
+  }
+
+  apiKeyCreate(o: Parameters<ApiKeyRepository['create']>[0]) {
+    return this.change('apikey.create', o.tenant_id, null, () => {
+      const created = this.apiKeys.create(o);
+      // The secret never reaches the audit log.
+      return { result: created, after: created.record };
+    });
+  }
+
+  apiKeyRevoke(tenantId: string, id: string) {
+    return this.change('apikey.revoke', tenantId, id, () => {
+      const k = this.apiKeys.revoke(tenantId, id);
+      return { result: k, after: k };
+    });
+  }
+
+  apiKeyRotate(tenantId: string, id: string, graceSeconds: number) {
+    return this.change('apikey.rotate', tenantId, id, () => {
+      const r = this.apiKeys.rotate(tenantId, id, graceSeconds);
+      return { result: r, before: r.old, after: r.record };
+    });
+  }
+
+  /** Records the grant and returns it with its federation token (signed with tenantgate's own key). */
+  async federationGrant(o: Parameters<FederationRepository['create']>[0]): Promise<{ grant: FederationGrant; token: string }> {
+    // Validate and insert first (so a bad request never creates a key file), then sign; the insert is undone
+    // if signing fails.
+    const grant = this.change('federation.grant', o.target, null, () => {
+      const g = this.federation.create(o);
+      return { result: g, after: g };
+    });
+    try {
+      return { grant, token: await signFederationToken(this.config.federation.signing_key_file, grant) };
+    } catch (err) {
+      this.db.prepare('DELETE FROM federation_grants WHERE id = ?').run(grant.id);
+      throw new StoreError(`cannot sign the federation token: ${(err as Error).message}`, 'invalid');
+    }
+  }
+
+  federationRevoke(tenantId: string, id: string): FederationGrant {
+    return this.change('federation.revoke', tenantId, id, () => {
+      const g = this.federation.revoke(tenantId, id);
+      return { result: g, after: g };
+    });
+  }
+}
