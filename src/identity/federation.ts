@@ -38,27 +38,32 @@ export interface FederationInput {
 }
 
 export class FederationVerifier {
-  private readonly key: ReturnType<typeof jose.importJWK> | undefined;
+  private key: ReturnType<typeof jose.importJWK> | undefined;
 
   constructor(
-    keyFile: string,
+    private readonly keyFile: string,
     private readonly grants: FederationRepository,
-  ) {
-    if (existsSync(keyFile)) {
+  ) {}
+
+  /** The key is created by the first grant, possibly after the server started: look again until it exists. */
+  private loadKey(): ReturnType<typeof jose.importJWK> | undefined {
+    if (!this.key && existsSync(this.keyFile)) {
       // Only the public half is needed to verify.
-      const { d: _private, ...pub } = JSON.parse(readFileSync(keyFile, 'utf8')) as jose.JWK;
-      this.key = jose.importJWK(pub, "ES256");
+      const { d: _private, ...pub } = JSON.parse(readFileSync(this.keyFile, 'utf8')) as jose.JWK;
+      this.key = jose.importJWK(pub, 'ES256');
     }
+    return this.key;
   }
 
   /** Verifies the token for a request by `sourceTenant`; the grant must exist and be live. */
   async verify(token: string, sourceTenant: string): Promise<FederationInput> {
     const fail = (reason: string): FederationInput => ({ valid: false, reason, grant: null });
-    if (!this.key) return fail('federation is not set up on this server');
+    const key = this.loadKey();
+    if (!key) return fail('federation is not set up on this server');
     if (token.length > 4096) return fail('the federation token is malformed');
     let payload: jose.JWTPayload;
     try {
-      ({ payload } = await jose.jwtVerify(token, await this.key, { issuer: FEDERATION_ISSUER, algorithms: ['ES256'], clockTolerance: 5 }));
+      ({ payload } = await jose.jwtVerify(token, await key, { issuer: FEDERATION_ISSUER, algorithms: ['ES256'], clockTolerance: 5 }));
     } catch {
       return fail('the federation token is not valid');
     }

@@ -107,6 +107,119 @@ describe('tenant commands', () => {
   });
 });
 
+describe('authorization model commands', () => {
+  let cfg: string;
+  beforeAll(() => {
+    cfg = writeConfig('model.yaml', baseConfig(0).replace('cli.db', 'model.db'));
+    expect(cli(['tenant', 'create', 'acme', '--name', 'Acme', '--tier', 'premium', '--config', cfg]).code).toBe(0);
+    expect(cli(['tenant', 'create', 'globex', '--name', 'Globex', '--config', cfg]).code).toBe(0);
+  });
+
+  it('group apply from YAML, list, get, delete', () => {
+    writeFileSync(join(dir, 'ml.yaml'), `id: ml-team
+name: ML team
+type: team
+permissions:
+  - resource: completions
+    actions: [read]
+data_access_level: internal
+resource_limits:
+  allowed_models: [gpt-4o]
+  max_tokens_per_request: 2048
+routing:
+  strategy: performance
+  preferred_providers: [openai]
+`);
+    expect(cli(['group', 'apply', '--tenant', 'acme', '-f', join(dir, 'ml.yaml'), '--config', cfg]).stdout).toBe('created group ml-team in tenant acme\n');
+    expect(cli(['group', 'apply', '--tenant', 'acme', '-f', join(dir, 'ml.yaml'), '--config', cfg]).stdout).toBe('updated group ml-team in tenant acme\n');
+    const list = JSON.parse(cli(['group', 'list', '--tenant', 'acme', '--json', '--config', cfg]).stdout);
+    expect(list.map((g: { id: string }) => g.id)).toEqual(['admin', 'analyst', 'ml-team', 'viewer']);
+    const g = JSON.parse(cli(['group', 'get', '--tenant', 'acme', '--id', 'ml-team', '--json', '--config', cfg]).stdout);
+    expect(g).toMatchObject({ id: 'ml-team', data_access_level: 'internal', resource_limits: { max_tokens_per_request: 2048 }, routing: { strategy: 'performance' } });
+    writeFileSync(join(dir, 'tmp.json'), JSON.stringify({ id: 'tmp', name: 'Tmp', type: 'role' }));
+    expect(cli(['group', 'apply', '--tenant', 'acme', '-f', join(dir, 'tmp.json'), '--config', cfg]).code).toBe(0);
+    expect(cli(['group', 'delete', '--tenant', 'acme', '--id', 'tmp', '--config', cfg]).code).toBe(0);
+  });
+
+  it('member add, list, remove', () => {
+    expect(cli(['member', 'add', '--tenant', 'acme', '--user', 'alice', '--group', 'ml-team', '--role', 'owner', '--config', cfg]).stdout).toBe('alice is owner of ml-team in acme\n');
+    expect(cli(['member', 'add', '--tenant', 'acme', '--user', 'bob', '--group', 'viewer', '--expires', '2099-01-01T00:00:00Z', '--config', cfg]).code).toBe(0);
+    const list = JSON.parse(cli(['member', 'list', '--tenant', 'acme', '--json', '--config', cfg]).stdout);
+    expect(list.map((m: { user_id: string; group_id: string; role: string }) => [m.user_id, m.group_id, m.role])).toEqual([
+      ['alice', 'ml-team', 'owner'],
+      ['bob', 'viewer', 'member'],
+    ]);
+    expect(JSON.parse(cli(['member', 'list', '--tenant', 'acme', '--user', 'bob', '--json', '--config', cfg]).stdout)[0].expires_at).toBe('2099-01-01T00:00:00.000Z');
+    expect(cli(['member', 'remove', '--tenant', 'acme', '--user', 'bob', '--group', 'viewer', '--config', cfg]).code).toBe(0);
+  });
+
+  it('apikey create --json, list --json (no secrets), revoke, rotate', () => {
+    const created = JSON.parse(cli(['apikey', 'create', '--tenant', 'acme', '--user', 'alice', '--scopes', 'read:completions', '--expires', '30d', '--json', '--config', cfg]).stdout);
+    expect(created.id).toMatch(/^[0-9a-f]{16}$/);
+    expect(created.key).toMatch(new RegExp(`^tgk_${created.id}_[A-Za-z0-9_-]{43}$`));
+    const list = JSON.parse(cli(['apikey', 'list', '--tenant', 'acme', '--json', '--config', cfg]).stdout);
+    expect(list).toEqual([expect.objectContaining({ id: created.id, user: 'alice', scopes: ['read:completions'], created_at: expect.any(String), revoked_at: null })]);
+    expect(JSON.stringify(list)).not.toContain(created.key.split('_')[2]);
+    const rotated = JSON.parse(cli(['apikey', 'rotate', '--tenant', 'acme', '--id', created.id, '--grace', '1h', '--json', '--config', cfg]).stdout);
+    expect(rotated.replaces).toBe(created.id);
+    expect(rotated.key).toMatch(/^tgk_/);
+    expect(JSON.parse(cli(['apikey', 'revoke', '--tenant', 'acme', '--id', rotated.id, '--json', '--config', cfg]).stdout).revoked_at).not.toBeNull();
+    const again = cli(['apikey', 'revoke', '--tenant', 'acme', '--id', rotated.id, '--config', cfg]);
+    expect([again.code, again.stderr]).toEqual([1, `error: API key ${rotated.id} is already revoked\n`]);
+    expect(cli(['apikey', 'revoke', '--tenant', 'globex', '--id', created.id, '--config', cfg]).stderr).toContain('unknown API key');
+  });
+
+  it('federation grant --json, list, revoke', () => {
+    const g = JSON.parse(cli(['federation', 'grant', '--source', 'acme', '--target', 'globex', '--resource-type', 'documents', '--access', 'read', '--expires', '7d', '--json', '--config', cfg]).stdout);
+    expect(g.id).toMatch(/^fg_/);
+    expect(g.token.split('.')).toHaveLength(3);
+    expect(JSON.parse(cli(['federation', 'list', '--tenant', 'globex', '--json', '--config', cfg]).stdout).map((x: { id: string }) => x.id)).toEqual([g.id]);
+    expect(cli(['federation', 'revoke', '--tenant', 'acme', '--id', g.id, '--config', cfg]).stdout).toBe(`revoked grant ${g.id}\n`);
+  });
+
+  it('refuses invalid input clearly and writes nothing', () => {
+    const before = cli(['audit', 'list', '--json', '--config', cfg]).stdout;
+    const bad = (args: string[], message: RegExp) => {
+      const r = cli([...args, '--config', cfg]);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr).toMatch(message);
+    };
+    writeFileSync(join(dir, 'badperm.yaml'), 'id: x\nname: X\ntype: team\npermissions:\n  - resource: "Completions!"\n    actions: [read]\n');
+    writeFileSync(join(dir, 'badlevel.yaml'), 'id: x\nname: X\ntype: team\ndata_access_level: secret\n');
+    writeFileSync(join(dir, 'badkey.yaml'), 'id: x\nname: X\ntype: team\ncolour: blue\n');
+    bad(['group', 'apply', '--tenant', 'acme', '-f', join(dir, 'badperm.yaml')], /invalid group: permissions\.0\.resource/);
+    bad(['group', 'apply', '--tenant', 'acme', '-f', join(dir, 'badlevel.yaml')], /invalid group: data_access_level/);
+    bad(['group', 'apply', '--tenant', 'acme', '-f', join(dir, 'badkey.yaml')], /unknown key colour/);
+    bad(['group', 'apply', '--tenant', 'nosuch', '-f', join(dir, 'ml.yaml')], /unknown tenant nosuch/);
+    bad(['member', 'add', '--tenant', 'acme', '--user', 'x', '--group', 'nosuch'], /unknown group nosuch in tenant acme/);
+    // ml-team is acme's: globex has no such group.
+    bad(['member', 'add', '--tenant', 'globex', '--user', 'x', '--group', 'ml-team'], /unknown group ml-team in tenant globex/);
+    bad(['member', 'add', '--tenant', 'acme', '--user', 'x', '--group', 'viewer', '--expires', 'someday'], /invalid expiry/);
+    bad(['apikey', 'create', '--tenant', 'acme', '--user', 'x', '--scopes', 'everything'], /invalid scope "everything"/);
+    bad(['apikey', 'create', '--tenant', 'nosuch', '--user', 'x'], /unknown tenant nosuch/);
+    bad(['federation', 'grant', '--source', 'acme', '--target', 'acme', '--resource-type', 'x', '--access', 'read', '--expires', '1d'], /two different tenants/);
+    bad(['federation', 'grant', '--source', 'acme', '--target', 'globex', '--resource-type', 'x', '--access', 'admin', '--expires', '1d'], /argument 'admin' is invalid/);
+    expect(cli(['audit', 'list', '--json', '--config', cfg]).stdout).toBe(before);
+  });
+
+  it('audits every change with before and after', () => {
+    const log = JSON.parse(cli(['audit', 'list', '--tenant', 'acme', '--json', '--limit', '500', '--config', cfg]).stdout);
+    const actions = log.map((e: { action: string }) => e.action);
+    expect(actions).toEqual(expect.arrayContaining(['tenant.create', 'group.apply', 'group.delete', 'member.add', 'member.remove', 'apikey.create', 'apikey.rotate', 'apikey.revoke', 'federation.revoke']));
+    const update = log.find((e: { action: string; before: unknown }) => e.action === 'group.apply' && e.before);
+    expect(update.before.id).toBe('ml-team');
+    expect(update.actor).toMatch(/^cli:/);
+  });
+
+  it('tenant delete removes everything of the tenant in one go', () => {
+    expect(cli(['tenant', 'delete', 'acme', '--config', cfg]).code).toBe(0);
+    expect(cli(['group', 'list', '--tenant', 'acme', '--config', cfg]).stderr).toContain('unknown tenant acme');
+    expect(JSON.parse(cli(['federation', 'list', '--tenant', 'globex', '--json', '--config', cfg]).stdout)).toEqual([]);
+    const log = JSON.parse(cli(['audit', 'list', '--tenant', 'acme', '--json', '--config', cfg]).stdout);
+    expect(log[0].action).toBe('tenant.delete');
+  });
+});
+
 describe('start-up errors', () => {
   it('a config error names the key and what is wrong', () => {
     const cfg = writeConfig('bad.yaml', 'server:\n  adress: 127.0.0.1:1\nstore:\n  poll_interval_ms: 5\n');

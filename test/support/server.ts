@@ -12,6 +12,7 @@ import { openDatabase } from '../../src/store/database.js';
 import { TenantRepository, type Tier, type TenantStatus } from '../../src/store/tenants.js';
 import { createAuthClient } from '../../src/admin/check-client.js';
 import { createLogger } from '../../src/telemetry/logger.js';
+import { Admin } from '../../src/admin/operations.js';
 import { envoyCheck, type EnvoyOptions, type EnvoyResult } from './envoy.js';
 import type { HttpRequestSpec } from '../../src/check/envoy-request.js';
 
@@ -93,6 +94,9 @@ export interface TestServer {
   client: grpc.Client;
   /** A second, independent connection to the same SQLite file: what the CLI does. */
   withRepo<T>(fn: (repo: TenantRepository) => T): T;
+  /** The audited admin operations on their own connection, as the CLI uses them. */
+  admin<T>(fn: (admin: Admin) => T): T;
+  adminAsync<T>(fn: (admin: Admin) => Promise<T>): Promise<T>;
   /** One request through the Envoy emulator. */
   envoy(spec: HttpRequestSpec, opts?: EnvoyOptions): Promise<EnvoyResult>;
   close(): Promise<void>;
@@ -115,6 +119,7 @@ export async function startTestServer(
     store: { path: dbPath, poll_interval_ms: 100 },
     auth: { jwt: { issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], jwks_file: join(dir, 'jwks.json') }] } },
     policies: { bundle_file: inject('bundleFile') },
+    federation: { signing_key_file: join(dir, 'federation-key.json') },
     log: { level: 'silent' },
   };
   const config = parseConfig(deepMerge(base, opts.config ?? {}), dir);
@@ -129,6 +134,22 @@ export async function startTestServer(
       const d = openDatabase(dbPath);
       try {
         return fn(new TenantRepository(d));
+      } finally {
+        d.close();
+      }
+    },
+    admin(fn) {
+      const d = openDatabase(dbPath);
+      try {
+        return fn(new Admin(d, config, 'test'));
+      } finally {
+        d.close();
+      }
+    },
+    async adminAsync(fn) {
+      const d = openDatabase(dbPath);
+      try {
+        return await fn(new Admin(d, config, 'test'));
       } finally {
         d.close();
       }
