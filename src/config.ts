@@ -27,6 +27,9 @@ const issuerSchema = z
 
 const tierSchema = z
   .object({
+    rate: z.number().positive().optional(),
+    burst: z.number().int().positive().optional(),
+    requests_per_month: z.number().int().positive().optional(),
     requests_per_minute: z.number().int().positive().optional(),
     requests_per_day: z.number().int().positive().optional(),
     max_tokens_per_request: z.number().int().positive().optional(),
@@ -38,10 +41,10 @@ const tierSchema = z
 
 /** Tier defaults; a config's `tiers.<tier>` replaces the whole entry. */
 export const TIER_DEFAULTS = {
-  free: { requests_per_minute: 60, requests_per_day: 1_000, max_tokens_per_request: 1_024, allowed_models: ['gpt-4o-mini', 'claude-3-5-haiku', 'llama-3.1-8b'] },
-  basic: { requests_per_minute: 300, requests_per_day: 20_000, max_tokens_per_request: 4_096, allowed_models: ['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku', 'claude-3-5-sonnet', 'llama-3.1-8b', 'llama-3.1-70b'] },
-  premium: { requests_per_minute: 1_000, requests_per_day: 200_000, max_tokens_per_request: 16_384 },
-  enterprise: { requests_per_minute: 5_000, requests_per_day: 2_000_000, max_tokens_per_request: 128_000 },
+  free: { rate: 2, burst: 10, requests_per_month: 20_000, requests_per_minute: 60, requests_per_day: 1_000, max_tokens_per_request: 1_024, allowed_models: ['gpt-4o-mini', 'claude-3-5-haiku', 'llama-3.1-8b'] },
+  basic: { rate: 10, burst: 50, requests_per_month: 500_000, requests_per_minute: 300, requests_per_day: 20_000, max_tokens_per_request: 4_096, allowed_models: ['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku', 'claude-3-5-sonnet', 'llama-3.1-8b', 'llama-3.1-70b'] },
+  premium: { rate: 50, burst: 200, requests_per_month: 5_000_000, requests_per_minute: 1_000, requests_per_day: 200_000, max_tokens_per_request: 16_384 },
+  enterprise: { rate: 200, burst: 1_000, requests_per_minute: 5_000, requests_per_day: 2_000_000, max_tokens_per_request: 128_000 },
 };
 
 export const configSchema = z
@@ -106,6 +109,32 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    quota: z
+      .object({
+        enabled: z.boolean().default(true),
+        // local: in-process counters flushed to SQLite; redis: the same limits enforced across replicas.
+        store: z.enum(['local', 'redis']).default('local'),
+        redis_url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+        redis_prefix: z.string().default('tg:q:'),
+        redis_timeout_ms: z.number().int().min(1).max(5000).default(100),
+        // Redis down: fail_open falls back to local limits; fail_closed denies with 503.
+        redis_failure: z.enum(['fail_open', 'fail_closed']).default('fail_open'),
+        flush_interval_ms: z.number().int().min(50).max(60_000).default(1000),
+        capacity: z
+          .object({
+            requests_per_second: z.number().int().min(0).default(0),
+            tier_weights: z
+              .object({ enterprise: z.number().min(0), premium: z.number().min(0), basic: z.number().min(0), free: z.number().min(0) })
+              .strict()
+              .default({ enterprise: 0.5, premium: 0.3, basic: 0.15, free: 0.05 }),
+            tenant_cap: z.number().gt(0).max(1).default(0.2),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({})
+      .refine((q) => q.store !== 'redis' || q.redis_url, { message: 'redis_url is required when store is redis', path: ['redis_url'] }),
     tenancy: z
       .object({
         header: z.string().min(1).default('x-tenant-id'),

@@ -14,6 +14,11 @@ import { FederationRepository } from './store/federation.js';
 import { WriteBehind } from './store/write-behind.js';
 import { ApiKeyVerifier } from './identity/apikey.js';
 import { FederationVerifier } from './identity/federation.js';
+import { QuotaRepository } from './store/quotas.js';
+import { LocalLimiter } from './quota/limiter.js';
+import { RedisLimiter } from './quota/redis.js';
+import { QuotaService } from './quota/service.js';
+import { UsageFlusher } from './quota/persist.js';
 import { TenantResolver } from './tenancy/resolve.js';
 import { JwtVerifier } from './identity/jwt.js';
 import { PolicyEngine } from './policy/engine.js';
@@ -25,6 +30,8 @@ import { AUTH_SERVICE, authServiceDefinition, loadPackageDefinition } from './ch
 import { createLogger, type Logger } from './telemetry/logger.js';
 
 export interface RunningServer {
+  quota: QuotaService | undefined;
+  redisLimiter: RedisLimiter | undefined;
   /** host:port actually bound (port 0 in the config picks a free one). */
   address: string;
   port: number;
@@ -58,9 +65,27 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const context = new ContextLoader(config, new TenantRepository(db), new GroupRepository(db));
   const apiKeys = new ApiKeyVerifier(new ApiKeyRepository(db), config.auth.api_keys.cache_size, (id) => writes.keyUsed(id));
   const federation = new FederationVerifier(config.federation.signing_key_file, new FederationRepository(db));
+  const quotaRepo = new QuotaRepository(db);
+  const localLimiter = new LocalLimiter(quotaRepo);
+  let redisLimiter: RedisLimiter | undefined;
+  if (config.quota.enabled && config.quota.store === 'redis') {
+    redisLimiter = new RedisLimiter(
+      {
+        url: config.quota.redis_url!,
+        prefix: config.quota.redis_prefix,
+        timeoutMs: config.quota.redis_timeout_ms,
+        failure: config.quota.redis_failure,
+        onFailure: (err) => log.warn({ err: (err as Error).message, mode: config.quota.redis_failure }, 'redis quota store failed'),
+      },
+      localLimiter,
+    );
+  }
+  const quota = config.quota.enabled ? new QuotaService(config, quotaRepo, redisLimiter ?? localLimiter) : undefined;
+  const usage = new UsageFlusher(localLimiter, quotaRepo, config.quota.flush_interval_ms, (err) => log.error({ err }, 'usage flush failed'));
   const stopWatching = watchDataVersion(db, config.store.poll_interval_ms, () => {
     context.invalidate();
     apiKeys.invalidate();
+    quota?.invalidate();
   });
   const pipeline = new CheckPipeline({
     config,
@@ -71,6 +96,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     context,
     policy,
     audit: (entry) => writes.record(entry),
+    quota,
   });
 
   const server = new grpc.Server({
@@ -131,10 +157,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 250).unref())]);
       server.forceShutdown();
       stopWatching();
+      usage.close();
+      redisLimiter?.close();
       writes.close();
       db.close();
       log.info('tenantgate stopped');
     })());
 
-  return { address, port, pipeline, policy, db, shutdown };
+  return { address, port, pipeline, policy, db, quota, redisLimiter, shutdown };
 }

@@ -14,6 +14,7 @@ import type { ContextLoader } from '../tenancy/context.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { readClaim } from '../tenancy/claims.js';
 import type { AuditInput } from '../store/audit.js';
+import type { QuotaService } from '../quota/service.js';
 
 export interface Outcome extends ResolvedContext {
   decisionId: string;
@@ -31,6 +32,7 @@ export interface PipelineDeps {
   context: ContextLoader;
   policy: PolicyEngine;
   audit: (entry: AuditInput) => void;
+  quota?: QuotaService;
 }
 
 const NOBODY: ResolvedContext = Object.freeze({ identity: ANONYMOUS, tenant: null, effective: null, hints: [], federation: null, targetTenant: null });
@@ -65,8 +67,19 @@ export class CheckPipeline {
       const ctx = await this.resolve(req, identity);
       if (ctx instanceof Denial) return end(ctx, { ...NOBODY, identity }, req);
 
-      const decision = this.deps.policy.evaluate(buildInput(req, ctx));
-      if (decision.allowed && 'federation' in decision && decision.federation) this.auditFederated(decisionId, req, ctx, decision);
+      let decision = this.deps.policy.evaluate(buildInput(req, ctx));
+      if (decision instanceof Denial || !decision.allowed) return end(decision, ctx, req);
+
+      // Quota: only what the policy allowed spends quota, and always the caller's own tenant (federated too).
+      const quota = this.deps.quota;
+      const charged = ctx.tenant;
+      if (quota && charged) {
+        let q = quota.enforce(charged, ctx.identity, ctx.effective, decision);
+        if (q instanceof Promise) q = await q;
+        if (!q.allowed) return end(new Denial(q.http_status, q.code, q.reason, q.headers), ctx, req);
+        if (q.headers.ratelimit) decision = { ...decision, response_headers_to_add: { ...decision.response_headers_to_add, ...q.headers } };
+      }
+      if (decision.federation) this.auditFederated(decisionId, req, ctx, decision);
       return end(decision, ctx, req);
     } catch {
       // A bug or a failing store must not let a request through, nor take the server down.

@@ -25,6 +25,8 @@ export interface Decision {
   dynamic_metadata?: Record<string, unknown>;
   /** The provider the routing rules chose (x-upstream-provider). */
   upstream_provider?: string;
+  /** An extra quota bucket the policy puts the request in (stacked on the tenant and caller limits). */
+  quota?: { bucket: string; limits: { rate?: number; burst?: number; per_minute?: number; per_day?: number; per_month?: number } };
   /** Set when the request was allowed through a federation grant. */
   federation?: { source: string; target: string; access: string; grant_id: string };
 }
@@ -38,6 +40,8 @@ export interface Identity {
   tenant_id: string | null;
   claims: Record<string, unknown>;
   api_key_id: string | null;
+  /** A per-key quota tier (apikey create --tier), if set. */
+  api_key_tier?: 'free' | 'basic' | 'premium' | 'enterprise' | null;
   scopes: string[];
 }
 

@@ -39,6 +39,7 @@ export class ApiKeyVerifier {
         tenant_id: rec.tenant_id,
         claims: {},
         api_key_id: rec.id,
+        api_key_tier: rec.tier,
         scopes: rec.scopes,
       }) as Identity;
       this.identities.set(rec, id);

@@ -88,6 +88,20 @@ export function validateDecision(result: unknown): Decision | Denial {
     }
     d.federation = f as Decision['federation'];
   }
+  const q = result.quota;
+  if (q !== undefined) {
+    if (!isObject(q) || typeof q.bucket !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(q.bucket) || !isObject(q.limits)) {
+      return policyError('the policy decision has an invalid quota (want {"bucket": name, "limits": {...}})');
+    }
+    const limits: Record<string, number> = {};
+    for (const k of ['rate', 'burst', 'per_minute', 'per_day', 'per_month']) {
+      const v = q.limits[k];
+      if (v === undefined) continue;
+      if (typeof v !== 'number' || !(v > 0)) return policyError(`the policy decision's quota.limits.${k} must be a positive number`);
+      limits[k] = v;
+    }
+    d.quota = { bucket: q.bucket, limits };
+  }
   if (result.dynamic_metadata !== undefined) {
     if (!isObject(result.dynamic_metadata)) return policyError('dynamic_metadata must be an object');
     d.dynamic_metadata = result.dynamic_metadata;

@@ -84,4 +84,31 @@ export const migrations: string[] = [
   ) STRICT;
   CREATE INDEX audit_by_tenant ON audit_log(tenant_id, seq);
   `,
+  // Quotas: limit overrides per tenant / group / API key, usage counters, and the billing anchor day.
+  `
+  ALTER TABLE tenants ADD COLUMN billing_anchor_day INTEGER CHECK (billing_anchor_day IS NULL OR billing_anchor_day BETWEEN 1 AND 28);
+
+  CREATE TABLE quota_overrides (
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    scope      TEXT NOT NULL CHECK (scope IN ('tenant', 'group', 'key')),
+    scope_id   TEXT NOT NULL,
+    per_minute INTEGER,
+    per_day    INTEGER,
+    per_month  INTEGER,
+    burst      INTEGER,
+    rate       REAL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, scope, scope_id)
+  ) STRICT;
+
+  -- One row per counter and window: subject is '*' for the tenant as a whole, 'key:<id>' or 'user:<id>'.
+  CREATE TABLE quota_usage (
+    tenant_id    TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    window       TEXT NOT NULL CHECK (window IN ('day', 'month')),
+    window_start TEXT NOT NULL,
+    count        INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, subject, window, window_start)
+  ) STRICT;
+  `,
 ];

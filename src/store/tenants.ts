@@ -16,6 +16,8 @@ export interface Tenant {
   status: TenantStatus;
   /** The upstream cluster for silo tenants (Envoy routes on x-tenant-upstream); null for pooled tenants. */
   upstream: string | null;
+  /** Day of the month (1-28) the tenant's monthly quota restarts; null: the 1st. */
+  billing_anchor_day: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -36,10 +38,10 @@ export class TenantRepository {
   private readonly setTierStmt;
 
   constructor(private readonly db: Db) {
-    this.byId = db.prepare<[string], Tenant>('SELECT id, name, tier, status, upstream, created_at, updated_at FROM tenants WHERE id = ?');
-    this.all = db.prepare<[], Tenant>('SELECT id, name, tier, status, upstream, created_at, updated_at FROM tenants ORDER BY id');
+    this.byId = db.prepare<[string], Tenant>('SELECT id, name, tier, status, upstream, billing_anchor_day, created_at, updated_at FROM tenants WHERE id = ?');
+    this.all = db.prepare<[], Tenant>('SELECT id, name, tier, status, upstream, billing_anchor_day, created_at, updated_at FROM tenants ORDER BY id');
     this.insert = db.prepare(
-      'INSERT INTO tenants (id, name, tier, status, upstream, created_at, updated_at) VALUES (@id, @name, @tier, @status, @upstream, @created_at, @updated_at)',
+      'INSERT INTO tenants (id, name, tier, status, upstream, billing_anchor_day, created_at, updated_at) VALUES (@id, @name, @tier, @status, @upstream, @billing_anchor_day, @created_at, @updated_at)',
     );
     this.setStatusStmt = db.prepare('UPDATE tenants SET status = ?, updated_at = ? WHERE id = ?');
     this.remove = db.prepare('DELETE FROM tenants WHERE id = ?');
@@ -65,7 +67,7 @@ export class TenantRepository {
     if (this.get(input.id)) throw new StoreError(`tenant ${input.id} already exists`, 'conflict');
     const now = new Date().toISOString();
     if (input.upstream !== undefined && input.upstream !== null) validUpstream(input.upstream);
-    const tenant: Tenant = { id: input.id, name: input.name, tier: input.tier, status: input.status ?? 'active', upstream: input.upstream ?? null, created_at: now, updated_at: now };
+    const tenant: Tenant = { id: input.id, name: input.name, tier: input.tier, status: input.status ?? 'active', upstream: input.upstream ?? null, billing_anchor_day: null, created_at: now, updated_at: now };
     this.db.transaction(() => {
       this.insert.run(tenant);
       const groups = new GroupRepository(this.db);
@@ -80,12 +82,17 @@ export class TenantRepository {
     return this.get(id)!;
   }
 
-  update(id: string, change: { upstream?: string | null; tier?: Tier }): Tenant {
+  update(id: string, change: { upstream?: string | null; tier?: Tier; billing_anchor_day?: number | null }): Tenant {
     if (!this.get(id)) throw new StoreError(`unknown tenant ${id}`, 'not_found');
     const now = new Date().toISOString();
     if (change.tier !== undefined) {
       if (!TIERS.includes(change.tier)) throw new StoreError(`invalid tier "${change.tier}": one of ${TIERS.join(', ')}`, 'invalid');
       this.setTierStmt.run(change.tier, now, id);
+    }
+    if (change.billing_anchor_day !== undefined) {
+      const d = change.billing_anchor_day;
+      if (d !== null && (!Number.isInteger(d) || d < 1 || d > 28)) throw new StoreError(`invalid billing anchor day ${d}: 1 to 28`, 'invalid');
+      this.db.prepare('UPDATE tenants SET billing_anchor_day = ?, updated_at = ? WHERE id = ?').run(d, now, id);
     }
     if (change.upstream !== undefined) {
       if (change.upstream !== null) validUpstream(change.upstream);
@@ -100,6 +107,8 @@ export class TenantRepository {
       const tenant = this.get(id);
       if (!tenant) throw new StoreError(`unknown tenant ${id}`, 'not_found');
       this.remove.run(id);
+      // Usage rows have no foreign key (counters may be flushed late); they go with the tenant all the same.
+      this.db.prepare('DELETE FROM quota_usage WHERE tenant_id = ?').run(id);
       return tenant;
     })();
   }

@@ -1,0 +1,177 @@
+// The in-memory limiter: token buckets and calendar windows, all checked before any is spent, so a denied
+// request costs nothing. Day and month counts start from the store and are flushed back in batches.
+import type { LimitItem } from './limits.js';
+import { windowOf } from './windows.js';
+
+export interface ItemState {
+  item: LimitItem;
+  /** What is left after this request (or now, if it was denied). */
+  remaining: number;
+  /** Seconds until the limit is whole again (window end; bucket refilled). */
+  reset: number;
+}
+
+export interface QuotaResult {
+  allowed: boolean;
+  states: ItemState[];
+  /** The limit that denied, and when to retry (seconds). */
+  exceeded?: ItemState;
+  retryAfter?: number;
+}
+
+export interface Limiter {
+  take(items: LimitItem[], now: number): QuotaResult | Promise<QuotaResult>;
+}
+
+/** Persisted counts for day and month windows (the SQLite usage table behind it). */
+export interface UsageSource {
+  load(tenant: string, subject: string, window: 'day' | 'month', start: number): number;
+}
+
+export interface UsageDelta {
+  tenant: string;
+  subject: string;
+  window: 'day' | 'month';
+  start: number;
+  count: number;
+}
+
+interface Bucket {
+  tokens: number;
+  ts: number;
+  cap: number;
+  rate: number;
+}
+interface Counter {
+  start: number;
+  end: number;
+  count: number;
+}
+
+export class LocalLimiter implements Limiter {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly counters = new Map<string, Counter>();
+  private deltas = new Map<string, UsageDelta>();
+
+  constructor(private readonly usage?: UsageSource) {}
+
+  take(items: LimitItem[], now: number): QuotaResult {
+    const states: ItemState[] = [];
+    let exceeded: ItemState | undefined;
+    let retryAfter = 0;
+    // 1. Look, without spending.
+    const buckets: (Bucket | undefined)[] = [];
+    const counters: (Counter | undefined)[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!;
+      if (it.kind === 'bucket') {
+        const b = this.bucket(it, now);
+        buckets[i] = b;
+        if (b.tokens < 1) {
+          const wait = Math.ceil((1 - b.tokens) / it.rate!);
+          const st = { item: it, remaining: 0, reset: Math.ceil((it.limit - b.tokens) / it.rate!) };
+          if (!exceeded || wait > retryAfter) {
+            exceeded = st;
+            retryAfter = wait;
+          }
+        }
+      } else {
+        const c = this.counter(it, now);
+        counters[i] = c;
+        if (c.count >= it.limit) {
+          const wait = Math.ceil((c.end - now) / 1000);
+          const st = { item: it, remaining: 0, reset: wait };
+          if (!exceeded || wait > retryAfter) {
+            exceeded = st;
+            retryAfter = wait;
+          }
+        }
+      }
+    }
+    // 2. Spend on every limit, or on none.
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!;
+      if (it.kind === 'bucket') {
+        const b = buckets[i]!;
+        if (!exceeded) b.tokens -= 1;
+        states.push({ item: it, remaining: Math.max(0, Math.floor(b.tokens)), reset: Math.ceil((it.limit - b.tokens) / it.rate!) });
+      } else {
+        const c = counters[i]!;
+        if (!exceeded) {
+          c.count++;
+          if (it.kind !== 'minute') this.recordDelta(it, it.kind, c.start);
+        }
+        states.push({ item: it, remaining: Math.max(0, it.limit - c.count), reset: Math.ceil((c.end - now) / 1000) });
+      }
+    }
+    return exceeded ? { allowed: false, states, exceeded, retryAfter: Math.max(1, retryAfter) } : { allowed: true, states };
+  }
+
+  private bucket(it: LimitItem, now: number): Bucket {
+    let b = this.buckets.get(it.key);
+    if (!b) {
+      b = { tokens: it.limit, ts: now, cap: it.limit, rate: it.rate! };
+      this.buckets.set(it.key, b);
+    } else {
+      // A changed limit applies at once: the new rate from now on, never more tokens than the new capacity.
+      b.cap = it.limit;
+      b.rate = it.rate!;
+      b.tokens = Math.min(it.limit, b.tokens + ((now - b.ts) / 1000) * it.rate!);
+      b.ts = now;
+    }
+    return b;
+  }
+
+  private counter(it: LimitItem, now: number): Counter {
+    let c = this.counters.get(it.key);
+    if (!c || now >= c.end || now < c.start) {
+      const w = windowOf(it.kind as 'minute' | 'day' | 'month', now, it.anchorDay);
+      const stored = it.kind === 'minute' || !this.usage ? 0 : this.usage.load(it.tenant, it.subject, it.kind as 'day' | 'month', w.start);
+      c = { start: w.start, end: w.end, count: stored + this.pendingDelta(it, w.start) };
+      this.counters.set(it.key, c);
+    }
+    return c;
+  }
+
+  private deltaKey(it: LimitItem, window: string, start: number): string {
+    return `${it.tenant}\u0000${it.subject}\u0000${window}\u0000${start}`;
+  }
+
+  private pendingDelta(it: LimitItem, start: number): number {
+    return it.kind === 'minute' ? 0 : (this.deltas.get(this.deltaKey(it, it.kind, start))?.count ?? 0);
+  }
+
+  private recordDelta(it: LimitItem, window: 'day' | 'month', start: number): void {
+    const k = this.deltaKey(it, window, start);
+    const d = this.deltas.get(k);
+    if (d) d.count++;
+    else this.deltas.set(k, { tenant: it.tenant, subject: it.subject, window, start, count: 1 });
+  }
+
+  /** Counts an allowed request's day/month items for the usage report, without touching the local counters
+   * (the Redis limiter counts in Redis and reports usage here). */
+  record(items: LimitItem[], now: number): void {
+    for (const it of items) if (it.kind === 'day' || it.kind === 'month') this.recordDelta(it, it.kind, windowOf(it.kind, now, it.anchorDay).start);
+  }
+
+  /** Hands over the counts since the last call (for the store) and forgets idle state. */
+  drain(now: number): UsageDelta[] {
+    const out = [...this.deltas.values()];
+    this.deltas = new Map();
+    for (const [k, c] of this.counters) if (c.end <= now) this.counters.delete(k);
+    // A bucket that has refilled is the same as no bucket: forget it.
+    for (const [k, b] of this.buckets) if (b.tokens + ((now - b.ts) / 1000) * b.rate >= b.cap) this.buckets.delete(k);
+    return out;
+  }
+
+  /** Puts back counts the store could not take, so they are written next time. */
+  restore(deltas: UsageDelta[]): void {
+    for (const d of deltas) {
+      const k = `${d.tenant}\u0000${d.subject}\u0000${d.window}\u0000${d.start}`;
+      const cur = this.deltas.get(k);
+      if (cur) cur.count += d.count;
+      else this.deltas.set(k, { ...d });
+    }
+  }
+
+}

@@ -1,0 +1,67 @@
+// Which limits apply to a request. Limits stack: a tenant-wide set (tier defaults, overridden per tenant) and a
+// caller set (the API key's override, else the user's groups, else the tier); the strictest item wins.
+import type { WindowName } from './windows.js';
+
+export interface LimitSet {
+  rate?: number | null; // tokens per second (token bucket)
+  burst?: number | null; // bucket capacity
+  per_minute?: number | null;
+  per_day?: number | null;
+  per_month?: number | null;
+}
+
+export type ItemKind = 'bucket' | WindowName;
+
+/** One enforceable limit on one counter. */
+export interface LimitItem {
+  /** Stable counter key: tenant + subject (+ window kind). */
+  key: string;
+  tenant: string;
+  /** "*" (the whole tenant), "key:<id>", "user:<id>" or "bucket:<name>". */
+  subject: string;
+  kind: ItemKind;
+  /** Policy name in the RateLimit fields, e.g. "tenant-minute". */
+  name: string;
+  limit: number;
+  /** bucket: tokens per second. */
+  rate?: number;
+  /** month windows: the billing anchor day. */
+  anchorDay?: number;
+}
+
+export interface Scope {
+  tenant: string;
+  subject: string;
+  label: string;
+  limits: LimitSet;
+  anchorDay?: number;
+}
+
+const positive = (n: number | null | undefined): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
+
+export function itemsFor(scopes: Scope[]): LimitItem[] {
+  const items: LimitItem[] = [];
+  for (const s of scopes) {
+    const base = `${s.tenant}\u0000${s.subject}`;
+    const l = s.limits;
+    if (positive(l.rate) || positive(l.burst)) {
+      const rate = positive(l.rate) ? l.rate : l.burst! / 60;
+      const burst = positive(l.burst) ? l.burst : Math.max(1, Math.ceil(rate));
+      items.push({ key: `${base}\u0000bucket`, tenant: s.tenant, subject: s.subject, kind: 'bucket', name: `${s.label}-burst`, limit: burst, rate });
+    }
+    for (const [kind, value] of [['minute', l.per_minute], ['day', l.per_day], ['month', l.per_month]] as const) {
+      if (positive(value)) {
+        items.push({ key: `${base}\u0000${kind}`, tenant: s.tenant, subject: s.subject, kind, name: `${s.label}-${kind}`, limit: value, anchorDay: kind === 'month' ? s.anchorDay : undefined });
+      }
+    }
+  }
+  return items;
+}
+
+/** Field-by-field: the override wins where it sets a value. */
+export function overlay(base: LimitSet, over: LimitSet | undefined): LimitSet {
+  if (!over) return base;
+  const out: LimitSet = { ...base };
+  for (const k of ['rate', 'burst', 'per_minute', 'per_day', 'per_month'] as const) if (over[k] != null) out[k] = over[k];
+  return out;
+}

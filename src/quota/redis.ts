@@ -1,0 +1,140 @@
+// The Redis limiter: the same limits enforced across replicas. One Lua script per request checks every stacked
+// limit and spends on all or none, atomically. Token buckets refill by Redis' own clock; windows are keyed by
+// their start and expire after their end. If Redis fails, fail_open uses the local limiter, fail_closed denies.
+import { Redis } from 'ioredis';
+import type { LimitItem } from './limits.js';
+import type { ItemState, Limiter, LocalLimiter, QuotaResult } from './limiter.js';
+import { windowOf } from './windows.js';
+
+const SCRIPT = `
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local state = {}
+local exceeded = 0
+local retry = 0
+for i = 1, n do
+  local b = 2 + (i - 1) * 3
+  local kind, limit, x = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  if kind == 'b' then
+    local v = redis.call('HMGET', KEYS[i], 't', 'ts')
+    local tokens, ts = tonumber(v[1]), tonumber(v[2])
+    if tokens == nil then tokens = limit; ts = clock end
+    tokens = math.min(limit, tokens + math.max(0, clock - ts) / 1000 * x)
+    state[i] = tokens
+    if tokens < 1 then
+      local w = math.ceil((1 - tokens) / x)
+      if exceeded == 0 or w > retry then exceeded = i; retry = w end
+    end
+  else
+    local c = tonumber(redis.call('GET', KEYS[i]) or '0')
+    state[i] = c
+    if c >= limit then
+      local w = math.ceil((x - now) / 1000)
+      if exceeded == 0 or w > retry then exceeded = i; retry = w end
+    end
+  end
+end
+local out = {exceeded, retry}
+for i = 1, n do
+  local b = 2 + (i - 1) * 3
+  local kind, limit, x = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  if kind == 'b' then
+    local tokens = state[i]
+    if exceeded == 0 then tokens = tokens - 1 end
+    redis.call('HSET', KEYS[i], 't', tostring(tokens), 'ts', tostring(clock))
+    redis.call('PEXPIRE', KEYS[i], math.ceil(limit / x * 1000) + 1000)
+    out[#out + 1] = tostring(tokens)
+  else
+    local c = state[i]
+    if exceeded == 0 then
+      c = redis.call('INCR', KEYS[i])
+      redis.call('PEXPIREAT', KEYS[i], x + 60000)
+    end
+    out[#out + 1] = tostring(c)
+  end
+end
+return out
+`;
+
+export interface RedisLimiterOptions {
+  url: string;
+  prefix: string;
+  timeoutMs: number;
+  failure: 'fail_open' | 'fail_closed';
+  onFailure: (err: unknown) => void;
+}
+
+export class QuotaUnavailable extends Error {
+  override name = 'QuotaUnavailable';
+}
+
+type WithScript = Redis & { tgTake(numKeys: number, ...args: (string | number)[]): Promise<string[]> };
+
+export class RedisLimiter implements Limiter {
+  readonly redis: WithScript;
+  failures = 0;
+
+  constructor(
+    private readonly opts: RedisLimiterOptions,
+    private readonly local: LocalLimiter,
+  ) {
+    this.redis = new Redis(opts.url, {
+      // Fail fast while disconnected instead of queueing: the Check call has a deadline.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: opts.timeoutMs,
+      connectTimeout: 1000,
+      retryStrategy: () => 250,
+      lazyConnect: false,
+    }) as WithScript;
+    this.redis.on('error', () => undefined); // reported per failed request below; reconnects by itself
+    this.redis.defineCommand('tgTake', { lua: SCRIPT });
+  }
+
+  async take(items: LimitItem[], now: number): Promise<QuotaResult> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [now, items.length];
+    const windows: number[] = [];
+    for (const it of items) {
+      if (it.kind === 'bucket') {
+        keys.push(this.opts.prefix + it.key);
+        args.push('b', it.limit, it.rate!);
+        windows.push(0);
+      } else {
+        const w = windowOf(it.kind, now, it.anchorDay);
+        keys.push(`${this.opts.prefix}${it.key}\u0000${w.start}`);
+        args.push('w', it.limit, w.end);
+        windows.push(w.end);
+      }
+    }
+    let out: string[];
+    try {
+      out = await this.redis.tgTake(keys.length, ...keys, ...args);
+    } catch (err) {
+      this.failures++;
+      this.opts.onFailure(err);
+      if (this.opts.failure === 'fail_closed') throw new QuotaUnavailable('the quota store is unavailable');
+      return this.local.take(items, now);
+    }
+    const exceededAt = Number(out[0]);
+    const retry = Number(out[1]);
+    const states: ItemState[] = items.map((it, i) => {
+      const v = Number(out[i + 2]);
+      return it.kind === 'bucket'
+        ? { item: it, remaining: Math.max(0, Math.floor(v)), reset: Math.ceil((it.limit - v) / it.rate!) }
+        : { item: it, remaining: Math.max(0, it.limit - v), reset: Math.ceil((windows[i]! - now) / 1000) };
+    });
+    if (exceededAt > 0) {
+      const ex = states[exceededAt - 1]!;
+      return { allowed: false, states: states.map((s) => (s === ex ? { ...s, remaining: 0 } : s)), exceeded: ex, retryAfter: Math.max(1, retry) };
+    }
+    this.local.record(items, now);
+    return { allowed: true, states };
+  }
+
+  close(): void {
+    this.redis.disconnect();
+  }
+}

@@ -1,0 +1,147 @@
+// Quota enforcement in the Check call: the stacked limits of a request (tenant, then API key or user, then any
+// bucket the policy names), the limiter (local or Redis), fair shares of the platform capacity, and the
+// RateLimit fields for the response. Limit sets are computed when data changes, not per request.
+import type { Config } from '../config.js';
+import type { Tenant, Tier } from '../store/tenants.js';
+import type { QuotaRepository } from '../store/quotas.js';
+import type { Decision, Identity } from '../check/types.js';
+import type { EffectiveContext } from '../tenancy/effective.js';
+import { itemsFor, overlay, type LimitItem, type LimitSet, type Scope } from './limits.js';
+import type { Limiter, QuotaResult } from './limiter.js';
+import { FairShare } from './fair-share.js';
+import { rateLimitFields } from './headers.js';
+
+export type QuotaOutcome =
+  | { allowed: true; headers: Record<string, string> }
+  | { allowed: false; http_status: number; code: string; reason: string; headers: Record<string, string> };
+
+interface TenantOverrides {
+  tenant?: LimitSet;
+  groups: Map<string, LimitSet>;
+  keys: Map<string, LimitSet>;
+}
+
+export class QuotaService {
+  private readonly overrides = new Map<string, TenantOverrides>();
+  private readonly tenantItems = new Map<string, LimitItem[]>();
+  private readonly callerItems = new WeakMap<object, Map<string, LimitItem[]>>();
+  private readonly fair: FairShare | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly repo: QuotaRepository,
+    private readonly limiter: Limiter,
+    private readonly clock: () => number = Date.now,
+  ) {
+    const cap = config.quota.capacity;
+    if (cap.requests_per_second > 0) this.fair = new FairShare(cap);
+  }
+
+  /** Data changed (another process, or the admin API): rebuild limit sets on next use. */
+  invalidate(): void {
+    this.overrides.clear();
+    this.tenantItems.clear();
+  }
+
+  enforce(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision): QuotaOutcome | Promise<QuotaOutcome> {
+    const now = this.clock();
+    if (this.fair) {
+      const a = this.fair.admit(tenant.id, tenant.tier, now);
+      if (!a.allowed) return { allowed: false, http_status: 429, code: 'capacity_exceeded', reason: a.reason, headers: { 'retry-after': String(a.retryAfter) } };
+    }
+    const items = this.itemsFor(tenant, identity, effective, decision);
+    if (items.length === 0) return { allowed: true, headers: {} };
+    const r = this.limiter.take(items, now);
+    if (!(r instanceof Promise)) return this.outcome(r, now);
+    // The only rejection is the Redis store failing with fail_closed: deny as unavailable (503), fail closed.
+    return r.then(
+      (x) => this.outcome(x, now),
+      () => ({ allowed: false as const, http_status: 503, code: 'quota_unavailable', reason: 'the quota store is unavailable', headers: {} }),
+    );
+  }
+
+  private outcome(r: QuotaResult, now: number): QuotaOutcome {
+    const fields = rateLimitFields(r.states, now);
+    if (r.allowed) return { allowed: true, headers: fields };
+    const it = r.exceeded!.item;
+    const what = it.kind === 'bucket' ? `burst limit of ${it.limit} (${it.rate}/s)` : `limit of ${it.limit} requests per ${it.kind}`;
+    return {
+      allowed: false,
+      http_status: 429,
+      code: 'quota_exceeded',
+      reason: `quota exceeded: the ${it.name} ${what}`,
+      headers: { 'retry-after': String(r.retryAfter), ...fields },
+    };
+  }
+
+  private itemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision): LimitItem[] {
+    let t = this.tenantItems.get(tenant.id);
+    if (!t) {
+      const ov = this.overridesOf(tenant.id);
+      t = itemsFor([{ tenant: tenant.id, subject: '*', label: 'tenant', limits: overlay(this.tierSet(tenant.tier), ov.tenant), anchorDay: tenant.billing_anchor_day ?? undefined }]);
+      this.tenantItems.set(tenant.id, t);
+    }
+    const caller = this.callerItemsFor(tenant, identity, effective);
+    const q = decision.quota;
+    if (!q) return caller.length ? [...t, ...caller] : t;
+    const bucket = itemsFor([{ tenant: tenant.id, subject: `bucket:${q.bucket}`, label: q.bucket, limits: q.limits, anchorDay: tenant.billing_anchor_day ?? undefined }]);
+    return [...t, ...caller, ...bucket];
+  }
+
+  /** Cached on the effective context object (rebuilt when data changes) and the key id. */
+  private callerItemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null): LimitItem[] {
+    const owner: object = effective ?? identity;
+    let byKey = this.callerItems.get(owner);
+    if (!byKey) this.callerItems.set(owner, (byKey = new Map()));
+    const cacheKey = identity.api_key_id ?? `user:${identity.subject ?? ''}`;
+    let items = byKey.get(cacheKey);
+    if (items) return items;
+    const ov = this.overridesOf(tenant.id);
+    const anchorDay = tenant.billing_anchor_day ?? undefined;
+    let scope: Scope;
+    if (identity.kind === 'api_key' && identity.api_key_id) {
+      const base = identity.api_key_tier ? this.tierSet(identity.api_key_tier) : this.userSet(tenant, effective, ov);
+      scope = { tenant: tenant.id, subject: `key:${identity.api_key_id}`, label: 'key', limits: overlay(base, ov.keys.get(identity.api_key_id)), anchorDay };
+    } else {
+      scope = { tenant: tenant.id, subject: `user:${identity.subject ?? ''}`, label: 'user', limits: this.userSet(tenant, effective, ov), anchorDay };
+    }
+    items = itemsFor([scope]);
+    byKey.set(cacheKey, items);
+    return items;
+  }
+
+  private tierSet(tier: Tier): LimitSet {
+    const t = this.config.tiers[tier];
+    return { rate: t.rate, burst: t.burst, per_minute: t.requests_per_minute, per_day: t.requests_per_day, per_month: t.requests_per_month };
+  }
+
+  /** The user's groups' limits (resource limits, overridden per group), merged by maximum; the tier fills gaps. */
+  private userSet(tenant: Tenant, effective: EffectiveContext | null, ov: TenantOverrides): LimitSet {
+    const tier = this.tierSet(tenant.tier);
+    if (!effective) return tier;
+    const out: LimitSet = {};
+    for (const g of effective.groups) {
+      const set = overlay({ per_minute: g.resource_limits.requests_per_minute, per_day: g.resource_limits.requests_per_day }, ov.groups.get(g.id));
+      for (const k of ['rate', 'burst', 'per_minute', 'per_day', 'per_month'] as const) {
+        const v = set[k];
+        if (v != null && (out[k] == null || v > out[k]!)) out[k] = v;
+      }
+    }
+    return overlay(tier, out);
+  }
+
+  private overridesOf(tenantId: string): TenantOverrides {
+    let o = this.overrides.get(tenantId);
+    if (!o) {
+      o = { groups: new Map(), keys: new Map() };
+      for (const row of this.repo.list(tenantId)) {
+        const set: LimitSet = { rate: row.rate, burst: row.burst, per_minute: row.per_minute, per_day: row.per_day, per_month: row.per_month };
+        if (row.scope === 'tenant') o.tenant = set;
+        else if (row.scope === 'group') o.groups.set(row.scope_id, set);
+        else o.keys.set(row.scope_id, set);
+      }
+      this.overrides.set(tenantId, o);
+    }
+    return o;
+  }
+}

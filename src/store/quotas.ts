@@ -1,0 +1,100 @@
+// Quota limit overrides (per tenant, group or API key) and the persisted usage counters.
+import type { Db } from './database.js';
+import { StoreError } from './errors.js';
+import type { LimitSet } from '../quota/limits.js';
+import type { UsageDelta, UsageSource } from '../quota/limiter.js';
+
+export type QuotaScope = 'tenant' | 'group' | 'key';
+
+export interface QuotaOverride extends LimitSet {
+  tenant_id: string;
+  scope: QuotaScope;
+  scope_id: string;
+  updated_at: string;
+}
+
+export interface UsageRow {
+  tenant_id: string;
+  subject: string;
+  window: 'day' | 'month';
+  window_start: string;
+  count: number;
+}
+
+const FIELDS = ['per_minute', 'per_day', 'per_month', 'burst', 'rate'] as const;
+
+export class QuotaRepository implements UsageSource {
+  private readonly getStmt;
+  private readonly ofTenant;
+  private readonly upsert;
+  private readonly loadStmt;
+  private readonly addStmt;
+  private readonly reportStmt;
+
+  constructor(private readonly db: Db) {
+    this.getStmt = db.prepare<[string, string, string], QuotaOverride>('SELECT * FROM quota_overrides WHERE tenant_id = ? AND scope = ? AND scope_id = ?');
+    this.ofTenant = db.prepare<[string], QuotaOverride>('SELECT * FROM quota_overrides WHERE tenant_id = ? ORDER BY scope, scope_id');
+    this.upsert = db.prepare(
+      `INSERT INTO quota_overrides (tenant_id, scope, scope_id, per_minute, per_day, per_month, burst, rate, updated_at)
+       VALUES (@tenant_id, @scope, @scope_id, @per_minute, @per_day, @per_month, @burst, @rate, @updated_at)
+       ON CONFLICT (tenant_id, scope, scope_id) DO UPDATE SET per_minute = excluded.per_minute, per_day = excluded.per_day,
+         per_month = excluded.per_month, burst = excluded.burst, rate = excluded.rate, updated_at = excluded.updated_at`,
+    );
+    this.loadStmt = db.prepare<[string, string, string, string], { count: number }>(
+      'SELECT count FROM quota_usage WHERE tenant_id = ? AND subject = ? AND window = ? AND window_start = ?',
+    );
+    this.addStmt = db.prepare(
+      `INSERT INTO quota_usage (tenant_id, subject, window, window_start, count) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, subject, window, window_start) DO UPDATE SET count = count + excluded.count`,
+    );
+    this.reportStmt = db.prepare<[string, string, string], UsageRow>(
+      'SELECT * FROM quota_usage WHERE tenant_id = ? AND window_start >= ? AND window_start < ? ORDER BY window, window_start, subject',
+    );
+  }
+
+  get(tenantId: string, scope: QuotaScope, scopeId: string): QuotaOverride | undefined {
+    return this.getStmt.get(tenantId, scope, scopeId);
+  }
+
+  list(tenantId: string): QuotaOverride[] {
+    return this.ofTenant.all(tenantId);
+  }
+
+  /** Sets the given fields (others keep their value; null clears one). */
+  set(tenantId: string, scope: QuotaScope, scopeId: string, change: LimitSet): QuotaOverride {
+    for (const f of FIELDS) {
+      const v = change[f];
+      if (v != null && (!Number.isFinite(v) || v <= 0 || (f !== 'rate' && !Number.isInteger(v)))) {
+        throw new StoreError(`invalid ${f.replace('_', '-')} ${v}: a positive ${f === 'rate' ? 'number' : 'whole number'}`, 'invalid');
+      }
+    }
+    if (!this.db.prepare('SELECT 1 FROM tenants WHERE id = ?').get(tenantId)) throw new StoreError(`unknown tenant ${tenantId}`, 'not_found');
+    if (scope === 'group' && !this.db.prepare('SELECT 1 FROM groups WHERE tenant_id = ? AND id = ?').get(tenantId, scopeId)) {
+      throw new StoreError(`unknown group ${scopeId} in tenant ${tenantId}`, 'not_found');
+    }
+    if (scope === 'key' && !this.db.prepare('SELECT 1 FROM api_keys WHERE tenant_id = ? AND id = ?').get(tenantId, scopeId)) {
+      throw new StoreError(`unknown API key ${scopeId} in tenant ${tenantId}`, 'not_found');
+    }
+    const before = this.get(tenantId, scope, scopeId);
+    const row: Record<string, unknown> = { tenant_id: tenantId, scope, scope_id: scopeId, updated_at: new Date().toISOString() };
+    for (const f of FIELDS) row[f] = change[f] !== undefined ? change[f] : (before?.[f] ?? null);
+    this.upsert.run(row);
+    return this.get(tenantId, scope, scopeId)!;
+  }
+
+  load(tenant: string, subject: string, window: 'day' | 'month', start: number): number {
+    return this.loadStmt.get(tenant, subject, window, new Date(start).toISOString())?.count ?? 0;
+  }
+
+  /** One transaction for the whole batch. */
+  addUsage(deltas: UsageDelta[]): void {
+    if (!deltas.length) return;
+    this.db.transaction(() => {
+      for (const d of deltas) this.addStmt.run(d.tenant, d.subject, d.window, new Date(d.start).toISOString(), d.count);
+    })();
+  }
+
+  usage(tenantId: string, from: string, to: string): UsageRow[] {
+    return this.reportStmt.all(tenantId, from, to);
+  }
+}
