@@ -11,6 +11,7 @@ import { StoreError, TIERS, type Tenant, type Tier } from '../store/tenants.js';
 import { ROLES, type MembershipRole } from '../store/groups.js';
 import type { ApiKey } from '../store/apikeys.js';
 import { Admin } from './operations.js';
+import type { LimitSet } from '../quota/limits.js';
 
 export type ConfigLoader = (opts: { config?: string }) => Config;
 
@@ -50,6 +51,8 @@ const keyView = (k: ApiKey) => ({
   rotated_to: k.rotated_to,
   last_used_at: k.last_used_at,
 });
+const limitLine = (l: LimitSet) =>
+  (['per_minute', 'per_day', 'per_month', 'burst', 'rate'] as const).map((k) => `${k.replace('_', '-')}=${l[k] ?? '-'}`).join(' ');
 const keyState = (k: ApiKey) => (k.revoked_at ? 'revoked' : k.expires_at && Date.parse(k.expires_at) <= Date.now() ? 'expired' : k.rotated_to ? `rotated (valid until ${k.expires_at})` : 'active');
 
 export function registerDataCommands(program: Command, configFrom: ConfigLoader): void {
@@ -120,9 +123,11 @@ export function registerDataCommands(program: Command, configFrom: ConfigLoader)
     .addOption(cfg())
     .addOption(new Option('-t, --tier <tier>', 'tier').choices(TIERS))
     .option('--upstream <cluster>', 'dedicated upstream; "" for none (pooled)')
+    .option('--billing-anchor-day <day>', 'day of the month (1-28) the monthly quota restarts; "" for the 1st')
     .option('--json', 'print JSON')
     .action((id: string, o) => {
-      const change: { tier?: Tier; upstream?: string | null } = {};
+      const change: { tier?: Tier; upstream?: string | null; billing_anchor_day?: number | null } = {};
+      if (o.billingAnchorDay !== undefined) change.billing_anchor_day = o.billingAnchorDay === '' ? null : Number(o.billingAnchorDay);
       if (o.tier) change.tier = o.tier;
       if (o.upstream !== undefined) change.upstream = o.upstream === '' ? null : o.upstream;
       const t = withAdmin(o, (a) => a.tenantUpdate(id, change));
@@ -322,6 +327,91 @@ export function registerDataCommands(program: Command, configFrom: ConfigLoader)
         return a.federation.list(o.tenant);
       });
       print(o.json, list, () => list.map((g) => `${g.id}  ${g.source_tenant} → ${g.target_tenant}  ${g.access} ${g.resource_type}${g.resource_id ? `/${g.resource_id}` : ''}  until ${g.expires_at}${g.revoked_at ? ' (revoked)' : ''}`).join('\n') || '(no grants)');
+    });
+
+  // quota
+  const quota = program.command('quota').description('quota limits per tenant, group or API key');
+  const scopeOf = (o: { tenant: string; key?: string; group?: string }): { scope: 'tenant' | 'group' | 'key'; id: string } => {
+    if (o.key && o.group) throw new StoreError('name either --key or --group, not both', 'invalid');
+    return o.key ? { scope: 'key', id: o.key } : o.group ? { scope: 'group', id: o.group } : { scope: 'tenant', id: o.tenant };
+  };
+  const num = (v: string | undefined, name: string): number | null | undefined => {
+    if (v === undefined) return undefined;
+    if (v === '' || v === 'none') return null;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new StoreError(`invalid --${name} "${v}": a positive number (or "none" to clear)`, 'invalid');
+    return n;
+  };
+  quota
+    .command('set')
+    .description('set limits (unnamed ones keep their value; "none" clears one)')
+    .addOption(cfg())
+    .requiredOption('--tenant <id>', 'tenant')
+    .option('--key <key-id>', 'for one API key')
+    .option('--group <group>', 'for one group (its members)')
+    .option('--per-minute <n>', 'requests per minute')
+    .option('--per-day <n>', 'requests per day (UTC)')
+    .option('--per-month <n>', 'requests per calendar month (UTC, from the billing anchor day)')
+    .option('--burst <n>', 'token bucket capacity')
+    .option('--rate <n>', 'token bucket refill, requests per second')
+    .option('--json', 'print JSON')
+    .action((o) => {
+      const { scope, id } = scopeOf(o);
+      const change: LimitSet = {};
+      for (const [flag, field] of [['perMinute', 'per_minute'], ['perDay', 'per_day'], ['perMonth', 'per_month'], ['burst', 'burst'], ['rate', 'rate']] as const) {
+        const v = num(o[flag], field.replace('_', '-'));
+        if (v !== undefined) change[field] = v;
+      }
+      if (Object.keys(change).length === 0) throw new StoreError('name at least one limit: --per-minute, --per-day, --per-month, --burst or --rate', 'invalid');
+      const r = withAdmin(o, (a) => a.quotaSet(o.tenant, scope, id, change));
+      print(o.json, r, () => `${scope} ${id}: ${limitLine(r)}`);
+    });
+  quota
+    .command('get')
+    .description('show the limits set for a tenant, group or key (and the tier defaults)')
+    .addOption(cfg())
+    .requiredOption('--tenant <id>', 'tenant')
+    .option('--key <key-id>', 'one API key')
+    .option('--group <group>', 'one group')
+    .option('--json', 'print JSON')
+    .action((o) => {
+      const config = configFrom(o);
+      const { scope, id } = scopeOf(o);
+      const r = withAdmin(o, (a) => {
+        const t = a.tenants.get(o.tenant);
+        if (!t) throw new StoreError(`unknown tenant ${o.tenant}`, 'not_found');
+        return { tenant: t.id, tier: t.tier, scope, id, override: a.quotas.get(o.tenant, scope, id) ?? null, tier_defaults: config.tiers[t.tier], all_overrides: a.quotas.list(o.tenant) };
+      });
+      print(o.json, r, () => [`tier ${r.tier} defaults: ${JSON.stringify(r.tier_defaults)}`, `${scope} ${id}: ${r.override ? limitLine(r.override) : '(no override)'}`].join('\n'));
+    });
+
+  // usage
+  program
+    .command('usage')
+    .description('usage for billing')
+    .command('show')
+    .addOption(cfg())
+    .requiredOption('--tenant <id>', 'tenant')
+    .option('--from <date>', 'first window start (ISO 8601)', '1970-01-01')
+    .option('--to <date>', 'windows starting before this (ISO 8601)', '9999-12-31')
+    .option('--json', 'print JSON')
+    .option('--csv', 'print CSV')
+    .action((o) => {
+      const from = parseExpiry(o.from)!;
+      const to = parseExpiry(o.to)!;
+      const rows = withAdmin(o, (a) => {
+        if (!a.tenants.get(o.tenant)) throw new StoreError(`unknown tenant ${o.tenant}`, 'not_found');
+        return a.quotas.usage(o.tenant, from, to);
+      });
+      // The tenant's own totals are the "*" subject (every request of the tenant counts there).
+      const totals = { day: rows.filter((r) => r.window === 'day' && r.subject === '*'), month: rows.filter((r) => r.window === 'month' && r.subject === '*') };
+      if (o.csv) {
+        process.stdout.write('tenant,subject,window,window_start,count\n' + rows.map((r) => [r.tenant_id, r.subject, r.window, r.window_start, r.count].join(',')).join('\n') + (rows.length ? '\n' : ''));
+        return;
+      }
+      print(o.json, { tenant: o.tenant, rows, totals }, () =>
+        rows.map((r) => `${r.window.padEnd(6)} ${r.window_start.slice(0, 10)}  ${(r.subject === '*' ? '(tenant)' : r.subject).padEnd(30)} ${r.count}`).join('\n') || '(no usage)',
+      );
     });
 
   // audit

@@ -9,6 +9,8 @@ import { FederationRepository, type FederationGrant } from '../store/federation.
 import { AuditLog } from '../store/audit.js';
 import { StoreError } from '../store/errors.js';
 import { signFederationToken } from '../identity/federation.js';
+import { QuotaRepository, type QuotaScope } from '../store/quotas.js';
+import type { LimitSet } from '../quota/limits.js';
 
 export class Admin {
   readonly tenants: TenantRepository;
@@ -16,6 +18,7 @@ export class Admin {
   readonly apiKeys: ApiKeyRepository;
   readonly federation: FederationRepository;
   readonly audit: AuditLog;
+  readonly quotas: QuotaRepository;
 
   constructor(
     private readonly db: Db,
@@ -27,6 +30,7 @@ export class Admin {
     this.apiKeys = new ApiKeyRepository(db);
     this.federation = new FederationRepository(db);
     this.audit = new AuditLog(db);
+    this.quotas = new QuotaRepository(db);
   }
 
   private change<T>(action: string, tenantId: string | null, target: string | null, fn: () => { result: T; before?: unknown; after?: unknown }): T {
@@ -52,7 +56,7 @@ export class Admin {
     });
   }
 
-  tenantUpdate(id: string, change: { upstream?: string | null; tier?: Tier }): Tenant {
+  tenantUpdate(id: string, change: { upstream?: string | null; tier?: Tier; billing_anchor_day?: number | null }): Tenant {
     return this.change('tenant.update', id, id, () => {
       const before = this.tenants.get(id);
       const t = this.tenants.update(id, change);
@@ -115,6 +119,14 @@ export class Admin {
     return this.change('apikey.rotate', tenantId, id, () => {
       const r = this.apiKeys.rotate(tenantId, id, graceSeconds);
       return { result: r, before: r.old, after: r.record };
+    });
+  }
+
+  quotaSet(tenantId: string, scope: QuotaScope, scopeId: string, change: LimitSet) {
+    return this.change('quota.set', tenantId, `${scope}:${scopeId}`, () => {
+      const before = this.quotas.get(tenantId, scope, scopeId);
+      const after = this.quotas.set(tenantId, scope, scopeId, change);
+      return { result: after, before, after };
     });
   }
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Servers the integration tests run for real (each started by the tests on a free loopback port, then stopped):
+# redis-server (quota store across replicas) and nginx (auth_request end-to-end, bundle server). Installed from
+# Debian's packages when missing.
+set -euo pipefail
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null; then
+  echo "services: please install ${missing[*]} (needed by the integration tests)" >&2
+  exit 1
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "services: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+  $SUDO apt-get update >/dev/null
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
+}
+# The packages may start system-wide daemons; the tests run their own.
+($SUDO service redis-server stop || true) >/dev/null 2>&1
+($SUDO service nginx stop || true) >/dev/null 2>&1

@@ -1,0 +1,123 @@
+// Quotas across replicas with a real redis-server: two tenantgate processes never admit more than the limit
+// together; Redis going away is handled by fail_open (local limits) or fail_closed (503), and reconnects.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { AUDIENCE, ISSUER, bearer, mint, startTestServer, type TestServer } from '../support/server.js';
+import { freePort, startRedis, type RedisServer } from '../support/redis-server.js';
+import { createAuthClient } from '../../src/admin/check-client.js';
+import { envoyCheck, type EnvoyResult } from '../support/envoy.js';
+
+const ROOT = resolve(__dirname, '..', '..');
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => redis?.stop());
+
+const code = (r: EnvoyResult) => (r.outcome === 'upstream' ? 'allow' : r.outcome === 'denied' ? JSON.parse(r.body).error : 'error');
+
+describe('two replicas sharing one Redis', () => {
+  let t: TestServer;
+  let child: ChildProcess;
+  let otherAddress: string;
+  beforeAll(async () => {
+    t = await startTestServer({
+      tenants: [{ id: 'acme', tier: 'premium' }],
+      config: { quota: { store: 'redis', redis_url: redis.url, redis_prefix: 'tg:two:' } },
+    });
+    t.admin((a) => a.quotaSet('acme', 'tenant', 'acme', { per_minute: 10 }));
+    const port = await freePort();
+    otherAddress = `127.0.0.1:${port}`;
+    const cfg = join(t.dir, 'replica.yaml');
+    writeFileSync(
+      cfg,
+      `server: {address: "${otherAddress}"}\nstore: {path: "${t.dbPath}"}\nauth: {jwt: {issuers: [{issuer: "${ISSUER}", audiences: [${AUDIENCE}], jwks_file: "${join(t.dir, 'jwks.json')}"}]}}\npolicies: {dir: "${join(ROOT, 'policies')}"}\nquota: {store: redis, redis_url: "${redis.url}", redis_prefix: "tg:two:"}\nlog: {level: warn}\n`,
+    );
+    child = spawn(process.execPath, [join(ROOT, 'bin', 'tenantgate.js'), 'serve', '--config', cfg], { stdio: 'ignore' });
+    const probe = createAuthClient(otherAddress);
+    const start = Date.now();
+    while (Date.now() - start < 20_000) {
+      const r = await envoyCheck(probe, { method: 'GET', path: '/healthz' }, { timeoutMs: 1000 });
+      if (r.outcome === 'upstream') break;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    probe.close();
+  });
+  afterAll(async () => {
+    child?.kill('SIGTERM');
+    await t?.close();
+  });
+
+  it('admit exactly the limit together, whichever replica gets the request', async () => {
+    const token = await mint({ tenant: 'acme', sub: 'many' });
+    const other = createAuthClient(otherAddress);
+    const calls: Promise<EnvoyResult>[] = [];
+    for (let i = 0; i < 30; i++) {
+      const spec = { method: 'GET', path: '/api/v1/items', headers: [bearer(token)] };
+      calls.push(i % 2 ? envoyCheck(other, spec, { timeoutMs: 3000 }) : t.envoy(spec, { timeoutMs: 3000 }));
+    }
+    const results = (await Promise.all(calls)).map(code);
+    other.close();
+    expect(results.filter((c) => c === 'allow')).toHaveLength(10);
+    expect(results.filter((c) => c === 'quota_exceeded')).toHaveLength(20);
+    const keys = await redis.client().keys('tg:two:*');
+    expect(keys.length).toBeGreaterThan(0);
+  });
+});
+
+describe('Redis down', () => {
+  it('fail_open: falls back to local limits, counts it, keeps serving, and goes back to Redis when it returns', async () => {
+    const t = await startTestServer({
+      tenants: [{ id: 'acme', tier: 'premium' }],
+      config: { quota: { store: 'redis', redis_url: redis.url, redis_prefix: 'tg:open:', redis_failure: 'fail_open' } },
+    });
+    t.admin((a) => a.quotaSet('acme', 'tenant', 'acme', { per_minute: 3 }));
+    await new Promise((r) => setTimeout(r, 250));
+    const token = await mint({ tenant: 'acme', sub: 'o' });
+    const call = async () => code(await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] }));
+    expect(await call()).toBe('allow');
+    expect(await redis.client().keys('tg:open:*')).not.toHaveLength(0);
+
+    await redis.stop();
+    // Local limits still hold: 3 per minute, counted locally from here on.
+    expect([await call(), await call(), await call(), await call()]).toEqual(['allow', 'allow', 'allow', 'quota_exceeded']);
+    expect(t.server.redisLimiter!.failures).toBeGreaterThanOrEqual(4);
+
+    // Back: the limiter reconnects by itself and counts in Redis again (new keys appear there).
+    await redis.start();
+    const start = Date.now();
+    while (Date.now() - start < 5000 && (await redis.client().keys('tg:open:*')).length === 0) {
+      await call();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await redis.client().keys('tg:open:*')).not.toHaveLength(0);
+    await t.close();
+  });
+
+  it('fail_closed: denies 503/14 quota_unavailable while Redis is down, serves again after', async () => {
+    const t = await startTestServer({
+      tenants: [{ id: 'acme', tier: 'premium' }],
+      config: { quota: { store: 'redis', redis_url: redis.url, redis_prefix: 'tg:closed:', redis_failure: 'fail_closed' } },
+    });
+    const token = await mint({ tenant: 'acme', sub: 'c' });
+    const call = () => t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] });
+    expect(code(await call())).toBe('allow');
+    await redis.stop();
+    const down = await call();
+    if (down.outcome !== 'denied') throw new Error(down.outcome);
+    expect([down.status, down.grpcStatus, JSON.parse(down.body).error]).toEqual([503, 14, 'quota_unavailable']);
+    // Not a quota-free zone for anyone, but the server answers everything else.
+    expect(code(await t.envoy({ method: 'GET', path: '/healthz' }))).toBe('allow');
+    await redis.start();
+    const start = Date.now();
+    let c = code(await call());
+    while (c !== 'allow' && Date.now() - start < 5000) {
+      await new Promise((r) => setTimeout(r, 100));
+      c = code(await call());
+    }
+    expect(c).toBe('allow');
+    await t.close();
+  });
+});
