@@ -177,6 +177,21 @@ routing:
     expect(cli(['federation', 'revoke', '--tenant', 'acme', '--id', g.id, '--config', cfg]).stdout).toBe(`revoked grant ${g.id}\n`);
   });
 
+  it('quota set and get, per tenant, group and key', () => {
+    const set = JSON.parse(cli(['quota', 'set', '--tenant', 'acme', '--per-minute', '100', '--burst', '20', '--rate', '2.5', '--json', '--config', cfg]).stdout);
+    expect(set).toMatchObject({ tenant_id: 'acme', scope: 'tenant', scope_id: 'acme', per_minute: 100, burst: 20, rate: 2.5, per_day: null });
+    expect(cli(['quota', 'set', '--tenant', 'acme', '--group', 'ml-team', '--per-day', '5000', '--config', cfg]).stdout).toBe(
+      'group ml-team: per-minute=- per-day=5000 per-month=- burst=- rate=-\n',
+    );
+    const got = JSON.parse(cli(['quota', 'get', '--tenant', 'acme', '--json', '--config', cfg]).stdout);
+    expect(got).toMatchObject({ tier: 'premium', override: { per_minute: 100 }, tier_defaults: { requests_per_minute: 1000 } });
+    expect(cli(['quota', 'set', '--tenant', 'acme', '--per-minute', 'none', '--config', cfg]).stdout).toContain('per-minute=-');
+    const bad = cli(['quota', 'set', '--tenant', 'acme', '--per-minute', '-3', '--config', cfg]);
+    expect([bad.code, bad.stderr]).toEqual([1, 'error: invalid --per-minute "-3": a positive number (or "none" to clear)\n']);
+    expect(cli(['quota', 'set', '--tenant', 'acme', '--group', 'nosuch', '--per-day', '1', '--config', cfg]).stderr).toContain('unknown group nosuch in tenant acme');
+    expect(cli(['quota', 'set', '--tenant', 'acme', '--config', cfg]).stderr).toContain('name at least one limit');
+  });
+
   it('refuses invalid input clearly and writes nothing', () => {
     const before = cli(['audit', 'list', '--json', '--config', cfg]).stdout;
     const bad = (args: string[], message: RegExp) => {

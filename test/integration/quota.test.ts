@@ -87,6 +87,27 @@ describe('quota enforcement', () => {
   });
 });
 
+describe('fair shares of the platform capacity', () => {
+  it('holds a tenant to its cap of the capacity: 429 capacity_exceeded', async () => {
+    const t = await startTestServer({
+      tenants: [{ id: 'acme', tier: 'enterprise' }, { id: 'globex', tier: 'free' }],
+      config: { quota: { capacity: { requests_per_second: 10, tenant_cap: 0.2 } } },
+    });
+    const token = await mint({ tenant: 'acme', sub: 'x' });
+    // Within one second (the calls take a few ms each): 2 pass, the rest wait for the next second.
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await get(t, token));
+    const codes = results.map((r) => (r.outcome === 'upstream' ? 'allow' : body(r)?.error));
+    expect(codes.filter((c) => c === 'allow').length).toBeLessThanOrEqual(2);
+    expect(codes).toContain('capacity_exceeded');
+    const denied = results.find((r) => r.outcome === 'denied')!;
+    expect(denied.outcome === 'denied' && [denied.status, denied.headers['retry-after']![0]]).toEqual([429, '1']);
+    // Another tenant has its own share.
+    expect((await get(t, await mint({ tenant: 'globex', sub: 'y' }))).outcome).toBe('upstream');
+    await t.close();
+  });
+});
+
 describe('usage survives restarts', () => {
   it('a graceful stop loses nothing: day and month usage continue after a restart', async () => {
     const first = await startTestServer({ tenants: [{ id: 'acme', tier: 'basic' }] });
