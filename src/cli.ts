@@ -10,7 +10,8 @@ import { findOpa } from './policy/opa.js';
 import { checkOnce, formatResponse } from './admin/check-client.js';
 import { demoIssuer, ensureDemoKeys, mintToken, seedDemoTenants, signingKeyPath } from './admin/demo.js';
 import { spawnSync } from 'node:child_process';
-import { parseDuration, registerDataCommands } from './admin/cli-data.js';
+import { registerDataCommands } from './admin/cli-data.js';
+import { parseDuration } from './admin/dispatch.js';
 
 const DEFAULT_CONFIG = 'tenantgate.yaml';
 

@@ -55,6 +55,12 @@ export const configSchema = z
         max_request_bytes: z.number().int().min(1024).default(8 * 1024 * 1024),
         shutdown_timeout_ms: z.number().int().min(0).default(10_000),
         reflection: z.boolean().default(true),
+        // /metrics, /healthz, /readyz and the HTTP authorization mode (/authz); off unless set.
+        http_address: hostPort.optional(),
+        // The admin gRPC API; it only runs when an admin token is configured (admin.token_file or TENANTGATE_ADMIN_TOKEN).
+        admin_address: hostPort.default('127.0.0.1:9193'),
+        // Worker processes (Node cluster) serving the same address; 1 = this process only.
+        workers: z.number().int().min(1).max(64).default(1),
       })
       .strict()
       .prefault({}),
@@ -152,6 +158,14 @@ export const configSchema = z
         // A prebuilt `opa build -t wasm` bundle; when set, the server loads it instead of compiling `dir`.
         bundle_file: z.string().min(1).optional(),
         entrypoint: z.string().default('tenantgate/authz/decision'),
+        // An OPA bundle server: the bundle (built with opa build -t wasm) is polled with ETags.
+        bundle_url: z.url().optional(),
+        bundle_poll_seconds: z.number().min(0.1).max(3600).default(10),
+        // Rebuild and swap when files under `dir` change (debounced), and on SIGHUP.
+        watch: z.boolean().default(true),
+        debounce_ms: z.number().int().min(10).max(60_000).default(300),
+        // A candidate policy evaluated beside the live one; divergences are counted and logged, never enforced.
+        shadow: z.object({ dir: z.string().min(1).optional(), bundle_file: z.string().min(1).optional() }).strict().optional(),
       })
       .strict()
       .prefault({}),
@@ -159,6 +173,31 @@ export const configSchema = z
       .object({
         max_path_bytes: z.number().int().min(64).default(8192),
         max_headers: z.number().int().min(8).default(256),
+      })
+      .strict()
+      .prefault({}),
+    admin: z
+      .object({
+        // The bearer token the admin API requires; TENANTGATE_ADMIN_TOKEN works too. Neither: the admin API is off.
+        token_file: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({
+        // Per-tenant series only for the busiest N tenants (the rest are "_other"); 0 turns them off.
+        tenant_labels: z.number().int().min(0).max(1000).default(20),
+      })
+      .strict()
+      .prefault({}),
+    decision_log: z
+      .object({
+        enabled: z.boolean().default(false),
+        output: z.string().min(1).default('stdout'),
+        // Fraction of allows logged (denials are always logged).
+        sample_allows: z.number().min(0).max(1).default(1),
+        include_headers: z.boolean().default(true),
+        redact_headers: z.array(z.string()).default([]),
       })
       .strict()
       .prefault({}),
@@ -227,6 +266,10 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
   cfg.policies.dir = abs(cfg.policies.dir);
   if (cfg.policies.bundle_file) cfg.policies.bundle_file = abs(cfg.policies.bundle_file);
   cfg.federation.signing_key_file = abs(cfg.federation.signing_key_file);
+  if (cfg.policies.shadow?.dir) cfg.policies.shadow.dir = abs(cfg.policies.shadow.dir);
+  if (cfg.policies.shadow?.bundle_file) cfg.policies.shadow.bundle_file = abs(cfg.policies.shadow.bundle_file);
+  if (cfg.admin.token_file) cfg.admin.token_file = abs(cfg.admin.token_file);
+  if (cfg.decision_log.output !== 'stdout') cfg.decision_log.output = abs(cfg.decision_log.output);
   for (const iss of cfg.auth.jwt.issuers) if (iss.jwks_file) iss.jwks_file = abs(iss.jwks_file);
   return cfg;
 }

@@ -21,6 +21,10 @@ export interface Outcome extends ResolvedContext {
   decision: Decision | Denial;
   request: NormalizedRequest | null;
   policyRevision: string;
+  /** Set when the policy ran: its input and its own decision (before quotas), for shadow evaluation. */
+  policyInput?: Record<string, unknown>;
+  policyDecision?: Decision | Denial;
+  policySeconds?: number;
 }
 
 export interface PipelineDeps {
@@ -49,8 +53,10 @@ export class CheckPipeline {
   async check(raw: unknown): Promise<Outcome> {
     const decisionId = randomUUID();
     const revision = this.deps.policy.revision;
+    let policy: Pick<Outcome, 'policyInput' | 'policyDecision' | 'policySeconds'> = {};
     const end = (decision: Decision | Denial, ctx: ResolvedContext = NOBODY, request: NormalizedRequest | null = null): Outcome => ({
       ...ctx,
+      ...policy,
       decisionId,
       decision,
       request,
@@ -67,7 +73,10 @@ export class CheckPipeline {
       const ctx = await this.resolve(req, identity);
       if (ctx instanceof Denial) return end(ctx, { ...NOBODY, identity }, req);
 
-      let decision = this.deps.policy.evaluate(buildInput(req, ctx));
+      const input = buildInput(req, ctx);
+      const t0 = process.hrtime.bigint();
+      let decision = this.deps.policy.evaluate(input);
+      policy = { policyInput: input, policyDecision: decision, policySeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
       if (decision instanceof Denial || !decision.allowed) return end(decision, ctx, req);
 
       // Quota: only what the policy allowed spends quota, and always the caller's own tenant (federated too).

@@ -209,7 +209,7 @@ routing:
     bad(['member', 'add', '--tenant', 'acme', '--user', 'x', '--group', 'nosuch'], /unknown group nosuch in tenant acme/);
     // ml-team is acme's: globex has no such group.
     bad(['member', 'add', '--tenant', 'globex', '--user', 'x', '--group', 'ml-team'], /unknown group ml-team in tenant globex/);
-    bad(['member', 'add', '--tenant', 'acme', '--user', 'x', '--group', 'viewer', '--expires', 'someday'], /invalid expiry/);
+    bad(['member', 'add', '--tenant', 'acme', '--user', 'x', '--group', 'viewer', '--expires', 'someday'], /invalid time "someday"/);
     bad(['apikey', 'create', '--tenant', 'acme', '--user', 'x', '--scopes', 'everything'], /invalid scope "everything"/);
     bad(['apikey', 'create', '--tenant', 'nosuch', '--user', 'x'], /unknown tenant nosuch/);
     bad(['federation', 'grant', '--source', 'acme', '--target', 'acme', '--resource-type', 'x', '--access', 'read', '--expires', '1d'], /two different tenants/);

@@ -1,0 +1,100 @@
+// The admin gRPC API (proto/tenantgate/admin/v1/admin.proto) on its own address. Every call needs the admin
+// bearer token; each runs one operation of src/admin/dispatch.ts (audited, in one transaction) on the server's
+// store, then drops the server's caches so the change applies at once.
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { Config } from '../config.js';
+import type { Db } from '../store/database.js';
+import { StoreError } from '../store/errors.js';
+import { PROJECT_ROOT } from '../policy/opa.js';
+import { Admin } from './operations.js';
+import { OPERATIONS } from './dispatch.js';
+
+export const ADMIN_SERVICE = 'tenantgate.admin.v1.Admin';
+
+let definition: grpc.ServiceDefinition | undefined;
+export function adminServiceDefinition(): grpc.ServiceDefinition {
+  if (!definition) {
+    const pkg = protoLoader.loadSync('tenantgate/admin/v1/admin.proto', {
+      keepCase: true,
+      longs: Number,
+      enums: String,
+      defaults: false,
+      oneofs: true,
+      includeDirs: [join(PROJECT_ROOT, 'proto')],
+    });
+    definition = pkg[ADMIN_SERVICE] as unknown as grpc.ServiceDefinition;
+  }
+  return definition;
+}
+
+/** The admin token: admin.token_file, else TENANTGATE_ADMIN_TOKEN; undefined turns the admin API off. */
+export function adminToken(config: Config, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (config.admin.token_file) {
+    const t = readFileSync(config.admin.token_file, 'utf8').trim();
+    if (!t) throw new Error(`admin.token_file: ${config.admin.token_file} is empty`);
+    return t;
+  }
+  return env.TENANTGATE_ADMIN_TOKEN?.trim() || undefined;
+}
+
+const STATUS: Record<StoreError['kind'], grpc.status> = {
+  invalid: grpc.status.INVALID_ARGUMENT,
+  not_found: grpc.status.NOT_FOUND,
+  conflict: grpc.status.ALREADY_EXISTS,
+};
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+export async function startAdminApi(opts: { config: Config; db: Db; token: string; onChange: () => void }): Promise<{ address: string; close(): Promise<void> }> {
+  const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
+  const want = digest(`Bearer ${opts.token}`);
+  const admin = new Admin(opts.db, opts.config, 'admin-api');
+  const impl: grpc.UntypedServiceImplementation = {};
+  for (const [name, op] of Object.entries(OPERATIONS)) {
+    impl[name] = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+      const auth = String(call.metadata.get('authorization')[0] ?? '');
+      // Compare digests: constant time, whatever the lengths.
+      if (!timingSafeEqual(digest(auth), want)) return cb({ code: grpc.status.UNAUTHENTICATED, details: 'a valid admin bearer token is required' });
+      Promise.resolve()
+        .then(() => op(admin, call.request, opts.config))
+        .then(
+          (result) => {
+            opts.onChange();
+            cb(null, { result_json: JSON.stringify(result ?? null) });
+          },
+          (err: unknown) => {
+            if (err instanceof StoreError) return cb({ code: STATUS[err.kind], details: err.message });
+            cb({ code: grpc.status.INTERNAL, details: (err as Error).message ?? String(err) });
+          },
+        );
+    };
+  }
+  server.addService(adminServiceDefinition(), impl);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(opts.config.server.admin_address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  const host = opts.config.server.admin_address.replace(/:\d+$/, '');
+  return {
+    address: `${host}:${port}`,
+    close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+  };
+}
+
+/** The CLI's side: one call to a running server's admin API. */
+export function callAdmin(address: string, token: string, op: string, req: Record<string, unknown>): Promise<unknown> {
+  const Client = grpc.makeGenericClientConstructor(adminServiceDefinition(), 'Admin');
+  const client = new Client(address, grpc.credentials.createInsecure());
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${token}`);
+  return new Promise((resolve, reject) => {
+    (client as unknown as Record<string, Function>)[op]!.call(client, req, md, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null, res: { result_json: string }) => {
+      client.close();
+      if (err) reject(new StoreError(err.details || err.message, err.code === grpc.status.NOT_FOUND ? 'not_found' : err.code === grpc.status.ALREADY_EXISTS ? 'conflict' : 'invalid'));
+      else resolve(JSON.parse(res.result_json));
+    });
+  });
+}

@@ -1,0 +1,166 @@
+// Every admin operation by name, with the request shape of proto/tenantgate/admin/v1/admin.proto. The CLI runs
+// them on the store directly or, with --server, through the admin API, which runs the very same functions.
+import { parse as parseYaml } from 'yaml';
+import type { Admin } from './operations.js';
+import { StoreError } from '../store/errors.js';
+import type { Tier } from '../store/tenants.js';
+import type { MembershipRole } from '../store/groups.js';
+import type { ApiKey } from '../store/apikeys.js';
+import type { LimitSet } from '../quota/limits.js';
+import type { Config } from '../config.js';
+
+type Req = Record<string, unknown>;
+const s = (r: Req, k: string): string => {
+  const v = r[k];
+  if (typeof v !== 'string' || v === '') throw new StoreError(`${k} is required`, 'invalid');
+  return v;
+};
+const opt = (r: Req, k: string): string | undefined => (typeof r[k] === 'string' && r[k] !== '' ? (r[k] as string) : undefined);
+
+const DURATION = /^(\d+)(s|m|h|d)$/;
+const UNIT: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+export function parseDuration(text: string): number {
+  const m = DURATION.exec(text.trim()) ?? /^(\d+)()$/.exec(text.trim());
+  if (!m) throw new StoreError(`invalid duration "${text}" (use e.g. 90s, 15m, 1h, 7d)`, 'invalid');
+  return Number(m[1]) * (UNIT[m[2] || 's'] ?? 1);
+}
+
+/** "7d" (from now) or an ISO 8601 time. */
+export function parseExpiry(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (DURATION.test(text.trim())) return new Date(Date.now() + parseDuration(text) * 1000).toISOString();
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new StoreError(`invalid time "${text}": use ISO 8601 (2027-01-31T00:00:00Z) or a duration (7d)`, 'invalid');
+  return new Date(t).toISOString();
+}
+
+export const keyView = (k: ApiKey) => ({
+  id: k.id,
+  user: k.user_id,
+  tenant: k.tenant_id,
+  name: k.name,
+  scopes: k.scopes,
+  tier: k.tier,
+  created_at: k.created_at,
+  expires_at: k.expires_at,
+  revoked_at: k.revoked_at,
+  rotated_to: k.rotated_to,
+  last_used_at: k.last_used_at,
+});
+
+function quotaScope(r: Req): { scope: 'tenant' | 'group' | 'key'; id: string } {
+  const key = opt(r, 'key');
+  const group = opt(r, 'group');
+  if (key && group) throw new StoreError('name either a key or a group, not both', 'invalid');
+  return key ? { scope: 'key', id: key } : group ? { scope: 'group', id: group } : { scope: 'tenant', id: s(r, 'tenant') };
+}
+
+const LIMITS = ['per_minute', 'per_day', 'per_month', 'burst', 'rate'] as const;
+
+export type Operation = (admin: Admin, req: Req, config: Config) => unknown | Promise<unknown>;
+
+export const OPERATIONS: Record<string, Operation> = {
+  CreateTenant: (a, r) => a.tenantCreate({ id: s(r, 'id'), name: s(r, 'name'), tier: (opt(r, 'tier') ?? 'free') as Tier, upstream: opt(r, 'upstream') }),
+  ListTenants: (a) => a.tenants.list(),
+  GetTenant: (a, r) => a.tenants.get(s(r, 'id')) ?? notFound(`unknown tenant ${r.id}`),
+  SuspendTenant: (a, r) => a.tenantSetStatus(s(r, 'id'), 'suspended'),
+  ResumeTenant: (a, r) => a.tenantSetStatus(s(r, 'id'), 'active'),
+  UpdateTenant: (a, r) => {
+    const change: { tier?: Tier; upstream?: string | null; billing_anchor_day?: number | null } = {};
+    if (opt(r, 'tier')) change.tier = r.tier as Tier;
+    if (typeof r.upstream === 'string') change.upstream = r.upstream === '' ? null : r.upstream;
+    if (typeof r.billing_anchor_day === 'number') change.billing_anchor_day = r.billing_anchor_day === 0 ? null : r.billing_anchor_day;
+    return a.tenantUpdate(s(r, 'id'), change);
+  },
+  DeleteTenant: (a, r) => ({ deleted: a.tenantDelete(s(r, 'id')).id }),
+
+  ApplyGroup: (a, r) => {
+    let doc: unknown;
+    try {
+      doc = parseYaml(s(r, 'document'));
+    } catch (err) {
+      throw new StoreError(`the group document is not valid YAML/JSON: ${(err as Error).message}`, 'invalid');
+    }
+    return a.groupApply(s(r, 'tenant'), doc);
+  },
+  ListGroups: (a, r) => a.groups.list(s(r, 'tenant')),
+  GetGroup: (a, r) => {
+    a.groups.list(s(r, 'tenant')); // an unknown tenant is named as such
+    return a.groups.get(s(r, 'tenant'), s(r, 'id')) ?? notFound(`unknown group ${r.id} in tenant ${r.tenant}`);
+  },
+  DeleteGroup: (a, r) => ({ deleted: a.groupDelete(s(r, 'tenant'), s(r, 'id')).id }),
+
+  AddMember: (a, r) =>
+    a.memberAdd({ tenant_id: s(r, 'tenant'), user_id: s(r, 'user'), group_id: s(r, 'group'), role: (opt(r, 'role') ?? 'member') as MembershipRole, expires_at: parseExpiry(opt(r, 'expires')) ?? null }),
+  RemoveMember: (a, r) => ({ removed: a.memberRemove(s(r, 'tenant'), s(r, 'user'), s(r, 'group')) }),
+  ListMembers: (a, r) => a.groups.memberships(s(r, 'tenant'), opt(r, 'user')),
+
+  CreateApiKey: (a, r) => {
+    const { record, key } = a.apiKeyCreate({
+      tenant_id: s(r, 'tenant'),
+      user_id: s(r, 'user'),
+      name: opt(r, 'name'),
+      scopes: Array.isArray(r.scopes) ? (r.scopes as string[]) : [],
+      tier: (opt(r, 'tier') ?? null) as Tier | null,
+      expires_at: parseExpiry(opt(r, 'expires')) ?? null,
+    });
+    return { ...keyView(record), key };
+  },
+  ListApiKeys: (a, r) => {
+    a.groups.list(s(r, 'tenant'));
+    return a.apiKeys.list(s(r, 'tenant')).map(keyView);
+  },
+  RevokeApiKey: (a, r) => keyView(a.apiKeyRevoke(s(r, 'tenant'), s(r, 'id'))),
+  RotateApiKey: (a, r) => {
+    const x = a.apiKeyRotate(s(r, 'tenant'), s(r, 'id'), parseDuration(opt(r, 'grace') ?? '24h'));
+    return { ...keyView(x.record), key: x.key, replaces: x.old.id, old_expires_at: x.old.expires_at };
+  },
+
+  SetQuota: (a, r) => {
+    const { scope, id } = quotaScope(r);
+    const change: LimitSet = {};
+    for (const k of LIMITS) if (typeof r[k] === 'number') change[k] = r[k] as number;
+    for (const k of (Array.isArray(r.clear) ? r.clear : []) as string[]) {
+      if (!(LIMITS as readonly string[]).includes(k)) throw new StoreError(`unknown limit "${k}" to clear`, 'invalid');
+      change[k as (typeof LIMITS)[number]] = null;
+    }
+    if (Object.keys(change).length === 0) throw new StoreError('name at least one limit: per-minute, per-day, per-month, burst or rate', 'invalid');
+    return a.quotaSet(s(r, 'tenant'), scope, id, change);
+  },
+  GetQuota: (a, r, config) => {
+    const t = a.tenants.get(s(r, 'tenant')) ?? notFound(`unknown tenant ${r.tenant}`);
+    const { scope, id } = quotaScope(r);
+    return { tenant: t.id, tier: t.tier, scope, id, override: a.quotas.get(t.id, scope, id) ?? null, tier_defaults: config.tiers[t.tier], all_overrides: a.quotas.list(t.id) };
+  },
+  ShowUsage: (a, r) => {
+    const tenant = s(r, 'tenant');
+    if (!a.tenants.get(tenant)) notFound(`unknown tenant ${tenant}`);
+    const rows = a.quotas.usage(tenant, parseExpiry(opt(r, 'from') ?? '1970-01-01')!, parseExpiry(opt(r, 'to') ?? '9999-12-31')!);
+    // The tenant's totals are its "*" subject: every request of the tenant counts there.
+    return { tenant, rows, totals: { day: rows.filter((x) => x.window === 'day' && x.subject === '*'), month: rows.filter((x) => x.window === 'month' && x.subject === '*') } };
+  },
+
+  GrantFederation: async (a, r) => {
+    const { grant, token } = await a.federationGrant({
+      source: s(r, 'source'),
+      target: s(r, 'target'),
+      resource_type: s(r, 'resource_type'),
+      resource_id: opt(r, 'resource_id') ?? null,
+      access: s(r, 'access'),
+      expires_at: parseExpiry(s(r, 'expires'))!,
+    });
+    return { ...grant, token };
+  },
+  RevokeFederation: (a, r) => a.federationRevoke(s(r, 'tenant'), s(r, 'id')),
+  ListFederation: (a, r) => {
+    a.groups.list(s(r, 'tenant'));
+    return a.federation.list(s(r, 'tenant'));
+  },
+
+  ListAudit: (a, r) => a.audit.list({ tenant: opt(r, 'tenant'), limit: typeof r.limit === 'number' && r.limit > 0 ? r.limit : 100 }),
+};
+
+function notFound(message: string): never {
+  throw new StoreError(message, 'not_found');
+}

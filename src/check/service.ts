@@ -1,0 +1,51 @@
+// One Check, whatever the transport (gRPC ext_authz or HTTP): the pipeline, then the response, the metrics,
+// the decision log, and the shadow policy. Only the pipeline is on the caller's clock; logging and the shadow
+// evaluation run after the answer is handed back.
+import { CheckPipeline, type Outcome } from './pipeline.js';
+import { toCheckResponse } from './respond.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { DecisionLog } from '../telemetry/decision-log.js';
+import type { PolicyEngine } from '../policy/engine.js';
+import type { Logger } from '../telemetry/logger.js';
+
+export class CheckService {
+  constructor(
+    readonly pipeline: CheckPipeline,
+    private readonly deps: { metrics?: Metrics; decisionLog?: DecisionLog; shadow?: PolicyEngine; log: Logger },
+  ) {}
+
+  async check(raw: unknown, transport: 'grpc' | 'http'): Promise<{ outcome: Outcome; response: Record<string, unknown> }> {
+    const t0 = process.hrtime.bigint();
+    const outcome = await this.pipeline.check(raw);
+    const response = toCheckResponse(outcome);
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    this.observe(outcome, seconds, transport);
+    return { outcome, response };
+  }
+
+  private observe(o: Outcome, seconds: number, transport: 'grpc' | 'http'): void {
+    const { metrics, decisionLog, shadow } = this.deps;
+    const d = o.decision;
+    if (metrics) {
+      metrics.checks.inc({ decision: d.allowed ? 'allow' : 'deny', code: d.allowed ? 'ok' : (d.code ?? 'denied') });
+      metrics.checkDuration.observe({ transport }, seconds);
+      if (o.policySeconds !== undefined) metrics.policyEval.observe(o.policySeconds);
+      if (!d.allowed && (d.code === 'quota_exceeded' || d.code === 'capacity_exceeded' || d.code === 'quota_unavailable')) metrics.quotaDenials.inc({ code: d.code });
+      if (o.tenant) metrics.tenantCheck(o.tenant.id);
+    }
+    if (decisionLog) decisionLog.record(o, seconds * 1000);
+    if (shadow && o.policyInput) {
+      const input = o.policyInput;
+      const live = o.policyDecision!;
+      setImmediate(() => {
+        const candidate = shadow.evaluate(input);
+        const liveCode = live.allowed ? 'allow' : (live.code ?? 'denied');
+        const shadowCode = candidate.allowed ? 'allow' : (candidate.code ?? 'denied');
+        if (liveCode !== shadowCode) {
+          metrics?.shadowDivergences.inc();
+          this.deps.log.info({ decision_id: o.decisionId, tenant: o.tenant?.id ?? null, live: liveCode, shadow: shadowCode, shadow_revision: shadow.revision }, 'shadow policy diverged');
+        }
+      });
+    }
+  }
+}

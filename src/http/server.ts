@@ -1,0 +1,94 @@
+// The HTTP port: Prometheus /metrics, /healthz (alive), /readyz (serving), the HTTP authorization mode under
+// /authz, and /decisions/<id> (full denials for nginx's error_page).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Metrics } from '../telemetry/metrics.js';
+import { HttpAuthz, json, type HttpAnswer } from './authz.js';
+import type { CheckService } from '../check/service.js';
+import type { Logger } from '../telemetry/logger.js';
+
+export interface HttpPort {
+  address: string;
+  close(): Promise<void>;
+}
+
+export async function startHttpPort(opts: {
+  address: string;
+  metrics: Metrics;
+  service: CheckService;
+  ready: () => boolean;
+  maxBodyBytes: number;
+  log: Logger;
+}): Promise<HttpPort> {
+  const authz = new HttpAuthz(opts.service);
+  const send = (res: ServerResponse, a: HttpAnswer) => {
+    res.writeHead(a.status, a.headers);
+    res.end(a.body);
+  };
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      opts.log.error({ err: (err as Error).message }, 'HTTP request failed');
+      if (!res.headersSent) send(res, json(503, { error: 'internal_error', reason: 'the authorization service failed to decide', decision_id: '' }));
+      else res.destroy();
+    });
+  });
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    const path = url.split('?')[0]!;
+    if (path === '/authz' || path.startsWith('/authz/')) {
+      const body = await readBody(req, opts.maxBodyBytes);
+      if (body === null) return send(res, json(413, { error: 'payload_too_large', reason: 'the request body is too large', decision_id: '' }));
+      return send(res, await authz.handle(req, body || undefined));
+    }
+    if (path.startsWith('/decisions/')) {
+      const a = authz.replay(decodeURIComponent(path.slice('/decisions/'.length)));
+      return send(res, a ?? json(404, { error: 'not_found', reason: 'no such recent decision', decision_id: '' }));
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, json(405, { error: 'method_not_allowed' }));
+    if (path === '/metrics') {
+      const body = await opts.metrics.registry.metrics();
+      return send(res, { status: 200, headers: { 'content-type': opts.metrics.registry.contentType }, body });
+    }
+    if (path === '/healthz') return send(res, json(200, { status: 'ok' }));
+    if (path === '/readyz') return send(res, opts.ready() ? json(200, { status: 'ready' }) : json(503, { status: 'not ready' }));
+    return send(res, json(404, { error: 'not_found' }));
+  };
+  const [host, port] = splitAddress(opts.address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  return {
+    address: `${bound.address}:${bound.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+function splitAddress(a: string): [string, number] {
+  const i = a.lastIndexOf(':');
+  return [a.slice(0, i).replace(/^\[|\]$/g, ''), Number(a.slice(i + 1))];
+}
+
+/** The body as text, or null when it is larger than the limit. */
+function readBody(req: IncomingMessage, max: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        resolve(null);
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(size > max ? null : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,122 @@
+// Where the live policy comes from and how it changes: compiled from policies/ (rebuilt on change, debounced,
+// and on SIGHUP), a prebuilt bundle file, or an OPA bundle server polled with ETags. Every new bundle is
+// swapped in atomically; one that fails to build or load leaves the last good one serving (logged, counted).
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { Config } from '../config.js';
+import type { Logger } from '../telemetry/logger.js';
+import { compilePolicies } from './compile.js';
+import { readBundle } from './bundle.js';
+import { PolicyEngine } from './engine.js';
+
+export interface ReloadEvents {
+  onReload(result: 'success' | 'failure', source: string, revision: string, error?: string): void;
+}
+
+export class PolicyManager {
+  readonly live: PolicyEngine;
+  readonly shadow: PolicyEngine | undefined;
+  private watcher: FSWatcher | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  private etag: string | undefined;
+  private building: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly events: ReloadEvents,
+  ) {
+    this.live = new PolicyEngine(config.policies.entrypoint);
+    if (config.policies.shadow) this.shadow = new PolicyEngine(config.policies.entrypoint);
+  }
+
+  /** The first load: a failure here stops start-up (with opa's own message for a compile error). */
+  async start(): Promise<void> {
+    const p = this.config.policies;
+    if (p.bundle_url) {
+      if (!(await this.poll())) throw new Error(`could not load the policy bundle from ${p.bundle_url}`);
+      this.poller = setInterval(() => void this.poll(), p.bundle_poll_seconds * 1000);
+      this.poller.unref();
+    } else {
+      await this.live.load(await readBundle(await this.localBundle()));
+      if (!p.bundle_file && p.watch) this.watchDir(p.dir);
+    }
+    if (this.shadow && p.shadow) {
+      const bytes = p.shadow.bundle_file ? await readFile(p.shadow.bundle_file) : await compilePolicies(p.shadow.dir!, p.entrypoint);
+      await this.shadow.load(await readBundle(bytes));
+    }
+  }
+
+  private localBundle(): Promise<Buffer> {
+    const p = this.config.policies;
+    return p.bundle_file ? readFile(p.bundle_file) : compilePolicies(p.dir, p.entrypoint);
+  }
+
+  /** Rebuild from the local source (SIGHUP, or a change under policies/). Concurrent requests coalesce. */
+  reload(source: string): Promise<void> {
+    if (this.config.policies.bundle_url) return this.poll().then(() => undefined);
+    if (this.building) {
+      this.again = true;
+      return this.building;
+    }
+    this.building = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.live.load(await readBundle(await this.localBundle()));
+          this.events.onReload('success', source, this.live.revision);
+          this.log.info({ source, policy_revision: this.live.revision }, 'policy reloaded');
+        } catch (err) {
+          const message = (err as Error).message;
+          this.events.onReload('failure', source, this.live.revision, message);
+          this.log.error({ source, error: message, policy_revision: this.live.revision }, 'policy reload failed; the last good policy keeps serving');
+        }
+      } while (this.again);
+    })().finally(() => {
+      this.building = undefined;
+    });
+    return this.building;
+  }
+
+  private watchDir(dir: string): void {
+    try {
+      this.watcher = watch(dir, { recursive: true }, (_event, file) => {
+        if (file && !/\.(rego|json|ya?ml)$/.test(String(file))) return;
+        clearTimeout(this.debounce);
+        this.debounce = setTimeout(() => void this.reload('watch'), this.config.policies.debounce_ms);
+      });
+      this.watcher.on('error', (err) => this.log.warn({ err: err.message }, 'policy watch stopped; SIGHUP still reloads'));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot watch the policy directory; SIGHUP still reloads');
+    }
+  }
+
+  /** One poll of the bundle server; true if a bundle is in service afterwards. */
+  async poll(): Promise<boolean> {
+    const url = this.config.policies.bundle_url!;
+    try {
+      const res = await fetch(url, { headers: this.etag ? { 'if-none-match': this.etag } : {}, signal: AbortSignal.timeout(5000) });
+      if (res.status === 304) return true;
+      if (!res.ok) throw new Error(`the bundle server answered ${res.status}`);
+      const bytes = Buffer.from(await res.arrayBuffer());
+      await this.live.load(await readBundle(bytes));
+      this.etag = res.headers.get('etag') ?? undefined;
+      this.events.onReload('success', 'bundle_url', this.live.revision);
+      this.log.info({ url, etag: this.etag, policy_revision: this.live.revision }, 'policy bundle loaded');
+      return true;
+    } catch (err) {
+      const message = (err as Error).message;
+      this.events.onReload('failure', 'bundle_url', this.live.revision, message);
+      this.log.error({ url, error: message }, 'policy bundle poll failed; the last good policy keeps serving');
+      return this.live.revision !== '';
+    }
+  }
+
+  close(): void {
+    this.watcher?.close();
+    clearTimeout(this.debounce);
+    clearInterval(this.poller);
+  }
+}

@@ -1,0 +1,63 @@
+// Decision logs as JSON lines (stdout or a file), written asynchronously so the hot path never waits on I/O.
+// Credentials never reach the log: authorization, cookie, x-api-key and federation tokens are redacted.
+import pino from 'pino';
+import type { Outcome } from '../check/pipeline.js';
+
+export const REDACTED_HEADERS = new Set(['authorization', 'cookie', 'x-api-key', 'x-federation-token', 'proxy-authorization', 'set-cookie']);
+
+export interface DecisionLogOptions {
+  output: string; // "stdout" or a file path
+  sampleAllows: number; // 0..1
+  includeHeaders: boolean;
+  extraRedacted?: string[];
+}
+
+export class DecisionLog {
+  private readonly log: pino.Logger;
+  private readonly redacted: Set<string>;
+  private readonly dest: pino.DestinationStream & { flushSync?: () => void; end?: () => void };
+
+  constructor(private readonly opts: DecisionLogOptions) {
+    this.redacted = new Set([...REDACTED_HEADERS, ...(opts.extraRedacted ?? []).map((h) => h.toLowerCase())]);
+    this.dest = pino.destination({ dest: opts.output === 'stdout' ? 1 : opts.output, sync: false, mkdir: true, minLength: 0 });
+    this.log = pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, this.dest);
+  }
+
+  record(o: Outcome, latencyMs: number): void {
+    const d = o.decision;
+    if (d.allowed && this.opts.sampleAllows < 1 && Math.random() >= this.opts.sampleAllows) return;
+    const req = o.request;
+    const entry: Record<string, unknown> = {
+      decision_id: o.decisionId,
+      tenant: o.tenant?.id ?? null,
+      subject: o.identity.subject,
+      identity: o.identity.kind,
+      api_key_id: o.identity.api_key_id,
+      route: req ? { method: req.method, path: req.path, host: req.host } : null,
+      decision: d.allowed ? 'allow' : 'deny',
+      code: d.allowed ? null : (d.code ?? 'denied'),
+      http_status: d.allowed ? 200 : (d.http_status ?? 403),
+      reason: d.allowed ? null : (d.reason ?? null),
+      policy_revision: o.policyRevision,
+      latency_ms: Math.round(latencyMs * 1000) / 1000,
+    };
+    if ('federation' in d && d.federation) entry.federation = d.federation;
+    if (this.opts.includeHeaders && req) entry.headers = this.redact(req.headers);
+    this.log.info(entry, 'decision');
+  }
+
+  redact(headers: Record<string, string>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(headers)) out[k] = this.redacted.has(k) ? '[redacted]' : v;
+    return out;
+  }
+
+  close(): void {
+    try {
+      this.dest.flushSync?.();
+    } catch {
+      // Not ready yet (nothing written): nothing to flush.
+    }
+    this.dest.end?.();
+  }
+}

@@ -1,0 +1,94 @@
+// Prometheus metrics (prom-client). Counters on the hot path are plain increments; cache ratios and other
+// derived values are read from their owners only when /metrics is scraped.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly checks: Counter<'decision' | 'code'>;
+  readonly checkDuration: Histogram<'transport'>;
+  readonly policyEval: Histogram;
+  readonly quotaDenials: Counter<'code'>;
+  readonly policyRevision: Gauge<'revision' | 'role'>;
+  readonly reloads: Counter<'result' | 'source'>;
+  readonly shadowDivergences: Counter;
+  readonly decisionLogDropped: Counter;
+  private readonly tenantChecks: Counter<'tenant'>;
+  private readonly tenantCounts = new Map<string, number>();
+  private topTenants = new Set<string>();
+
+  constructor(
+    private readonly tenantLabels: number,
+    caches: Record<string, () => CacheStats>,
+    extra: { redisFailures?: () => number } = {},
+  ) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'tenantgate_' });
+    this.checks = new Counter({ name: 'tenantgate_checks_total', help: 'Check decisions by outcome and code', labelNames: ['decision', 'code'], registers: [r] });
+    this.checkDuration = new Histogram({ name: 'tenantgate_check_duration_seconds', help: 'Time to decide one check', labelNames: ['transport'], buckets: LATENCY_BUCKETS, registers: [r] });
+    this.policyEval = new Histogram({ name: 'tenantgate_policy_eval_duration_seconds', help: 'Time in the WASM policy per check', buckets: LATENCY_BUCKETS, registers: [r] });
+    this.quotaDenials = new Counter({ name: 'tenantgate_quota_denials_total', help: 'Requests denied by quotas', labelNames: ['code'], registers: [r] });
+    this.policyRevision = new Gauge({ name: 'tenantgate_policy_revision_info', help: 'The policy revision in service (value 1)', labelNames: ['revision', 'role'], registers: [r] });
+    this.reloads = new Counter({ name: 'tenantgate_policy_reloads_total', help: 'Policy reloads by result', labelNames: ['result', 'source'], registers: [r] });
+    this.shadowDivergences = new Counter({ name: 'tenantgate_shadow_divergences_total', help: 'Checks where the shadow policy decided differently', registers: [r] });
+    this.decisionLogDropped = new Counter({ name: 'tenantgate_decision_log_dropped_total', help: 'Decision log entries dropped because the sink was behind', registers: [r] });
+    this.tenantChecks = new Counter({ name: 'tenantgate_tenant_checks_total', help: 'Checks per tenant (the busiest N tenants; the rest as "_other")', labelNames: ['tenant'], registers: [r] });
+    new Gauge({
+      name: 'tenantgate_cache_hit_ratio',
+      help: 'Cache hits / lookups since start',
+      labelNames: ['cache'],
+      registers: [r],
+      collect() {
+        for (const [name, stats] of Object.entries(caches)) {
+          const s = stats();
+          const total = s.hits + s.misses;
+          this.set({ cache: name }, total ? s.hits / total : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'tenantgate_cache_lookups',
+      help: 'Cache lookups since start, by result',
+      labelNames: ['cache', 'result'],
+      registers: [r],
+      collect() {
+        for (const [name, stats] of Object.entries(caches)) {
+          const s = stats();
+          this.set({ cache: name, result: 'hit' }, s.hits);
+          this.set({ cache: name, result: 'miss' }, s.misses);
+        }
+      },
+    });
+    if (extra.redisFailures) {
+      const f = extra.redisFailures;
+      new Gauge({ name: 'tenantgate_quota_redis_failures', help: 'Quota checks that Redis failed (fail_open fell back to local limits)', registers: [r], collect() { this.set(f()); } });
+    }
+    // Which tenants get their own label: recomputed every 10 s from the counts, so the label set stays bounded.
+    setInterval(() => this.rankTenants(), 10_000).unref();
+  }
+
+  setRevision(role: 'live' | 'shadow', revision: string): void {
+    this.policyRevision.reset();
+    this.policyRevision.set({ revision, role }, 1);
+  }
+
+  tenantCheck(tenant: string): void {
+    this.tenantCounts.set(tenant, (this.tenantCounts.get(tenant) ?? 0) + 1);
+    if (this.tenantLabels > 0) {
+      if (this.topTenants.size < this.tenantLabels && !this.topTenants.has(tenant)) this.topTenants.add(tenant);
+      this.tenantChecks.inc({ tenant: this.topTenants.has(tenant) ? tenant : '_other' });
+    }
+  }
+
+  private rankTenants(): void {
+    if (this.tenantLabels <= 0) return;
+    const top = [...this.tenantCounts.entries()].sort((a, b) => b[1] - a[1]).slice(0, this.tenantLabels);
+    this.topTenants = new Set(top.map(([t]) => t));
+  }
+}
