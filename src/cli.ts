@@ -25,16 +25,26 @@ function print(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write((json ? JSON.stringify(value, null, 2) : human()) + '\n');
 }
 
-/** Serves until SIGTERM/SIGINT: health goes NOT_SERVING, in-flight calls finish, exit 0. */
-function serveUntilSignal(server: RunningServer): void {
+/**
+ * Serves until SIGTERM/SIGINT: health goes NOT_SERVING, in-flight calls finish, exit 0. SIGHUP rebuilds the
+ * policy. The handlers are in place before start-up finishes, so an early signal is never lost.
+ */
+function serveUntilSignal(starting: Promise<RunningServer>): Promise<RunningServer> {
+  let stopping = false;
   const stop = () => {
-    server.shutdown().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    if (stopping) return;
+    stopping = true;
+    starting
+      .then((s) => s.shutdown())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', () => void starting.then((s) => s.reloadPolicy()));
+  return starting;
 }
 
 const program = new Command('tenantgate').description('Multi-tenant authorization sidecar for Envoy ext_authz').showHelpAfterError();
@@ -45,7 +55,7 @@ program
   .description('run the ext_authz gRPC server')
   .addOption(configOption())
   .action(async (opts) => {
-    serveUntilSignal(await startServer(configFrom(opts)));
+    await serveUntilSignal(startServer(configFrom(opts)));
   });
 
 program
@@ -59,7 +69,7 @@ program
     const db = openDatabase(config.store.path);
     seedDemoTenants(db);
     db.close();
-    const server = await startServer(config);
+    const server = await serveUntilSignal(startServer(config));
     const token = await mintToken({
       keyFile: signingKeyPath(jwksFile), issuer, audience, tenantClaim: config.auth.jwt.tenant_claim,
       tenant: 'acme', subject: 'alice@acme', ttlSeconds: 24 * 3600,
@@ -80,7 +90,6 @@ program
         '',
       ].join('\n') + '\n',
     );
-    serveUntilSignal(server);
   });
 
 program

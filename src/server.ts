@@ -1,43 +1,54 @@
-// Wires the sidecar: store, caches, identity, policy, the Check pipeline, and the gRPC server
-// (ext_authz v3 + grpc.health.v1 + reflection). Everything is built once here, before the first call.
+// Wires the sidecar: store, caches, identity, policy, quotas, the Check pipeline, and the servers: gRPC
+// (ext_authz v3 + grpc.health.v1 + reflection), the HTTP port (metrics, health, HTTP authorization mode) and
+// the admin API. Everything is built once here, before the first call.
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
-import { readFile } from 'node:fs/promises';
 import type { Config } from './config.js';
 import { openDatabase, watchDataVersion, type Db } from './store/database.js';
 import { TenantRepository } from './store/tenants.js';
-import { ContextLoader } from './tenancy/context.js';
 import { GroupRepository } from './store/groups.js';
 import { ApiKeyRepository } from './store/apikeys.js';
 import { FederationRepository } from './store/federation.js';
+import { QuotaRepository } from './store/quotas.js';
 import { WriteBehind } from './store/write-behind.js';
+import { ContextLoader } from './tenancy/context.js';
+import { TenantResolver } from './tenancy/resolve.js';
+import { JwtVerifier } from './identity/jwt.js';
 import { ApiKeyVerifier } from './identity/apikey.js';
 import { FederationVerifier } from './identity/federation.js';
-import { QuotaRepository } from './store/quotas.js';
+import { PolicyManager } from './policy/manager.js';
+import type { PolicyEngine } from './policy/engine.js';
 import { LocalLimiter } from './quota/limiter.js';
 import { RedisLimiter } from './quota/redis.js';
 import { QuotaService } from './quota/service.js';
 import { UsageFlusher } from './quota/persist.js';
-import { TenantResolver } from './tenancy/resolve.js';
-import { JwtVerifier } from './identity/jwt.js';
-import { PolicyEngine } from './policy/engine.js';
-import { compilePolicies } from './policy/compile.js';
-import { readBundle } from './policy/bundle.js';
 import { CheckPipeline } from './check/pipeline.js';
-import { FAILSAFE_RESPONSE, toCheckResponse } from './check/respond.js';
+import { CheckService } from './check/service.js';
+import { FAILSAFE_RESPONSE } from './check/respond.js';
 import { AUTH_SERVICE, authServiceDefinition, loadPackageDefinition } from './check/protos.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
+import { Metrics } from './telemetry/metrics.js';
+import { DecisionLog } from './telemetry/decision-log.js';
+import { startHttpPort, type HttpPort } from './http/server.js';
+import { adminToken, startAdminApi } from './admin/api.js';
 
 export interface RunningServer {
-  quota: QuotaService | undefined;
-  redisLimiter: RedisLimiter | undefined;
   /** host:port actually bound (port 0 in the config picks a free one). */
   address: string;
   port: number;
+  httpAddress: string | undefined;
+  adminAddress: string | undefined;
   pipeline: CheckPipeline;
+  service: CheckService;
   policy: PolicyEngine;
+  policies: PolicyManager;
+  metrics: Metrics;
   db: Db;
+  quota: QuotaService | undefined;
+  redisLimiter: RedisLimiter | undefined;
+  /** Rebuild the policy (what SIGHUP does). */
+  reloadPolicy(): Promise<void>;
   /** Health to NOT_SERVING, let in-flight calls finish, then close. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -47,24 +58,27 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export async function loadPolicyBundle(config: Config): Promise<Buffer> {
-  return config.policies.bundle_file
-    ? await readFile(config.policies.bundle_file)
-    : await compilePolicies(config.policies.dir, config.policies.entrypoint);
-}
-
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.logger ?? createLogger(config.log.level);
+  const env = opts.env ?? process.env;
 
-  const policy = new PolicyEngine(config.policies.entrypoint);
-  await policy.load(await readBundle(await loadPolicyBundle(config)));
+  let metrics: Metrics | undefined;
+  const policies = new PolicyManager(config, log, {
+    onReload: (result, source, revision) => {
+      metrics?.reloads.inc({ result, source });
+      if (result === 'success') metrics?.setRevision('live', revision);
+    },
+  });
+  await policies.start();
+  const policy = policies.live;
 
-  const jwt = new JwtVerifier(config.auth.jwt, opts.env ?? process.env);
+  const jwt = new JwtVerifier(config.auth.jwt, env);
   const db = openDatabase(config.store.path);
   const writes = new WriteBehind(db, 1000, (err) => log.error({ err }, 'write-behind flush failed'));
   const context = new ContextLoader(config, new TenantRepository(db), new GroupRepository(db));
   const apiKeys = new ApiKeyVerifier(new ApiKeyRepository(db), config.auth.api_keys.cache_size, (id) => writes.keyUsed(id));
   const federation = new FederationVerifier(config.federation.signing_key_file, new FederationRepository(db));
+
   const quotaRepo = new QuotaRepository(db);
   const localLimiter = new LocalLimiter(quotaRepo);
   let redisLimiter: RedisLimiter | undefined;
@@ -82,11 +96,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   const quota = config.quota.enabled ? new QuotaService(config, quotaRepo, redisLimiter ?? localLimiter) : undefined;
   const usage = new UsageFlusher(localLimiter, quotaRepo, config.quota.flush_interval_ms, (err) => log.error({ err }, 'usage flush failed'));
-  const stopWatching = watchDataVersion(db, config.store.poll_interval_ms, () => {
+  const invalidate = () => {
     context.invalidate();
     apiKeys.invalidate();
     quota?.invalidate();
-  });
+  };
+  const stopWatching = watchDataVersion(db, config.store.poll_interval_ms, invalidate);
+
   const pipeline = new CheckPipeline({
     config,
     jwt,
@@ -98,6 +114,18 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     audit: (entry) => writes.record(entry),
     quota,
   });
+
+  metrics = new Metrics(
+    config.metrics.tenant_labels,
+    { context: () => context, jwt: () => jwt.stats },
+    { redisFailures: redisLimiter ? () => redisLimiter.failures : undefined },
+  );
+  metrics.setRevision('live', policy.revision);
+  if (policies.shadow) metrics.policyRevision.set({ revision: policies.shadow.revision, role: 'shadow' }, 1);
+  const decisionLog = config.decision_log.enabled
+    ? new DecisionLog({ output: config.decision_log.output, sampleAllows: config.decision_log.sample_allows, includeHeaders: config.decision_log.include_headers, extraRedacted: [...config.decision_log.redact_headers, config.auth.api_keys.header, config.federation.header] })
+    : undefined;
+  const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log });
 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.server.max_request_bytes,
@@ -111,9 +139,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   server.addService(authServiceDefinition(), {
     Check: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       inFlight++;
-      pipeline
-        .check(call.request)
-        .then(toCheckResponse)
+      service
+        .check(call.request, 'grpc')
+        .then((r) => r.response)
         // check() never rejects; this is the last line of defence, and it still answers with a decision.
         .catch(() => FAILSAFE_RESPONSE)
         .then((response) => {
@@ -132,11 +160,20 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   );
   const host = config.server.address.startsWith('unix:') ? config.server.address : config.server.address.replace(/:\d+$/, '');
   const address = config.server.address.startsWith('unix:') ? host : `${host}:${port}`;
-  log.info({ address, policy_revision: policy.revision, store: config.store.path }, 'tenantgate serving');
+
+  let serving = true;
+  let http: HttpPort | undefined;
+  if (config.server.http_address) {
+    http = await startHttpPort({ address: config.server.http_address, metrics, service, ready: () => serving && policy.revision !== '', maxBodyBytes: config.server.max_request_bytes, log });
+  }
+  const token = adminToken(config, env);
+  const admin = token ? await startAdminApi({ config, db, token, onChange: invalidate }) : undefined;
+  log.info({ address, http: http?.address, admin: admin?.address, policy_revision: policy.revision, store: config.store.path }, 'tenantgate serving');
 
   let closing: Promise<void> | undefined;
   const shutdown = () =>
     (closing ??= (async () => {
+      serving = false;
       health.setStatus('', 'NOT_SERVING');
       health.setStatus(AUTH_SERVICE, 'NOT_SERVING');
       // Stop taking new calls and let the Checks in flight answer. Health Watch streams never end by themselves,
@@ -156,13 +193,31 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       });
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 250).unref())]);
       server.forceShutdown();
+      await Promise.all([http?.close(), admin?.close()]);
+      policies.close();
       stopWatching();
       usage.close();
       redisLimiter?.close();
       writes.close();
+      decisionLog?.close();
       db.close();
       log.info('tenantgate stopped');
     })());
 
-  return { address, port, pipeline, policy, db, quota, redisLimiter, shutdown };
+  return {
+    address,
+    port,
+    httpAddress: http?.address,
+    adminAddress: admin?.address,
+    pipeline,
+    service,
+    policy,
+    policies,
+    metrics,
+    db,
+    quota,
+    redisLimiter,
+    reloadPolicy: () => policies.reload('sighup'),
+    shutdown,
+  };
 }

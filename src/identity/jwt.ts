@@ -37,14 +37,19 @@ export class JwtVerifier {
     return this.issuers.size > 0;
   }
 
+  readonly stats = { hits: 0, misses: 0 };
+
   /** Synchronous cache hit, or undefined: lets the pipeline skip a promise for the common case. */
   cached(token: string): Identity | undefined {
-    return this.cache?.get(token);
+    const hit = this.cache?.get(token);
+    if (hit) this.stats.hits++;
+    return hit;
   }
 
   async verify(token: string): Promise<Identity | Denial> {
     const hit = this.cache?.get(token);
     if (hit) return hit;
+    this.stats.misses++;
     let iss: unknown;
     try {
       iss = jose.decodeJwt(token).iss;
