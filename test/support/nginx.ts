@@ -1,0 +1,67 @@
+// A real nginx (Debian package, installed by scripts/services.sh) with a config made by the test, on loopback.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+
+export interface Nginx {
+  dir: string;
+  stop(): Promise<void>;
+}
+
+const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
+
+/** `httpBlock` goes inside `http { }`; every temp path is under a fresh directory. */
+export async function startNginx(httpBlock: string, port: number): Promise<Nginx> {
+  const dir = mkdtempSync(join(tmpdir(), 'tenantgate-nginx-'));
+  for (const d of ['logs', 'tmp']) mkdirSync(join(dir, d));
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+${httpBlock}
+}
+`,
+  );
+  const proc: ChildProcess = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr += d));
+  const start = Date.now();
+  while (!(await canConnect(port))) {
+    if (proc.exitCode !== null || Date.now() - start > 10_000) throw new Error(`nginx did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    dir,
+    async stop() {
+      if (proc.exitCode === null) {
+        await new Promise<void>((r) => {
+          proc.once('exit', () => r());
+          proc.kill('SIGQUIT');
+        });
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
