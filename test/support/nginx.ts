@@ -1,6 +1,6 @@
 // A real nginx (Debian package, installed by scripts/services.sh) with a config made by the test, on loopback.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -15,6 +15,7 @@ const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 /** `httpBlock` goes inside `http { }`; every temp path is under a fresh directory. */
 export async function startNginx(httpBlock: string, port: number): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'tenantgate-nginx-'));
+  chmodSync(dir, 0o755); // nginx's workers run as an unprivileged user
   for (const d of ['logs', 'tmp']) mkdirSync(join(dir, d));
   writeFileSync(
     join(dir, 'nginx.conf'),
