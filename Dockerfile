@@ -28,6 +28,7 @@ COPY --from=build /app/dist dist/
 COPY --from=policy /bundle.tar.gz policy/bundle.tar.gz
 COPY package.json ./
 COPY bin/ bin/
+COPY proto/ proto/
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Servers the integration tests run for real (each started by the tests on a free loopback port, then stopped):
-# redis-server (quota store across replicas) and nginx (auth_request end-to-end, bundle server). Installed from
-# Debian's packages when missing.
+# redis-server (quota store across replicas) and nginx (auth_request end-to-end, bundle server); and, where a
+# docker client exists, docker-compose to check docker-compose.yml. Installed from Debian's packages when missing.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+# Where a docker client exists, the tests check docker-compose.yml with `docker compose config` (no engine needed).
+if command -v docker >/dev/null && ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
+  missing+=(docker-compose)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then
   echo "services: please install ${missing[*]} (needed by the integration tests)" >&2

@@ -1,0 +1,79 @@
+// No Docker engine runs here, so the Docker assets are tested by their parts: the compose file parses with
+// `docker compose config`, the Dockerfile's policy stage command builds a bundle that loads, and the runtime
+// stage's environment starts tenantgate on that prebuilt bundle, as the image would.
+import { describe, expect, it } from 'vitest';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { findOpa } from '../../src/policy/opa.js';
+import { readBundle } from '../../src/policy/bundle.js';
+import { PolicyEngine } from '../../src/policy/engine.js';
+import { freePort } from '../support/redis-server.js';
+import { createAuthClient } from '../../src/admin/check-client.js';
+import { envoyCheck } from '../support/envoy.js';
+
+const ROOT = resolve(__dirname, '..', '..');
+const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+const compose = has('docker', ['compose', 'version']) ? ['docker', 'compose'] : has('docker-compose', ['version']) ? ['docker-compose'] : undefined;
+
+describe('docker-compose.yml', () => {
+  it.skipIf(!has('docker', ['--version']))('passes `docker compose config` (envoy + tenantgate + a demo upstream)', () => {
+    expect(compose, 'scripts/services.sh installs docker-compose where a docker client exists').toBeDefined();
+    const out = execFileSync(compose![0]!, [...compose!.slice(1), '-f', join(ROOT, 'docker-compose.yml'), 'config'], { encoding: 'utf8', cwd: ROOT });
+    expect(out).toMatch(/^ {2}envoy:$/m);
+    expect(out).toMatch(/^ {2}tenantgate:$/m);
+    expect(out).toMatch(/^ {2}upstream:$/m);
+  });
+});
+
+describe('Dockerfile', () => {
+  const stages = dockerfile.split('\n').filter((l) => l.startsWith('FROM '));
+
+  it('is multi-stage: opa for the policies, a Node build, a slim non-root runtime', () => {
+    expect(stages).toHaveLength(3);
+    expect(stages[0]).toMatch(/^FROM golang:\S+ AS policy$/);
+    expect(stages[2]).toMatch(/^FROM node:20-\S*slim$/);
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).toContain('COPY proto/ proto/');
+    const pinned = /OPA_VERSION=(v[\d.]+)/.exec(readFileSync(join(ROOT, 'scripts', 'setup.sh'), 'utf8'))![1];
+    expect(dockerfile).toContain(`go install github.com/open-policy-agent/opa@${pinned}`);
+  });
+
+  it('its policy stage command builds a bundle, and its runtime environment serves it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tg-docker-'));
+    // The `opa build` of the policy stage, run as written (with the opa the project installed).
+    const build = /opa build (.+) -o \/bundle\.tar\.gz policies\//.exec(dockerfile)![1]!;
+    const args = ['build', ...build.split(' ').map((a) => a.replace(/^'|'$/g, '')), '-o', join(dir, 'bundle.tar.gz'), 'policies/'];
+    execFileSync(findOpa(), args, { cwd: ROOT });
+    const bundle = await readBundle(readFileSync(join(dir, 'bundle.tar.gz')));
+    const engine = new PolicyEngine('tenantgate/authz/decision');
+    await engine.load(bundle);
+
+    // The runtime stage's ENV, with the paths moved into the temp dir.
+    const env: Record<string, string> = {};
+    for (const m of dockerfile.matchAll(/^\s*(TENANTGATE_[A-Z_]+)=(\S+)/gm)) env[m[1]!] = m[2]!.replace(/\\$/, '');
+    expect(Object.keys(env).sort()).toEqual(['TENANTGATE_POLICIES__BUNDLE_FILE', 'TENANTGATE_SERVER__ADDRESS', 'TENANTGATE_STORE__PATH']);
+    const port = await freePort();
+    env.TENANTGATE_POLICIES__BUNDLE_FILE = join(dir, 'bundle.tar.gz');
+    env.TENANTGATE_STORE__PATH = join(dir, 'data', 'tenantgate.db');
+    env.TENANTGATE_SERVER__ADDRESS = `127.0.0.1:${port}`;
+    // No opa in the image: make sure none is used.
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'tenantgate.js'), 'serve'], { cwd: dir, env: { ...process.env, ...env, OPA_BIN: '/nonexistent/opa', PATH: '/usr/bin:/bin' }, stdio: 'ignore' });
+    const client = createAuthClient(`127.0.0.1:${port}`);
+    let r = await envoyCheck(client, { method: 'GET', path: '/healthz' }, { timeoutMs: 1000 });
+    const start = Date.now();
+    while (r.outcome === 'error' && Date.now() - start < 20_000) {
+      await new Promise((x) => setTimeout(x, 200));
+      r = await envoyCheck(client, { method: 'GET', path: '/healthz' }, { timeoutMs: 1000 });
+    }
+    expect(r.outcome).toBe('upstream');
+    if (r.outcome === 'upstream') expect(r.dynamicMetadata.policy_revision).toBe(bundle.revision);
+    client.close();
+    child.kill('SIGTERM');
+    expect(await new Promise((x) => child.once('exit', x))).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
