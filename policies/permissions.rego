@@ -9,7 +9,7 @@ granted(required) if {
 
 covered(perms, required) if {
 	parts := split(required, ":")
-	some candidate in {required, sprintf("%s:*", [parts[0]]), sprintf("*:%s", [parts[1]]), "*:*"}
+	some candidate in {required, concat(":", [parts[0], "*"]), concat(":", ["*", parts[1]]), "*:*"}
 	candidate in perms
 }
 

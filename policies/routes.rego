@@ -1,4 +1,4 @@
-# The route table (data.tenantgate.settings.routes): method + path glob → the permission a request needs, whether it is
+# The route table (data.tenantgate.settings.routes): method + path (exact, or a prefix ending in "*") → the permission a request needs, whether it is
 # public, the data level it touches, and its kind (e.g. "completions" for body-aware GenAI rules).
 package tenantgate.routes
 
@@ -9,7 +9,15 @@ route := data.tenantgate.settings.routes[i] if {
 
 matches(r) if {
 	r.method in {"*", input.attributes.request.http.method}
-	glob.match(r.path, [], input_path)
+	path_matches(r.path, input_path)
+}
+
+# A route path is exact, or a prefix when it ends with "*" (no regular expressions: they are slow in WASM).
+path_matches(pattern, path) if pattern == path
+
+path_matches(pattern, path) if {
+	endswith(pattern, "*")
+	startswith(path, trim_suffix(pattern, "*"))
 }
 
 # The canonical path tenantgate normalised ("/" + parsed_path).
@@ -23,14 +31,13 @@ public if input.attributes.contextExtensions.public == "true"
 
 public if {
 	some prefix in data.tenantgate.settings.public_paths
-	path_has_prefix(input.parsed_path, prefix)
+	under(input_path, prefix)
 }
 
-path_has_prefix(segments, prefix) if {
-	wanted := [s | some s in split(trim(prefix, "/"), "/"); s != ""]
-	count(wanted) <= count(segments)
-	array.slice(segments, 0, count(wanted)) == wanted
-}
+# The path is the prefix itself or below it, segment-wise (/healthz matches /healthz/live, not /healthzx).
+under(path, prefix) if path == prefix
+
+under(path, prefix) if startswith(path, concat("", [prefix, "/"]))
 
 required_permission := route.permission
 
