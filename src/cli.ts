@@ -11,6 +11,7 @@ import { checkOnce, formatResponse } from './admin/check-client.js';
 import { demoIssuer, ensureDemoKeys, mintToken, seedDemoTenants, signingKeyPath } from './admin/demo.js';
 import { spawnSync } from 'node:child_process';
 import { registerDataCommands } from './admin/cli-data.js';
+import { isPrimary, runPrimary } from './cluster.js';
 import { parseDuration } from './admin/dispatch.js';
 
 const DEFAULT_CONFIG = 'tenantgate.yaml';
@@ -55,7 +56,9 @@ program
   .description('run the ext_authz gRPC server')
   .addOption(configOption())
   .action(async (opts) => {
-    await serveUntilSignal(startServer(configFrom(opts)));
+    const config = configFrom(opts);
+    if (config.server.workers > 1 && isPrimary()) return runPrimary(config.server.workers);
+    await serveUntilSignal(startServer(config));
   });
 
 program

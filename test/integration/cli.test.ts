@@ -304,6 +304,27 @@ describe('demo, check and signals', () => {
     expect(await exited).toBe(0);
   });
 
+  it('server.workers: 2 serves from two worker processes and stops cleanly', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const cfg = writeConfig('workers.yaml', baseConfig(port).replace('cli.db', 'workers.db').replace('level: warn', 'level: info').replace(`address: 127.0.0.1:${port}`, `address: 127.0.0.1:${port}\n  workers: 2`));
+    const { child, out } = await startProcess(['serve', '--config', cfg], /tenantgate serving[\s\S]*tenantgate serving/);
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1] === String(child.pid);
+      } catch {
+        return false;
+      }
+    });
+    expect(children).toHaveLength(2);
+    const r = cli(['check', '--server', `127.0.0.1:${port}`, '--path', '/healthz']);
+    expect(r.stdout).toMatch(/^ALLOW/);
+    const exited = exitOf(child);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(out().match(/tenantgate stopped/g)).toHaveLength(2);
+  });
+
   it('check against nothing fails with a clear message', () => {
     const r = cli(['check', '--server', '127.0.0.1:1', '--path', '/']);
     expect(r.code).toBe(1);
