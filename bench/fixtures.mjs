@@ -28,12 +28,15 @@ export async function makeFixtures(dir, { tenants = 50, usersPerTenant = 20, req
   const db = openDatabase(dbPath);
   const admin = new Admin(db, config, 'bench');
   const tenantIds = [];
+  const opaTenants = {};
   const keys = new Map();
   db.transaction(() => {
     for (let t = 0; t < tenants; t++) {
       const id = `tenant-${t}`;
       const tier = ['free', 'basic', 'premium', 'enterprise'][t % 4];
-      admin.tenants.create({ id, name: `Tenant ${t}`, tier, status: t === tenants - 1 ? 'suspended' : 'active' });
+      const status = t === tenants - 1 ? 'suspended' : 'active';
+      admin.tenants.create({ id, name: `Tenant ${t}`, tier, status });
+      opaTenants[id] = { tier, status };
       tenantIds.push(id);
       for (let u = 0; u < usersPerTenant; u++) {
         admin.groups.addMembership({ tenant_id: id, user_id: `user-${u}`, group_id: ['admin', 'analyst', 'viewer'][u % 3] });
@@ -42,6 +45,8 @@ export async function makeFixtures(dir, { tenants = 50, usersPerTenant = 20, req
     }
   })();
   db.close();
+  // The same world for the OPA-Envoy comparison (bench/opa-envoy/policy.rego).
+  writeFileSync(join(dir, 'opa-data.json'), JSON.stringify({ bench: { verify: { cert: JSON.stringify({ keys: [jwk] }) }, issuer: ISSUER, audience: AUDIENCE, tenants: opaTenants } }));
 
   const rand = rng(42);
   const pick = (arr) => arr[Math.floor(rand() * arr.length)];

@@ -21,10 +21,11 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TOOLS = join(ROOT, '.tools', 'bin');
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
-const RATES = quick ? [100, 1000] : [100, 1000, 5000];
+// k6 (the default scenario and its thresholds) at rates it can drive on one core; ghz for the step test.
+const RATES = quick ? [100, 1000] : [100, 500, 1000];
 const DURATION = quick ? '5s' : '10s';
-const STEP_START = 2000;
-const STEP = quick ? 3000 : 1500;
+const STEP_START = 1000;
+const STEP = quick ? 2000 : 1000;
 // The targets of the default scenario (tenantgate at 1,000 rps), encoded as k6 thresholds.
 const P95_MS = Number(process.env.BENCH_P95_MS ?? 2);
 const P99_MS = Number(process.env.BENCH_P99_MS ?? 5);
@@ -65,7 +66,7 @@ async function startServer(kind, port, fx, work) {
   if (kind === 'floor') {
     cmd = [process.execPath, join(ROOT, 'bench', 'floor-server.mjs'), `127.0.0.1:${port}`];
   } else if (kind === 'opa-envoy') {
-    cmd = [process.env.OPA_ENVOY_BIN, 'run', '--server', '--addr', '127.0.0.1:0', '--set', `plugins.envoy_ext_authz_grpc.addr=127.0.0.1:${port}`, '--set', 'plugins.envoy_ext_authz_grpc.path=tenantgate_bench/allow', '--set', 'decision_logs.console=false', join(ROOT, 'bench', 'opa-envoy')];
+    cmd = [process.env.OPA_ENVOY_BIN, 'run', '--server', '--addr', '127.0.0.1:0', '--set', `plugins.envoy_ext_authz_grpc.addr=127.0.0.1:${port}`, '--set', 'plugins.envoy_ext_authz_grpc.path=tenantgate_bench/allow', '--set', 'decision_logs.console=false', '--ignore', '*_test.rego', join(ROOT, 'bench', 'opa-envoy'), join(dirname(fx.dbPath), 'opa-data.json')];
   } else {
     const cfg = join(work, `${kind}.yaml`);
     writeFileSync(
@@ -92,6 +93,32 @@ async function startServer(kind, port, fx, work) {
   }
   child.kill('SIGKILL');
   throw new Error(`${kind} did not start`);
+}
+
+const ghzArgs = (port, sample) => ['--insecure', '--proto', 'envoy/service/auth/v3/external_auth.proto', '-i', ENVOY_PROTO_DIRS.join(','), '--call', 'envoy.service.auth.v3.Authorization/Check', '-D', sample, '--format', 'json', `127.0.0.1:${port}`];
+
+function ghzSample(fx, work) {
+  const sample = join(work, 'ghz-request.json');
+  if (!existsSync(sample)) {
+    const data = JSON.parse(readFileSync(fx.requestsFile, 'utf8'));
+    writeFileSync(sample, JSON.stringify(data.find((r) => JSON.stringify(r).includes('authorization'))));
+  }
+  return sample;
+}
+
+function ghzFigures(stdout) {
+  const j = JSON.parse(stdout);
+  const lat = Object.fromEntries((j.latencyDistribution ?? []).map((x) => [x.percentage, x.latency / 1e6]));
+  // Calls cut off when the run's time is up ("closing") are not errors of the server.
+  const errors = Object.entries(j.errorDistribution ?? {}).filter(([k]) => !/closing/.test(k)).reduce((a, [, n]) => a + n, 0);
+  return { achieved: j.rps, p50: lat[50], p95: lat[95], p99: lat[99], max: j.slowest / 1e6, errors };
+}
+
+/** One ghz run at a fixed rate (open loop, --async); returns the figures. */
+function ghzRun(port, rate, fx, work) {
+  const t0 = Date.now();
+  const r = spawnSync('taskset', ['-c', '1', join(TOOLS, 'ghz'), '--async', '--rps', String(rate), '-c', '64', '--connections', '2', '-z', quick ? '4s' : '6s', ...ghzArgs(port, ghzSample(fx, work))], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  return { rate, ...ghzFigures(r.stdout), wall: (Date.now() - t0) / 1000 };
 }
 
 /** One k6 run at a fixed arrival rate; returns the figures. */
@@ -139,16 +166,17 @@ async function measure(kind, fx, work, stepTest) {
       console.log(`  ${kind.padEnd(18)} ${String(rate).padStart(5)} rps: p50 ${r.p50.toFixed(3)} p95 ${r.p95.toFixed(3)} p99 ${r.p99.toFixed(3)} ms, ${r.achieved.toFixed(0)} rps, cpu ${r.serverCpuPct.toFixed(0)}%`);
     }
     if (stepTest) {
-      // Raise the rate until p99 passes 10 ms (or the generator cannot keep the rate).
+      // k6 saturates its own core near 1,000 rps with these requests, so the step test uses ghz at fixed
+      // rates (open loop): raise the rate until p99 passes 10 ms or the rate is no longer achieved.
       for (let rate = STEP_START; rate <= 40000; rate += STEP) {
         const before = procStats(server.pid);
-        const r = k6Run(port, rate, fx, work, `${kind}-step`);
+        const r = ghzRun(port, rate, fx, work);
         r.serverCpuPct = (100 * (procStats(server.pid).cpu - before.cpu)) / r.wall;
         res.step.push(r);
-        console.log(`  ${kind.padEnd(18)} step ${rate}: p99 ${r.p99.toFixed(2)} ms, achieved ${r.achieved.toFixed(0)}, dropped ${r.dropped}, server cpu ${r.serverCpuPct.toFixed(0)}%`);
-        if (r.p99 > 10 || r.dropped > rate * 0.01 || r.errors > 0) break;
+        console.log(`  ${kind.padEnd(18)} ghz ${String(rate).padStart(5)} rps: p50 ${r.p50.toFixed(3)} p99 ${r.p99.toFixed(2)} ms, achieved ${r.achieved.toFixed(0)}, errors ${r.errors}, server cpu ${r.serverCpuPct.toFixed(0)}%`);
+        if (r.p99 > 10 || r.achieved < rate * 0.95 || r.errors > 0) break;
       }
-      const ok = res.step.filter((r) => r.p99 <= 10 && r.dropped <= r.rate * 0.01 && r.errors === 0);
+      const ok = res.step.filter((r) => r.p99 <= 10 && r.achieved >= r.rate * 0.95 && r.errors === 0);
       res.sustainable = ok.length ? Math.max(...ok.map((r) => r.achieved)) : 0;
     }
   } finally {
@@ -163,18 +191,12 @@ async function saturation(kind, fx, work) {
   const port = await freePort();
   const server = await startServer(kind, port, fx, work);
   try {
-    const data = JSON.parse(readFileSync(fx.requestsFile, 'utf8'));
-    const sample = join(work, 'ghz-request.json');
-    writeFileSync(sample, JSON.stringify(data.find((r) => JSON.stringify(r).includes('authorization'))));
     const before = procStats(server.pid);
     const t0 = Date.now();
-    const r = spawnSync('taskset', ['-c', '1', join(TOOLS, 'ghz'), '--insecure', '--proto', 'envoy/service/auth/v3/external_auth.proto', '-i', ENVOY_PROTO_DIRS.join(','), '--call', 'envoy.service.auth.v3.Authorization/Check', '-D', sample, '-z', quick ? '5s' : '10s', '-c', '20', '--connections', '2', '--format', 'json', `127.0.0.1:${port}`], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    const r = spawnSync('taskset', ['-c', '1', join(TOOLS, 'ghz'), '-z', quick ? '5s' : '10s', '-c', '20', '--connections', '2', ...ghzArgs(port, ghzSample(fx, work))], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
     const cpu = (100 * (procStats(server.pid).cpu - before.cpu)) / ((Date.now() - t0) / 1000);
-    const j = JSON.parse(r.stdout);
-    const lat = Object.fromEntries((j.latencyDistribution ?? []).map((x) => [x.percentage, x.latency / 1e6]));
-    // Calls cut off when the run's time is up ("closing") are not errors of the server.
-    const errors = Object.entries(j.errorDistribution ?? {}).filter(([k]) => !/closing/.test(k)).reduce((a, [, n]) => a + n, 0);
-    return { server: kind, rps: j.rps, p50: lat[50], p99: lat[99], serverCpuPct: cpu, errors };
+    const f = ghzFigures(r.stdout);
+    return { server: kind, rps: f.achieved, p50: f.p50, p99: f.p99, serverCpuPct: cpu, errors: f.errors, peakRssMb: procStats(server.pid).peakRssMb };
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
@@ -185,17 +207,24 @@ function markdown(results, sat, meta) {
   const lines = [`# tenantgate bench, ${meta.when}`, '', `Machine: ${meta.cpus} × ${meta.cpu}; servers on core 0, generator on core 1. Request mix: ${JSON.stringify(meta.kinds)}.`, ''];
   lines.push('| server | rate (rps) | p50 ms | p95 ms | p99 ms | max ms | achieved rps | errors | dropped | server CPU % | peak RSS MB |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) for (const x of r.rates) lines.push(`| ${r.server} | ${x.rate} | ${x.p50.toFixed(3)} | ${x.p95.toFixed(3)} | ${x.p99.toFixed(3)} | ${x.max.toFixed(2)} | ${x.achieved.toFixed(0)} | ${x.errors} | ${x.dropped} | ${x.serverCpuPct.toFixed(0)} | ${x.peakRssMb.toFixed(0)} |`);
-  lines.push('', '**Sustainable throughput (k6 step test, p99 < 10 ms):** ' + results.filter((r) => r.sustainable !== undefined).map((r) => `${r.server} ${r.sustainable.toFixed(0)} rps`).join(', '));
+  lines.push('', 'k6 runs (above) carry the thresholds of the default scenario; k6 itself saturates its core near 1,000 rps with these requests (see dropped), so the fixed-rate comparison below uses ghz (`--async --rps`, open loop).', '');
+  lines.push('| server | rate (rps) | p50 ms | p95 ms | p99 ms | achieved rps | errors | server CPU % |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) for (const x of r.step) lines.push(`| ${r.server} | ${x.rate} | ${x.p50.toFixed(3)} | ${x.p95.toFixed(3)} | ${x.p99.toFixed(3)} | ${x.achieved.toFixed(0)} | ${x.errors} | ${x.serverCpuPct.toFixed(0)} |`);
+  lines.push('', '**Sustainable throughput (ghz step test, p99 < 10 ms):** ' + results.filter((r) => r.sustainable !== undefined).map((r) => `${r.server} ${r.sustainable.toFixed(0)} rps`).join(', '));
   if (sat.length) {
-    lines.push('', '**Saturation (ghz, 20 concurrent calls on 2 connections, closed loop):**', '', '| server | rps | p50 ms | p99 ms | server CPU % | errors |', '|---|---:|---:|---:|---:|---:|');
-    for (const s of sat) lines.push(`| ${s.server} | ${s.rps.toFixed(0)} | ${s.p50?.toFixed(3)} | ${s.p99?.toFixed(3)} | ${s.serverCpuPct.toFixed(0)} | ${s.errors} |`);
+    lines.push('', '**Saturation (ghz, 20 concurrent calls on 2 connections, closed loop):**', '', '| server | rps | p50 ms | p99 ms | server CPU % | peak RSS MB | errors |', '|---|---:|---:|---:|---:|---:|---:|');
+    for (const s of sat) lines.push(`| ${s.server} | ${s.rps.toFixed(0)} | ${s.p50?.toFixed(3)} | ${s.p99?.toFixed(3)} | ${s.serverCpuPct.toFixed(0)} | ${s.peakRssMb.toFixed(0)} | ${s.errors} |`);
   }
   const at = (name, rate) => results.find((r) => r.server === name)?.rates.find((x) => x.rate === rate);
-  const floor = at('floor', 1000);
-  const tg = at('tenantgate', 1000);
-  const tq = at('tenantgate+quota', 1000);
-  if (floor && tg) lines.push('', `At 1,000 rps: tenantgate p99 / floor p99 = ${(tg.p99 / floor.p99).toFixed(2)} (target ≤ 1.5).`);
-  if (tg && tq) lines.push(`Quota enforcement adds p50 ${(tq.p50 - tg.p50).toFixed(3)} ms, p99 ${(tq.p99 - tg.p99).toFixed(3)} ms at 1,000 rps.`);
+  const ghzAt = (name, rate) => results.find((r) => r.server === name)?.step.find((x) => x.rate === rate);
+  const floor = ghzAt('floor', 1000);
+  const tg = ghzAt('tenantgate', 1000);
+  const tq = ghzAt('tenantgate+quota', 1000);
+  if (floor && tg) lines.push('', `At 1,000 rps (ghz): tenantgate p99 / floor p99 = ${(tg.p99 / floor.p99).toFixed(2)} (target ≤ 1.5); k6: ${(at('tenantgate', 1000).p99 / at('floor', 1000).p99).toFixed(2)}.`);
+  if (tg && tq) lines.push(`Quota enforcement at 1,000 rps (ghz, same run): p50 ${tg.p50.toFixed(3)} → ${tq.p50.toFixed(3)} ms, p99 ${tg.p99.toFixed(3)} → ${tq.p99.toFixed(3)} ms.`);
+  const sf = results.find((r) => r.server === 'floor')?.sustainable;
+  const st = results.find((r) => r.server === 'tenantgate')?.sustainable;
+  if (sf && st) lines.push(`Sustainable throughput: tenantgate / floor = ${(st / sf).toFixed(2)} (target ≥ 0.6).`);
   if (!results.some((r) => r.server === 'opa-envoy')) lines.push('', 'OPA-Envoy: not measured (no OPA_ENVOY_BIN; see bench/README.md).');
   return lines.join('\n') + '\n';
 }
@@ -214,7 +243,7 @@ async function main() {
   const results = [];
   for (const kind of servers) {
     console.log(`bench: ${kind}`);
-    results.push(await measure(kind, fx, work, kind !== 'tenantgate+quota'));
+    results.push(await measure(kind, fx, work, true));
   }
   const sat = [];
   for (const kind of ['floor', 'tenantgate']) sat.push(await saturation(kind, fx, work));
