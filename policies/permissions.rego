@@ -13,6 +13,6 @@ covered(perms, required) if {
 	candidate in perms
 }
 
-scopes_allow(_) if count(object.get(input.identity, "scopes", [])) == 0
+scopes_allow(_) if count(input.identity.scopes) == 0
 
 scopes_allow(required) if covered(input.identity.scopes, required)

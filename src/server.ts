@@ -26,7 +26,8 @@ import { UsageFlusher } from './quota/persist.js';
 import { CheckPipeline } from './check/pipeline.js';
 import { CheckService } from './check/service.js';
 import { FAILSAFE_RESPONSE } from './check/respond.js';
-import { AUTH_SERVICE, authServiceDefinition, loadPackageDefinition } from './check/protos.js';
+import { AUTH_SERVICE, authServiceWithEncodedResponses, loadPackageDefinition } from './check/protos.js';
+import { encodeCheckResponse } from './check/encode.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { DecisionLog } from './telemetry/decision-log.js';
@@ -94,6 +95,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       localLimiter,
     );
   }
+  if (redisLimiter && !(await redisLimiter.ready(2000))) {
+    log.warn({ mode: config.quota.redis_failure }, 'redis quota store not reachable yet; serving with the configured failure mode until it is');
+  }
   const quota = config.quota.enabled ? new QuotaService(config, quotaRepo, redisLimiter ?? localLimiter) : undefined;
   const usage = new UsageFlusher(localLimiter, quotaRepo, config.quota.flush_interval_ms, (err) => log.error({ err }, 'usage flush failed'));
   const invalidate = () => {
@@ -136,12 +140,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   // In-flight Check calls, so shutdown can wait for them (health Watch streams never end by themselves).
   let inFlight = 0;
   let drained: (() => void) | undefined;
-  server.addService(authServiceDefinition(), {
+  server.addService(authServiceWithEncodedResponses(), {
     Check: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       inFlight++;
       service
         .check(call.request, 'grpc')
-        .then((r) => r.response)
+        .then((r): unknown => encodeCheckResponse(r.response))
         // check() never rejects; this is the last line of defence, and it still answers with a decision.
         .catch(() => FAILSAFE_RESPONSE)
         .then((response) => {

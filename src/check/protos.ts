@@ -34,6 +34,21 @@ export function authServiceDefinition(): grpc.ServiceDefinition {
   return loadPackageDefinition()[AUTH_SERVICE] as unknown as grpc.ServiceDefinition;
 }
 
+/** The same service, but a response that is already encoded (a Uint8Array) is sent as it is. */
+export function authServiceWithEncodedResponses(): grpc.ServiceDefinition {
+  const def = authServiceDefinition();
+  const check = def.Check!;
+  const serialize = check.responseSerialize;
+  return {
+    ...def,
+    Check: {
+      ...check,
+      responseSerialize: (value: unknown) =>
+        value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : serialize(value),
+    },
+  };
+}
+
 /** A client constructor for Envoy's Authorization service (used by `tenantgate check` and the tests). */
 export function authClientConstructor(): grpc.ServiceClientConstructor {
   return grpc.makeGenericClientConstructor(authServiceDefinition() as grpc.ServiceDefinition, 'Authorization');

@@ -3,6 +3,7 @@
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { Denial, type Decision } from '../check/types.js';
 import type { PolicyBundle } from './bundle.js';
+import { bundleProjection, project, type Projection } from './deps.js';
 
 type Loaded = Awaited<ReturnType<typeof loadPolicy>>;
 
@@ -10,6 +11,8 @@ interface Active {
   policy: Loaded;
   entrypoint: number;
   revision: string;
+  /** The parts of the input the policy reads (opa deps), when known. */
+  projection: Projection | undefined;
 }
 
 export class PolicyEngine {
@@ -30,7 +33,7 @@ export class PolicyEngine {
       throw new Error(`the policy bundle has no entrypoint ${this.entrypointName} (has: ${Object.keys(entrypoints).join(', ')})`);
     }
     policy.setData(bundle.data);
-    this.active = { policy, entrypoint, revision: bundle.revision };
+    this.active = { policy, entrypoint, revision: bundle.revision, projection: bundleProjection(bundle.data) };
   }
 
   evaluate(input: unknown): Decision | Denial {
@@ -38,7 +41,8 @@ export class PolicyEngine {
     if (!active) return policyError('no policy is loaded');
     let result: unknown;
     try {
-      result = (active.policy.evaluate(input, active.entrypoint) as { result?: unknown }[])[0]?.result;
+      const given = active.projection ? project(input, active.projection) : input;
+      result = (active.policy.evaluate(given, active.entrypoint) as { result?: unknown }[])[0]?.result;
     } catch {
       return policyError('the policy failed to evaluate');
     }

@@ -8,6 +8,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { compilePolicies } from './compile.js';
 import { readBundle } from './bundle.js';
 import { PolicyEngine } from './engine.js';
+import type { PolicyBundle } from './bundle.js';
 
 export interface ReloadEvents {
   onReload(result: 'success' | 'failure', source: string, revision: string, error?: string): void;
@@ -40,7 +41,7 @@ export class PolicyManager {
       this.poller = setInterval(() => void this.poll(), p.bundle_poll_seconds * 1000);
       this.poller.unref();
     } else {
-      await this.live.load(await readBundle(await this.localBundle()));
+      await this.loadLocal();
       if (!p.bundle_file && p.watch) this.watchDir(p.dir);
     }
     if (this.shadow && p.shadow) {
@@ -49,9 +50,14 @@ export class PolicyManager {
     }
   }
 
-  private localBundle(): Promise<Buffer> {
+  /** Compiles policies/ or reads the prebuilt bundle file, and swaps it in. */
+  private async loadLocal(): Promise<void> {
     const p = this.config.policies;
-    return p.bundle_file ? readFile(p.bundle_file) : compilePolicies(p.dir, p.entrypoint);
+    await this.swapIn(await readBundle(p.bundle_file ? await readFile(p.bundle_file) : await compilePolicies(p.dir, p.entrypoint)));
+  }
+
+  private swapIn(bundle: PolicyBundle): Promise<void> {
+    return this.live.load(bundle);
   }
 
   /** Rebuild from the local source (SIGHUP, or a change under policies/). Concurrent requests coalesce. */
@@ -65,7 +71,7 @@ export class PolicyManager {
       do {
         this.again = false;
         try {
-          await this.live.load(await readBundle(await this.localBundle()));
+          await this.loadLocal();
           this.events.onReload('success', source, this.live.revision);
           this.log.info({ source, policy_revision: this.live.revision }, 'policy reloaded');
         } catch (err) {
@@ -101,7 +107,7 @@ export class PolicyManager {
       if (res.status === 304) return true;
       if (!res.ok) throw new Error(`the bundle server answered ${res.status}`);
       const bytes = Buffer.from(await res.arrayBuffer());
-      await this.live.load(await readBundle(bytes));
+      await this.swapIn(await readBundle(bytes));
       this.etag = res.headers.get('etag') ?? undefined;
       this.events.onReload('success', 'bundle_url', this.live.revision);
       this.log.info({ url, etag: this.etag, policy_revision: this.live.revision }, 'policy bundle loaded');

@@ -93,6 +93,21 @@ export class RedisLimiter implements Limiter {
     this.redis.defineCommand('tgTake', { lua: SCRIPT });
   }
 
+  /** Resolves when connected, or after `ms` (start-up waits for it so the first checks do not fail needlessly). */
+  ready(ms: number): Promise<boolean> {
+    if (this.redis.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.redis.off('ready', onReady);
+        resolve(ok);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      this.redis.once('ready', onReady);
+    });
+  }
+
   async take(items: LimitItem[], now: number): Promise<QuotaResult> {
     const keys: string[] = [];
     const args: (string | number)[] = [now, items.length];
