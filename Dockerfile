@@ -1,20 +1,26 @@
 # syntax=docker/dockerfile:1
-# 1. opa at the pinned version, and the policies compiled to a WASM bundle.
+# 1. opa at the pinned version; the policies' own tests.
 FROM golang:1.26-bookworm AS policy
 RUN GOBIN=/usr/local/bin go install github.com/open-policy-agent/opa@v1.22.2
 WORKDIR /src
 COPY policies/ policies/
-RUN opa test policies/ && \
-    opa build -t wasm -e tenantgate/authz/decision --ignore '*_test.rego' -o /bundle.tar.gz policies/
+RUN opa test policies/
 
-# 2. TypeScript compiled, production dependencies only (better-sqlite3 builds here).
+# 2. TypeScript compiled; the policies built into a WASM bundle by tenantgate (with its input projection);
+#    then production dependencies only (better-sqlite3 builds here).
 FROM node:20-bookworm AS build
 WORKDIR /app
+COPY --from=policy /usr/local/bin/opa /usr/local/bin/opa
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src/ src/
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+COPY bin/ bin/
+COPY proto/ proto/
+COPY policies/ policies/
+RUN npx tsc -p tsconfig.json && \
+    node bin/tenantgate.js policy build -o /app/policy/bundle.tar.gz && \
+    npm prune --omit=dev
 
 # 3. Slim runtime, non-root. The bundle is prebuilt, so the image needs no opa.
 FROM node:20-bookworm-slim
@@ -25,7 +31,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=build /app/node_modules node_modules/
 COPY --from=build /app/dist dist/
-COPY --from=policy /bundle.tar.gz policy/bundle.tar.gz
+COPY --from=build /app/policy/bundle.tar.gz policy/bundle.tar.gz
 COPY package.json ./
 COPY bin/ bin/
 COPY proto/ proto/

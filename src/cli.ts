@@ -1,5 +1,6 @@
 // Entry point: `tenantgate serve | demo | check | policy | tenant | token`.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { startServer, type RunningServer } from './server.js';
@@ -126,6 +127,7 @@ policy
   .action(async (opts) => {
     const config = configFrom(opts);
     const bundle = await compilePolicies(config.policies.dir, config.policies.entrypoint);
+    mkdirSync(dirname(resolve(opts.output)), { recursive: true });
     writeFileSync(opts.output, bundle);
     process.stdout.write(`wrote ${opts.output} (${bundle.length} bytes)\n`);
   });

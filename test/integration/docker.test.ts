@@ -34,6 +34,8 @@ describe('Dockerfile', () => {
   it('is multi-stage: opa for the policies, a Node build, a slim non-root runtime', () => {
     expect(stages).toHaveLength(3);
     expect(stages[0]).toMatch(/^FROM golang:\S+ AS policy$/);
+    expect(dockerfile).toContain('RUN opa test policies/');
+    expect(dockerfile).toContain('COPY --from=build /app/policy/bundle.tar.gz policy/bundle.tar.gz');
     expect(stages[2]).toMatch(/^FROM node:20-\S*slim$/);
     const runtime = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
     expect(runtime).toMatch(/^USER node$/m);
@@ -42,12 +44,11 @@ describe('Dockerfile', () => {
     expect(dockerfile).toContain(`go install github.com/open-policy-agent/opa@${pinned}`);
   });
 
-  it('its policy stage command builds a bundle, and its runtime environment serves it', async () => {
+  it('its build stage command builds a bundle, and its runtime environment serves it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tg-docker-'));
-    // The `opa build` of the policy stage, run as written (with the opa the project installed).
-    const build = /opa build (.+) -o \/bundle\.tar\.gz policies\//.exec(dockerfile)![1]!;
-    const args = ['build', ...build.split(' ').map((a) => a.replace(/^'|'$/g, '')), '-o', join(dir, 'bundle.tar.gz'), 'policies/'];
-    execFileSync(findOpa(), args, { cwd: ROOT });
+    // The bundle command of the build stage, run as written (with the opa the project installed).
+    expect(dockerfile).toMatch(/node bin\/tenantgate\.js policy build -o \/app\/policy\/bundle\.tar\.gz/);
+    execFileSync(process.execPath, [join(ROOT, 'bin', 'tenantgate.js'), 'policy', 'build', '-o', join(dir, 'bundle.tar.gz')], { cwd: ROOT, env: { ...process.env, OPA_BIN: findOpa() } });
     const bundle = await readBundle(readFileSync(join(dir, 'bundle.tar.gz')));
     const engine = new PolicyEngine('tenantgate/authz/decision');
     await engine.load(bundle);
