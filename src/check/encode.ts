@@ -96,27 +96,14 @@ export function encodeCheckResponse(r: Msg): Uint8Array {
   }
   const ok = r.okResponse as Msg | undefined;
   if (ok) {
-    const o = protobuf.Writer.create();
-    writeOptions(o, 2, ok.headers as HeaderOption[] | undefined);
+    // Fields in number order: headers (2), headers_to_remove (5, cached already encoded), response_headers_to_add (6).
+    const headers = protobuf.Writer.create();
+    writeOptions(headers, 2, ok.headers as HeaderOption[] | undefined);
     const remove = ok.headersToRemove as readonly string[] | undefined;
-    if (remove?.length) {
-      // Already encoded as repeated field 5: append the bytes as they are.
-      const bytes = encodeRemoveList(remove);
-      const fin = o.finish();
-      const merged = new Uint8Array(fin.length + bytes.length);
-      merged.set(fin);
-      merged.set(bytes, fin.length);
-      const rest = protobuf.Writer.create();
-      writeOptions(rest, 6, ok.responseHeadersToAdd as HeaderOption[] | undefined);
-      const tail = rest.finish();
-      const all = new Uint8Array(merged.length + tail.length);
-      all.set(merged);
-      all.set(tail, merged.length);
-      w.uint32(26).bytes(all);
-    } else {
-      writeOptions(o, 6, ok.responseHeadersToAdd as HeaderOption[] | undefined);
-      w.uint32(26).bytes(o.finish());
-    }
+    const add = protobuf.Writer.create();
+    writeOptions(add, 6, ok.responseHeadersToAdd as HeaderOption[] | undefined);
+    const parts = [headers.finish(), remove?.length ? encodeRemoveList(remove) : new Uint8Array(0), add.finish()];
+    w.uint32(26).bytes(Buffer.concat(parts));
   }
   if (r.dynamicMetadata) w.uint32(34).bytes(encodeStruct(r.dynamicMetadata as Msg));
   return w.finish();

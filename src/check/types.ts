@@ -11,8 +11,6 @@ export class Denial {
   ) {}
 }
 
-export const isDenial = (v: unknown): v is Denial => v instanceof Denial;
-
 /** The policy's decision (DESIGN.md section 4), validated. */
 export interface Decision {
   allowed: boolean;

@@ -72,10 +72,6 @@ export class JwtVerifier {
     return identity;
   }
 
-  clearCache(): void {
-    this.cache?.clear();
-  }
-
   private toIdentity(claims: jose.JWTPayload): Identity {
     const tenant = readClaim(claims, this.cfg.tenant_claim);
     const subject = readClaim(claims, this.cfg.user_claim);

@@ -21,7 +21,7 @@ export class AuditLog {
   private readonly all;
   private readonly ofTenant;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.insert = db.prepare('INSERT INTO audit_log (at, actor, action, tenant_id, target, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.all = db.prepare<[number], Row>('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?');
     this.ofTenant = db.prepare<[string, number], Row>('SELECT * FROM audit_log WHERE tenant_id = ? ORDER BY seq DESC LIMIT ?');
@@ -30,10 +30,6 @@ export class AuditLog {
   append(e: AuditInput): void {
     const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
     this.insert.run(e.at ?? new Date().toISOString(), e.actor, e.action, e.tenant_id, e.target, json(e.before), json(e.after));
-  }
-
-  appendMany(entries: AuditInput[]): void {
-    this.db.transaction(() => entries.forEach((e) => this.append(e)))();
   }
 
   /** Newest first. */

@@ -110,7 +110,7 @@ export class GroupRepository {
   private readonly membersOfUser;
   private readonly userGroups;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.one = db.prepare<[string, string], GroupRow>(`SELECT ${COLS} FROM groups WHERE tenant_id = ? AND id = ?`);
     this.ofTenant = db.prepare<[string], GroupRow>(`SELECT ${COLS} FROM groups WHERE tenant_id = ? ORDER BY id`);
     this.upsert = db.prepare(

@@ -70,21 +70,28 @@ describe('reflection', () => {
   const require = createRequire(import.meta.url);
   const protoDir = join(dirname(require.resolve('@grpc/reflection')), '..', 'proto');
 
+  /** One request on a reflection stream of the given version; resolves with the first reply. */
+  async function reflect(version: 'v1' | 'v1alpha', request: Record<string, unknown>): Promise<any> {
+    const def = protoLoader.loadSync(`grpc/reflection/${version}/reflection.proto`, { includeDirs: [protoDir] });
+    const Client = (grpc.loadPackageDefinition(def) as any).grpc.reflection[version].ServerReflection;
+    const client = new Client(t!.server.address, grpc.credentials.createInsecure());
+    const stream = client.ServerReflectionInfo();
+    try {
+      return await new Promise<any>((resolve, reject) => {
+        stream.on('data', resolve);
+        stream.on('error', reject);
+        stream.write(request);
+      });
+    } finally {
+      stream.end();
+      client.close();
+    }
+  }
+
   for (const version of ['v1', 'v1alpha'] as const) {
     it(`lists the services over ${version}`, async () => {
       t = await startTestServer();
-      const def = protoLoader.loadSync(`grpc/reflection/${version}/reflection.proto`, { includeDirs: [protoDir] });
-      const pkg = grpc.loadPackageDefinition(def) as any;
-      const Client = pkg.grpc.reflection[version].ServerReflection;
-      const client = new Client(t.server.address, grpc.credentials.createInsecure());
-      const stream = client.ServerReflectionInfo();
-      const reply = await new Promise<any>((resolve, reject) => {
-        stream.on('data', resolve);
-        stream.on('error', reject);
-        stream.write({ listServices: '' });
-      });
-      stream.end();
-      client.close();
+      const reply = await reflect(version, { listServices: '' });
       const names = reply.listServicesResponse.service.map((s: { name: string }) => s.name);
       expect(names).toEqual(expect.arrayContaining([AUTH_SERVICE, 'grpc.health.v1.Health']));
     });
@@ -92,17 +99,7 @@ describe('reflection', () => {
 
   it('describes the Check request type for tools such as grpcurl', async () => {
     t = await startTestServer();
-    const def = protoLoader.loadSync('grpc/reflection/v1/reflection.proto', { includeDirs: [protoDir] });
-    const Client = (grpc.loadPackageDefinition(def) as any).grpc.reflection.v1.ServerReflection;
-    const client = new Client(t.server.address, grpc.credentials.createInsecure());
-    const stream = client.ServerReflectionInfo();
-    const reply = await new Promise<any>((resolve, reject) => {
-      stream.on('data', resolve);
-      stream.on('error', reject);
-      stream.write({ fileContainingSymbol: 'envoy.service.auth.v3.CheckRequest' });
-    });
-    stream.end();
-    client.close();
+    const reply = await reflect('v1', { fileContainingSymbol: 'envoy.service.auth.v3.CheckRequest' });
     expect(reply.fileDescriptorResponse.fileDescriptorProto.length).toBeGreaterThan(1);
   });
 });
