@@ -82,7 +82,7 @@ program
       [
         '',
         `tenantgate demo is serving on ${server.address} (store ${config.store.path})`,
-        'tenants: acme (premium), globex (basic), initech (free, suspended)',
+        'tenants: acme (premium; alice@acme owns its admin group), globex (basic; bob@globex is an analyst), initech (free, suspended)',
         '',
         'example token for alice@acme (valid 24 h):',
         token,

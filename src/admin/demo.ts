@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import * as jose from 'jose';
 import type { Config } from '../config.js';
 import { TenantRepository, type Tier, type TenantStatus } from '../store/tenants.js';
+import { GroupRepository } from '../store/groups.js';
 import type { Db } from '../store/database.js';
 
 export const DEMO_TENANTS: { id: string; name: string; tier: Tier; status: TenantStatus }[] = [
@@ -56,14 +57,22 @@ export async function mintToken(o: MintOptions): Promise<string> {
   return jwt.sign(key);
 }
 
-/** Seeds the demo tenants that are not there yet (never touches existing data). */
+/** Users of the demo tenants: alice administers acme, bob analyses globex data. */
+const DEMO_MEMBERS = [
+  { tenant_id: 'acme', user_id: 'alice@acme', group_id: 'admin', role: 'owner' as const },
+  { tenant_id: 'globex', user_id: 'bob@globex', group_id: 'analyst', role: 'member' as const },
+];
+
+/** Seeds the demo tenants (and their members) that are not there yet; never touches existing data. */
 export function seedDemoTenants(db: Db): string[] {
   const repo = new TenantRepository(db);
+  const groups = new GroupRepository(db);
   const created: string[] = [];
   for (const t of DEMO_TENANTS) {
     if (!repo.get(t.id)) {
       repo.create(t);
       created.push(t.id);
+      for (const m of DEMO_MEMBERS) if (m.tenant_id === t.id) groups.addMembership(m);
     }
   }
   return created;
