@@ -26,7 +26,7 @@ import { UsageFlusher } from './quota/persist.js';
 import { CheckPipeline } from './check/pipeline.js';
 import { CheckService } from './check/service.js';
 import { FAILSAFE_RESPONSE } from './check/respond.js';
-import { AUTH_SERVICE, authServiceWithEncodedResponses, loadPackageDefinition } from './check/protos.js';
+import { AUTH_SERVICE, authServiceForServer, loadPackageDefinition } from './check/protos.js';
 import { encodeCheckResponse } from './check/encode.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
@@ -140,7 +140,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   // In-flight Check calls, so shutdown can wait for them (health Watch streams never end by themselves).
   let inFlight = 0;
   let drained: (() => void) | undefined;
-  server.addService(authServiceWithEncodedResponses(), {
+  server.addService(authServiceForServer(), {
     Check: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       inFlight++;
       service

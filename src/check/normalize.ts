@@ -39,7 +39,7 @@ type HttpReq = {
   path?: string;
   host?: string;
   scheme?: string;
-  size?: string;
+  size?: string | { toString(): string };
   protocol?: string;
   body?: string;
   rawBody?: Buffer | Uint8Array;
@@ -78,7 +78,8 @@ export function normalize(req: unknown, limits: Config['limits']): NormalizedReq
   const parsedQuery = parseQuery(query);
 
   const host = http.host || headers[':authority'] || headers['host'] || '';
-  const body = http.body ?? (http.rawBody && http.rawBody.length ? utf8.decode(http.rawBody) : null);
+  // An unset string field may arrive as "" (a decoded message) or be absent (a plain object): both mean no body.
+  const body = http.body ? http.body : http.rawBody && http.rawBody.length ? utf8.decode(http.rawBody) : null;
   const contentLength = Number(headers['content-length']);
   const truncatedBody =
     headers['x-envoy-auth-partial-body'] === 'true' ||
@@ -97,7 +98,8 @@ export function normalize(req: unknown, limits: Config['limits']): NormalizedReq
         path: rawPath,
         host,
         scheme: http.scheme ?? headers[':scheme'] ?? '',
-        size: http.size ?? '0',
+        // int64: a string from proto-loader, a Long from a decoded message; protojson writes a string.
+        size: String(http.size ?? '0'),
         protocol: http.protocol ?? '',
         ...(body !== null ? { body } : {}),
       },

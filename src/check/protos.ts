@@ -1,6 +1,8 @@
 // Envoy's official ext_authz v3 protos (shipped by @grpc/grpc-js-xds under deps/), loaded once at start-up.
 // No hand-written copy of Envoy's messages: the same definitions serve the server, the CLI client and the tests.
 import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import protobuf from 'protobufjs';
 import { dirname, join } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import * as grpc from '@grpc/grpc-js';
@@ -34,15 +36,36 @@ export function authServiceDefinition(): grpc.ServiceDefinition {
   return loadPackageDefinition()[AUTH_SERVICE] as unknown as grpc.ServiceDefinition;
 }
 
-/** The same service, but a response that is already encoded (a Uint8Array) is sent as it is. */
-export function authServiceWithEncodedResponses(): grpc.ServiceDefinition {
+let checkRequestType: protobuf.Type | undefined;
+/** Envoy's CheckRequest as a protobufjs type, from the same proto files. */
+function checkRequest(): protobuf.Type {
+  if (!checkRequestType) {
+    const root = new protobuf.Root();
+    root.resolvePath = (_origin, target) => {
+      for (const dir of LOADER_OPTIONS.includeDirs!) if (existsSync(join(dir, target))) return join(dir, target);
+      return target;
+    };
+    root.loadSync('envoy/service/auth/v3/external_auth.proto');
+    checkRequestType = root.lookupType('envoy.service.auth.v3.CheckRequest');
+  }
+  return checkRequestType;
+}
+
+/**
+ * The server's view of the service: requests are decoded once into protobufjs messages (no second conversion
+ * into plain objects: the pipeline reads only what it needs, and unset fields read as their defaults), and a
+ * response that is already encoded (a Uint8Array) is sent as it is.
+ */
+export function authServiceForServer(): grpc.ServiceDefinition {
   const def = authServiceDefinition();
   const check = def.Check!;
   const serialize = check.responseSerialize;
+  const type = checkRequest();
   return {
     ...def,
     Check: {
       ...check,
+      requestDeserialize: (buf: Buffer) => type.decode(buf),
       responseSerialize: (value: unknown) =>
         value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : serialize(value),
     },
