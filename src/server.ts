@@ -117,6 +117,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     policy,
     audit: (entry) => writes.record(entry),
     quota,
+    log,
   });
 
   metrics = new Metrics(
@@ -125,7 +126,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     { redisFailures: redisLimiter ? () => redisLimiter.failures : undefined },
   );
   metrics.setRevision('live', policy.revision);
-  if (policies.shadow) metrics.policyRevision.set({ revision: policies.shadow.revision, role: 'shadow' }, 1);
+  if (policies.shadow) metrics.setRevision('shadow', policies.shadow.revision);
   const decisionLog = config.decision_log.enabled
     ? new DecisionLog({ output: config.decision_log.output, sampleAllows: config.decision_log.sample_allows, includeHeaders: config.decision_log.include_headers, extraRedacted: [...config.decision_log.redact_headers, config.auth.api_keys.header, config.federation.header] })
     : undefined;

@@ -12,9 +12,9 @@ import type { FederationVerifier } from '../identity/federation.js';
 import type { TenantResolver } from '../tenancy/resolve.js';
 import type { ContextLoader } from '../tenancy/context.js';
 import type { PolicyEngine } from '../policy/engine.js';
-import { readClaim } from '../tenancy/claims.js';
 import type { AuditInput } from '../store/audit.js';
 import type { QuotaService } from '../quota/service.js';
+import type { Logger } from '../telemetry/logger.js';
 
 export interface Outcome extends ResolvedContext {
   decisionId: string;
@@ -37,8 +37,10 @@ export interface PipelineDeps {
   policy: PolicyEngine;
   audit: (entry: AuditInput) => void;
   quota?: QuotaService;
+  log: Logger;
 }
 
+const NO_GROUPS: readonly string[] = Object.freeze([]);
 const NOBODY: ResolvedContext = Object.freeze({ identity: ANONYMOUS, tenant: null, effective: null, hints: [], federation: null, targetTenant: null });
 
 export class CheckPipeline {
@@ -53,31 +55,49 @@ export class CheckPipeline {
   async check(raw: unknown): Promise<Outcome> {
     const decisionId = randomUUID();
     const revision = this.deps.policy.revision;
-    let policy: Pick<Outcome, 'policyInput' | 'policyDecision' | 'policySeconds'> = {};
-    const end = (decision: Decision | Denial, ctx: ResolvedContext = NOBODY, request: NormalizedRequest | null = null): Outcome => ({
-      ...ctx,
-      ...policy,
+    let policyInput: Record<string, unknown> | undefined;
+    let policyDecision: Decision | Denial | undefined;
+    let policySeconds: number | undefined;
+    let ctx: ResolvedContext = NOBODY;
+    const end = (decision: Decision | Denial, request: NormalizedRequest | null = null): Outcome => ({
+      identity: ctx.identity,
+      tenant: ctx.tenant,
+      effective: ctx.effective,
+      hints: ctx.hints,
+      federation: ctx.federation,
+      targetTenant: ctx.targetTenant,
+      policyInput,
+      policyDecision,
+      policySeconds,
       decisionId,
       decision,
       request,
       policyRevision: revision,
     });
+    let req: NormalizedRequest | Denial | undefined;
+    let who: Identity = ANONYMOUS; // for the error log when a later phase fails
     try {
-      const req = normalize(raw, this.deps.config.limits);
+      req = normalize(raw, this.deps.config.limits);
       if (req instanceof Denial) return end(req);
 
       let identity = this.identify(req);
       if (identity instanceof Promise) identity = await identity;
-      if (identity instanceof Denial) return end(identity, NOBODY, req);
+      if (identity instanceof Denial) return end(identity, req);
+      who = identity;
 
-      const ctx = await this.resolve(req, identity);
-      if (ctx instanceof Denial) return end(ctx, { ...NOBODY, identity }, req);
+      const resolved = await this.resolve(req, identity);
+      if (resolved instanceof Denial) {
+        ctx = { ...NOBODY, identity };
+        return end(resolved, req);
+      }
+      ctx = resolved;
 
-      const input = buildInput(req, ctx);
+      policyInput = buildInput(req, ctx);
       const t0 = process.hrtime.bigint();
-      let decision = this.deps.policy.evaluate(input);
-      policy = { policyInput: input, policyDecision: decision, policySeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
-      if (decision instanceof Denial || !decision.allowed) return end(decision, ctx, req);
+      let decision = this.deps.policy.evaluate(policyInput);
+      policySeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      policyDecision = decision;
+      if (decision instanceof Denial || !decision.allowed) return end(decision, req);
 
       // Quota: only what the policy allowed spends quota, and always the caller's own tenant (federated too).
       const quota = this.deps.quota;
@@ -85,14 +105,16 @@ export class CheckPipeline {
       if (quota && charged) {
         let q = quota.enforce(charged, ctx.identity, ctx.effective, decision);
         if (q instanceof Promise) q = await q;
-        if (!q.allowed) return end(new Denial(q.http_status, q.code, q.reason, q.headers), ctx, req);
+        if (!q.allowed) return end(new Denial(q.http_status, q.code, q.reason, q.headers), req);
         if (q.headers.ratelimit) decision = { ...decision, response_headers_to_add: { ...decision.response_headers_to_add, ...q.headers } };
       }
       if (decision.federation) this.auditFederated(decisionId, req, ctx, decision);
-      return end(decision, ctx, req);
-    } catch {
-      // A bug or a failing store must not let a request through, nor take the server down.
-      return end(new Denial(503, 'internal_error', 'the authorization service failed to decide'));
+      return end(decision, req);
+    } catch (err) {
+      // A bug or a failing store must not let a request through, nor take the server down; it is logged, with
+      // the tenant and decision id, so the 503 can be traced.
+      this.deps.log.error({ err, decision_id: decisionId, tenant: who.tenant_id, subject: who.subject }, 'check failed');
+      return end(new Denial(503, 'internal_error', 'the authorization service failed to decide'), req instanceof Denial ? null : (req ?? null));
     }
   }
 
@@ -116,7 +138,7 @@ export class CheckPipeline {
     const hints = resolver.hints(req);
     if (hints instanceof Denial) return hints;
     const tenant = context.tenant(tenantId);
-    const effective = tenant ? context.user(tenant, identity.subject ?? '', this.claimGroups(identity)) : null;
+    const effective = tenant ? context.user(tenant, identity.subject ?? '', identity.claim_groups ?? NO_GROUPS) : null;
 
     let federation = null;
     let targetTenant = null;
@@ -127,14 +149,6 @@ export class CheckPipeline {
       targetTenant = context.tenant(other.id);
     }
     return { identity, tenant, effective, hints, federation, targetTenant };
-  }
-
-  private claimGroups(identity: Identity): string[] {
-    const claim = this.deps.config.auth.jwt.groups_claim;
-    if (!claim || identity.kind !== 'jwt') return [];
-    const v = readClaim(identity.claims, claim);
-    if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
-    return typeof v === 'string' ? v.split(/[\s,]+/).filter(Boolean) : [];
   }
 
   private auditFederated(decisionId: string, req: NormalizedRequest, ctx: ResolvedContext, decision: Decision): void {

@@ -38,6 +38,8 @@ export interface Identity {
   tenant_id: string | null;
   claims: Record<string, unknown>;
   api_key_id: string | null;
+  /** Group ids from the token's groups claim (auth.jwt.groups_claim); only groups of the tenant count. */
+  claim_groups?: string[];
   /** A per-key quota tier (apikey create --tier), if set. */
   api_key_tier?: 'free' | 'basic' | 'premium' | 'enterprise' | null;
   scopes: string[];

@@ -76,6 +76,7 @@ export class JwtVerifier {
     const tenant = readClaim(claims, this.cfg.tenant_claim);
     const subject = readClaim(claims, this.cfg.user_claim);
     const scope = claims['scope'] ?? claims['scp'];
+    const groups = this.cfg.groups_claim ? readClaim(claims, this.cfg.groups_claim) : undefined;
     return Object.freeze({
       kind: 'jwt',
       subject: typeof subject === 'string' ? subject : null,
@@ -85,6 +86,7 @@ export class JwtVerifier {
       claims: claims as Record<string, unknown>,
       api_key_id: null,
       scopes: typeof scope === 'string' ? scope.split(' ').filter(Boolean) : Array.isArray(scope) ? scope.map(String) : [],
+      claim_groups: Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : typeof groups === 'string' ? groups.split(/[\s,]+/).filter(Boolean) : [],
     }) as Identity;
   }
 }

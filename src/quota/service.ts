@@ -75,20 +75,25 @@ export class QuotaService {
   }
 
   private itemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision): LimitItem[] {
+    // Tenant and caller limits together, cached with the caller; only a policy-named bucket is added per request.
+    const stacked = this.callerItemsFor(tenant, identity, effective);
+    const q = decision.quota;
+    if (!q) return stacked;
+    const bucket = itemsFor([{ tenant: tenant.id, subject: `bucket:${q.bucket}`, label: q.bucket, limits: q.limits, anchorDay: tenant.billing_anchor_day ?? undefined }]);
+    return [...stacked, ...bucket];
+  }
+
+  private tenantItemsFor(tenant: Tenant): LimitItem[] {
     let t = this.tenantItems.get(tenant.id);
     if (!t) {
       const ov = this.overridesOf(tenant.id);
       t = itemsFor([{ tenant: tenant.id, subject: '*', label: 'tenant', limits: overlay(this.tierSet(tenant.tier), ov.tenant), anchorDay: tenant.billing_anchor_day ?? undefined }]);
       this.tenantItems.set(tenant.id, t);
     }
-    const caller = this.callerItemsFor(tenant, identity, effective);
-    const q = decision.quota;
-    if (!q) return caller.length ? [...t, ...caller] : t;
-    const bucket = itemsFor([{ tenant: tenant.id, subject: `bucket:${q.bucket}`, label: q.bucket, limits: q.limits, anchorDay: tenant.billing_anchor_day ?? undefined }]);
-    return [...t, ...caller, ...bucket];
+    return t;
   }
 
-  /** Cached on the effective context object (rebuilt when data changes) and the key id. */
+  /** Tenant + caller limits, cached on the effective context object (rebuilt when data changes) and the key id. */
   private callerItemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null): LimitItem[] {
     const owner: object = effective ?? identity;
     let byKey = this.callerItems.get(owner);
@@ -105,7 +110,7 @@ export class QuotaService {
     } else {
       scope = { tenant: tenant.id, subject: `user:${identity.subject ?? ''}`, label: 'user', limits: this.userSet(tenant, effective, ov), anchorDay };
     }
-    items = itemsFor([scope]);
+    items = [...this.tenantItemsFor(tenant), ...itemsFor([scope])];
     byKey.set(cacheKey, items);
     return items;
   }

@@ -73,8 +73,13 @@ export class Metrics {
     setInterval(() => this.rankTenants(), 10_000).unref();
   }
 
+  private readonly revisions = new Map<'live' | 'shadow', string>();
+
+  /** One series per role: a reload replaces the live revision and leaves the shadow one alone. */
   setRevision(role: 'live' | 'shadow', revision: string): void {
-    this.policyRevision.reset();
+    const old = this.revisions.get(role);
+    if (old !== undefined) this.policyRevision.remove({ revision: old, role });
+    this.revisions.set(role, revision);
     this.policyRevision.set({ revision, role }, 1);
   }
 

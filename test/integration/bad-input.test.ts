@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { bearer, mint, startTestServer, type TestServer } from '../support/server.js';
 import { buildCheckRequest } from '../../src/check/envoy-request.js';
 import type { EnvoyResult } from '../support/envoy.js';
+import { createLogger } from '../../src/telemetry/logger.js';
 
 let t: TestServer;
 let token: string;
@@ -163,6 +164,25 @@ describe('malformed requests', () => {
     );
     expect(errors.every((e) => e.code === grpc.status.CANCELLED)).toBe(true);
     expect((await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] })).outcome).toBe('upstream');
+  });
+});
+
+describe('a failing store', () => {
+  it('fails closed with 503/14 internal_error, logs it with the tenant, and the server keeps answering', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('error', { write: (s: string) => void lines.push(s) });
+    const s = await startTestServer({ logger });
+    const newcomer = await mint({ tenant: 'globex', sub: 'gus' });
+    s.server.db.close(); // the store goes away under the server
+    const r = denied(await s.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(newcomer)] }));
+    expect(r).toMatchObject({ status: 503, grpc: 14, error: 'internal_error' });
+    const entry = lines.map((l) => JSON.parse(l)).find((e) => e.msg === 'check failed');
+    expect(entry).toMatchObject({ tenant: 'globex', subject: 'gus', decision_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(JSON.stringify(lines)).not.toContain(newcomer);
+    // Requests that need no store still get their decision.
+    expect(denied(await s.envoy({ method: 'GET', path: '/api/v1/items' })).status).toBe(401);
+    await s.server.shutdown().catch(() => undefined);
+    s.client.close();
   });
 });
 

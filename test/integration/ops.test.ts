@@ -194,6 +194,11 @@ describe('shadow mode', () => {
     const text = await (await fetch(`http://${t.server.httpAddress}/metrics`)).text();
     expect(metricValue(text, /^tenantgate_shadow_divergences_total/)).toBe(3);
     expect(text).toMatch(/tenantgate_policy_revision_info\{revision="[0-9a-f]+",role="shadow"\} 1/);
+    // A reload of the live policy keeps the shadow's series.
+    await t.server.reloadPolicy();
+    const after = await (await fetch(`http://${t.server.httpAddress}/metrics`)).text();
+    expect(after.match(/^tenantgate_policy_revision_info\{.*\} 1$/gm)).toHaveLength(2);
+    expect(after).toMatch(/role="shadow"/);
     await t.close();
     rmSync(dir, { recursive: true, force: true });
   });

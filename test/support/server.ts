@@ -11,7 +11,7 @@ import { startServer, type RunningServer } from '../../src/server.js';
 import { openDatabase } from '../../src/store/database.js';
 import { TenantRepository, type Tier, type TenantStatus } from '../../src/store/tenants.js';
 import { createAuthClient } from '../../src/admin/check-client.js';
-import { createLogger } from '../../src/telemetry/logger.js';
+import { createLogger, type Logger } from '../../src/telemetry/logger.js';
 import { Admin } from '../../src/admin/operations.js';
 import { envoyCheck, type EnvoyOptions, type EnvoyResult } from './envoy.js';
 import type { HttpRequestSpec } from '../../src/check/envoy-request.js';
@@ -103,7 +103,7 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  opts: { tenants?: TestTenant[]; config?: Record<string, unknown>; env?: NodeJS.ProcessEnv } = {},
+  opts: { tenants?: TestTenant[]; config?: Record<string, unknown>; env?: NodeJS.ProcessEnv; logger?: Logger } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'tenantgate-it-'));
   const dbPath = join(dir, 'tenantgate.db');
@@ -123,7 +123,7 @@ export async function startTestServer(
     log: { level: 'silent' },
   };
   const config = parseConfig(deepMerge(base, opts.config ?? {}), dir);
-  const server = await startServer(config, { logger: createLogger('silent'), env: opts.env });
+  const server = await startServer(config, { logger: opts.logger ?? createLogger('silent'), env: opts.env });
   const client = createAuthClient(server.address);
   return {
     server,
