@@ -4,6 +4,9 @@ package tenantgate.genai
 
 import data.tenantgate.routes
 
+# Defined either way so that WASM evaluates it once per request (see routes.matched).
+default applies := false
+
 applies if routes.route.kind == "completions"
 
 bad_body := "the request body is truncated; the completion limits cannot be checked" if {

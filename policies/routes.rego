@@ -2,10 +2,14 @@
 # public, the data level it touches, and its kind (e.g. "completions" for body-aware GenAI rules).
 package tenantgate.routes
 
-# The first matching route, in table order.
-route := data.tenantgate.settings.routes[i] if {
+# The first matching route, in table order; undefined when none matches.
+route := matched if matched != null
+
+# The match itself is always defined (null for none): OPA's WASM keeps a rule's value for the rest of the evaluation
+# only when it is defined, and many rules read the route, so an undefined match would be searched for again each time.
+matched := data.tenantgate.settings.routes[i] if {
 	i := min({j | some j, r in data.tenantgate.settings.routes; matches(r)})
-}
+} else := null
 
 matches(r) if {
 	r.method in {"*", input.attributes.request.http.method}
