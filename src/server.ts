@@ -27,7 +27,6 @@ import { CheckPipeline } from './check/pipeline.js';
 import { CheckService } from './check/service.js';
 import { FAILSAFE_RESPONSE } from './check/respond.js';
 import { AUTH_SERVICE, authServiceForServer, loadPackageDefinition } from './check/protos.js';
-import { encodeCheckResponse } from './check/encode.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { DecisionLog } from './telemetry/decision-log.js';
@@ -145,8 +144,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     Check: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       inFlight++;
       service
-        .check(call.request, 'grpc')
-        .then((r): unknown => encodeCheckResponse(r.response))
+        .checkEncoded(call.request)
         // check() never rejects; this is the last line of defence, and it still answers with a decision.
         .catch(() => FAILSAFE_RESPONSE)
         .then((response) => {

@@ -6,7 +6,7 @@
 import protobuf from 'protobufjs';
 import { LRUCache } from 'lru-cache';
 
-interface HeaderOption {
+export interface HeaderOption {
   header: { key: string; value: string };
   append?: { value: boolean };
 }
@@ -17,7 +17,7 @@ type Msg = Record<string, unknown>;
 const optionCache = new LRUCache<string, Uint8Array>({ max: 50_000 });
 const removeCache = new WeakMap<readonly string[], Uint8Array>();
 
-function encodeHeaderOption(o: HeaderOption): Uint8Array {
+export function encodeHeaderOption(o: HeaderOption): Uint8Array {
   const w = protobuf.Writer.create();
   const hv = protobuf.Writer.create();
   hv.uint32(10).string(o.header.key).uint32(18).string(o.header.value);
@@ -35,12 +35,12 @@ function headerOption(o: HeaderOption, cache: boolean): Uint8Array {
   return b;
 }
 
-function writeOptions(w: protobuf.Writer, field: number, options: HeaderOption[] | undefined): void {
+export function writeOptions(w: protobuf.Writer, field: number, options: HeaderOption[] | undefined): void {
   if (!options) return;
   for (const o of options) w.uint32((field << 3) | 2).bytes(headerOption(o, o.header.key !== 'x-decision-id'));
 }
 
-function encodeValue(v: Msg): Uint8Array {
+export function encodeValue(v: Msg): Uint8Array {
   const w = protobuf.Writer.create();
   if ('nullValue' in v) w.uint32(8).int32(0);
   else if ('numberValue' in v) w.uint32(17).double(v.numberValue as number);
@@ -55,24 +55,27 @@ function encodeValue(v: Msg): Uint8Array {
   return w.finish();
 }
 
+/** One entry of a Struct's fields map, as the field (tag and length included). */
+export function encodeStructEntry(w: protobuf.Writer, key: string, value: Msg): void {
+  const e = protobuf.Writer.create();
+  e.uint32(10).string(key).uint32(18).bytes(encodeValue(value));
+  w.uint32(10).bytes(e.finish());
+}
+
 function encodeStruct(s: Msg): Uint8Array {
   const w = protobuf.Writer.create();
-  for (const [k, v] of Object.entries((s.fields as Record<string, Msg>) ?? {})) {
-    const e = protobuf.Writer.create();
-    e.uint32(10).string(k).uint32(18).bytes(encodeValue(v));
-    w.uint32(10).bytes(e.finish());
-  }
+  for (const [k, v] of Object.entries((s.fields as Record<string, Msg>) ?? {})) encodeStructEntry(w, k, v);
   return w.finish();
 }
 
-function encodeStatus(s: { code?: number; message?: string }): Uint8Array {
+export function encodeStatus(s: { code?: number; message?: string }): Uint8Array {
   const w = protobuf.Writer.create();
   if (s.code !== undefined) w.uint32(8).int32(s.code);
   if (s.message !== undefined) w.uint32(18).string(s.message);
   return w.finish();
 }
 
-function encodeRemoveList(names: readonly string[]): Uint8Array {
+export function encodeRemoveList(names: readonly string[]): Uint8Array {
   let b = removeCache.get(names);
   if (!b) {
     const w = protobuf.Writer.create();

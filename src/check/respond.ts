@@ -39,7 +39,7 @@ interface HeaderOption {
   append: { value: boolean };
 }
 
-const set = (key: string, value: string): HeaderOption => ({ header: { key, value }, append: { value: false } });
+export const set = (key: string, value: string): HeaderOption => ({ header: { key, value }, append: { value: false } });
 const CONTENT_TYPE_JSON = Object.freeze(set('content-type', 'application/json'));
 const WWW_AUTH = Object.freeze(set('www-authenticate', 'Bearer realm="tenantgate"'));
 const WWW_AUTH_INVALID = Object.freeze(set('www-authenticate', 'Bearer realm="tenantgate", error="invalid_token"'));
@@ -48,11 +48,11 @@ const WWW_AUTH_INVALID = Object.freeze(set('www-authenticate', 'Bearer realm="te
 // and nothing can inject a header line.
 const UNSAFE = /[^\x20-\x7e]/;
 const UNSAFE_ALL = /[^\x20-\x7e]/g;
-const safe = (v: string): string => (UNSAFE.test(v) ? v.replace(UNSAFE_ALL, (c) => encodeURIComponent(c)) : v);
+export const safe = (v: string): string => (UNSAFE.test(v) ? v.replace(UNSAFE_ALL, (c) => encodeURIComponent(c)) : v);
 
 // headers_to_remove depends only on which trusted names are set, so it is computed once per combination.
 const removeListCache = new Map<string, string[]>();
-function headersToRemove(setNames: string[], extra: string[] | undefined): string[] {
+export function headersToRemove(setNames: string[], extra: string[] | undefined): string[] {
   const key = setNames.join(',');
   let base = removeListCache.get(key);
   if (!base) {
@@ -134,17 +134,18 @@ function denyResponse(outcome: Outcome, d: Decision | Denial): Record<string, un
   };
 }
 
-function metadata(outcome: Outcome, d: Decision | Denial): Record<string, unknown> {
+/** The metadata fields; decision_id comes last, so that a cached encoding of the others can be followed by it. */
+export function metadata(outcome: Outcome, d: Decision | Denial, withDecisionId = true): Record<string, unknown> {
   const fields: Record<string, unknown> = {
-    decision_id: { stringValue: outcome.decisionId },
     allowed: { boolValue: d.allowed },
     policy_revision: { stringValue: outcome.policyRevision },
   };
   if (!d.allowed) fields.code = { stringValue: d.code ?? 'denied' };
   if (outcome.tenant) fields.tenant_id = { stringValue: outcome.tenant.id };
   if (!(d instanceof Denial) && d.dynamic_metadata) {
-    for (const [k, v] of Object.entries(d.dynamic_metadata)) if (!(k in fields)) fields[k] = toValue(v);
+    for (const [k, v] of Object.entries(d.dynamic_metadata)) if (!(k in fields) && k !== 'decision_id') fields[k] = toValue(v);
   }
+  if (withDecisionId) fields.decision_id = { stringValue: outcome.decisionId };
   return { fields };
 }
 

@@ -3,6 +3,9 @@
 // evaluation run after the answer is handed back.
 import { CheckPipeline, type Outcome } from './pipeline.js';
 import { toCheckResponse } from './respond.js';
+import { encodeCheckResponse } from './encode.js';
+import { encodeAllowed } from './allow-template.js';
+import { Denial } from './types.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { DecisionLog } from '../telemetry/decision-log.js';
 import type { PolicyEngine } from '../policy/engine.js';
@@ -21,6 +24,16 @@ export class CheckService {
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     this.observe(outcome, seconds, transport);
     return { outcome, response };
+  }
+
+  /** The gRPC form: the encoded CheckResponse, from the caller's cached bytes when the request is allowed. */
+  async checkEncoded(raw: unknown): Promise<Uint8Array> {
+    const t0 = process.hrtime.bigint();
+    const outcome = await this.pipeline.check(raw);
+    const d = outcome.decision;
+    const bytes = (!(d instanceof Denial) && d.allowed ? encodeAllowed(outcome, d) : undefined) ?? encodeCheckResponse(toCheckResponse(outcome));
+    this.observe(outcome, Number(process.hrtime.bigint() - t0) / 1e9, 'grpc');
+    return bytes;
   }
 
   private observe(o: Outcome, seconds: number, transport: 'grpc' | 'http'): void {

@@ -92,3 +92,41 @@ describe('encodeCheckResponse', () => {
     }
   });
 });
+
+describe('encodeAllowed (cached per caller)', () => {
+  const effective = (headers: Record<string, string>) =>
+    ({ groups: ['admin'], headers, permissions: [], data_access_level: 'internal', allowed_levels: [], routing_strategy: 'cost', preferred_providers: [], limits: {}, primary_group: 'admin', valid_until: Infinity }) as any;
+
+  it('gives the bytes of the general path, from the cache too, and follows a change of tenant, context, revision or provider', async () => {
+    const { encodeCheckResponse } = await import('../../src/check/encode.js');
+    const { encodeAllowed } = await import('../../src/check/allow-template.js');
+    const general = (o: Outcome) => Buffer.from(encodeCheckResponse(toCheckResponse(o))).toString('hex');
+    const fast = (o: Outcome) => Buffer.from(encodeAllowed(o, o.decision as Decision)!).toString('hex');
+    const caller = { ...identity, api_key_id: null };
+    const ctx = effective({ 'x-user-groups': 'admin', 'x-data-access-level': 'internal' });
+    const base = (id: string, o: Partial<Outcome> = {}, d: Decision = { allowed: true }) => outcome(d, { identity: caller, effective: ctx, decisionId: id, ...o });
+    // Each variant differs from the base in one thing, and the base follows it again.
+    const cases: Outcome[] = [
+      base('a-1'),
+      base('a-2'),
+      base('a-3', {}, { allowed: true, response_headers_to_add: { ratelimit: '"t";r=9;t=1', 'ratelimit-policy': '"t";q=10;w=1' } }),
+      base('a-4', { policyRevision: 'rev2' }),
+      base('a-5'),
+      base('a-6', {}, { allowed: true, upstream_provider: 'bedrock' }),
+      base('a-7'),
+      base('a-8', { effective: effective({ 'x-user-groups': 'viewer' }) }),
+      base('a-9'),
+      base('a-10', { tenant: { ...tenant, tier: 'basic' } }),
+      base('a-11'),
+    ];
+    const seen = new Set<string>();
+    for (const o of cases) {
+      expect(fast(o)).toBe(general(o));
+      seen.add(fast(o));
+    }
+    expect(seen.size).toBe(cases.length);
+    // Anything beyond the common shape goes the general way.
+    expect(encodeAllowed(outcome({ allowed: true, headers: { 'x-extra': '1' } }, { effective: ctx }), { allowed: true, headers: { 'x-extra': '1' } })).toBeUndefined();
+    expect(encodeAllowed(outcome({ allowed: true }), { allowed: true })).toBeUndefined();
+  });
+});
