@@ -50,14 +50,20 @@ export class JwtVerifier {
     const hit = this.cache?.get(token);
     if (hit) return hit;
     this.stats.misses++;
-    let iss: unknown;
+    let claims: jose.JWTPayload;
     try {
-      iss = jose.decodeJwt(token).iss;
+      claims = jose.decodeJwt(token);
     } catch {
       return invalidToken('the bearer token is malformed');
     }
+    const iss = claims.iss;
     const verifier = typeof iss === 'string' ? this.issuers.get(iss) : undefined;
     if (!verifier) return invalidToken('the token was not issued by a trusted issuer');
+    // An expired token is refused before its signature is checked: clients resend expired tokens until they
+    // refresh, and the answer (401 invalid_token) is the same whether or not the signature is good.
+    if (typeof claims.exp === 'number' && (claims.exp + this.cfg.clock_tolerance_seconds) * 1000 <= Date.now()) {
+      return invalidToken('the token has expired');
+    }
     let payload: jose.JWTPayload;
     try {
       ({ payload } = await jose.jwtVerify(token, verifier.key as never, verifier.options));

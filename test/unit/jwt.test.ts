@@ -79,6 +79,20 @@ describe('JwtVerifier', () => {
     expect(v.cached(expired)).toBeUndefined();
   });
 
+  it('refuses an expired token before checking its signature, and accepts one inside the clock tolerance', async () => {
+    const v = await verifierWith();
+    const expired = await mint({ exp: -3600 });
+    // The same expired token with a broken signature: still "expired" (no signature check was needed).
+    const forged = expired.slice(0, expired.lastIndexOf('.') + 1) + 'AAAA';
+    expect(await v.verify(forged)).toMatchObject({ code: 'invalid_token', reason: 'the token has expired' });
+    expect(await v.verify(expired)).toMatchObject({ code: 'invalid_token', reason: 'the token has expired' });
+    // Expired 10 s ago, within the default 30 s tolerance: accepted, as jose would.
+    expect(asIdentity(await v.verify(await mint({ exp: -10 }))).subject).toBe('alice');
+    // A valid expiry with a broken signature is a signature failure.
+    const good = await mint();
+    expect(await v.verify(good.slice(0, good.lastIndexOf('.') + 1) + 'AAAA')).toMatchObject({ reason: 'the token signature is not valid' });
+  });
+
   it('fetches a JWKS URL once and refetches on an unknown kid after the cooldown', async () => {
     const keys = await testKeys();
     const jwks = await startJwksServer({ keys: [keys.jwks.keys[0]!] });
