@@ -164,6 +164,8 @@ export const configSchema = z
         // Rebuild and swap when files under `dir` change (debounced), and on SIGHUP.
         watch: z.boolean().default(true),
         debounce_ms: z.number().int().min(10).max(60_000).default(300),
+        // Decisions cached per bundle by projected input (0: off); see src/policy/engine.ts for when it applies.
+        decision_cache_size: z.number().int().min(0).default(10_000),
         // A candidate policy evaluated beside the live one; divergences are counted and logged, never enforced.
         shadow: z.object({ dir: z.string().min(1).optional(), bundle_file: z.string().min(1).optional() }).strict().optional(),
       })

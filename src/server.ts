@@ -121,7 +121,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   metrics = new Metrics(
     config.metrics.tenant_labels,
-    { context: () => context, jwt: () => jwt.stats },
+    { context: () => context, jwt: () => jwt.stats, decisions: () => policy.cacheStats },
     { redisFailures: redisLimiter ? () => redisLimiter.failures : undefined },
   );
   metrics.setRevision('live', policy.revision);

@@ -1,6 +1,12 @@
 // The policy engine: the compiled Rego (WASM) instantiated once with its static data, evaluated in-process.
 // A new bundle is swapped in atomically; a bundle that fails to load leaves the current one serving.
+//
+// Decisions are cached per bundle, keyed by the projected input (the only thing besides the bundle a pure policy
+// can depend on): requests of one caller on one route give the same projected input, and a hit skips WASM. The
+// cache is off when the bundle has no projection (the whole input, request ids and all, would be the key) or when
+// the policy calls a builtin whose answer can change between calls (time, randomness, HTTP, ...).
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import { LRUCache } from 'lru-cache';
 import { Denial, type Decision } from '../check/types.js';
 import type { PolicyBundle } from './bundle.js';
 import { bundleProjection, project, type Projection } from './deps.js';
@@ -13,12 +19,38 @@ interface Active {
   revision: string;
   /** The parts of the input the policy reads (opa deps), when known. */
   projection: Projection | undefined;
+  decisions: LRUCache<string, Decision | Denial> | undefined;
 }
+
+/** Builtins whose result is not a function of their arguments: a policy using one is never cached. */
+const IMPURE_BUILTINS = /^(time\.now_ns|rand\.|uuid\.rfc4122|http\.send|opa\.runtime|net\.lookup|io\.jwt\.decode_verify|trace|print|crypto\.x509\.parse_and_verify)/;
+
+/** The builtins the WASM module asks its host for (the `builtins` export of OPA's WASM ABI). */
+export function hostBuiltins(policy: Loaded): string[] {
+  const p = policy as unknown as { wasmInstance: { exports: unknown }; mem: { buffer: ArrayBuffer } };
+  const ex = p.wasmInstance.exports as Record<string, (...a: number[]) => number>;
+  const addr = ex.opa_json_dump!(ex.builtins!());
+  const bytes = new Uint8Array(p.mem.buffer);
+  let end = addr;
+  while (bytes[end] !== 0) end++;
+  return Object.keys(JSON.parse(new TextDecoder().decode(bytes.subarray(addr, end))) as Record<string, number>);
+}
+
+const encoder = new TextEncoder();
 
 export class PolicyEngine {
   private active: Active | undefined;
+  readonly cacheStats = { hits: 0, misses: 0 };
 
-  constructor(private readonly entrypointName: string) {}
+  constructor(
+    private readonly entrypointName: string,
+    private readonly decisionCacheSize = 0,
+  ) {}
+
+  /** Whether the loaded bundle's decisions are cached (see the top of this file). */
+  get caching(): boolean {
+    return this.active?.decisions !== undefined;
+  }
 
   get revision(): string {
     return this.active?.revision ?? '';
@@ -33,21 +65,40 @@ export class PolicyEngine {
       throw new Error(`the policy bundle has no entrypoint ${this.entrypointName} (has: ${Object.keys(entrypoints).join(', ')})`);
     }
     policy.setData(bundle.data);
-    this.active = { policy, entrypoint, revision: bundle.revision, projection: bundleProjection(bundle.data) };
+    const projection = bundleProjection(bundle.data);
+    const cacheable = this.decisionCacheSize > 0 && projection !== undefined && !hostBuiltins(policy).some((b) => IMPURE_BUILTINS.test(b));
+    this.active = { policy, entrypoint, revision: bundle.revision, projection, decisions: cacheable ? new LRUCache({ max: this.decisionCacheSize }) : undefined };
   }
 
+  /** The decision for an input. A cached decision is shared: callers must not change it. */
   evaluate(input: unknown): Decision | Denial {
     const active = this.active;
     if (!active) return policyError('no policy is loaded');
-    let result: unknown;
-    try {
-      const given = active.projection ? project(input, active.projection) : input;
-      result = (active.policy.evaluate(given, active.entrypoint) as { result?: unknown }[])[0]?.result;
-    } catch {
-      return policyError('the policy failed to evaluate');
+    const { decisions, projection } = active;
+    if (!decisions) return run(active, projection ? project(input, projection) : input);
+    // The key is the JSON the policy would be given anyway; on a miss it is what WASM receives.
+    const key = JSON.stringify(project(input, projection!));
+    const hit = decisions.get(key);
+    if (hit) {
+      this.cacheStats.hits++;
+      return hit;
     }
-    return validateDecision(result);
+    this.cacheStats.misses++;
+    const d = run(active, encoder.encode(key).buffer);
+    // A failure to evaluate is not a decision of the policy: it is not kept.
+    if (!(d instanceof Denial && d.code === 'policy_error')) decisions.set(key, Object.freeze(d));
+    return d;
   }
+}
+
+function run(active: Active, given: unknown): Decision | Denial {
+  let result: unknown;
+  try {
+    result = (active.policy.evaluate(given, active.entrypoint) as { result?: unknown }[])[0]?.result;
+  } catch {
+    return policyError('the policy failed to evaluate');
+  }
+  return validateDecision(result);
 }
 
 function policyError(reason: string): Denial {

@@ -29,8 +29,8 @@ export class PolicyManager {
     private readonly log: Logger,
     private readonly events: ReloadEvents,
   ) {
-    this.live = new PolicyEngine(config.policies.entrypoint);
-    if (config.policies.shadow) this.shadow = new PolicyEngine(config.policies.entrypoint);
+    this.live = new PolicyEngine(config.policies.entrypoint, config.policies.decision_cache_size);
+    if (config.policies.shadow) this.shadow = new PolicyEngine(config.policies.entrypoint, config.policies.decision_cache_size);
   }
 
   /** The first load: a failure here stops start-up (with opa's own message for a compile error). */

@@ -9,10 +9,10 @@ import { compilePolicies, PolicyCompileError } from '../../src/policy/compile.js
 
 const ENTRY = 'tenantgate/authz/decision';
 
-async function engineFor(rego: string): Promise<PolicyEngine> {
+async function engineFor(rego: string, cacheSize = 0): Promise<PolicyEngine> {
   const dir = mkdtempSync(join(tmpdir(), 'tg-pol-'));
   writeFileSync(join(dir, 'p.rego'), rego);
-  const e = new PolicyEngine(ENTRY);
+  const e = new PolicyEngine(ENTRY, cacheSize);
   await e.load(await readBundle(await compilePolicies(dir, ENTRY)));
   return e;
 }
@@ -54,6 +54,50 @@ describe('PolicyEngine', () => {
     writeFileSync(join(dir, 'p.rego'), 'package tenantgate.authz\n\ndecision := {\n');
     await expect(compilePolicies(dir, ENTRY)).rejects.toThrow(PolicyCompileError);
     await expect(compilePolicies(dir, ENTRY)).rejects.toThrow(/rego_parse_error/);
+  });
+});
+
+describe('the decision cache', () => {
+  const POLICY = 'package tenantgate.authz\n\ndecision := {"allowed": input.identity.kind == "jwt", "reason": input.tenant.id}\n';
+
+  it('answers an input the policy cannot tell apart from an earlier one from the cache, and only that', async () => {
+    const e = await engineFor(POLICY, 100);
+    expect(e.caching).toBe(true);
+    const input = (kind: string, tenant: string, requestId: string) => ({ identity: { kind, subject: requestId }, tenant: { id: tenant }, attributes: { request: { http: { id: requestId } } } });
+    const first = e.evaluate(input('jwt', 'acme', 'r-1'));
+    expect(first).toEqual({ allowed: true, reason: 'acme' });
+    // Differs only where the policy does not read: the same (cached) decision.
+    expect(e.evaluate(input('jwt', 'acme', 'r-2'))).toBe(first);
+    expect(e.cacheStats).toEqual({ hits: 1, misses: 1 });
+    // Differs where it reads: evaluated.
+    expect(e.evaluate(input('api_key', 'acme', 'r-3'))).toEqual({ allowed: false, reason: 'acme' });
+    expect(e.evaluate(input('jwt', 'globex', 'r-4'))).toEqual({ allowed: true, reason: 'globex' });
+    expect(e.cacheStats).toEqual({ hits: 1, misses: 3 });
+  });
+
+  it('starts empty with each bundle', async () => {
+    const e = await engineFor(POLICY, 100);
+    const i = { identity: { kind: 'jwt' }, tenant: { id: 'acme' } };
+    expect(e.evaluate(i)).toMatchObject({ allowed: true });
+    const dir = mkdtempSync(join(tmpdir(), 'tg-pol-'));
+    writeFileSync(join(dir, 'p.rego'), 'package tenantgate.authz\n\ndecision := {"allowed": false, "reason": input.tenant.id} if input.identity.kind\n');
+    await e.load(await readBundle(await compilePolicies(dir, ENTRY)));
+    expect(e.evaluate(i)).toMatchObject({ allowed: false });
+  });
+
+  it('is off for a policy that calls a builtin whose answer changes, for a bundle without projection, and at size 0', async () => {
+    const impure = await engineFor('package tenantgate.authz\n\ndecision := {"allowed": true, "reason": uuid.rfc4122(input.tenant.id)}\n', 100);
+    expect(impure.caching).toBe(false);
+    const whole = await engineFor('package tenantgate.authz\n\ndecision := {"allowed": count(input) > 0}\n', 100);
+    expect(whole.caching).toBe(false);
+    expect((await engineFor(POLICY, 0)).caching).toBe(false);
+  });
+
+  it('does not keep a failure to evaluate', async () => {
+    const e = await engineFor('package tenantgate.authz\n\ndecision := {"allowed": x} if { x := input.a / input.b }\n', 100);
+    expect(e.evaluate({ a: 1, b: 0 })).toMatchObject({ code: 'policy_error' });
+    expect(e.evaluate({ a: 1, b: 0 })).toMatchObject({ code: 'policy_error' });
+    expect(e.cacheStats.hits).toBe(0);
   });
 });
 
