@@ -10,12 +10,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeFixtures, ISSUER, AUDIENCE } from './fixtures.mjs';
 import { ENVOY_PROTO_DIRS } from '../dist/check/protos.js';
 import { renderChart } from './chart.mjs';
 import { callCheck, createAuthClient } from '../dist/admin/check-client.js';
+import { writeGhzBinary } from './ghz-data.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TOOLS = join(ROOT, '.tools', 'bin');
@@ -24,8 +26,8 @@ const quick = args.has('--quick');
 // k6 (the default scenario and its thresholds) at rates it can drive on one core; ghz for the step test.
 const RATES = quick ? [100, 1000] : [100, 500, 1000];
 const DURATION = quick ? '5s' : '10s';
-const STEP_START = 1000;
-const STEP = quick ? 2000 : 1000;
+// The step test's rates: fine steps where the servers' limits are, coarser above.
+const STEP_RATES = quick ? [1000, 2000, 3000, 4000, 6000, 8000, 12000, 16000] : [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 6000, 7000, 8000, 10000, 12000, 14000, 16000, 20000];
 // The targets of the default scenario (tenantgate at 1,000 rps), encoded as k6 thresholds.
 const P95_MS = Number(process.env.BENCH_P95_MS ?? 2);
 const P99_MS = Number(process.env.BENCH_P99_MS ?? 5);
@@ -49,8 +51,14 @@ function ensureTool(name, module) {
   return bin;
 }
 
-/** CPU seconds (user+sys) and peak RSS (MB) of a process, from /proc. */
+/** CPU seconds (user+sys) and peak RSS (MB) of a process and its children (cluster workers), from /proc. */
 function procStats(pid) {
+  const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+  const all = [pid, ...kids].map(oneProcStats);
+  return { cpu: all.reduce((a, s) => a + s.cpu, 0), peakRssMb: Math.max(...all.map((s) => s.peakRssMb)) };
+}
+
+function oneProcStats(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     const ticks = Number(stat[11]) + Number(stat[12]);
@@ -61,10 +69,21 @@ function procStats(pid) {
   }
 }
 
+/** Builds bench/opa-standin (OPA v1.22.2's Go evaluator behind ext_authz) into .tools/bin with the Go toolchain. */
+function buildStandin() {
+  const bin = join(TOOLS, 'opa-standin');
+  if (existsSync(bin)) return true;
+  console.log('bench: building opa-standin (go build)');
+  const r = spawnSync('go', ['build', '-o', bin, '.'], { cwd: join(ROOT, 'bench', 'opa-standin'), stdio: 'inherit' });
+  return r.status === 0;
+}
+
 async function startServer(kind, port, fx, work) {
   let cmd;
   if (kind === 'floor') {
     cmd = [process.execPath, join(ROOT, 'bench', 'floor-server.mjs'), `127.0.0.1:${port}`];
+  } else if (kind === 'opa-standin') {
+    cmd = [join(TOOLS, 'opa-standin'), '-addr', `127.0.0.1:${port}`, '-policy', join(ROOT, 'bench', 'opa-envoy'), '-data', join(dirname(fx.dbPath), 'opa-data.json'), '-query', 'data.tenantgate_bench.allow'];
   } else if (kind === 'opa-envoy') {
     cmd = [process.env.OPA_ENVOY_BIN, 'run', '--server', '--addr', '127.0.0.1:0', '--set', `plugins.envoy_ext_authz_grpc.addr=127.0.0.1:${port}`, '--set', 'plugins.envoy_ext_authz_grpc.path=tenantgate_bench/allow', '--set', 'decision_logs.console=false', '--ignore', '*_test.rego', join(ROOT, 'bench', 'opa-envoy'), join(dirname(fx.dbPath), 'opa-data.json')];
   } else {
@@ -72,7 +91,7 @@ async function startServer(kind, port, fx, work) {
     writeFileSync(
       cfg,
       [
-        `server: {address: "127.0.0.1:${port}", reflection: false}`,
+        `server: {address: "127.0.0.1:${port}", reflection: false, workers: ${kind === 'tenantgate-2w' ? 2 : 1}}`,
         `store: {path: "${fx.dbPath}"}`,
         `auth: {jwt: {issuers: [{issuer: "${ISSUER}", audiences: [${AUDIENCE}], jwks_file: "${fx.jwksFile}"}]}}`,
         `policies: {dir: "${join(ROOT, 'policies')}", watch: false}`,
@@ -82,7 +101,7 @@ async function startServer(kind, port, fx, work) {
     );
     cmd = [process.execPath, join(ROOT, 'bin', 'tenantgate.js'), 'serve', '--config', cfg];
   }
-  const child = spawn('taskset', ['-c', '0', ...cmd], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GOMAXPROCS: '1' } });
+  const child = spawn('taskset', ['-c', kind === 'tenantgate-2w' ? '0,1' : '0', ...cmd], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GOMAXPROCS: '1' } });
   // Ready when a Check answers (any decision).
   for (let i = 0; i < 150; i++) {
     await sleep(200);
@@ -95,15 +114,13 @@ async function startServer(kind, port, fx, work) {
   throw new Error(`${kind} did not start`);
 }
 
-const ghzArgs = (port, sample) => ['--insecure', '--proto', 'envoy/service/auth/v3/external_auth.proto', '-i', ENVOY_PROTO_DIRS.join(','), '--call', 'envoy.service.auth.v3.Authorization/Check', '-D', sample, '--format', 'json', `127.0.0.1:${port}`];
+const ghzArgs = (port, data) => ['--insecure', '--proto', 'envoy/service/auth/v3/external_auth.proto', '-i', ENVOY_PROTO_DIRS.join(','), '--call', 'envoy.service.auth.v3.Authorization/Check', '-B', data, '--format', 'json', `127.0.0.1:${port}`];
 
-function ghzSample(fx, work) {
-  const sample = join(work, 'ghz-request.json');
-  if (!existsSync(sample)) {
-    const data = JSON.parse(readFileSync(fx.requestsFile, 'utf8'));
-    writeFileSync(sample, JSON.stringify(data.find((r) => JSON.stringify(r).includes('authorization'))));
-  }
-  return sample;
+/** The whole request mix (the one k6 sends) as ghz binary call data, so every server gets the same requests. */
+function ghzData(fx, work) {
+  const file = join(work, 'ghz-requests.bin');
+  if (!existsSync(file)) writeGhzBinary(JSON.parse(readFileSync(fx.requestsFile, 'utf8')), file);
+  return file;
 }
 
 function ghzFigures(stdout) {
@@ -114,11 +131,20 @@ function ghzFigures(stdout) {
   return { achieved: j.rps, p50: lat[50], p95: lat[95], p99: lat[99], max: j.slowest / 1e6, errors };
 }
 
+/** Runs ghz pinned to `cores`; returns its JSON output and the CPU seconds it used (from bash's `times`). */
+function ghz(cores, args) {
+  const r = spawnSync('bash', ['-c', 'taskset -c "$0" "$@" > "$GHZ_OUT"; times >&2', cores, join(TOOLS, 'ghz'), ...args], { encoding: 'utf8', env: { ...process.env, GHZ_OUT: join(tmpdir(), `tg-ghz-${process.pid}.json`) } });
+  // `times` prints the shell's and then its children's user and system time, e.g. "0m1.234s 0m0.100s".
+  const t = r.stderr.trim().split('\n').pop().match(/(\d+)m([\d.]+)s (\d+)m([\d.]+)s/);
+  const cpu = t ? Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4]) : 0;
+  return { out: readFileSync(join(tmpdir(), `tg-ghz-${process.pid}.json`), 'utf8'), cpu };
+}
+
 /** One ghz run at a fixed rate (open loop, --async); returns the figures. */
 function ghzRun(port, rate, fx, work) {
   const t0 = Date.now();
-  const r = spawnSync('taskset', ['-c', '1', join(TOOLS, 'ghz'), '--async', '--rps', String(rate), '-c', '64', '--connections', '2', '-z', quick ? '4s' : '6s', ...ghzArgs(port, ghzSample(fx, work))], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  return { rate, ...ghzFigures(r.stdout), wall: (Date.now() - t0) / 1000 };
+  const r = ghz('1', ['--async', '--rps', String(rate), '-c', '64', '--connections', '2', '-z', quick ? '4s' : '6s', ...ghzArgs(port, ghzData(fx, work))]);
+  return { rate, ...ghzFigures(r.out), wall: (Date.now() - t0) / 1000, generatorCpuPct: (100 * r.cpu) / ((Date.now() - t0) / 1000) };
 }
 
 /** One k6 run at a fixed arrival rate; returns the figures. */
@@ -168,16 +194,27 @@ async function measure(kind, fx, work, stepTest) {
     if (stepTest) {
       // k6 saturates its own core near 1,000 rps with these requests, so the step test uses ghz at fixed
       // rates (open loop): raise the rate until p99 passes 10 ms or the rate is no longer achieved.
-      for (let rate = STEP_START; rate <= 40000; rate += STEP) {
-        const before = procStats(server.pid);
-        const r = ghzRun(port, rate, fx, work);
-        r.serverCpuPct = (100 * (procStats(server.pid).cpu - before.cpu)) / r.wall;
-        res.step.push(r);
-        console.log(`  ${kind.padEnd(18)} ghz ${String(rate).padStart(5)} rps: p50 ${r.p50.toFixed(3)} p99 ${r.p99.toFixed(2)} ms, achieved ${r.achieved.toFixed(0)}, errors ${r.errors}, server cpu ${r.serverCpuPct.toFixed(0)}%`);
-        if (r.p99 > 10 || r.achieved < rate * 0.95 || r.errors > 0) break;
+      // The 1,000 rps comparison: three runs, the median p99 (one p99 on shared cores is noisy).
+      res.at1000 = [1, 2, 3].map(() => ghzRun(port, 1000, fx, work)).sort((a, b) => a.p99 - b.p99);
+      console.log(`  ${kind.padEnd(18)} ghz  1000 rps x3: p99 ${res.at1000.map((r) => r.p99.toFixed(2)).join(' / ')} ms`);
+      // A rate that fails is tried once more before the test stops: a single p99 on these shared cores can be
+      // thrown by a hiccup of the machine or the generator (the same rule for every server).
+      const passes = (r) => r.p99 <= 10 && r.achieved >= r.rate * 0.95 && r.errors === 0;
+      for (const rate of STEP_RATES) {
+        let r;
+        for (let attempt = 1; attempt <= 2; attempt++) {
+          const before = procStats(server.pid);
+          r = ghzRun(port, rate, fx, work);
+          r.serverCpuPct = (100 * (procStats(server.pid).cpu - before.cpu)) / r.wall;
+          r.attempt = attempt;
+          res.step.push(r);
+          console.log(`  ${kind.padEnd(18)} ghz ${String(rate).padStart(5)} rps: p50 ${r.p50.toFixed(3)} p99 ${r.p99.toFixed(2)} ms, achieved ${r.achieved.toFixed(0)}, errors ${r.errors}, server cpu ${r.serverCpuPct.toFixed(0)}%, ghz cpu ${r.generatorCpuPct.toFixed(0)}%${attempt > 1 ? ' (second try)' : ''}`);
+          if (passes(r)) break;
+        }
+        if (!passes(r)) break;
       }
-      const ok = res.step.filter((r) => r.p99 <= 10 && r.achieved >= r.rate * 0.95 && r.errors === 0);
-      res.sustainable = ok.length ? Math.max(...ok.map((r) => r.achieved)) : 0;
+      const ok = res.step.filter(passes);
+      res.sustainable = ok.length ? Math.max(...ok.map((r) => r.rate)) : 0;
     }
   } finally {
     server.kill('SIGTERM');
@@ -186,17 +223,25 @@ async function measure(kind, fx, work, stepTest) {
   return res;
 }
 
-/** Saturation, with ghz (much lighter per request than k6): a closed loop of 20 concurrent calls on 2 connections. */
+/**
+ * Saturation, with ghz (much lighter per request than k6): a closed loop of concurrent calls. One-core servers
+ * run on core 0 with ghz on core 1; `tenantgate-2w` (server.workers: 2) shares both cores with ghz, whose CPU is
+ * measured so that the scaling can be read against what the generator took.
+ */
 async function saturation(kind, fx, work) {
   const port = await freePort();
   const server = await startServer(kind, port, fx, work);
+  const both = kind === 'tenantgate-2w';
   try {
+    // Warm the caches with one pass over the mix.
+    ghz(both ? '0,1' : '1', ['-n', '4000', '-c', '20', '--connections', '2', ...ghzArgs(port, ghzData(fx, work))]);
     const before = procStats(server.pid);
     const t0 = Date.now();
-    const r = spawnSync('taskset', ['-c', '1', join(TOOLS, 'ghz'), '-z', quick ? '5s' : '10s', '-c', '20', '--connections', '2', ...ghzArgs(port, ghzSample(fx, work))], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-    const cpu = (100 * (procStats(server.pid).cpu - before.cpu)) / ((Date.now() - t0) / 1000);
-    const f = ghzFigures(r.stdout);
-    return { server: kind, rps: f.achieved, p50: f.p50, p99: f.p99, serverCpuPct: cpu, errors: f.errors, peakRssMb: procStats(server.pid).peakRssMb };
+    const r = ghz(both ? '0,1' : '1', ['-z', quick ? '5s' : '10s', '-c', both ? '40' : '20', '--connections', both ? '4' : '2', ...ghzArgs(port, ghzData(fx, work))]);
+    const wall = (Date.now() - t0) / 1000;
+    const after = procStats(server.pid);
+    const f = ghzFigures(r.out);
+    return { server: kind, rps: f.achieved, p50: f.p50, p99: f.p99, serverCpuPct: (100 * (after.cpu - before.cpu)) / wall, generatorCpuPct: (100 * r.cpu) / wall, errors: f.errors, peakRssMb: after.peakRssMb };
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
@@ -209,17 +254,28 @@ function markdown(results, sat, meta) {
   for (const r of results) for (const x of r.rates) lines.push(`| ${r.server} | ${x.rate} | ${x.p50.toFixed(3)} | ${x.p95.toFixed(3)} | ${x.p99.toFixed(3)} | ${x.max.toFixed(2)} | ${x.achieved.toFixed(0)} | ${x.errors} | ${x.dropped} | ${x.serverCpuPct.toFixed(0)} | ${x.peakRssMb.toFixed(0)} |`);
   lines.push('', 'k6 runs (above) carry the thresholds of the default scenario; k6 itself saturates its core near 1,000 rps with these requests (see dropped), so the fixed-rate comparison below uses ghz (`--async --rps`, open loop).', '');
   lines.push('| server | rate (rps) | p50 ms | p95 ms | p99 ms | achieved rps | errors | server CPU % |', '|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of results) for (const x of r.step) lines.push(`| ${r.server} | ${x.rate} | ${x.p50.toFixed(3)} | ${x.p95.toFixed(3)} | ${x.p99.toFixed(3)} | ${x.achieved.toFixed(0)} | ${x.errors} | ${x.serverCpuPct.toFixed(0)} |`);
+  for (const r of results) for (const x of r.step) lines.push(`| ${r.server} | ${x.rate}${x.attempt > 1 ? " (2nd try)" : ""} | ${x.p50.toFixed(3)} | ${x.p95.toFixed(3)} | ${x.p99.toFixed(3)} | ${x.achieved.toFixed(0)} | ${x.errors} | ${x.serverCpuPct.toFixed(0)} |`);
   lines.push('', '**Sustainable throughput (ghz step test, p99 < 10 ms):** ' + results.filter((r) => r.sustainable !== undefined).map((r) => `${r.server} ${r.sustainable.toFixed(0)} rps`).join(', '));
   if (sat.length) {
-    lines.push('', '**Saturation (ghz, 20 concurrent calls on 2 connections, closed loop):**', '', '| server | rps | p50 ms | p99 ms | server CPU % | peak RSS MB | errors |', '|---|---:|---:|---:|---:|---:|---:|');
-    for (const s of sat) lines.push(`| ${s.server} | ${s.rps.toFixed(0)} | ${s.p50?.toFixed(3)} | ${s.p99?.toFixed(3)} | ${s.serverCpuPct.toFixed(0)} | ${s.peakRssMb.toFixed(0)} | ${s.errors} |`);
+    lines.push('', '**Saturation (ghz closed loop over the mix; one-core servers on core 0 with ghz on core 1, `tenantgate-2w` = 2 workers sharing both cores with ghz):**', '', '| server | rps | p50 ms | p99 ms | server CPU % | ghz CPU % | server CPU µs per request | peak RSS MB | errors |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const s of sat) lines.push(`| ${s.server} | ${s.rps.toFixed(0)} | ${s.p50?.toFixed(3)} | ${s.p99?.toFixed(3)} | ${s.serverCpuPct.toFixed(0)} | ${s.generatorCpuPct.toFixed(0)} | ${((s.serverCpuPct * 1e4) / s.rps).toFixed(0)} | ${s.peakRssMb.toFixed(0)} | ${s.errors} |`);
+    const one = sat.find((s) => s.server === 'tenantgate');
+    const two = sat.find((s) => s.server === 'tenantgate-2w');
+    if (one && two) {
+      // Throughput per server core with two workers, times two cores, against one worker on its one core: what two
+      // cores give when the generator does not take half of them.
+      const perCore = two.rps / (two.serverCpuPct / 100);
+      lines.push('', `Workers: 2 workers ${two.rps.toFixed(0)} rps / 1 worker ${one.rps.toFixed(0)} rps = ${(two.rps / one.rps).toFixed(2)} × measured, with ghz taking ${two.generatorCpuPct.toFixed(0)} % of the two cores; per server core ${perCore.toFixed(0)} rps, so two free cores give ${((2 * perCore) / one.rps).toFixed(2)} × one worker (target ≥ 1.7).`);
+    }
   }
   const at = (name, rate) => results.find((r) => r.server === name)?.rates.find((x) => x.rate === rate);
-  const ghzAt = (name, rate) => results.find((r) => r.server === name)?.step.find((x) => x.rate === rate);
-  const floor = ghzAt('floor', 1000);
-  const tg = ghzAt('tenantgate', 1000);
-  const tq = ghzAt('tenantgate+quota', 1000);
+  // The median of three runs at 1,000 rps.
+  const ghzAt = (name) => results.find((r) => r.server === name)?.at1000?.[1];
+  const floor = ghzAt('floor');
+  const tg = ghzAt('tenantgate');
+  const tq = ghzAt('tenantgate+quota');
+  lines.push('', '**At 1,000 rps (ghz, the mix, three runs each; the median run):**', '', '| server | p50 ms | p95 ms | p99 ms (median) | p99 of the three runs |', '|---|---:|---:|---:|---|');
+  for (const r of results) if (r.at1000) lines.push(`| ${r.server} | ${r.at1000[1].p50.toFixed(3)} | ${r.at1000[1].p95.toFixed(3)} | ${r.at1000[1].p99.toFixed(3)} | ${r.at1000.map((x) => x.p99.toFixed(2)).join(', ')} |`);
   if (floor && tg) lines.push('', `At 1,000 rps (ghz): tenantgate p99 / floor p99 = ${(tg.p99 / floor.p99).toFixed(2)} (target ≤ 1.5); k6: ${(at('tenantgate', 1000).p99 / at('floor', 1000).p99).toFixed(2)}.`);
   if (tg && tq) lines.push(`Quota enforcement at 1,000 rps (ghz, same run): p50 ${tg.p50.toFixed(3)} → ${tq.p50.toFixed(3)} ms, p99 ${tg.p99.toFixed(3)} → ${tq.p99.toFixed(3)} ms.`);
   const sf = results.find((r) => r.server === 'floor')?.sustainable;
@@ -239,14 +295,16 @@ async function main() {
   console.log('bench: building fixtures');
   const fx = await makeFixtures(join(work, 'data'));
   const servers = ['floor', 'tenantgate', 'tenantgate+quota'];
+  // OPA-Envoy itself when its binary is given; otherwise the stand-in built from OPA's Go packages (bench/opa-standin).
   if (process.env.OPA_ENVOY_BIN) servers.push('opa-envoy');
+  else if (buildStandin()) servers.push('opa-standin');
   const results = [];
   for (const kind of servers) {
     console.log(`bench: ${kind}`);
     results.push(await measure(kind, fx, work, true));
   }
   const sat = [];
-  for (const kind of ['floor', 'tenantgate']) sat.push(await saturation(kind, fx, work));
+  for (const kind of ['floor', 'tenantgate', 'tenantgate-2w']) sat.push(await saturation(kind, fx, work));
   const meta = { when, cpus: (await import('node:os')).cpus().length, cpu: (await import('node:os')).cpus()[0].model, kinds: fx.kinds, duration: DURATION, p95Ms: P95_MS, p99Ms: P99_MS };
   const out = join(ROOT, 'bench', 'results', `${when}`);
   writeFileSync(`${out}.json`, JSON.stringify({ meta, results, saturation: sat }, null, 2));
