@@ -281,7 +281,15 @@ function markdown(results, sat, meta) {
   const sf = results.find((r) => r.server === 'floor')?.sustainable;
   const st = results.find((r) => r.server === 'tenantgate')?.sustainable;
   if (sf && st) lines.push(`Sustainable throughput: tenantgate / floor = ${(st / sf).toFixed(2)} (target ≥ 0.6).`);
-  if (!results.some((r) => r.server === 'opa-envoy')) lines.push('', 'OPA-Envoy: not measured (no OPA_ENVOY_BIN; see bench/README.md).');
+  const opa = results.find((r) => r.server === 'opa-envoy' || r.server === 'opa-standin');
+  if (opa) {
+    const label = opa.server === 'opa-envoy' ? 'OPA-Envoy' : 'OPA (opa-standin, the plugin\'s hot path; the plugin itself could not be installed)';
+    const o = opa.at1000?.[1];
+    if (o && tg) lines.push(`Against ${label}: p99 at 1,000 rps tenantgate / OPA = ${(tg.p99 / o.p99).toFixed(2)} (target ≤ 0.8); sustainable tenantgate / OPA = ${(st / opa.sustainable).toFixed(2)} (target ≥ 1.25).`);
+    const so = sat.find((x) => x.server === opa.server);
+    const stg = sat.find((x) => x.server === 'tenantgate');
+    if (so && stg) lines.push(`Saturation tenantgate / OPA = ${(stg.rps / so.rps).toFixed(2)}.`);
+  } else lines.push('', 'OPA-Envoy: not measured (no OPA_ENVOY_BIN and no Go toolchain for opa-standin; see bench/README.md).');
   return lines.join('\n') + '\n';
 }
 
@@ -304,7 +312,7 @@ async function main() {
     results.push(await measure(kind, fx, work, true));
   }
   const sat = [];
-  for (const kind of ['floor', 'tenantgate', 'tenantgate-2w']) sat.push(await saturation(kind, fx, work));
+  for (const kind of ['floor', 'tenantgate', 'tenantgate-2w', ...servers.filter((k) => k.startsWith('opa'))]) sat.push(await saturation(kind, fx, work));
   const meta = { when, cpus: (await import('node:os')).cpus().length, cpu: (await import('node:os')).cpus()[0].model, kinds: fx.kinds, duration: DURATION, p95Ms: P95_MS, p99Ms: P99_MS };
   const out = join(ROOT, 'bench', 'results', `${when}`);
   writeFileSync(`${out}.json`, JSON.stringify({ meta, results, saturation: sat }, null, 2));
