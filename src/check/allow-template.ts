@@ -9,7 +9,7 @@ import type { Outcome } from './pipeline.js';
 import type { Decision, Identity } from './types.js';
 import type { Tenant } from '../store/tenants.js';
 import type { EffectiveContext } from '../tenancy/effective.js';
-import { encodeHeaderOption, encodeRemoveList, encodeStatus, encodeStructEntry, writeOptions } from './encode.js';
+import { encodeHeaderOption, encodeRemoveList, encodeStatus, encodeStructEntry, own, writeOptions } from './encode.js';
 import { headersToRemove, metadata, safe, set, upstreamHeaders } from './respond.js';
 
 interface Template {
@@ -26,13 +26,14 @@ interface Template {
 }
 
 const templates = new WeakMap<Identity, Template>();
-const STATUS_OK = encodeStatus({ code: 0, message: '' });
+const STATUS_OK = own(encodeStatus({ code: 0, message: '' }));
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 function build(o: Outcome, d: Decision): Template {
   const headers = upstreamHeaders(o, d);
   const names = Object.keys(headers);
   const h = protobuf.Writer.create();
+  // Not through the option cache: the template is the cache for these.
   writeOptions(h, 2, names.filter((n) => n !== 'x-decision-id').map((k) => set(k, headers[k]!)));
   const m = protobuf.Writer.create();
   for (const [k, v] of Object.entries(metadata(o, d, false).fields as Record<string, Record<string, unknown>>)) encodeStructEntry(m, k, v);
@@ -42,9 +43,9 @@ function build(o: Outcome, d: Decision): Template {
     effective: o.effective!,
     revision: o.policyRevision,
     provider: d.upstream_provider,
-    headers: h.finish(),
+    headers: own(h.finish()),
     remove: remove.length ? encodeRemoveList(remove) : EMPTY,
-    meta: m.finish(),
+    meta: own(m.finish()),
   };
 }
 

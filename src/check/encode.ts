@@ -13,8 +13,16 @@ export interface HeaderOption {
 
 type Msg = Record<string, unknown>;
 
+/**
+ * A copy with its own memory, for bytes that are kept. protobufjs writes into Buffer.allocUnsafe, which hands out
+ * slices of a shared 8 KB pool: one small cached slice would keep its whole pool alive.
+ */
+export function own(b: Uint8Array): Uint8Array {
+  return b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);
+}
+
 // Header options repeat per tenant and user; the decision id one never does, so it is not cached.
-const optionCache = new LRUCache<string, Uint8Array>({ max: 50_000 });
+const optionCache = new LRUCache<string, Uint8Array>({ max: 10_000 });
 const removeCache = new WeakMap<readonly string[], Uint8Array>();
 
 export function encodeHeaderOption(o: HeaderOption): Uint8Array {
@@ -31,13 +39,17 @@ function headerOption(o: HeaderOption, cache: boolean): Uint8Array {
   if (!cache) return encodeHeaderOption(o);
   const k = `${o.header.key}\u0000${o.header.value}\u0000${o.append ? (o.append.value ? 1 : 0) : 2}`;
   let b = optionCache.get(k);
-  if (!b) optionCache.set(k, (b = encodeHeaderOption(o)));
+  if (!b) optionCache.set(k, (b = own(encodeHeaderOption(o))));
   return b;
 }
 
-export function writeOptions(w: protobuf.Writer, field: number, options: HeaderOption[] | undefined): void {
+/**
+ * Writes header options as repeated `field`. `cache`: the upstream headers of an allowed request, which repeat per
+ * caller (except the decision id); quota and denial headers change from request to request and are not cached.
+ */
+export function writeOptions(w: protobuf.Writer, field: number, options: HeaderOption[] | undefined, cache = false): void {
   if (!options) return;
-  for (const o of options) w.uint32((field << 3) | 2).bytes(headerOption(o, o.header.key !== 'x-decision-id'));
+  for (const o of options) w.uint32((field << 3) | 2).bytes(headerOption(o, cache && o.header.key !== 'x-decision-id'));
 }
 
 export function encodeValue(v: Msg): Uint8Array {
@@ -80,7 +92,7 @@ export function encodeRemoveList(names: readonly string[]): Uint8Array {
   if (!b) {
     const w = protobuf.Writer.create();
     for (const n of names) w.uint32(42).string(n);
-    removeCache.set(names, (b = w.finish()));
+    removeCache.set(names, (b = own(w.finish())));
   }
   return b;
 }
@@ -101,7 +113,7 @@ export function encodeCheckResponse(r: Msg): Uint8Array {
   if (ok) {
     // Fields in number order: headers (2), headers_to_remove (5, cached already encoded), response_headers_to_add (6).
     const headers = protobuf.Writer.create();
-    writeOptions(headers, 2, ok.headers as HeaderOption[] | undefined);
+    writeOptions(headers, 2, ok.headers as HeaderOption[] | undefined, true);
     const remove = ok.headersToRemove as readonly string[] | undefined;
     const add = protobuf.Writer.create();
     writeOptions(add, 6, ok.responseHeadersToAdd as HeaderOption[] | undefined);
