@@ -12,6 +12,7 @@ import { ApiKeyRepository } from './store/apikeys.js';
 import { FederationRepository } from './store/federation.js';
 import { QuotaRepository } from './store/quotas.js';
 import { WriteBehind } from './store/write-behind.js';
+import { StoreWriter } from './store/writes.js';
 import { ContextLoader } from './tenancy/context.js';
 import { TenantResolver } from './tenancy/resolve.js';
 import { JwtVerifier } from './identity/jwt.js';
@@ -74,7 +75,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   const jwt = new JwtVerifier(config.auth.jwt, env);
   const db = openDatabase(config.store.path);
-  const writes = new WriteBehind(db, 1000, (err) => log.error({ err }, 'write-behind flush failed'));
+  const writer = new StoreWriter(config.store.path, db);
+  const writes = new WriteBehind(writer, 1000, (err) => log.error({ err }, 'write-behind flush failed'));
   const context = new ContextLoader(config, new TenantRepository(db), new GroupRepository(db));
   const apiKeys = new ApiKeyVerifier(new ApiKeyRepository(db), config.auth.api_keys.cache_size, (id) => writes.keyUsed(id));
   const federation = new FederationVerifier(config.federation.signing_key_file, new FederationRepository(db));
@@ -98,7 +100,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     log.warn({ mode: config.quota.redis_failure }, 'redis quota store not reachable yet; serving with the configured failure mode until it is');
   }
   const quota = config.quota.enabled ? new QuotaService(config, quotaRepo, redisLimiter ?? localLimiter) : undefined;
-  const usage = new UsageFlusher(localLimiter, quotaRepo, config.quota.flush_interval_ms, (err) => log.error({ err }, 'usage flush failed'));
+  const usage = new UsageFlusher(localLimiter, writer, config.quota.flush_interval_ms, (err) => log.error({ err }, 'usage flush failed'));
   const invalidate = () => {
     context.invalidate();
     apiKeys.invalidate();
@@ -199,9 +201,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await Promise.all([http?.close(), admin?.close()]);
       policies.close();
       stopWatching();
-      usage.close();
+      await usage.close();
       redisLimiter?.close();
-      writes.close();
+      await writes.close();
+      await writer.close();
       decisionLog?.close();
       db.close();
       log.info('tenantgate stopped');

@@ -1,28 +1,32 @@
 // Writes that must not slow the hot path (API key last use, audit entries of federated access) are buffered
-// in memory and written in one transaction at most every interval, and on shutdown.
-import type { Db } from './database.js';
-import { ApiKeyRepository } from './apikeys.js';
-import { AuditLog, type AuditInput } from './audit.js';
+// in memory and handed to the store writer (writes.ts) at most every interval, and on shutdown. A batch that
+// fails is kept for the next round rather than lost.
+import { LRUCache } from 'lru-cache';
+import type { AuditInput } from './audit.js';
+import type { StoreWriter } from './writes.js';
+
+// A key's last use is recorded at most once a minute: `last_used_at` is for "is this key still in use?", and a
+// busy key would otherwise be rewritten every second.
+const LAST_USE_RESOLUTION_MS = 60_000;
 
 export class WriteBehind {
   private usedKeys = new Set<string>();
   private audits: AuditInput[] = [];
-  private readonly keys: ApiKeyRepository;
-  private readonly audit: AuditLog;
+  private readonly recent = new LRUCache<string, true>({ max: 20_000, ttl: LAST_USE_RESOLUTION_MS });
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly db: Db,
+    private readonly writer: StoreWriter,
     intervalMs: number,
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {
-    this.keys = new ApiKeyRepository(db);
-    this.audit = new AuditLog(db);
-    this.timer = setInterval(() => this.flush(), intervalMs);
+    this.timer = setInterval(() => void this.flush(), intervalMs);
     this.timer.unref();
   }
 
   keyUsed(id: string): void {
+    if (this.recent.has(id)) return;
+    this.recent.set(id, true);
     this.usedKeys.add(id);
   }
 
@@ -30,27 +34,21 @@ export class WriteBehind {
     this.audits.push({ ...entry, at: entry.at ?? new Date().toISOString() });
   }
 
-  flush(): void {
-    if (this.usedKeys.size === 0 && this.audits.length === 0) return;
+  flush(): Promise<void> {
+    if (this.usedKeys.size === 0 && this.audits.length === 0) return Promise.resolve();
     const keys = this.usedKeys;
     const audits = this.audits;
     this.usedKeys = new Set();
     this.audits = [];
-    try {
-      this.db.transaction(() => {
-        if (keys.size) this.keys.touch(keys, new Date().toISOString());
-        for (const a of audits) this.audit.append(a);
-      })();
-    } catch (err) {
-      // Keep what could not be written for the next round rather than losing it.
+    return this.writer.write({ keysUsed: { ids: [...keys], at: new Date().toISOString() }, audits }).catch((err: unknown) => {
       for (const k of keys) this.usedKeys.add(k);
       this.audits.unshift(...audits);
       this.onError(err);
-    }
+    });
   }
 
-  close(): void {
+  close(): Promise<void> {
     clearInterval(this.timer);
-    this.flush();
+    return this.flush();
   }
 }

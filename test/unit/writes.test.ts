@@ -1,0 +1,87 @@
+// Background store writes: committed by the writer thread on its own connection, visible to the main one, kept
+// (not lost) when a batch fails, and all written before close() resolves.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../../src/store/database.js';
+import { TenantRepository } from '../../src/store/tenants.js';
+import { ApiKeyRepository } from '../../src/store/apikeys.js';
+import { AuditLog } from '../../src/store/audit.js';
+import { StoreWriter } from '../../src/store/writes.js';
+import { WriteBehind } from '../../src/store/write-behind.js';
+
+function store() {
+  const path = join(mkdtempSync(join(tmpdir(), 'tg-writes-')), 'tg.db');
+  const db = openDatabase(path);
+  new TenantRepository(db).create({ id: 'acme', name: 'Acme', tier: 'basic' });
+  const keys = new ApiKeyRepository(db);
+  const { record } = keys.create({ tenant_id: 'acme', user_id: 'alice' });
+  return { path, db, keys, keyId: record.id, audit: new AuditLog(db) };
+}
+
+describe('StoreWriter and WriteBehind', () => {
+  it('write in the writer thread; the main connection sees the commit', async () => {
+    const s = store();
+    const writer = new StoreWriter(s.path, s.db);
+    expect(writer.threaded).toBe(true);
+    await writer.write({ keysUsed: { ids: [s.keyId], at: '2026-11-23T00:00:00.000Z' }, audits: [{ actor: 'test', action: 'federation.access', tenant_id: 'acme', target: 'g1', before: null, after: { n: 1 } }] });
+    expect(s.keys.get(s.keyId)!.last_used_at).toBe('2026-11-23T00:00:00.000Z');
+    expect(s.audit.list({ tenant: 'acme' })).toMatchObject([{ actor: 'test', after: { n: 1 } }]);
+    await writer.close();
+    await expect(writer.write({})).rejects.toThrow('closed');
+  });
+
+  it('a failing batch is rejected with none of its audits or usage committed; WriteBehind keeps it for the next round', async () => {
+    const s = store();
+    const writer = new StoreWriter(s.path, s.db);
+    const good = { actor: 'ok', action: 'x', tenant_id: 'acme', target: null, before: null, after: null };
+    const bad = { ...good, actor: null as unknown as string };
+    await expect(writer.write({ audits: [good, bad], usage: [{ tenant: 'acme', subject: '', window: 'day', start: Date.UTC(2026, 10, 23), count: 5 }] })).rejects.toThrow(/NOT NULL/);
+    expect(s.audit.list({ tenant: 'acme' })).toEqual([]);
+    expect(s.db.prepare('SELECT count(*) AS n FROM quota_usage').get()).toEqual({ n: 0 });
+
+    const errors: unknown[] = [];
+    const wb = new WriteBehind(writer, 60_000, (e) => errors.push(e));
+    wb.record(good);
+    wb.record(bad);
+    await wb.flush();
+    expect(errors).toHaveLength(1);
+    expect(s.audit.list({ tenant: 'acme' })).toEqual([]);
+    // Kept: once the bad entry is gone the good one is written, once.
+    (wb as unknown as { audits: { actor: string }[] }).audits.splice(1, 1);
+    await wb.close();
+    expect(s.audit.list({ tenant: 'acme' })).toMatchObject([{ actor: 'ok' }]);
+    await writer.close();
+  });
+
+  it('writes many key uses in paced chunks, all of them', async () => {
+    const s = store();
+    const ids = [s.keyId, ...Array.from({ length: 349 }, () => s.keys.create({ tenant_id: 'acme', user_id: 'bob' }).record.id)];
+    const writer = new StoreWriter(s.path, s.db);
+    await writer.write({ keysUsed: { ids, at: '2026-11-23T01:00:00.000Z' } });
+    expect(s.db.prepare("SELECT count(*) AS n FROM api_keys WHERE last_used_at = '2026-11-23T01:00:00.000Z'").get()).toEqual({ n: 350 });
+    await writer.close();
+  });
+
+  it('records a key use at most once a minute', async () => {
+    const s = store();
+    const batches: unknown[] = [];
+    const wb = new WriteBehind({ write: async (b: unknown) => void batches.push(b) } as unknown as StoreWriter, 60_000);
+    wb.keyUsed(s.keyId);
+    await wb.flush();
+    wb.keyUsed(s.keyId);
+    await wb.flush();
+    expect(batches).toHaveLength(1);
+    await wb.close();
+  });
+
+  it('close() resolves after every batch sent before it is committed', async () => {
+    const s = store();
+    const writer = new StoreWriter(s.path, s.db);
+    const sent = Array.from({ length: 50 }, (_, i) => writer.write({ audits: [{ actor: `a${i}`, action: 'x', tenant_id: 'acme', target: null, before: null, after: null }] }));
+    await writer.close();
+    await Promise.all(sent);
+    expect(s.audit.list({ tenant: 'acme', limit: 100 })).toHaveLength(50);
+  });
+});
