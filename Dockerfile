@@ -39,5 +39,6 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data
 EXPOSE 9191
-ENTRYPOINT ["node", "bin/tenantgate.js"]
+# The same node flag as bin/tenantgate.js's first line.
+ENTRYPOINT ["node", "--max-semi-space-size=4", "bin/tenantgate.js"]
 CMD ["serve"]

@@ -99,7 +99,8 @@ async function startServer(kind, port, fx, work) {
         'log: {level: warn}',
       ].join('\n'),
     );
-    cmd = [process.execPath, join(ROOT, 'bin', 'tenantgate.js'), 'serve', '--config', cfg];
+    // As it is run (npx tenantgate, the Docker image): the launcher's own node flags apply.
+    cmd = [join(ROOT, 'bin', 'tenantgate.js'), 'serve', '--config', cfg];
   }
   const child = spawn('taskset', ['-c', kind === 'tenantgate-2w' ? '0,1' : '0', ...cmd], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GOMAXPROCS: '1' } });
   // Ready when a Check answers (any decision).

@@ -73,7 +73,7 @@ async function run(label, file) {
   const port = await freePort();
   const cfg = join(work, `${label}.yaml`);
   writeFileSync(cfg, `server: {address: "127.0.0.1:${port}", reflection: false}\nstore: {path: "${dbPath}"}\npolicies: {dir: "${join(ROOT, 'policies')}", watch: false}\nquota: {enabled: false}\nlog: {level: warn}\n`);
-  const server = spawn('taskset', ['-c', '0', process.execPath, join(ROOT, 'bin', 'tenantgate.js'), 'serve', '--config', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const server = spawn('taskset', ['-c', '0', join(ROOT, 'bin', 'tenantgate.js'), 'serve', '--config', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 150; i++) {
     await new Promise((r) => setTimeout(r, 200));
     const c = createAuthClient(`127.0.0.1:${port}`);
