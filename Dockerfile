@@ -39,6 +39,5 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data
 EXPOSE 9191
-# The same node flag as bin/tenantgate.js's first line.
-ENTRYPOINT ["node", "--max-semi-space-size=4", "bin/tenantgate.js"]
+ENTRYPOINT ["node", "bin/tenantgate.js"]
 CMD ["serve"]

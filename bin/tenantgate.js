@@ -1,8 +1,5 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env node
 // Thin launcher: the CLI is compiled to dist/ by `npm run setup` (or `npm run build`).
-// The node flag: a 4 MB young generation instead of V8's 16 MB. A check's garbage dies young either way, so the
-// CPU cost is the same (bench/README.md) and the peak RSS about 20 MB lower. Run as `npx tenantgate` or
-// `bin/tenantgate.js` for it to apply; the Dockerfile passes the same flag.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
