@@ -3,7 +3,6 @@
 // the admin API. Everything is built once here, before the first call.
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { ReflectionService } from '@grpc/reflection';
 import type { Config } from './config.js';
 import { openDatabase, watchDataVersion, type Db } from './store/database.js';
 import { TenantRepository } from './store/tenants.js';
@@ -21,7 +20,7 @@ import { FederationVerifier } from './identity/federation.js';
 import { PolicyManager } from './policy/manager.js';
 import type { PolicyEngine } from './policy/engine.js';
 import { LocalLimiter } from './quota/limiter.js';
-import { RedisLimiter } from './quota/redis.js';
+import type { RedisLimiter } from './quota/redis.js';
 import { QuotaService } from './quota/service.js';
 import { UsageFlusher } from './quota/persist.js';
 import { CheckPipeline } from './check/pipeline.js';
@@ -75,7 +74,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   const jwt = new JwtVerifier(config.auth.jwt, env);
   const db = openDatabase(config.store.path);
-  const writer = new StoreWriter(config.store.path, db);
+  const writer = new StoreWriter(db);
   const writes = new WriteBehind(writer, 1000, (err) => log.error({ err }, 'write-behind flush failed'));
   const context = new ContextLoader(config, new TenantRepository(db), new GroupRepository(db));
   const apiKeys = new ApiKeyVerifier(new ApiKeyRepository(db), config.auth.api_keys.cache_size, (id) => writes.keyUsed(id));
@@ -85,6 +84,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const localLimiter = new LocalLimiter(quotaRepo);
   let redisLimiter: RedisLimiter | undefined;
   if (config.quota.enabled && config.quota.store === 'redis') {
+    // Loaded only when asked for: ioredis alone is about 10 MB of memory.
+    const { RedisLimiter } = await import('./quota/redis.js');
     redisLimiter = new RedisLimiter(
       {
         url: config.quota.redis_url!,
@@ -158,7 +159,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   const health = new HealthImplementation({ '': 'SERVING', [AUTH_SERVICE]: 'SERVING' });
   health.addToServer(server);
-  if (config.server.reflection) new ReflectionService(loadPackageDefinition()).addToServer(server);
+  if (config.server.reflection) {
+    const { ReflectionService } = await import('@grpc/reflection');
+    new ReflectionService(loadPackageDefinition()).addToServer(server);
+  }
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(config.server.address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),

@@ -1,5 +1,5 @@
-// Background store writes: committed by the writer thread on its own connection, visible to the main one, kept
-// (not lost) when a batch fails, and all written before close() resolves.
+// Background store writes: committed in order, key uses in paced chunks, kept (not lost) when a batch fails, and
+// all written before close() resolves.
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,10 +21,9 @@ function store() {
 }
 
 describe('StoreWriter and WriteBehind', () => {
-  it('write in the writer thread; the main connection sees the commit', async () => {
+  it('commits key uses and audits', async () => {
     const s = store();
-    const writer = new StoreWriter(s.path, s.db);
-    expect(writer.threaded).toBe(true);
+    const writer = new StoreWriter(s.db);
     await writer.write({ keysUsed: { ids: [s.keyId], at: '2026-11-23T00:00:00.000Z' }, audits: [{ actor: 'test', action: 'federation.access', tenant_id: 'acme', target: 'g1', before: null, after: { n: 1 } }] });
     expect(s.keys.get(s.keyId)!.last_used_at).toBe('2026-11-23T00:00:00.000Z');
     expect(s.audit.list({ tenant: 'acme' })).toMatchObject([{ actor: 'test', after: { n: 1 } }]);
@@ -34,7 +33,7 @@ describe('StoreWriter and WriteBehind', () => {
 
   it('a failing batch is rejected with none of its audits or usage committed; WriteBehind keeps it for the next round', async () => {
     const s = store();
-    const writer = new StoreWriter(s.path, s.db);
+    const writer = new StoreWriter(s.db);
     const good = { actor: 'ok', action: 'x', tenant_id: 'acme', target: null, before: null, after: null };
     const bad = { ...good, actor: null as unknown as string };
     await expect(writer.write({ audits: [good, bad], usage: [{ tenant: 'acme', subject: '', window: 'day', start: Date.UTC(2026, 10, 23), count: 5 }] })).rejects.toThrow(/NOT NULL/);
@@ -58,7 +57,7 @@ describe('StoreWriter and WriteBehind', () => {
   it('writes many key uses in paced chunks, all of them', async () => {
     const s = store();
     const ids = [s.keyId, ...Array.from({ length: 349 }, () => s.keys.create({ tenant_id: 'acme', user_id: 'bob' }).record.id)];
-    const writer = new StoreWriter(s.path, s.db);
+    const writer = new StoreWriter(s.db);
     await writer.write({ keysUsed: { ids, at: '2026-11-23T01:00:00.000Z' } });
     expect(s.db.prepare("SELECT count(*) AS n FROM api_keys WHERE last_used_at = '2026-11-23T01:00:00.000Z'").get()).toEqual({ n: 350 });
     await writer.close();
@@ -78,7 +77,7 @@ describe('StoreWriter and WriteBehind', () => {
 
   it('close() resolves after every batch sent before it is committed', async () => {
     const s = store();
-    const writer = new StoreWriter(s.path, s.db);
+    const writer = new StoreWriter(s.db);
     const sent = Array.from({ length: 50 }, (_, i) => writer.write({ audits: [{ actor: `a${i}`, action: 'x', tenant_id: 'acme', target: null, before: null, after: null }] }));
     await writer.close();
     await Promise.all(sent);
