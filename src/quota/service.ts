@@ -93,12 +93,14 @@ export class QuotaService {
     return t;
   }
 
-  /** Tenant + caller limits, cached on the effective context object (rebuilt when data changes) and the key id. */
+  /** Tenant + caller limits, cached on the effective context object (rebuilt when data changes), tenant and key id. */
   private callerItemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null): LimitItem[] {
     const owner: object = effective ?? identity;
     let byKey = this.callerItems.get(owner);
     if (!byKey) this.callerItems.set(owner, (byKey = new Map()));
-    const cacheKey = identity.api_key_id ?? `user:${identity.subject ?? ''}`;
+    // The tenant is part of the key: an effective context is shared by every caller whose groups are the same,
+    // in any tenant (tenancy/context.ts), and limit items name their tenant.
+    const cacheKey = `${tenant.id}\u0000${identity.api_key_id ?? `user:${identity.subject ?? ''}`}`;
     let items = byKey.get(cacheKey);
     if (items) return items;
     const ov = this.overridesOf(tenant.id);

@@ -1,5 +1,12 @@
 // Tenant records and users' effective contexts for the hot path: LRUs in front of the store, dropped whenever
 // the data changes (and a context also when its earliest membership expires).
+//
+// A context is a function of the user's groups (their content and the user's roles), the tenant's tier and
+// upstream, and the earliest membership expiry; never of the user id. Contexts are interned by content, so the
+// users of a tenant who share a set of groups (and tenants that keep the default groups) share one object:
+// with a million memberships that is the difference between one context per user and one per group set.
+// Whatever caches per context must therefore also key by tenant and caller (see quota/service.ts).
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
 import type { Tenant, TenantRepository } from '../store/tenants.js';
@@ -12,6 +19,8 @@ const ABSENT = Symbol('absent');
 export class ContextLoader {
   private readonly tenants: LRUCache<string, Tenant | typeof ABSENT>;
   private readonly contexts: LRUCache<string, EffectiveContext>;
+  /** Distinct contexts by a digest of their content. */
+  private readonly interned: LRUCache<string, EffectiveContext>;
   hits = 0;
   misses = 0;
 
@@ -22,6 +31,7 @@ export class ContextLoader {
   ) {
     this.tenants = new LRUCache({ max: config.tenancy.cache_size });
     this.contexts = new LRUCache({ max: config.tenancy.context_cache_size });
+    this.interned = new LRUCache({ max: config.tenancy.context_cache_size });
   }
 
   tenant(id: string): Tenant | null {
@@ -54,7 +64,11 @@ export class ContextLoader {
     }
     let validUntil = Infinity;
     for (const m of memberships) if (m.membership_expires_at) validUntil = Math.min(validUntil, Date.parse(m.membership_expires_at));
-    const ctx = aggregate(memberships, fromClaim, tenant, tierLimits(this.config, tenant), validUntil);
+    const built = aggregate(memberships, fromClaim, tenant, tierLimits(this.config, tenant), validUntil);
+    // Content, expiry included (JSON writes Infinity as null, and a finite expiry as its number).
+    const digest = createHash('sha256').update(JSON.stringify(built)).update(String(validUntil)).digest('base64');
+    let ctx = this.interned.get(digest);
+    if (!ctx) this.interned.set(digest, (ctx = built));
     this.contexts.set(key, ctx);
     return ctx;
   }
@@ -62,5 +76,6 @@ export class ContextLoader {
   invalidate(): void {
     this.tenants.clear();
     this.contexts.clear();
+    this.interned.clear();
   }
 }

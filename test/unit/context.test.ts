@@ -1,0 +1,55 @@
+// Effective contexts are interned by content: users (and tenants) with the same groups share one object, and any
+// difference in groups, role, tier, upstream or expiry gives another.
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/store/database.js';
+import { TenantRepository } from '../../src/store/tenants.js';
+import { GroupRepository } from '../../src/store/groups.js';
+import { ContextLoader } from '../../src/tenancy/context.js';
+import { parseConfig } from '../../src/config.js';
+
+function setup() {
+  const db = openDatabase(':memory:');
+  const tenants = new TenantRepository(db);
+  const groups = new GroupRepository(db);
+  for (const [id, tier, upstream] of [['acme', 'premium', null], ['globex', 'premium', null], ['initech', 'basic', null], ['silo', 'premium', 'silo_cluster']] as const) {
+    tenants.create({ id, name: id, tier, upstream });
+  }
+  const loader = new ContextLoader(parseConfig({}), tenants, groups);
+  const ctx = (tenant: string, user: string) => loader.user(loader.tenant(tenant)!, user, []);
+  return { groups, loader, ctx };
+}
+
+describe('ContextLoader', () => {
+  it('gives users with the same groups one shared context, across tenants too', () => {
+    const { groups, ctx } = setup();
+    for (const t of ['acme', 'globex', 'initech', 'silo']) {
+      groups.addMembership({ tenant_id: t, user_id: 'a', group_id: 'analyst' });
+      groups.addMembership({ tenant_id: t, user_id: 'b', group_id: 'analyst' });
+    }
+    groups.addMembership({ tenant_id: 'acme', user_id: 'c', group_id: 'admin' });
+    groups.addMembership({ tenant_id: 'acme', user_id: 'd', group_id: 'analyst', role: 'owner' });
+    groups.addMembership({ tenant_id: 'acme', user_id: 'e', group_id: 'analyst', expires_at: '2099-01-01T00:00:00Z' });
+
+    const shared = ctx('acme', 'a');
+    expect(ctx('acme', 'b')).toBe(shared);
+    expect(ctx('globex', 'a')).toBe(shared); // same default groups, same tier, no upstream
+    expect(shared.headers['x-user-groups']).toBe('analyst');
+    // Different groups, tier, upstream, role or expiry: another object.
+    for (const other of [ctx('acme', 'c'), ctx('initech', 'a'), ctx('silo', 'a'), ctx('acme', 'd'), ctx('acme', 'e')]) expect(other).not.toBe(shared);
+    expect(ctx('silo', 'a').headers['x-tenant-upstream']).toBe('silo_cluster');
+    expect(ctx('acme', 'e').valid_until).toBe(Date.parse('2099-01-01T00:00:00Z'));
+  });
+
+  it('a changed group gives new contexts after invalidation', () => {
+    const { groups, loader, ctx } = setup();
+    groups.addMembership({ tenant_id: 'acme', user_id: 'a', group_id: 'viewer' });
+    groups.addMembership({ tenant_id: 'globex', user_id: 'a', group_id: 'viewer' });
+    const before = ctx('acme', 'a');
+    groups.apply('acme', { id: 'viewer', name: 'Viewer', type: 'role', permissions: [{ resource: 'reports', actions: ['read'] }] });
+    loader.invalidate();
+    const after = ctx('acme', 'a');
+    expect(after).not.toBe(before);
+    expect(after.permissions).toEqual(['read:reports']);
+    expect(ctx('globex', 'a').permissions).toEqual(before.permissions);
+  });
+});
