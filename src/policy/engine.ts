@@ -64,9 +64,11 @@ export class PolicyEngine {
     if (entrypoint === undefined) {
       throw new Error(`the policy bundle has no entrypoint ${this.entrypointName} (has: ${Object.keys(entrypoints).join(', ')})`);
     }
+    // Asked before the data is loaded: the answer is written into the instance's heap, which setData starts over.
+    const impure = hostBuiltins(policy).some((b) => IMPURE_BUILTINS.test(b));
     policy.setData(bundle.data);
     const projection = bundleProjection(bundle.data);
-    const cacheable = this.decisionCacheSize > 0 && projection !== undefined && !hostBuiltins(policy).some((b) => IMPURE_BUILTINS.test(b));
+    const cacheable = this.decisionCacheSize > 0 && projection !== undefined && !impure;
     this.active = { policy, entrypoint, revision: bundle.revision, projection, decisions: cacheable ? new LRUCache({ max: this.decisionCacheSize }) : undefined };
   }
 
