@@ -1,4 +1,4 @@
-// Flushes the limiter's day/month counts to SQLite (through the store writer's thread) at most every interval,
+// Flushes the limiter's day/month counts to SQLite (through the store writer, writes.ts) at most every interval,
 // and on shutdown.
 // After a crash at most one interval of counts is lost.
 import type { LocalLimiter } from './limiter.js';
