@@ -69,6 +69,21 @@ function oneProcStats(pid) {
   }
 }
 
+// The OPA-Envoy plugin, at the version that goes with the OPA the project uses (`@latest` resolves to an old 0.x).
+const OPA_ENVOY_MODULE = 'github.com/open-policy-agent/opa-envoy-plugin/cmd/opa-envoy-plugin@v1.22.2-envoy';
+
+/** OPA_ENVOY_BIN, or the plugin installed with go install into .tools/bin; undefined when it cannot be had. */
+function opaEnvoyBin() {
+  if (process.env.OPA_ENVOY_BIN) return process.env.OPA_ENVOY_BIN;
+  const bin = join(TOOLS, 'opa-envoy-plugin');
+  if (existsSync(bin)) return bin;
+  console.log(`bench: installing the OPA-Envoy plugin (${OPA_ENVOY_MODULE}) with go install`);
+  const r = spawnSync('go', ['install', OPA_ENVOY_MODULE], { env: { ...process.env, GOBIN: TOOLS }, stdio: 'inherit' });
+  if (r.status === 0 && existsSync(bin)) return bin;
+  console.log('bench: the OPA-Envoy plugin could not be installed; measuring opa-standin instead');
+  return undefined;
+}
+
 /** Builds bench/opa-standin (OPA v1.22.2's Go evaluator behind ext_authz) into .tools/bin with the Go toolchain. */
 function buildStandin() {
   const bin = join(TOOLS, 'opa-standin');
@@ -304,8 +319,10 @@ async function main() {
   console.log('bench: building fixtures');
   const fx = await makeFixtures(join(work, 'data'));
   const servers = ['floor', 'tenantgate', 'tenantgate+quota'];
-  // OPA-Envoy itself when its binary is given; otherwise the stand-in built from OPA's Go packages (bench/opa-standin).
-  if (process.env.OPA_ENVOY_BIN) servers.push('opa-envoy');
+  // OPA-Envoy itself when it can be had; otherwise the stand-in built from OPA's Go packages (bench/opa-standin).
+  const opaEnvoy = opaEnvoyBin();
+  if (opaEnvoy) process.env.OPA_ENVOY_BIN = opaEnvoy;
+  if (opaEnvoy) servers.push('opa-envoy');
   else if (buildStandin()) servers.push('opa-standin');
   const results = [];
   for (const kind of servers) {
