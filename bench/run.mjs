@@ -296,12 +296,12 @@ function markdown(results, sat, meta) {
   if (tg && tq) lines.push(`Quota enforcement at 1,000 rps (ghz, same run): p50 ${tg.p50.toFixed(3)} → ${tq.p50.toFixed(3)} ms, p99 ${tg.p99.toFixed(3)} → ${tq.p99.toFixed(3)} ms.`);
   const sf = results.find((r) => r.server === 'floor')?.sustainable;
   const st = results.find((r) => r.server === 'tenantgate')?.sustainable;
-  if (sf && st) lines.push(`Sustainable throughput: tenantgate / floor = ${(st / sf).toFixed(2)} (target ≥ 0.6).`);
+  if (sf) lines.push(`Sustainable throughput: tenantgate / floor = ${((st ?? 0) / sf).toFixed(2)} (target ≥ 0.6).`);
   const opa = results.find((r) => r.server === 'opa-envoy' || r.server === 'opa-standin');
   if (opa) {
     const label = opa.server === 'opa-envoy' ? 'OPA-Envoy' : 'OPA (opa-standin, the plugin\'s hot path; the plugin itself could not be installed)';
     const o = opa.at1000?.[1];
-    if (o && tg) lines.push(`Against ${label}: p99 at 1,000 rps tenantgate / OPA = ${(tg.p99 / o.p99).toFixed(2)} (target ≤ 0.8); sustainable tenantgate / OPA = ${(st / opa.sustainable).toFixed(2)} (target ≥ 1.25).`);
+    if (o && tg) lines.push(`Against ${label}: p99 at 1,000 rps tenantgate / OPA = ${(tg.p99 / o.p99).toFixed(2)} (target ≤ 0.8); sustainable tenantgate / OPA = ${opa.sustainable ? (st / opa.sustainable).toFixed(2) : `n/a (OPA passed no rate; tenantgate ${st})`} (target ≥ 1.25).`);
     const so = sat.find((x) => x.server === opa.server);
     const stg = sat.find((x) => x.server === 'tenantgate');
     if (so && stg) lines.push(`Saturation tenantgate / OPA = ${(stg.rps / so.rps).toFixed(2)}.`);
