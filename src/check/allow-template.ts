@@ -9,7 +9,7 @@ import type { Outcome } from './pipeline.js';
 import type { Decision, Identity } from './types.js';
 import type { Tenant } from '../store/tenants.js';
 import type { EffectiveContext } from '../tenancy/effective.js';
-import { encodeHeaderOption, encodeRemoveList, encodeStatus, encodeStructEntry, own, writeOptions } from './encode.js';
+import { encodeRemoveList, encodeStatus, encodeStructEntry, own, writeOptions } from './encode.js';
 import { headersToRemove, metadata, safe, set, upstreamHeaders } from './respond.js';
 
 interface Template {
@@ -28,6 +28,8 @@ interface Template {
 const templates = new WeakMap<Identity, Template>();
 const STATUS_OK = own(encodeStatus({ code: 0, message: '' }));
 const EMPTY: Uint8Array = new Uint8Array(0);
+// HeaderValueOption.append = BoolValue{false}, written explicitly as the general encoder does.
+const APPEND_FALSE = Uint8Array.of(18, 2, 8, 0);
 
 function build(o: Outcome, d: Decision): Template {
   const headers = upstreamHeaders(o, d);
@@ -49,6 +51,39 @@ function build(o: Outcome, d: Decision): Template {
   };
 }
 
+const varintLen = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+
+/** Writes into one buffer of the exact size: an allowed check allocates its answer and little else. */
+class Out {
+  pos = 0;
+  constructor(readonly buf: Buffer) {}
+  varint(n: number): this {
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    this.buf[this.pos++] = n;
+    return this;
+  }
+  raw(b: Uint8Array): this {
+    this.buf.set(b, this.pos);
+    this.pos += b.byteLength;
+    return this;
+  }
+  /** A length-delimited field of `len` bytes: tag and length (the content follows). */
+  field(tag: number, len: number): this {
+    return this.varint(tag).varint(len);
+  }
+  string(tag: number, s: string, bytes: number): this {
+    this.field(tag, bytes);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+    return this;
+  }
+}
+
+const DECISION_ID_KEY = 'x-decision-id';
+const DECISION_ID_FIELD = 'decision_id';
+
 /** The encoded CheckResponse for an allowed outcome, or undefined when it needs the general path. */
 export function encodeAllowed(o: Outcome, d: Decision): Uint8Array | undefined {
   if (!o.tenant || !o.effective || d.headers || d.request_headers_to_remove || d.dynamic_metadata || d.federation) return undefined;
@@ -57,24 +92,30 @@ export function encodeAllowed(o: Outcome, d: Decision): Uint8Array | undefined {
     t = build(o, d);
     templates.set(o.identity, t);
   }
-  const id = protobuf.Writer.create()
-    .uint32(18)
-    .bytes(encodeHeaderOption({ header: { key: 'x-decision-id', value: o.decisionId }, append: { value: false } }))
-    .finish();
   let add: Uint8Array = EMPTY;
   if (d.response_headers_to_add) {
     const w = protobuf.Writer.create();
     writeOptions(w, 6, Object.entries(d.response_headers_to_add).map(([k, v]) => set(k, safe(v))));
     add = w.finish();
   }
-  const meta = protobuf.Writer.create();
-  encodeStructEntry(meta, 'decision_id', { stringValue: o.decisionId });
-  return protobuf.Writer.create()
-    .uint32(10)
-    .bytes(STATUS_OK)
-    .uint32(26)
-    .bytes(Buffer.concat([t.headers, id, t.remove, add]))
-    .uint32(34)
-    .bytes(Buffer.concat([t.meta, meta.finish()]))
-    .finish();
+  // Sizes, inside out. The decision id header: HeaderValue{key, value} in HeaderValueOption{header, append: false}.
+  const id = o.decisionId;
+  const idBytes = Buffer.byteLength(id, 'utf8');
+  const headerValue = 2 + DECISION_ID_KEY.length + 1 + varintLen(idBytes) + idBytes;
+  const option = 1 + varintLen(headerValue) + headerValue + 4;
+  const ok = t.headers.byteLength + 1 + varintLen(option) + option + t.remove.byteLength + add.byteLength;
+  // The metadata entry: {key: "decision_id", value: Value{string_value: id}}.
+  const value = 1 + varintLen(idBytes) + idBytes;
+  const entry = 2 + DECISION_ID_FIELD.length + 1 + varintLen(value) + value;
+  const meta = t.meta.byteLength + 1 + varintLen(entry) + entry;
+  const total = 1 + varintLen(STATUS_OK.byteLength) + STATUS_OK.byteLength + 1 + varintLen(ok) + ok + 1 + varintLen(meta) + meta;
+
+  const out = new Out(Buffer.allocUnsafe(total));
+  out.field(10, STATUS_OK.byteLength).raw(STATUS_OK);
+  out.field(26, ok).raw(t.headers);
+  out.field(18, option).field(10, headerValue).string(10, DECISION_ID_KEY, DECISION_ID_KEY.length).string(18, id, idBytes);
+  out.raw(APPEND_FALSE).raw(t.remove).raw(add);
+  out.field(34, meta).raw(t.meta);
+  out.field(10, entry).string(10, DECISION_ID_FIELD, DECISION_ID_FIELD.length).field(18, value).string(26, id, idBytes);
+  return out.buf;
 }
