@@ -6,7 +6,7 @@
 import protobuf from 'protobufjs';
 import { LRUCache } from 'lru-cache';
 
-export interface HeaderOption {
+interface HeaderOption {
   header: { key: string; value: string };
   append?: { value: boolean };
 }
@@ -25,7 +25,7 @@ export function own(b: Uint8Array): Uint8Array {
 const optionCache = new LRUCache<string, Uint8Array>({ max: 10_000 });
 const removeCache = new WeakMap<readonly string[], Uint8Array>();
 
-export function encodeHeaderOption(o: HeaderOption): Uint8Array {
+function encodeHeaderOption(o: HeaderOption): Uint8Array {
   const w = protobuf.Writer.create();
   const hv = protobuf.Writer.create();
   hv.uint32(10).string(o.header.key).uint32(18).string(o.header.value);
@@ -52,7 +52,7 @@ export function writeOptions(w: protobuf.Writer, field: number, options: HeaderO
   for (const o of options) w.uint32((field << 3) | 2).bytes(headerOption(o, cache && o.header.key !== 'x-decision-id'));
 }
 
-export function encodeValue(v: Msg): Uint8Array {
+function encodeValue(v: Msg): Uint8Array {
   const w = protobuf.Writer.create();
   if ('nullValue' in v) w.uint32(8).int32(0);
   else if ('numberValue' in v) w.uint32(17).double(v.numberValue as number);

@@ -17,23 +17,26 @@ export class CheckService {
     private readonly deps: { metrics?: Metrics; decisionLog?: DecisionLog; shadow?: PolicyEngine; log: Logger },
   ) {}
 
-  async check(raw: unknown, transport: 'grpc' | 'http'): Promise<{ outcome: Outcome; response: Record<string, unknown> }> {
-    const t0 = process.hrtime.bigint();
-    const outcome = await this.pipeline.check(raw);
-    const response = toCheckResponse(outcome);
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    this.observe(outcome, seconds, transport);
-    return { outcome, response };
+  /** The HTTP form: the outcome and the CheckResponse as an object. */
+  check(raw: unknown, transport: 'grpc' | 'http'): Promise<{ outcome: Outcome; response: Record<string, unknown> }> {
+    return this.decide(raw, transport, (outcome) => ({ outcome, response: toCheckResponse(outcome) }));
   }
 
   /** The gRPC form: the encoded CheckResponse, from the caller's cached bytes when the request is allowed. */
-  async checkEncoded(raw: unknown): Promise<Uint8Array> {
+  checkEncoded(raw: unknown): Promise<Uint8Array> {
+    return this.decide(raw, 'grpc', (outcome) => {
+      const d = outcome.decision;
+      return (!(d instanceof Denial) && d.allowed ? encodeAllowed(outcome, d) : undefined) ?? encodeCheckResponse(toCheckResponse(outcome));
+    });
+  }
+
+  /** The pipeline and the answer, timed together; then the metrics, decision log and shadow policy. */
+  private async decide<T>(raw: unknown, transport: 'grpc' | 'http', answer: (outcome: Outcome) => T): Promise<T> {
     const t0 = process.hrtime.bigint();
     const outcome = await this.pipeline.check(raw);
-    const d = outcome.decision;
-    const bytes = (!(d instanceof Denial) && d.allowed ? encodeAllowed(outcome, d) : undefined) ?? encodeCheckResponse(toCheckResponse(outcome));
-    this.observe(outcome, Number(process.hrtime.bigint() - t0) / 1e9, 'grpc');
-    return bytes;
+    const result = answer(outcome);
+    this.observe(outcome, Number(process.hrtime.bigint() - t0) / 1e9, transport);
+    return result;
   }
 
   private observe(o: Outcome, seconds: number, transport: 'grpc' | 'http'): void {

@@ -26,7 +26,7 @@ interface Active {
 const IMPURE_BUILTINS = /^(time\.now_ns|rand\.|uuid\.rfc4122|http\.send|opa\.runtime|net\.lookup|io\.jwt\.decode_verify|trace|print|crypto\.x509\.parse_and_verify)/;
 
 /** The builtins the WASM module asks its host for (the `builtins` export of OPA's WASM ABI). */
-export function hostBuiltins(policy: Loaded): string[] {
+function hostBuiltins(policy: Loaded): string[] {
   const p = policy as unknown as { wasmInstance: { exports: unknown }; mem: { buffer: ArrayBuffer } };
   const ex = p.wasmInstance.exports as Record<string, (...a: number[]) => number>;
   const addr = ex.opa_json_dump!(ex.builtins!());

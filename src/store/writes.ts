@@ -19,7 +19,7 @@ const KEY_CHUNK = 50;
 
 /** Applies a batch: key last-use in paced chunks (idempotent, so a retry is harmless), then audits and usage
  *  (additive) in one final transaction, so they are committed exactly once or not at all. */
-export function batchApplier(db: Db): (batch: WriteBatch) => Promise<void> {
+function batchApplier(db: Db): (batch: WriteBatch) => Promise<void> {
   const keys = new ApiKeyRepository(db);
   const audit = new AuditLog(db);
   const quotas = new QuotaRepository(db);

@@ -65,8 +65,8 @@ export class ContextLoader {
     let validUntil = Infinity;
     for (const m of memberships) if (m.membership_expires_at) validUntil = Math.min(validUntil, Date.parse(m.membership_expires_at));
     const built = aggregate(memberships, fromClaim, tenant, tierLimits(this.config, tenant), validUntil);
-    // Content, expiry included (JSON writes Infinity as null, and a finite expiry as its number).
-    const digest = createHash('sha256').update(JSON.stringify(built)).update(String(validUntil)).digest('base64');
+    // The content, expiry included (valid_until: a number, or null for Infinity).
+    const digest = createHash('sha256').update(JSON.stringify(built)).digest('base64');
     let ctx = this.interned.get(digest);
     if (!ctx) this.interned.set(digest, (ctx = built));
     this.contexts.set(key, ctx);
