@@ -6,9 +6,15 @@ import { migrations } from './migrations.js';
 
 export type Db = Database.Database;
 
-export function openDatabase(path: string): Db {
+export interface OpenOptions {
+  /** SQLite's page cache in MB (better-sqlite3's build default, 16 MB, when not given). */
+  cacheMb?: number;
+}
+
+export function openDatabase(path: string, options: OpenOptions = {}): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
+  if (options.cacheMb !== undefined) db.pragma(`cache_size = ${-Math.round(options.cacheMb * 1024)}`);
   db.pragma('journal_mode = WAL');
   // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the last commits.
   db.pragma('synchronous = NORMAL');
