@@ -5,6 +5,7 @@
 // own parts. The bytes are those of encodeCheckResponse(toCheckResponse(outcome)) (tested); a decision with
 // anything more (policy headers or metadata, removals, federation) takes that general path.
 import protobuf from 'protobufjs';
+import { LRUCache } from 'lru-cache';
 import type { Outcome } from './pipeline.js';
 import type { Decision, Identity } from './types.js';
 import type { Tenant } from '../store/tenants.js';
@@ -17,15 +18,18 @@ interface Template {
   effective: EffectiveContext;
   revision: string;
   provider: string | undefined;
-  /** OkHttpResponse.headers fields, all but x-decision-id (which comes last). */
-  headers: Uint8Array;
-  /** OkHttpResponse.headers_to_remove fields. */
+  /** OkHttpResponse.headers fields, all but x-decision-id (which comes last), then the Struct entries of the
+   *  dynamic metadata, all but decision_id (also last): one buffer, as one costs ~200 bytes of objects. */
+  bytes: Buffer;
+  /** Where the metadata entries begin in `bytes`. */
+  metaAt: number;
+  /** OkHttpResponse.headers_to_remove fields (shared by every template with the same list). */
   remove: Uint8Array;
-  /** The Struct entries of the dynamic metadata, all but decision_id (which comes last). */
-  meta: Uint8Array;
 }
 
 const templates = new WeakMap<Identity, Template>();
+// The removal list depends only on which headers are set: a handful of distinct lists for any number of callers.
+const removeLists = new LRUCache<string, Uint8Array>({ max: 1000 });
 const STATUS_OK = own(encodeStatus({ code: 0, message: '' }));
 const EMPTY: Uint8Array = new Uint8Array(0);
 // HeaderValueOption.append = BoolValue{false}, written explicitly as the general encoder does.
@@ -39,15 +43,26 @@ function build(o: Outcome, d: Decision): Template {
   writeOptions(h, 2, names.filter((n) => n !== 'x-decision-id').map((k) => set(k, headers[k]!)));
   const m = protobuf.Writer.create();
   for (const [k, v] of Object.entries(metadata(o, d, false).fields as Record<string, Record<string, unknown>>)) encodeStructEntry(m, k, v);
-  const remove = headersToRemove(names, undefined);
+  const headerBytes = h.finish();
+  const metaBytes = m.finish();
+  const bytes = Buffer.allocUnsafeSlow(headerBytes.byteLength + metaBytes.byteLength);
+  bytes.set(headerBytes, 0);
+  bytes.set(metaBytes, headerBytes.byteLength);
+  const removeNames = headersToRemove(names, undefined);
+  const removeKey = removeNames.join('\n');
+  let remove = removeLists.get(removeKey);
+  if (!remove) {
+    remove = removeNames.length ? encodeRemoveList(removeNames) : EMPTY;
+    removeLists.set(removeKey, remove);
+  }
   return {
     tenant: o.tenant!,
     effective: o.effective!,
     revision: o.policyRevision,
     provider: d.upstream_provider,
-    headers: own(h.finish()),
-    remove: remove.length ? encodeRemoveList(remove) : EMPTY,
-    meta: own(m.finish()),
+    bytes,
+    metaAt: headerBytes.byteLength,
+    remove,
   };
 }
 
@@ -68,6 +83,10 @@ class Out {
   raw(b: Uint8Array): this {
     this.buf.set(b, this.pos);
     this.pos += b.byteLength;
+    return this;
+  }
+  range(b: Buffer, start: number, end: number): this {
+    this.pos += b.copy(this.buf, this.pos, start, end);
     return this;
   }
   /** A length-delimited field of `len` bytes: tag and length (the content follows). */
@@ -103,19 +122,19 @@ export function encodeAllowed(o: Outcome, d: Decision): Uint8Array | undefined {
   const idBytes = Buffer.byteLength(id, 'utf8');
   const headerValue = 2 + DECISION_ID_KEY.length + 1 + varintLen(idBytes) + idBytes;
   const option = 1 + varintLen(headerValue) + headerValue + 4;
-  const ok = t.headers.byteLength + 1 + varintLen(option) + option + t.remove.byteLength + add.byteLength;
+  const ok = t.metaAt + 1 + varintLen(option) + option + t.remove.byteLength + add.byteLength;
   // The metadata entry: {key: "decision_id", value: Value{string_value: id}}.
   const value = 1 + varintLen(idBytes) + idBytes;
   const entry = 2 + DECISION_ID_FIELD.length + 1 + varintLen(value) + value;
-  const meta = t.meta.byteLength + 1 + varintLen(entry) + entry;
+  const meta = t.bytes.byteLength - t.metaAt + 1 + varintLen(entry) + entry;
   const total = 1 + varintLen(STATUS_OK.byteLength) + STATUS_OK.byteLength + 1 + varintLen(ok) + ok + 1 + varintLen(meta) + meta;
 
   const out = new Out(Buffer.allocUnsafe(total));
   out.field(10, STATUS_OK.byteLength).raw(STATUS_OK);
-  out.field(26, ok).raw(t.headers);
+  out.field(26, ok).range(t.bytes, 0, t.metaAt);
   out.field(18, option).field(10, headerValue).string(10, DECISION_ID_KEY, DECISION_ID_KEY.length).string(18, id, idBytes);
   out.raw(APPEND_FALSE).raw(t.remove).raw(add);
-  out.field(34, meta).raw(t.meta);
+  out.field(34, meta).range(t.bytes, t.metaAt, t.bytes.byteLength);
   out.field(10, entry).string(10, DECISION_ID_FIELD, DECISION_ID_FIELD.length).field(18, value).string(26, id, idBytes);
   return out.buf;
 }
