@@ -39,5 +39,6 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data
 EXPOSE 9191
-ENTRYPOINT ["node", "bin/tenantgate.js"]
+# Run directly: its #! line starts node with the server's V8 flags (bin/tenantgate.js says why).
+ENTRYPOINT ["bin/tenantgate.js"]
 CMD ["serve"]

@@ -182,7 +182,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   const token = adminToken(config, env);
   const admin = token ? await startAdminApi({ config, db, token, onChange: invalidate }) : undefined;
-  log.info({ address, http: http?.address, admin: admin?.address, policy_revision: policy.revision, store: config.store.path }, 'tenantgate serving');
+  log.info({ address, http: http?.address, admin: admin?.address, policy_revision: policy.revision, store: config.store.path, gc: gcMode() }, 'tenantgate serving');
 
   let closing: Promise<void> | undefined;
   const shutdown = () =>
@@ -236,4 +236,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     reloadPolicy: () => policies.reload('sighup'),
     shutdown,
   };
+}
+
+/** How V8 collects garbage here: bin/tenantgate.js starts node with --single-threaded-gc (its comment says why). */
+function gcMode(): 'single-threaded' | 'concurrent' {
+  return process.execArgv.includes('--single-threaded-gc') ? 'single-threaded' : 'concurrent';
 }

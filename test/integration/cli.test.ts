@@ -43,9 +43,12 @@ log:
 ${extra}`;
 }
 
-/** Starts a long-running CLI command and resolves once it prints `marker`. */
-function startProcess(args: string[], marker: RegExp): Promise<{ child: ChildProcess; out: () => string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts a long-running CLI command and resolves once it prints `marker`. `direct`: run bin/tenantgate.js itself
+ *  (its #! line starts node with the server's V8 flags) rather than `node bin/tenantgate.js`. */
+function startProcess(args: string[], marker: RegExp, direct = false): Promise<{ child: ChildProcess; out: () => string }> {
+  const child = direct
+    ? spawn(BIN, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -298,16 +301,20 @@ describe('demo, check and signals', () => {
       mkdirSync(join(dir, 'keys'), { recursive: true });
       writeFileSync(join(dir, 'keys', 'jwks.json'), JSON.stringify({ keys: [] }));
     }
-    const { child } = await startProcess(['serve', '--config', cfg], /tenantgate serving/);
+    const { child, out } = await startProcess(['serve', '--config', cfg], /tenantgate serving/);
+    // Started as `node bin/tenantgate.js`: no V8 flags, and the log says so.
+    expect(out()).toMatch(/"gc":"concurrent"[^\n]*tenantgate serving/);
     const exited = exitOf(child);
     child.kill('SIGINT');
     expect(await exited).toBe(0);
   });
 
-  it('server.workers: 2 serves from two worker processes and stops cleanly', async () => {
+  it('server.workers: 2 serves from two worker processes (with the launcher V8 flags) and stops cleanly', async () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
     const cfg = writeConfig('workers.yaml', baseConfig(port).replace('cli.db', 'workers.db').replace('level: warn', 'level: info').replace(`address: 127.0.0.1:${port}`, `address: 127.0.0.1:${port}\n  workers: 2`));
-    const { child, out } = await startProcess(['serve', '--config', cfg], /tenantgate serving[\s\S]*tenantgate serving/);
+    const { child, out } = await startProcess(['serve', '--config', cfg], /tenantgate serving[\s\S]*tenantgate serving/, true);
+    // Run directly, the launcher's #! line gives node --single-threaded-gc, and the workers inherit it.
+    expect(out().match(/"gc":"single-threaded"[^\n]*tenantgate serving/g)).toHaveLength(2);
     const { readdirSync, readFileSync } = await import('node:fs');
     const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
       try {
