@@ -67,6 +67,7 @@ export class ApiKeyRepository {
   private readonly revokeStmt;
   private readonly rotateStmt;
   private readonly touchStmt;
+  private readonly touchSlice;
 
   constructor(private readonly db: Db) {
     this.byId = db.prepare<[string], Row>('SELECT * FROM api_keys WHERE id = ?');
@@ -78,6 +79,12 @@ export class ApiKeyRepository {
     this.revokeStmt = db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
     this.rotateStmt = db.prepare('UPDATE api_keys SET rotated_to = ?, expires_at = ? WHERE id = ?');
     this.touchStmt = db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?');
+    this.touchSlice = db.transaction((ids: readonly string[], from: number, at: string, until: number): number => {
+      let i = from;
+      do this.touchStmt.run(at, ids[i++]);
+      while (i < ids.length && performance.now() < until);
+      return i;
+    });
   }
 
   get(id: string): ApiKeyRecord | undefined {
@@ -150,4 +157,14 @@ export class ApiKeyRepository {
       for (const id of ids) this.touchStmt.run(at, id);
     })();
   }
+
+  /**
+   * Records the last use of ids[from...] in one transaction until `budgetMs` has passed (one row at least), and
+   * returns where it stopped: the server writes in slices this short with checks answered in between.
+   */
+  touchFor(ids: readonly string[], from: number, at: string, budgetMs: number): number {
+    return this.touchSlice(ids, from, at, performance.now() + budgetMs);
+  }
+
+
 }

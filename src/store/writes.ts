@@ -13,11 +13,12 @@ export interface WriteBatch {
   usage?: UsageDelta[];
 }
 
-// Key last-use updates go in transactions of this many rows, with checks served in between: one long transaction
-// (hundreds of rows scattered over a large table) would hold the event loop for tens of milliseconds.
-const KEY_CHUNK = 50;
+// Key last-use updates go in transactions of about this long, with checks served in between: one long transaction
+// (hundreds of rows scattered over a large table) would hold the event loop for tens of milliseconds, and even 50
+// rows took 4-5 ms when their pages had to be read from the file (the scale scenario).
+const KEY_SLICE_MS = 1;
 
-/** Applies a batch: key last-use in paced chunks (idempotent, so a retry is harmless), then audits and usage
+/** Applies a batch: key last-use in short slices (idempotent, so a retry is harmless), then audits and usage
  *  (additive) in one final transaction, so they are committed exactly once or not at all. */
 function batchApplier(db: Db): (batch: WriteBatch) => Promise<void> {
   const keys = new ApiKeyRepository(db);
@@ -29,9 +30,9 @@ function batchApplier(db: Db): (batch: WriteBatch) => Promise<void> {
   });
   return async (b) => {
     const ids = b.keysUsed?.ids ?? [];
-    for (let i = 0; i < ids.length; i += KEY_CHUNK) {
+    for (let i = 0; i < ids.length; ) {
       if (i > 0) await new Promise((r) => setImmediate(r));
-      keys.touch(ids.slice(i, i + KEY_CHUNK), b.keysUsed!.at);
+      i = keys.touchFor(ids, i, b.keysUsed!.at, KEY_SLICE_MS);
     }
     rest(b);
   };

@@ -1,4 +1,4 @@
-// Background store writes: committed in order, key uses in paced chunks, kept (not lost) when a batch fails, and
+// Background store writes: committed in order, key uses in short slices, kept (not lost) when a batch fails, and
 // all written before close() resolves.
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
@@ -54,13 +54,24 @@ describe('StoreWriter and WriteBehind', () => {
     await writer.close();
   });
 
-  it('writes many key uses in paced chunks, all of them', async () => {
+  it('writes many key uses in short slices, all of them', async () => {
     const s = store();
     const ids = [s.keyId, ...Array.from({ length: 349 }, () => s.keys.create({ tenant_id: 'acme', user_id: 'bob' }).record.id)];
     const writer = new StoreWriter(s.db);
     await writer.write({ keysUsed: { ids, at: '2026-11-23T01:00:00.000Z' } });
     expect(s.db.prepare("SELECT count(*) AS n FROM api_keys WHERE last_used_at = '2026-11-23T01:00:00.000Z'").get()).toEqual({ n: 350 });
     await writer.close();
+  });
+
+  it('a slice of key uses ends when its time is up, after one row at least', () => {
+    const s = store();
+    const ids = [s.keyId, ...Array.from({ length: 4 }, () => s.keys.create({ tenant_id: 'acme', user_id: 'bob' }).record.id)];
+    const at = '2026-11-23T02:00:00.000Z';
+    const used = () => (s.db.prepare('SELECT count(*) AS n FROM api_keys WHERE last_used_at = ?').get(at) as { n: number }).n;
+    expect(s.keys.touchFor(ids, 0, at, 0)).toBe(1);
+    expect(used()).toBe(1);
+    expect(s.keys.touchFor(ids, 1, at, 60_000)).toBe(5);
+    expect(used()).toBe(5);
   });
 
   it('records a key use at most once a minute', async () => {
