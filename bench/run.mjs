@@ -17,7 +17,7 @@ import { makeFixtures, ISSUER, AUDIENCE } from './fixtures.mjs';
 import { ENVOY_PROTO_DIRS } from '../dist/check/protos.js';
 import { renderChart } from './chart.mjs';
 import { callCheck, createAuthClient } from '../dist/admin/check-client.js';
-import { writeGhzBinary } from './ghz-data.mjs';
+import { GENERATOR_ENV, writeGhzBinary } from './ghz-data.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TOOLS = join(ROOT, '.tools', 'bin');
@@ -149,7 +149,7 @@ function ghzFigures(stdout) {
 
 /** Runs ghz pinned to `cores`; returns its JSON output and the CPU seconds it used (from bash's `times`). */
 function ghz(cores, args) {
-  const r = spawnSync('bash', ['-c', 'taskset -c "$0" "$@" > "$GHZ_OUT"; times >&2', cores, join(TOOLS, 'ghz'), ...args], { encoding: 'utf8', env: { ...process.env, GHZ_OUT: join(tmpdir(), `tg-ghz-${process.pid}.json`) } });
+  const r = spawnSync('bash', ['-c', 'taskset -c "$0" "$@" > "$GHZ_OUT"; times >&2', cores, join(TOOLS, 'ghz'), ...args], { encoding: 'utf8', env: { ...process.env, ...GENERATOR_ENV, GHZ_OUT: join(tmpdir(), `tg-ghz-${process.pid}.json`) } });
   // `times` prints the shell's and then its children's user and system time, e.g. "0m1.234s 0m0.100s".
   const t = r.stderr.trim().split('\n').pop().match(/(\d+)m([\d.]+)s (\d+)m([\d.]+)s/);
   const cpu = t ? Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4]) : 0;
@@ -168,7 +168,7 @@ function k6Run(port, rate, fx, work, label) {
   const summary = join(work, `k6-${label}-${rate}.json`);
   const t0 = Date.now();
   const child = spawnSync('taskset', ['-c', '1', join(TOOLS, 'k6'), 'run', '--quiet', '--no-usage-report', join(ROOT, 'bench', 'k6', 'check.js')], {
-    env: { ...process.env, TARGET: `127.0.0.1:${port}`, RATE: String(rate), DURATION, REQUESTS: fx.requestsFile, PROTO_DIRS: ENVOY_PROTO_DIRS.join(','), SUMMARY: summary, P95_MS: String(P95_MS), P99_MS: String(P99_MS), K6_NO_COLOR: '1' },
+    env: { ...process.env, ...GENERATOR_ENV, TARGET: `127.0.0.1:${port}`, RATE: String(rate), DURATION, REQUESTS: fx.requestsFile, PROTO_DIRS: ENVOY_PROTO_DIRS.join(','), SUMMARY: summary, P95_MS: String(P95_MS), P99_MS: String(P99_MS), K6_NO_COLOR: '1' },
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   });

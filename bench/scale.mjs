@@ -13,7 +13,7 @@ import { TenantRepository } from '../dist/store/tenants.js';
 import { buildCheckRequest } from '../dist/check/envoy-request.js';
 import { ENVOY_PROTO_DIRS } from '../dist/check/protos.js';
 import { callCheck, createAuthClient } from '../dist/admin/check-client.js';
-import { writeGhzBinary } from './ghz-data.mjs';
+import { GENERATOR_ENV, writeGhzBinary } from './ghz-data.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const argTenants = process.argv.indexOf('--tenants');
@@ -82,8 +82,8 @@ async function run(label, file) {
     if (ok) break;
   }
   // Warm-up (the JIT, WASM tiering, the hot keys) with the hot requests, the same for both scenarios.
-  spawnSync('taskset', ['-c', '1', join(ROOT, '.tools', 'bin', 'ghz'), '--insecure', '-n', '3000', '-c', '10', '--connections', '2', '--proto', 'envoy/service/auth/v3/external_auth.proto', '-i', ENVOY_PROTO_DIRS.join(','), '--call', 'envoy.service.auth.v3.Authorization/Check', '-B', join(work, 'hot.bin'), `127.0.0.1:${port}`], { stdio: 'ignore' });
-  const r = spawnSync('taskset', ['-c', '1', join(ROOT, '.tools', 'bin', 'ghz'), '--insecure', '--async', '--rps', String(RATE), '-c', '64', '--connections', '2', '-n', String(total), '--proto', 'envoy/service/auth/v3/external_auth.proto', '-i', ENVOY_PROTO_DIRS.join(','), '--call', 'envoy.service.auth.v3.Authorization/Check', '-B', file, '--format', 'json', `127.0.0.1:${port}`], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+  spawnSync('taskset', ['-c', '1', join(ROOT, '.tools', 'bin', 'ghz'), '--insecure', '-n', '3000', '-c', '10', '--connections', '2', '--proto', 'envoy/service/auth/v3/external_auth.proto', '-i', ENVOY_PROTO_DIRS.join(','), '--call', 'envoy.service.auth.v3.Authorization/Check', '-B', join(work, 'hot.bin'), `127.0.0.1:${port}`], { stdio: 'ignore', env: { ...process.env, ...GENERATOR_ENV } });
+  const r = spawnSync('taskset', ['-c', '1', join(ROOT, '.tools', 'bin', 'ghz'), '--insecure', '--async', '--rps', String(RATE), '-c', '64', '--connections', '2', '-n', String(total), '--proto', 'envoy/service/auth/v3/external_auth.proto', '-i', ENVOY_PROTO_DIRS.join(','), '--call', 'envoy.service.auth.v3.Authorization/Check', '-B', file, '--format', 'json', `127.0.0.1:${port}`], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024, env: { ...process.env, ...GENERATOR_ENV } });
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'));
   const children = spawnSync('pgrep', ['-P', String(server.pid)], { encoding: 'utf8' }).stdout.trim();
   const nodePid = children.split('\n')[0];
