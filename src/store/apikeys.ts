@@ -151,13 +151,6 @@ export class ApiKeyRepository {
     })();
   }
 
-  /** Batched from the server, off the hot path. */
-  touch(ids: Iterable<string>, at: string): void {
-    this.db.transaction(() => {
-      for (const id of ids) this.touchStmt.run(at, id);
-    })();
-  }
-
   /**
    * Records the last use of ids[from...] in one transaction until `budgetMs` has passed (one row at least), and
    * returns where it stopped: the server writes in slices this short with checks answered in between.
@@ -165,6 +158,4 @@ export class ApiKeyRepository {
   touchFor(ids: readonly string[], from: number, at: string, budgetMs: number): number {
     return this.touchSlice(ids, from, at, performance.now() + budgetMs);
   }
-
-
 }

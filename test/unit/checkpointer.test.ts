@@ -53,9 +53,8 @@ describe('Checkpointer', () => {
   });
 
   it('gives the serving connection its checkpoints back when the thread dies', async () => {
-    const errors: unknown[] = [];
     const db = fresh();
-    const cp = startCheckpointer(db, 1000, (e) => errors.push(e))!;
+    const cp = startCheckpointer(db, 1000)!;
     await cp.ready;
     expect(autocheckpoint(db)).toBe(0);
     await (cp as unknown as { worker: Worker }).worker.terminate();
