@@ -25,6 +25,8 @@ export class Checkpointer {
     db.pragma('wal_autocheckpoint = 0');
     const worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
       workerData: { path: db.name, intervalMs },
+      // None of the process's Node options (--import preloads, --input-type, ...) apply to this thread.
+      execArgv: [],
       // It holds no data: a small heap keeps its cost to a few MB of memory.
       resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
     });
@@ -55,6 +57,10 @@ export class Checkpointer {
   async close(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
+    // Unref'd while serving (it must not keep a process alive); held now, or a server whose shutdown has nothing
+    // else left to wait for would end here, before the last checkpoint and the rest of its shutdown (the CLI's
+    // SIGTERM test sees the missing "tenantgate stopped").
+    worker.ref();
     worker.postMessage('close');
     await this.exited;
   }

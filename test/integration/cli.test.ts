@@ -69,7 +69,8 @@ function startProcess(args: string[], marker: RegExp, direct = false): Promise<{
   });
 }
 
-const exitOf = (child: ChildProcess) => new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+// 'close', not 'exit': the child's last lines of output may still be in transit when it exits.
+const exitOf = (child: ChildProcess) => new Promise<number | null>((r) => child.on('close', (code) => r(code)));
 
 describe('tenant commands', () => {
   it('create, list, get, suspend, resume and delete, with --json', () => {
