@@ -5,7 +5,6 @@
 // own parts. The bytes are those of encodeCheckResponse(toCheckResponse(outcome)) (tested); a decision with
 // anything more (policy headers or metadata, removals, federation) takes that general path.
 import protobuf from 'protobufjs';
-import { LRUCache } from 'lru-cache';
 import type { Outcome } from './pipeline.js';
 import type { Decision, Identity } from './types.js';
 import type { Tenant } from '../store/tenants.js';
@@ -23,13 +22,11 @@ interface Template {
   bytes: Buffer;
   /** Where the metadata entries begin in `bytes`. */
   metaAt: number;
-  /** OkHttpResponse.headers_to_remove fields (shared by every template with the same list). */
+  /** OkHttpResponse.headers_to_remove fields (shared by every template with the same header names). */
   remove: Uint8Array;
 }
 
 const templates = new WeakMap<Identity, Template>();
-// The removal list depends only on which headers are set: a handful of distinct lists for any number of callers.
-const removeLists = new LRUCache<string, Uint8Array>({ max: 1000 });
 const STATUS_OK = own(encodeStatus({ code: 0, message: '' }));
 const EMPTY: Uint8Array = new Uint8Array(0);
 // HeaderValueOption.append = BoolValue{false}, written explicitly as the general encoder does.
@@ -48,13 +45,10 @@ function build(o: Outcome, d: Decision): Template {
   const bytes = Buffer.allocUnsafeSlow(headerBytes.byteLength + metaBytes.byteLength);
   bytes.set(headerBytes, 0);
   bytes.set(metaBytes, headerBytes.byteLength);
+  // Shared, not per caller: headersToRemove returns one array per set of header names, and encodeRemoveList
+  // keeps its bytes per array.
   const removeNames = headersToRemove(names, undefined);
-  const removeKey = removeNames.join('\n');
-  let remove = removeLists.get(removeKey);
-  if (!remove) {
-    remove = removeNames.length ? encodeRemoveList(removeNames) : EMPTY;
-    removeLists.set(removeKey, remove);
-  }
+  const remove = removeNames.length ? encodeRemoveList(removeNames) : EMPTY;
   return {
     tenant: o.tenant!,
     effective: o.effective!,

@@ -6,12 +6,12 @@
 // users of a tenant who share a set of groups (and tenants that keep the default groups) share one object:
 // with a million memberships that is the difference between one context per user and one per group set.
 // Whatever caches per context must therefore also key by tenant and caller (see quota/service.ts).
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
 import type { Tenant, TenantRepository } from '../store/tenants.js';
 import type { Group, GroupRepository } from '../store/groups.js';
 import { aggregate, tierLimits, type EffectiveContext } from './effective.js';
+import { sha256Base64 } from '../util/digest.js';
 
 // lru-cache cannot hold undefined, so a known-absent tenant is cached as this marker.
 const ABSENT = Symbol('absent');
@@ -66,7 +66,7 @@ export class ContextLoader {
     for (const m of memberships) if (m.membership_expires_at) validUntil = Math.min(validUntil, Date.parse(m.membership_expires_at));
     const built = aggregate(memberships, fromClaim, tenant, tierLimits(this.config, tenant), validUntil);
     // The content, expiry included (valid_until: a number, or null for Infinity).
-    const digest = createHash('sha256').update(JSON.stringify(built)).digest('base64');
+    const digest = sha256Base64(JSON.stringify(built));
     let ctx = this.interned.get(digest);
     if (!ctx) this.interned.set(digest, (ctx = built));
     this.contexts.set(key, ctx);

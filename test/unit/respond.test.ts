@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { grpcCodeFor, toCheckResponse, toValue, TRUSTED_HEADERS } from '../../src/check/respond.js';
+import { grpcCodeFor, headersToRemove, toCheckResponse, toValue, TRUSTED_HEADERS } from '../../src/check/respond.js';
 import { ANONYMOUS, Denial, type Decision } from '../../src/check/types.js';
 import type { Outcome } from '../../src/check/pipeline.js';
+import { encodeRemoveList } from '../../src/check/encode.js';
 
 const tenant = { id: 'acme', name: 'Acme', tier: 'premium' as const, status: 'active' as const, upstream: null, created_at: '', updated_at: '' };
 const identity = { ...ANONYMOUS, kind: 'jwt' as const, subject: 'alice', tenant_id: 'acme' };
@@ -94,6 +95,13 @@ describe('encodeCheckResponse', () => {
 });
 
 describe('encodeAllowed (cached per caller)', () => {
+  it('shares one encoded removal list among callers with the same headers (the templates keep it, not a copy)', () => {
+    const names = ['x-tenant-id', 'x-user-id', 'x-decision-id'];
+    const list = headersToRemove([...names], undefined);
+    expect(headersToRemove([...names], undefined)).toBe(list);
+    expect(encodeRemoveList(headersToRemove([...names], undefined))).toBe(encodeRemoveList(list));
+  });
+
   const effective = (headers: Record<string, string>) =>
     ({ groups: ['admin'], headers, permissions: [], data_access_level: 'internal', allowed_levels: [], routing_strategy: 'cost', preferred_providers: [], limits: {}, primary_group: 'admin', valid_until: Infinity }) as any;
 
