@@ -133,7 +133,7 @@ export class GroupRepository {
       `SELECT ${COLS.split(', ').map((c) => `g.${c}`).join(', ')}, m.role AS role, m.expires_at AS membership_expires_at
          FROM memberships m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
         WHERE m.tenant_id = ? AND m.user_id = ? AND g.active = 1 AND (m.expires_at IS NULL OR m.expires_at > ?)
-        ORDER BY m.joined_at, g.id`,
+        ORDER BY m.joined_at, m.rowid`, // rowid: two joins in the same millisecond keep the order they were made in
     );
   }
 

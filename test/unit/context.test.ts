@@ -1,6 +1,6 @@
 // Effective contexts are interned by content: users (and tenants) with the same groups share one object, and any
 // difference in groups, role, tier, upstream or expiry gives another.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../../src/store/database.js';
 import { TenantRepository } from '../../src/store/tenants.js';
 import { GroupRepository } from '../../src/store/groups.js';
@@ -51,5 +51,20 @@ describe('ContextLoader', () => {
     expect(after).not.toBe(before);
     expect(after.permissions).toEqual(['read:reports']);
     expect(ctx('globex', 'a').permissions).toEqual(before.permissions);
+  });
+});
+
+describe('GroupRepository.activeGroupsOf', () => {
+  it('keeps the order of joining when two joins share a millisecond', () => {
+    const { groups } = setup();
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse('2026-11-23T06:00:00.000Z') });
+    try {
+      // Joined in reverse alphabetical order, within the same millisecond (joined_at ties).
+      for (const g of ['viewer', 'analyst', 'admin']) groups.addMembership({ tenant_id: 'acme', user_id: 'u', group_id: g });
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(groups.memberships('acme', 'u').map((m) => m.joined_at)).toEqual(Array(3).fill('2026-11-23T06:00:00.000Z'));
+    expect(groups.activeGroupsOf('acme', 'u').map((g) => g.id)).toEqual(['viewer', 'analyst', 'admin']);
   });
 });
