@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import * as grpc from '@grpc/grpc-js';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { installHttpRequestDecoder } from './http-request-decoder.js';
 
 const require = createRequire(import.meta.url);
 const xdsRoot = dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
@@ -47,6 +48,7 @@ function checkRequest(): protobuf.Type {
     };
     root.loadSync('envoy/service/auth/v3/external_auth.proto');
     checkRequestType = root.lookupType('envoy.service.auth.v3.CheckRequest');
+    installHttpRequestDecoder(checkRequestType);
   }
   return checkRequestType;
 }

@@ -1,0 +1,72 @@
+// A hand-written decoder for AttributeContext.HttpRequest, the part of a CheckRequest that carries the headers.
+// protobufjs builds the `headers` map by adding one property after another to a `{}`: V8 then makes a new hidden
+// class per header name and order, and under load (other code sharing the inline caches, mark-compacts dropping the
+// transition trees) that cost 25-29 µs per request in the server against 6 µs in a loop (bench/README.md). Here the
+// map is a prototype-less object, which V8 keeps as a hash table from the start; `__proto__` is then a plain header
+// name too. Every other field is read exactly as protobufjs reads it.
+import protobuf from 'protobufjs';
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+/** The decoded message: every field present with proto3's default, like a protobufjs message. */
+class HttpRequest {
+  id = '';
+  method = '';
+  headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  path = '';
+  host = '';
+  scheme = '';
+  query = '';
+  fragment = '';
+  size: number | protobuf.Long = 0;
+  protocol = '';
+  body = '';
+  rawBody: Uint8Array = EMPTY_BYTES;
+  headerMap: unknown = null;
+}
+
+/** Replaces the decoder of CheckRequest's nested HttpRequest type (the enclosing decoders call it by reference). */
+export function installHttpRequestDecoder(checkRequest: protobuf.Type): void {
+  const type = checkRequest.lookupType('envoy.service.auth.v3.AttributeContext.HttpRequest');
+  const headerMap = type.fields['headerMap']!.resolvedType as protobuf.Type;
+  // setup() generates protobufjs's own functions; ours must be assigned after it or it would be overwritten.
+  type.setup();
+  type.decode = (r: protobuf.Reader | Uint8Array, length?: number): protobuf.Message => {
+    const reader = r instanceof protobuf.Reader ? r : protobuf.Reader.create(r);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const m = new HttpRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: m.id = reader.string(); break;
+        case 2: m.method = reader.string(); break;
+        case 3: {
+          // A map entry: key = 1, value = 2, either may be absent (then "").
+          const entryEnd = reader.uint32() + reader.pos;
+          let key = '';
+          let value = '';
+          while (reader.pos < entryEnd) {
+            const t = reader.uint32();
+            if (t >>> 3 === 1) key = reader.string();
+            else if (t >>> 3 === 2) value = reader.string();
+            else reader.skipType(t & 7);
+          }
+          m.headers[key] = value;
+          break;
+        }
+        case 4: m.path = reader.string(); break;
+        case 5: m.host = reader.string(); break;
+        case 6: m.scheme = reader.string(); break;
+        case 7: m.query = reader.string(); break;
+        case 8: m.fragment = reader.string(); break;
+        case 9: m.size = reader.int64() as number | protobuf.Long; break;
+        case 10: m.protocol = reader.string(); break;
+        case 11: m.body = reader.string(); break;
+        case 12: m.rawBody = reader.bytes(); break;
+        case 13: m.headerMap = headerMap.decode(reader, reader.uint32()); break;
+        default: reader.skipType(tag & 7);
+      }
+    }
+    return m as unknown as protobuf.Message;
+  };
+}
