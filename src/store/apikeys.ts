@@ -1,9 +1,10 @@
 // API keys: shown once, stored as a key id (for lookup) and a SHA-256 of the secret (compared in constant time).
 // The secret is 256 random bits, so a fast hash is the right tool; a password hash would only slow the hot path.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from './database.js';
 import { StoreError } from './errors.js';
 import { TIERS, type Tier } from './tenants.js';
+import { sha256Bytes } from '../util/digest.js';
 
 export const KEY_PREFIX = 'tgk';
 
@@ -52,7 +53,7 @@ export function parseKey(key: string): { id: string; secret: string } | null {
   return m ? { id: m[1]!, secret: m[2]! } : null;
 }
 
-export const hashSecret = (secret: string): Buffer => createHash('sha256').update(secret).digest();
+export const hashSecret = (secret: string): Buffer => sha256Bytes(secret);
 
 export function secretMatches(record: { secret_hash: Buffer }, secret: string): boolean {
   return timingSafeEqual(record.secret_hash, hashSecret(secret));
