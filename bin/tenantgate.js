@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --single-threaded-gc --max-semi-space-size=8 --heap-growing-percent=50
+#!/usr/bin/env -S node --single-threaded-gc --max-semi-space-size=8 --heap-growing-percent=100
 // V8 flags for a server that runs one process per core (a sidecar's CPU limit, or server.workers: N):
 // - single-threaded GC: V8's concurrent marking and sweeping threads would share the process's core with the
 //   checks and hold it for whole scheduler slices (bench/README.md); on its own thread the GC works in short
