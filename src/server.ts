@@ -182,7 +182,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   const token = adminToken(config, env);
   const admin = token ? await startAdminApi({ config, db, token, onChange: invalidate }) : undefined;
-  log.info({ address, http: http?.address, admin: admin?.address, policy_revision: policy.revision, store: config.store.path, gc: gcMode() }, 'tenantgate serving');
+  log.info({ address, http: http?.address, admin: admin?.address, policy_revision: policy.revision, store: config.store.path, gc: gcMode(), malloc_arenas: process.env.MALLOC_ARENA_MAX ?? 'default' }, 'tenantgate serving');
 
   let closing: Promise<void> | undefined;
   const shutdown = () =>

@@ -314,8 +314,8 @@ describe('demo, check and signals', () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
     const cfg = writeConfig('workers.yaml', baseConfig(port).replace('cli.db', 'workers.db').replace('level: warn', 'level: info').replace(`address: 127.0.0.1:${port}`, `address: 127.0.0.1:${port}\n  workers: 2`));
     const { child, out } = await startProcess(['serve', '--config', cfg], /tenantgate serving[\s\S]*tenantgate serving/, true);
-    // Run directly, the launcher's #! line gives node --single-threaded-gc, and the workers inherit it.
-    expect(out().match(/"gc":"single-threaded"[^\n]*tenantgate serving/g)).toHaveLength(2);
+    // Run directly, the launcher's #! line gives node --single-threaded-gc and one malloc arena; the workers inherit both.
+    expect(out().match(/"gc":"single-threaded","malloc_arenas":"1"[^\n]*tenantgate serving/g)).toHaveLength(2);
     const { readdirSync, readFileSync } = await import('node:fs');
     const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
       try {

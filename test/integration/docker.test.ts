@@ -42,7 +42,7 @@ describe('Dockerfile', () => {
     expect(runtime).toContain('COPY proto/ proto/');
     // The launcher is the entrypoint itself, so its #! line's V8 flags apply (the slim image's env has -S).
     expect(runtime).toMatch(/^ENTRYPOINT \["bin\/tenantgate\.js"\]$/m);
-    expect(readFileSync(join(ROOT, 'bin', 'tenantgate.js'), 'utf8')).toMatch(/^#!\/usr\/bin\/env -S node --single-threaded-gc /);
+    expect(readFileSync(join(ROOT, 'bin', 'tenantgate.js'), 'utf8')).toMatch(/^#!\/usr\/bin\/env -S MALLOC_ARENA_MAX=1 node --single-threaded-gc /);
     const pinned = /OPA_VERSION=(v[\d.]+)/.exec(readFileSync(join(ROOT, 'scripts', 'setup.sh'), 'utf8'))![1];
     expect(dockerfile).toContain(`go install github.com/open-policy-agent/opa@${pinned}`);
   });
