@@ -1,5 +1,6 @@
 // The server's hand-written HttpRequest decoder against protobufjs's own, on the same bytes: every field the same,
-// for any headers (empty names, `constructor`; `__proto__` has a test of its own), any body, header_map, int64 sizes and fields it does not know.
+// for any headers (empty names, `constructor`; `__proto__` has a test of its own), any body, header_map, int64
+// sizes and fields it does not know.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { existsSync } from 'node:fs';
@@ -50,13 +51,12 @@ describe('the HttpRequest decoder', () => {
   it('reads every field exactly as protobufjs does', () => {
     fc.assert(
       fc.property(httpRequest, fc.uint8Array({ maxLength: 6 }), (http, unknown) => {
-        const message = CheckRequest.fromObject({ attributes: { request: { http } } });
         const inner = root.lookupType('envoy.service.auth.v3.AttributeContext.HttpRequest');
         let httpBytes = Buffer.from(inner.encode(inner.fromObject(http)).finish());
         // An unknown field (number 99, length-delimited) inside HttpRequest: both decoders skip it.
         if (unknown.length) httpBytes = Buffer.concat([httpBytes, protobuf.Writer.create().uint32((99 << 3) | 2).bytes(unknown).finish()]);
         // CheckRequest.attributes (1) > AttributeContext.request (4) > Request.http (2)
-        const wrap = (field: number, inner: Uint8Array) => protobuf.Writer.create().uint32((field << 3) | 2).bytes(inner).finish();
+        const wrap = (field: number, body: Uint8Array) => protobuf.Writer.create().uint32((field << 3) | 2).bytes(body).finish();
         const bytes = Buffer.from(wrap(1, wrap(4, wrap(2, httpBytes))));
         const ours = decodeOurs(bytes).attributes.request.http;
         const theirs = (CheckRequest.decode(bytes) as unknown as { attributes: { request: { http: Record<string, unknown> } } }).attributes.request.http;
