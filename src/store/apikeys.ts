@@ -53,7 +53,7 @@ export function parseKey(key: string): { id: string; secret: string } | null {
   return m ? { id: m[1]!, secret: m[2]! } : null;
 }
 
-export const hashSecret = (secret: string): Buffer => sha256Bytes(secret);
+export const hashSecret: (secret: string) => Buffer = sha256Bytes;
 
 export function secretMatches(record: { secret_hash: Buffer }, secret: string): boolean {
   return timingSafeEqual(record.secret_hash, hashSecret(secret));

@@ -5,7 +5,7 @@ import * as crypto from 'node:crypto';
 export const sha256Base64: (s: string) => string =
   typeof crypto.hash === 'function' ? (s) => crypto.hash('sha256', s, 'base64') : (s) => crypto.createHash('sha256').update(s).digest('base64');
 
-// The bytes, for API key secrets checked on every request. createHash() makes a Hash object, a native object that
-// V8 tracks with a weak global handle: one per request made each mark-compact's handle clearing grow (2-6 ms).
+// The bytes, for API key secrets checked on every request. createHash() makes a Hash, a native object that V8
+// tracks with a weak global handle: one per request cost each mark-compact 2-6 ms of clearing handles.
 export const sha256Bytes: (s: string) => Buffer =
   typeof crypto.hash === 'function' ? (s) => crypto.hash('sha256', s, 'buffer') as unknown as Buffer : (s) => crypto.createHash('sha256').update(s).digest();
