@@ -69,7 +69,8 @@ export const configSchema = z
         path: z.string().min(1).default('data/tenantgate.db'),
         // How often a running server asks SQLite whether another process changed the data.
         poll_interval_ms: z.number().int().min(50).max(1000).default(250),
-        // WAL checkpoints on a background thread this often; 0 leaves them to SQLite, on the serving thread.
+        // The store thread checkpoints the WAL this often (and makes the key last-use writes); 0: no thread, SQLite
+        // checkpoints and those writes happen on the serving thread.
         checkpoint_interval_ms: z.number().int().min(0).max(60_000).default(1000),
         // SQLite's page cache per connection. better-sqlite3 builds SQLite with 16 MB; the OS caches the file too,
         // so a small one costs a few reads of pages already in memory when a lookup misses tenantgate's own caches.

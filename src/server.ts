@@ -12,7 +12,7 @@ import { FederationRepository } from './store/federation.js';
 import { QuotaRepository } from './store/quotas.js';
 import { WriteBehind } from './store/write-behind.js';
 import { StoreWriter } from './store/writes.js';
-import { startCheckpointer } from './store/checkpointer.js';
+import { startStoreThread } from './store/store-thread.js';
 import { ContextLoader } from './tenancy/context.js';
 import { TenantResolver } from './tenancy/resolve.js';
 import { JwtVerifier } from './identity/jwt.js';
@@ -75,11 +75,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   const jwt = new JwtVerifier(config.auth.jwt, env);
   const db = openDatabase(config.store.path, { cacheMb: config.store.cache_mb });
-  const checkpoints =
+  const storeThread =
     config.store.checkpoint_interval_ms > 0
-      ? startCheckpointer(db, config.store.checkpoint_interval_ms, (err) => log.warn({ err }, 'checkpoint thread failed; SQLite checkpoints inline again'))
+      ? startStoreThread(db, config.store.checkpoint_interval_ms, (err) => log.warn({ err }, 'store thread failed; checkpoints and key last-use writes on the serving thread again'))
       : undefined;
-  const writer = new StoreWriter(db);
+  const writer = new StoreWriter(db, storeThread);
   const writes = new WriteBehind(writer, 1000, (err) => log.error({ err }, 'write-behind flush failed'));
   const context = new ContextLoader(config, new TenantRepository(db), new GroupRepository(db));
   const apiKeys = new ApiKeyVerifier(new ApiKeyRepository(db), config.auth.api_keys.cache_size, (id) => writes.keyUsed(id));
@@ -214,7 +214,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       redisLimiter?.close();
       await writes.close();
       await writer.close();
-      await checkpoints?.close();
+      await storeThread?.close();
       decisionLog?.close();
       db.close();
       log.info('tenantgate stopped');

@@ -6,6 +6,7 @@ import { ApiKeyRepository } from './apikeys.js';
 import { AuditLog, type AuditInput } from './audit.js';
 import { QuotaRepository } from './quotas.js';
 import type { UsageDelta } from '../quota/limiter.js';
+import type { StoreThread } from './store-thread.js';
 
 export interface WriteBatch {
   keysUsed?: { ids: string[]; at: string };
@@ -13,15 +14,18 @@ export interface WriteBatch {
   usage?: UsageDelta[];
 }
 
-// Key last-use updates go in transactions of about this long, with checks served in between: one long transaction
+// Without the store thread, key last-use updates go in transactions of about this long, with checks served in
+// between: one long transaction
 // (hundreds of rows scattered over a large table) would hold the event loop for tens of milliseconds, and even 50
 // rows took 4-5 ms when their pages had to be read from the file (the scale scenario). The commit comes on top
 // (a 1 ms budget gave 1.3-2.2 ms slices); a quarter of that gives slices under a millisecond.
 const KEY_SLICE_MS = 0.25;
 
-/** Applies a batch: key last-use in short slices (idempotent, so a retry is harmless), then audits and usage
- *  (additive) in one final transaction, so they are committed exactly once or not at all. */
-function batchApplier(db: Db): (batch: WriteBatch) => Promise<void> {
+/** Applies a batch: key last-use on the store thread, or here in short slices when it is not running (idempotent,
+ *  so a retry is harmless), then audits and usage (additive) in one final transaction, so they are committed
+ *  exactly once or not at all. The thread writes only while a batch waits for it, so the two connections never
+ *  wait for each other's write lock. */
+function batchApplier(db: Db, thread: StoreThread | undefined): (batch: WriteBatch) => Promise<void> {
   const keys = new ApiKeyRepository(db);
   const audit = new AuditLog(db);
   const quotas = new QuotaRepository(db);
@@ -30,7 +34,16 @@ function batchApplier(db: Db): (batch: WriteBatch) => Promise<void> {
     if (b.usage?.length) quotas.addUsage(b.usage);
   });
   return async (b) => {
-    const ids = b.keysUsed?.ids ?? [];
+    let ids = b.keysUsed?.ids ?? [];
+    if (ids.length && thread?.running) {
+      try {
+        await thread.touchKeys(ids, b.keysUsed!.at);
+        ids = [];
+      } catch (err) {
+        // The thread ended under the write: it is done here instead. A failed write is the caller's to retry.
+        if (thread.running) throw err;
+      }
+    }
     for (let i = 0; i < ids.length; ) {
       if (i > 0) await new Promise((r) => setImmediate(r));
       i = keys.touchFor(ids, i, b.keysUsed!.at, KEY_SLICE_MS);
@@ -40,17 +53,18 @@ function batchApplier(db: Db): (batch: WriteBatch) => Promise<void> {
 }
 
 /**
- * Applies batches one after another, in order, on the main connection. The pacing in batchApplier keeps each
- * slice of work short. (A worker thread with its own connection was tried: on a core shared with the checks it
- * took the core for whole scheduler slices, and its isolate cost 15-20 MB.)
+ * Applies batches one after another, in order: key last use on the store thread when there is one, the rest on
+ * the main connection. (A thread of its own for these writes was tried first: at normal priority, on a core shared
+ * with the checks, it took the core for whole scheduler slices, and its isolate cost 15-20 MB. The store thread
+ * runs at the lowest priority and already exists for the checkpoints.)
  */
 export class StoreWriter {
   private readonly apply: (b: WriteBatch) => Promise<void>;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
 
-  constructor(db: Db) {
-    this.apply = batchApplier(db);
+  constructor(db: Db, thread?: StoreThread) {
+    this.apply = batchApplier(db, thread);
   }
 
   /** Resolves once the batch is committed; rejects (the caller keeps the data) if it could not be. */

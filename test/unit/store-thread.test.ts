@@ -1,0 +1,134 @@
+// The store thread: the serving connection stops checkpointing inline, the thread copies the WAL into the database
+// file and makes the key last-use writes, and the serving connection takes both back when the thread is gone.
+import { describe, expect, it } from 'vitest';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { openDatabase } from '../../src/store/database.js';
+import { TenantRepository } from '../../src/store/tenants.js';
+import { ApiKeyRepository } from '../../src/store/apikeys.js';
+import { StoreWriter } from '../../src/store/writes.js';
+import { startStoreThread } from '../../src/store/store-thread.js';
+
+const fresh = () => openDatabase(join(mkdtempSync(join(tmpdir(), 'tg-ckpt-')), 'tg.db'), { cacheMb: 1 });
+const autocheckpoint = (db: Database.Database) => db.pragma('wal_autocheckpoint', { simple: true });
+
+const AT = '2026-11-23T09:00:00.000Z';
+const changes = (db: Database.Database) => (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+
+/** n API keys in a tenant, and a count of those whose last use is AT. */
+function keysIn(db: Database.Database, n: number): { ids: string[]; used: () => number } {
+  new TenantRepository(db).create({ id: 'acme', name: 'Acme', tier: 'basic' });
+  const keys = new ApiKeyRepository(db);
+  const ids = db.transaction(() => Array.from({ length: n }, () => keys.create({ tenant_id: 'acme', user_id: 'alice' }).record.id))();
+  return { ids, used: () => (db.prepare('SELECT count(*) AS n FROM api_keys WHERE last_used_at = ?').get(AT) as { n: number }).n };
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('StoreThread', () => {
+  it('checkpoints the WAL on its own thread while the serving connection does none', async () => {
+    const db = fresh();
+    expect(db.pragma('cache_size', { simple: true })).toBe(-1024);
+    const cp = startStoreThread(db, 50)!;
+    await cp.ready;
+    expect(cp.running).toBe(true);
+    expect(autocheckpoint(db)).toBe(0);
+    const tenants = new TenantRepository(db);
+    db.transaction(() => {
+      for (let i = 0; i < 3000; i++) tenants.create({ id: `t-${i}`, name: `tenant ${i} ${'x'.repeat(200)}`, tier: 'basic' });
+    })();
+    await until(() => cp.pagesCheckpointed > 100);
+    // What the thread copied is in the database file itself: a copy of that file without its WAL has it all.
+    const copy = join(mkdtempSync(join(tmpdir(), 'tg-ckpt-copy-')), 'copy.db');
+    const tenantsInFile = () => {
+      copyFileSync(db.name, copy);
+      const c = new Database(copy, { readonly: true });
+      try {
+        return (c.prepare('SELECT count(*) AS n FROM tenants').get() as { n: number }).n;
+      } finally {
+        c.close();
+      }
+    };
+    await until(() => tenantsInFile() === 3000);
+    await cp.close();
+    expect(cp.running).toBe(false);
+    expect(autocheckpoint(db)).toBe(1000);
+    db.close();
+  });
+
+  it('gives the serving connection its checkpoints back when the thread dies', async () => {
+    const db = fresh();
+    const cp = startStoreThread(db, 1000)!;
+    await cp.ready;
+    expect(autocheckpoint(db)).toBe(0);
+    await (cp as unknown as { worker: Worker }).worker.terminate();
+    await until(() => !cp.running);
+    expect(autocheckpoint(db)).toBe(1000);
+    await cp.close(); // nothing left to close: resolves at once
+    db.close();
+  });
+
+  it("makes the key last-use writes on its own connection, and the serving thread's writer waits for them", async () => {
+    const db = fresh();
+    const { ids, used } = keysIn(db, 500);
+    const thread = startStoreThread(db, 1000)!;
+    await thread.ready;
+    const writer = new StoreWriter(db, thread);
+    const before = changes(db);
+    await writer.write({ keysUsed: { ids, at: AT } });
+    expect(used()).toBe(500);
+    // The serving connection changed no row: the thread did.
+    expect(changes(db)).toBe(before);
+    await writer.close();
+    await thread.close();
+    db.close();
+  });
+
+  it('when the thread is gone, the serving thread makes the key last-use writes itself', async () => {
+    const db = fresh();
+    const { ids, used } = keysIn(db, 300);
+    const thread = startStoreThread(db, 1000)!;
+    await thread.ready;
+    await (thread as unknown as { worker: Worker }).worker.terminate();
+    await until(() => !thread.running);
+    await expect(thread.touchKeys(ids, AT)).rejects.toThrow('not running');
+    const writer = new StoreWriter(db, thread);
+    const before = changes(db);
+    await writer.write({ keysUsed: { ids, at: AT } });
+    expect(used()).toBe(300);
+    expect(changes(db) - before).toBe(300);
+    await writer.close();
+    db.close();
+  });
+
+  it('a write under way when the thread ends is finished by the serving thread, not lost', async () => {
+    const db = fresh();
+    const { ids, used } = keysIn(db, 5000);
+    const thread = startStoreThread(db, 1000)!;
+    await thread.ready;
+    const writer = new StoreWriter(db, thread);
+    const written = writer.write({ keysUsed: { ids, at: AT } });
+    await (thread as unknown as { worker: Worker }).worker.terminate();
+    await written;
+    expect(thread.running).toBe(false);
+    expect(used()).toBe(5000);
+    await writer.close();
+    db.close();
+  });
+
+  it('is not started for an in-memory store', () => {
+    const db = openDatabase(':memory:');
+    expect(startStoreThread(db, 1000)).toBeUndefined();
+    expect(autocheckpoint(db)).toBe(1000);
+    db.close();
+  });
+});
