@@ -17,11 +17,11 @@ interface Template {
   effective: EffectiveContext;
   revision: string;
   provider: string | undefined;
-  /** OkHttpResponse.headers fields, all but x-decision-id (which comes last), then the Struct entries of the
-   *  dynamic metadata, all but decision_id (also last): one buffer, as one costs ~200 bytes of objects. */
-  bytes: Buffer;
-  /** Where the metadata entries begin in `bytes`. */
-  metaAt: number;
+  /** OkHttpResponse.headers fields, all but x-decision-id (which comes last), as a latin1 string (a byte per
+   *  character): a string is one heap object, where a Buffer per identity is three and a native backing store. */
+  headers: string;
+  /** The Struct entries of the dynamic metadata, all but decision_id (also last), likewise. */
+  meta: string;
   /** OkHttpResponse.headers_to_remove fields (shared by every template with the same header names). */
   remove: Uint8Array;
 }
@@ -40,11 +40,7 @@ function build(o: Outcome, d: Decision): Template {
   writeOptions(h, 2, names.filter((n) => n !== 'x-decision-id').map((k) => set(k, headers[k]!)));
   const m = protobuf.Writer.create();
   for (const [k, v] of Object.entries(metadata(o, d, false).fields as Record<string, Record<string, unknown>>)) encodeStructEntry(m, k, v);
-  const headerBytes = h.finish();
-  const metaBytes = m.finish();
-  const bytes = Buffer.allocUnsafeSlow(headerBytes.byteLength + metaBytes.byteLength);
-  bytes.set(headerBytes, 0);
-  bytes.set(metaBytes, headerBytes.byteLength);
+  const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
   // Shared, not per caller: headersToRemove returns one array per set of header names, and encodeRemoveList
   // keeps its bytes per array.
   const removeNames = headersToRemove(names, undefined);
@@ -54,8 +50,8 @@ function build(o: Outcome, d: Decision): Template {
     effective: o.effective!,
     revision: o.policyRevision,
     provider: d.upstream_provider,
-    bytes,
-    metaAt: headerBytes.byteLength,
+    headers: latin1(h.finish()),
+    meta: latin1(m.finish()),
     remove,
   };
 }
@@ -79,8 +75,9 @@ class Out {
     this.pos += b.byteLength;
     return this;
   }
-  range(b: Buffer, start: number, end: number): this {
-    this.pos += b.copy(this.buf, this.pos, start, end);
+  /** Bytes kept as a latin1 string. */
+  bytes(s: string): this {
+    this.pos += this.buf.write(s, this.pos, s.length, 'latin1');
     return this;
   }
   /** A length-delimited field of `len` bytes: tag and length (the content follows). */
@@ -116,19 +113,19 @@ export function encodeAllowed(o: Outcome, d: Decision): Uint8Array | undefined {
   const idBytes = Buffer.byteLength(id, 'utf8');
   const headerValue = 2 + DECISION_ID_KEY.length + 1 + varintLen(idBytes) + idBytes;
   const option = 1 + varintLen(headerValue) + headerValue + 4;
-  const ok = t.metaAt + 1 + varintLen(option) + option + t.remove.byteLength + add.byteLength;
+  const ok = t.headers.length + 1 + varintLen(option) + option + t.remove.byteLength + add.byteLength;
   // The metadata entry: {key: "decision_id", value: Value{string_value: id}}.
   const value = 1 + varintLen(idBytes) + idBytes;
   const entry = 2 + DECISION_ID_FIELD.length + 1 + varintLen(value) + value;
-  const meta = t.bytes.byteLength - t.metaAt + 1 + varintLen(entry) + entry;
+  const meta = t.meta.length + 1 + varintLen(entry) + entry;
   const total = 1 + varintLen(STATUS_OK.byteLength) + STATUS_OK.byteLength + 1 + varintLen(ok) + ok + 1 + varintLen(meta) + meta;
 
   const out = new Out(Buffer.allocUnsafe(total));
   out.field(10, STATUS_OK.byteLength).raw(STATUS_OK);
-  out.field(26, ok).range(t.bytes, 0, t.metaAt);
+  out.field(26, ok).bytes(t.headers);
   out.field(18, option).field(10, headerValue).string(10, DECISION_ID_KEY, DECISION_ID_KEY.length).string(18, id, idBytes);
   out.raw(APPEND_FALSE).raw(t.remove).raw(add);
-  out.field(34, meta).range(t.bytes, t.metaAt, t.bytes.byteLength);
+  out.field(34, meta).bytes(t.meta);
   out.field(10, entry).string(10, DECISION_ID_FIELD, DECISION_ID_FIELD.length).field(18, value).string(26, id, idBytes);
   return out.buf;
 }

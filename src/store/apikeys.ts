@@ -1,10 +1,10 @@
 // API keys: shown once, stored as a key id (for lookup) and a SHA-256 of the secret (compared in constant time).
 // The secret is 256 random bits, so a fast hash is the right tool; a password hash would only slow the hot path.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Db } from './database.js';
 import { StoreError } from './errors.js';
 import { TIERS, type Tier } from './tenants.js';
-import { sha256Bytes } from '../util/digest.js';
+import { equalConstantTime, sha256Bytes, sha256Hex } from '../util/digest.js';
 
 export const KEY_PREFIX = 'tgk';
 
@@ -23,7 +23,8 @@ export interface ApiKey {
 }
 
 export interface ApiKeyRecord extends ApiKey {
-  secret_hash: Buffer;
+  /** SHA-256 of the secret, lowercase hex (stored as its 32 bytes). */
+  secret_hash: string;
 }
 
 type Row = Omit<ApiKeyRecord, 'scopes'> & { scopes: string };
@@ -53,11 +54,12 @@ export function parseKey(key: string): { id: string; secret: string } | null {
   return m ? { id: m[1]!, secret: m[2]! } : null;
 }
 
-export const hashSecret: (secret: string) => Buffer = sha256Bytes;
-
-export function secretMatches(record: { secret_hash: Buffer }, secret: string): boolean {
-  return timingSafeEqual(record.secret_hash, hashSecret(secret));
+export function secretMatches(secretHash: string, secret: string): boolean {
+  return equalConstantTime(secretHash, sha256Hex(secret));
 }
+
+// The hash as hex from SQLite itself: a BLOB column would come back as a Buffer (an ArrayBuffer per row).
+const COLUMNS = 'id, tenant_id, user_id, name, lower(hex(secret_hash)) AS secret_hash, scopes, tier, created_at, expires_at, revoked_at, rotated_to, last_used_at';
 
 const SCOPE = /^(\*|[a-z0-9][a-z0-9_.-]*):(\*|[a-z0-9][a-z0-9_.-]*)$/;
 
@@ -71,8 +73,8 @@ export class ApiKeyRepository {
   private readonly touchSlice;
 
   constructor(private readonly db: Db) {
-    this.byId = db.prepare<[string], Row>('SELECT * FROM api_keys WHERE id = ?');
-    this.ofTenant = db.prepare<[string], Row>('SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id');
+    this.byId = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM api_keys WHERE id = ?`);
+    this.ofTenant = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id`);
     this.insert = db.prepare(
       `INSERT INTO api_keys (id, tenant_id, user_id, name, secret_hash, scopes, tier, created_at, expires_at)
        VALUES (@id, @tenant_id, @user_id, @name, @secret_hash, @scopes, @tier, @created_at, @expires_at)`,
@@ -117,7 +119,7 @@ export class ApiKeyRepository {
       tenant_id: o.tenant_id,
       user_id: o.user_id,
       name: o.name ?? '',
-      secret_hash: hashSecret(secret),
+      secret_hash: sha256Bytes(secret),
       scopes: JSON.stringify(scopes),
       tier: o.tier ?? null,
       created_at: new Date().toISOString(),

@@ -39,7 +39,9 @@ export class ContextLoader {
     if (v === undefined) {
       this.misses++;
       v = this.tenantRepo.get(id) ?? ABSENT;
-      this.tenants.set(id, v);
+      // Keyed by the store's copy of the id where there is one: the id given may be a slice of a longer header
+      // value (a host name), which the cache would keep in memory whole.
+      this.tenants.set(v === ABSENT ? id : v.id, v);
     } else {
       this.hits++;
     }

@@ -1,6 +1,8 @@
 // The multi-tenant authorization model through the real gRPC server: groups, memberships, permissions, data
 // access, GenAI body limits, API keys, federation; each denial code and the headers of each allow.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
 import { bearer, mint, startTestServer, type TestServer } from '../support/server.js';
 import type { EnvoyResult } from '../support/envoy.js';
 import { TRUSTED_HEADERS } from '../../src/check/respond.js';
@@ -230,7 +232,12 @@ describe('API keys', () => {
     const { record, key } = t.admin((a) => a.apiKeyCreate({ tenant_id: 'acme', user_id: 'bob' }));
     const stored = t.admin((a) => a.apiKeys.get(record.id))!;
     const secret = key.split('_').slice(2).join('_');
-    expect(stored.secret_hash.toString('hex')).not.toContain(Buffer.from(secret).toString('hex'));
+    expect(stored.secret_hash).toBe(createHash('sha256').update(secret).digest('hex'));
+    const db = new Database(t.dbPath, { readonly: true });
+    const raw = db.prepare('SELECT secret_hash FROM api_keys WHERE id = ?').get(record.id) as { secret_hash: Buffer };
+    db.close();
+    expect(raw.secret_hash).toEqual(createHash('sha256').update(secret).digest());
+    expect(raw.secret_hash.toString('hex')).not.toContain(Buffer.from(secret).toString('hex'));
     expect(JSON.stringify(t.admin((a) => a.apiKeys.list('acme')))).not.toContain(secret);
     expect(JSON.stringify(t.admin((a) => a.audit.list({ tenant: 'acme' })))).not.toContain(secret);
   });
