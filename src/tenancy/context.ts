@@ -2,14 +2,14 @@
 // the data changes (and a context also when its earliest membership expires).
 //
 // A context is a function of the user's groups (their content and the user's roles), the tenant's tier and
-// upstream, and the earliest membership expiry; never of the user id. Contexts are interned by content, so the
-// users of a tenant who share a set of groups (and tenants that keep the default groups) share one object:
+// upstream, and the earliest membership expiry; never of the user id. Contexts are interned by those inputs, so
+// the users of a tenant who share a set of groups (and tenants that keep the default groups) share one object:
 // with a million memberships that is the difference between one context per user and one per group set.
 // Whatever caches per context must therefore also key by tenant and caller (see quota/service.ts).
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
 import type { Tenant, TenantRepository } from '../store/tenants.js';
-import type { Group, GroupRepository } from '../store/groups.js';
+import { memberGroupFromRow, type Group, type GroupRepository } from '../store/groups.js';
 import { aggregate, tierLimits, type EffectiveContext } from './effective.js';
 import { sha256Base64 } from '../util/digest.js';
 
@@ -58,19 +58,24 @@ export class ContextLoader {
     }
     this.misses++;
     const now = new Date();
-    const memberships = this.groupRepo.activeGroupsOf(tenant.id, userId, now);
+    const rows = this.groupRepo.activeGroupRowsOf(tenant.id, userId, now);
     const fromClaim: Group[] = [];
     for (const id of claimGroups) {
       const g = this.groupRepo.get(tenant.id, id);
       if (g?.active) fromClaim.push(g);
     }
     let validUntil = Infinity;
-    for (const m of memberships) if (m.membership_expires_at) validUntil = Math.min(validUntil, Date.parse(m.membership_expires_at));
-    const built = aggregate(memberships, fromClaim, tenant, tierLimits(this.config, tenant), validUntil);
-    // The content, expiry included (valid_until: a number, or null for Infinity).
-    const digest = sha256Base64(JSON.stringify(built));
+    for (const m of rows) if (m.membership_expires_at) validUntil = Math.min(validUntil, Date.parse(m.membership_expires_at));
+    // Interned by what aggregate() reads, as stored: the same inputs build the same context, so a user whose
+    // groups are already known (in this tenant or another) costs no parsing and no aggregation.
+    const inputs = [tenant.tier, tenant.upstream, validUntil, fromClaim.length ? JSON.stringify(fromClaim) : ''];
+    for (const r of rows) inputs.push(r.id, r.type, r.role, r.permissions, r.data_access_level, r.data_access_rules, r.resource_limits, r.routing);
+    const digest = sha256Base64(JSON.stringify(inputs));
     let ctx = this.interned.get(digest);
-    if (!ctx) this.interned.set(digest, (ctx = built));
+    if (!ctx) {
+      ctx = aggregate(rows.map(memberGroupFromRow), fromClaim, tenant, tierLimits(this.config, tenant), validUntil);
+      this.interned.set(digest, ctx);
+    }
     this.contexts.set(key, ctx);
     return ctx;
   }

@@ -1,4 +1,4 @@
-// Effective contexts are interned by content: users (and tenants) with the same groups share one object, and any
+// Effective contexts are interned by what they are built from: users (and tenants) with the same groups share one object,
 // difference in groups, role, tier, upstream or expiry gives another.
 import { describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../../src/store/database.js';
@@ -38,6 +38,18 @@ describe('ContextLoader', () => {
     for (const other of [ctx('acme', 'c'), ctx('initech', 'a'), ctx('silo', 'a'), ctx('acme', 'd'), ctx('acme', 'e')]) expect(other).not.toBe(shared);
     expect(ctx('silo', 'a').headers['x-tenant-upstream']).toBe('silo_cluster');
     expect(ctx('acme', 'e').valid_until).toBe(Date.parse('2099-01-01T00:00:00Z'));
+  });
+
+  it('tenants whose group of the same id differs in content get contexts of their own', () => {
+    const { groups, ctx } = setup();
+    groups.apply('globex', { id: 'viewer', name: 'Viewers', type: 'role', permissions: [{ resource: 'reports', actions: ['read'] }] });
+    groups.apply('acme', { id: 'viewer', name: 'Readers', type: 'role', permissions: [{ resource: '*', actions: ['read'] }] });
+    for (const t of ['acme', 'globex']) groups.addMembership({ tenant_id: t, user_id: 'a', group_id: 'viewer' });
+    const acme = ctx('acme', 'a');
+    const globex = ctx('globex', 'a');
+    expect(globex).not.toBe(acme);
+    expect(acme.permissions).toEqual(['read:*']);
+    expect(globex.permissions).toEqual(['read:reports']);
   });
 
   it('a changed group gives new contexts after invalidation', () => {
