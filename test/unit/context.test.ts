@@ -1,5 +1,5 @@
-// Effective contexts are interned by what they are built from: users (and tenants) with the same groups share one object,
-// difference in groups, role, tier, upstream or expiry gives another.
+// Effective contexts are interned by what they are built from: users (and tenants) with the same groups share one
+// object, and any difference in groups, role, tier, upstream or expiry gives another.
 import { describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../../src/store/database.js';
 import { TenantRepository } from '../../src/store/tenants.js';
