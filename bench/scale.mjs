@@ -67,9 +67,9 @@ const fresh = keys.slice(1000).sort(() => Math.random() - 0.5);
 const mixedRequests = Array.from({ length: total }, (_, i) => asRequest(i % 2 ? fresh[i] : hot[i % hot.length], i));
 // Warm-up, so that both runs measure the steady state and not V8 still compiling: first 10,000 cached requests
 // (with 3,000, the all-cached run's first 3 s still had grpc-js in baseline code and a p99 of 4-6 ms), then
-// 6,000 of the scenario's own kind. The half-missing one misses too, with keys the measured run does not use
-// (fresh[total..]): with 1,500 misses the miss path was still being optimized (aggregate, user, decide, the
-// allow template) in the measured run's first seconds.
+// 3,000 of the scenario's own kind. The half-missing one misses too, with keys the measured run does not use
+// (fresh[total..]), or its first seconds would measure V8 compiling the miss path. Even so the miss path is
+// still being optimized in its first 1-3 s (bench/README.md); 6,000 of its own kind took the peak RSS past 150 MB.
 const PREWARM = 10_000;
 const WARM = 3000;
 const warmMixed = Array.from({ length: WARM }, (_, i) => asRequest(i % 2 ? fresh[total + i] : hot[i % hot.length], i));
