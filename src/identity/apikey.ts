@@ -6,6 +6,10 @@ import { parseKey, secretMatches, type ApiKeyRecord, type ApiKeyRepository } fro
 
 const ABSENT = Symbol('absent');
 
+// A key's last use is recorded at most once a minute: `last_used_at` is for "is this key still in use?", and a
+// busy key would otherwise be rewritten every second. Kept on the cache entry: no other structure per key.
+export const LAST_USE_RESOLUTION_MS = 60_000;
+
 /** What a check needs of a key, kept instead of its record: the name, the dates as text and the rest of the
  *  row would cost ~300 bytes more per cached key (the scale scenario caches tens of thousands). */
 interface CachedKey {
@@ -14,6 +18,8 @@ interface CachedKey {
   /** Epoch ms, or Infinity. */
   expires: number;
   identity: Identity;
+  /** When this process last reported the key's use (epoch ms; 0: not yet). */
+  reported: number;
 }
 
 export class ApiKeyVerifier {
@@ -40,8 +46,12 @@ export class ApiKeyVerifier {
     }
     if (entry === ABSENT || !secretMatches(entry.secretHash, parsed.secret)) return invalidKey('the API key is not valid');
     if (entry.revoked) return invalidKey('the API key has been revoked');
-    if (entry.expires <= Date.now()) return invalidKey('the API key has expired');
-    this.onUse(entry.identity.api_key_id!);
+    const now = Date.now();
+    if (entry.expires <= now) return invalidKey('the API key has expired');
+    if (now - entry.reported >= LAST_USE_RESOLUTION_MS) {
+      entry.reported = now;
+      this.onUse(entry.identity.api_key_id!);
+    }
     return entry.identity;
   }
 
@@ -61,6 +71,7 @@ function cached(rec: ApiKeyRecord): CachedKey {
     secretHash: rec.secret_hash,
     revoked: rec.revoked_at !== null,
     expires: rec.expires_at ? Date.parse(rec.expires_at) : Infinity,
+    reported: 0,
     identity: Object.freeze({
       kind: 'api_key',
       subject: rec.user_id,

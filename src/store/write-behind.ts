@@ -1,18 +1,12 @@
 // Writes that must not slow the hot path (API key last use, audit entries of federated access) are buffered
 // in memory and handed to the store writer (writes.ts) at most every interval, and on shutdown. A batch that
 // fails is kept for the next round rather than lost.
-import { LRUCache } from 'lru-cache';
 import type { AuditInput } from './audit.js';
 import type { StoreWriter } from './writes.js';
-
-// A key's last use is recorded at most once a minute: `last_used_at` is for "is this key still in use?", and a
-// busy key would otherwise be rewritten every second.
-const LAST_USE_RESOLUTION_MS = 60_000;
 
 export class WriteBehind {
   private usedKeys = new Set<string>();
   private audits: AuditInput[] = [];
-  private readonly recent = new LRUCache<string, true>({ max: 20_000, ttl: LAST_USE_RESOLUTION_MS });
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -24,9 +18,8 @@ export class WriteBehind {
     this.timer.unref();
   }
 
+  /** A key's use, to record with the next batch (the verifier calls this at most once a minute per key). */
   keyUsed(id: string): void {
-    if (this.recent.has(id)) return;
-    this.recent.set(id, true);
     this.usedKeys.add(id);
   }
 

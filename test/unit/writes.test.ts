@@ -1,6 +1,6 @@
 // Background store writes: committed in order, key uses in short slices, kept (not lost) when a batch fails, and
 // all written before close() resolves.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { ApiKeyRepository } from '../../src/store/apikeys.js';
 import { AuditLog } from '../../src/store/audit.js';
 import { StoreWriter } from '../../src/store/writes.js';
 import { WriteBehind } from '../../src/store/write-behind.js';
+import { ApiKeyVerifier } from '../../src/identity/apikey.js';
 
 function store() {
   const path = join(mkdtempSync(join(tmpdir(), 'tg-writes-')), 'tg.db');
@@ -74,15 +75,33 @@ describe('StoreWriter and WriteBehind', () => {
     expect(used()).toBe(5);
   });
 
-  it('records a key use at most once a minute', async () => {
+  it('reports a key use at most once a minute, and a batch names each key once', async () => {
     const s = store();
-    const batches: unknown[] = [];
-    const wb = new WriteBehind({ write: async (b: unknown) => void batches.push(b) } as unknown as StoreWriter, 60_000);
+    const { record, key } = s.keys.create({ tenant_id: 'acme', user_id: 'carol' });
+    const reported: string[] = [];
+    const verifier = new ApiKeyVerifier(s.keys, 100, (id) => reported.push(id));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.UTC(2026, 10, 23, 10, 0, 0));
+      for (let i = 0; i < 3; i++) expect(verifier.verify(key)).toMatchObject({ api_key_id: record.id });
+      expect(reported).toEqual([record.id]);
+      vi.setSystemTime(Date.UTC(2026, 10, 23, 10, 0, 59));
+      verifier.verify(key);
+      expect(reported).toEqual([record.id]);
+      vi.setSystemTime(Date.UTC(2026, 10, 23, 10, 1, 0));
+      verifier.verify(key);
+      expect(reported).toEqual([record.id, record.id]);
+    } finally {
+      vi.useRealTimers();
+    }
+
+    const batches: { keysUsed?: { ids: string[] } }[] = [];
+    const wb = new WriteBehind({ write: async (b: { keysUsed?: { ids: string[] } }) => void batches.push(b) } as unknown as StoreWriter, 60_000);
+    wb.keyUsed(s.keyId);
     wb.keyUsed(s.keyId);
     await wb.flush();
-    wb.keyUsed(s.keyId);
     await wb.flush();
-    expect(batches).toHaveLength(1);
+    expect(batches.map((b) => b.keysUsed?.ids)).toEqual([[s.keyId]]);
     await wb.close();
   });
 
