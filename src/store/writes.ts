@@ -1,6 +1,7 @@
 // Background writes to the store (API key last use, audit entries of federated access, quota usage), off the
-// checks' path and in short slices: written in one go, a second's worth of last-use updates over 100,000 keys
-// held the event loop for 30-60 ms (bench/README.md).
+// checks' path: key last use on the store thread's connection (store-thread.ts), or here in short slices, since
+// written in one go a second's worth of last-use updates over 100,000 keys held the event loop for 30-60 ms
+// (bench/README.md).
 import type { Db } from './database.js';
 import { ApiKeyRepository } from './apikeys.js';
 import { AuditLog, type AuditInput } from './audit.js';
@@ -15,10 +16,10 @@ export interface WriteBatch {
 }
 
 // Without the store thread, key last-use updates go in transactions of about this long, with checks served in
-// between: one long transaction
-// (hundreds of rows scattered over a large table) would hold the event loop for tens of milliseconds, and even 50
-// rows took 4-5 ms when their pages had to be read from the file (the scale scenario). The commit comes on top
-// (a 1 ms budget gave 1.3-2.2 ms slices); a quarter of that gives slices under a millisecond.
+// between: one long transaction (hundreds of rows scattered over a large table) would hold the event loop for tens
+// of milliseconds, and even 50 rows took 4-5 ms when their pages had to be read from the file (the scale
+// scenario). The commit comes on top (a 1 ms budget gave 1.3-2.2 ms slices); a quarter of that gives slices under
+// a millisecond.
 const KEY_SLICE_MS = 0.25;
 
 /** Applies a batch: key last-use on the store thread, or here in short slices when it is not running (idempotent,
