@@ -10,7 +10,7 @@ import { openDatabase } from '../../src/store/database.js';
 import { TenantRepository } from '../../src/store/tenants.js';
 import { ApiKeyRepository } from '../../src/store/apikeys.js';
 import { StoreWriter } from '../../src/store/writes.js';
-import { startStoreThread } from '../../src/store/store-thread.js';
+import { startStoreThread, type StoreThread } from '../../src/store/store-thread.js';
 
 const fresh = () => openDatabase(join(mkdtempSync(join(tmpdir(), 'tg-ckpt-')), 'tg.db'), { cacheMb: 1 });
 const autocheckpoint = (db: Database.Database) => db.pragma('wal_autocheckpoint', { simple: true });
@@ -25,6 +25,17 @@ function keysIn(db: Database.Database, n: number): { ids: string[]; used: () => 
   const ids = db.transaction(() => Array.from({ length: n }, () => keys.create({ tenant_id: 'acme', user_id: 'alice' }).record.id))();
   return { ids, used: () => (db.prepare('SELECT count(*) AS n FROM api_keys WHERE last_used_at = ?').get(AT) as { n: number }).n };
 }
+
+/** A store with n keys and its running store thread. */
+async function storeWithThread(n: number) {
+  const db = fresh();
+  const keys = keysIn(db, n);
+  const thread = startStoreThread(db, 1000)!;
+  await thread.ready;
+  return { db, ...keys, thread };
+}
+
+const kill = (thread: StoreThread) => (thread as unknown as { worker: Worker }).worker.terminate();
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -70,7 +81,7 @@ describe('StoreThread', () => {
     const cp = startStoreThread(db, 1000)!;
     await cp.ready;
     expect(autocheckpoint(db)).toBe(0);
-    await (cp as unknown as { worker: Worker }).worker.terminate();
+    await kill(cp);
     await until(() => !cp.running);
     expect(autocheckpoint(db)).toBe(1000);
     await cp.close(); // nothing left to close: resolves at once
@@ -78,10 +89,7 @@ describe('StoreThread', () => {
   });
 
   it("makes the key last-use writes on its own connection, and the serving thread's writer waits for them", async () => {
-    const db = fresh();
-    const { ids, used } = keysIn(db, 500);
-    const thread = startStoreThread(db, 1000)!;
-    await thread.ready;
+    const { db, ids, used, thread } = await storeWithThread(500);
     const writer = new StoreWriter(db, thread);
     const before = changes(db);
     await writer.write({ keysUsed: { ids, at: AT } });
@@ -94,11 +102,8 @@ describe('StoreThread', () => {
   });
 
   it('when the thread is gone, the serving thread makes the key last-use writes itself', async () => {
-    const db = fresh();
-    const { ids, used } = keysIn(db, 300);
-    const thread = startStoreThread(db, 1000)!;
-    await thread.ready;
-    await (thread as unknown as { worker: Worker }).worker.terminate();
+    const { db, ids, used, thread } = await storeWithThread(300);
+    await kill(thread);
     await until(() => !thread.running);
     await expect(thread.touchKeys(ids, AT)).rejects.toThrow('not running');
     const writer = new StoreWriter(db, thread);
@@ -111,13 +116,10 @@ describe('StoreThread', () => {
   });
 
   it('a write under way when the thread ends is finished by the serving thread, not lost', async () => {
-    const db = fresh();
-    const { ids, used } = keysIn(db, 5000);
-    const thread = startStoreThread(db, 1000)!;
-    await thread.ready;
+    const { db, ids, used, thread } = await storeWithThread(5000);
     const writer = new StoreWriter(db, thread);
     const written = writer.write({ keysUsed: { ids, at: AT } });
-    await (thread as unknown as { worker: Worker }).worker.terminate();
+    await kill(thread);
     await written;
     expect(thread.running).toBe(false);
     expect(used()).toBe(5000);
