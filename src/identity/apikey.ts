@@ -1,5 +1,6 @@
-// API key authentication: key id → record (cached), secret compared in constant time, revocation and expiry
-// checked on every use. Uses are recorded for `last_used_at` off the hot path.
+// API key authentication: key id → what a check needs of the key (cached), the secret's hash compared in constant
+// time, revocation and expiry checked on every use. Uses are reported at most once a minute per key and recorded
+// for `last_used_at` off the hot path.
 import { LRUCache } from 'lru-cache';
 import { Denial, type Identity } from '../check/types.js';
 import { parseKey, secretMatches, type ApiKeyRecord, type ApiKeyRepository } from '../store/apikeys.js';

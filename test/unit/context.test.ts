@@ -66,7 +66,7 @@ describe('ContextLoader', () => {
   });
 });
 
-describe('GroupRepository.activeGroupsOf', () => {
+describe('GroupRepository.activeGroupRowsOf', () => {
   it('keeps the order of joining when two joins share a millisecond', () => {
     const { groups } = setup();
     vi.useFakeTimers({ toFake: ['Date'], now: Date.parse('2026-11-23T06:00:00.000Z') });
@@ -77,6 +77,6 @@ describe('GroupRepository.activeGroupsOf', () => {
       vi.useRealTimers();
     }
     expect(groups.memberships('acme', 'u').map((m) => m.joined_at)).toEqual(Array(3).fill('2026-11-23T06:00:00.000Z'));
-    expect(groups.activeGroupsOf('acme', 'u').map((g) => g.id)).toEqual(['viewer', 'analyst', 'admin']);
+    expect(groups.activeGroupRowsOf('acme', 'u').map((g) => g.id)).toEqual(['viewer', 'analyst', 'admin']);
   });
 });
