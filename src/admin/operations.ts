@@ -34,11 +34,14 @@ export class Admin {
   }
 
   private change<T>(action: string, tenantId: string | null, target: string | null, fn: () => { result: T; before?: unknown; after?: unknown }): T {
+    // IMMEDIATE: the write lock from the start. A deferred transaction that reads first, then writes after another
+    // connection (the store thread, the CLI) has committed, fails with SQLITE_BUSY_SNAPSHOT at once, busy timeout
+    // or not; one that waits for the lock up front cannot.
     return this.db.transaction(() => {
       const { result, before, after } = fn();
       this.audit.append({ actor: this.actor, action, tenant_id: tenantId, target, before: before ?? null, after: after ?? null });
       return result;
-    })();
+    }).immediate();
   }
 
   tenantCreate(o: { id: string; name: string; tier: Tier; upstream?: string | null }): Tenant {

@@ -150,7 +150,7 @@ export class ApiKeyRepository {
       const expires = k.expires_at && Date.parse(k.expires_at) < graceEnd.getTime() ? k.expires_at : graceEnd.toISOString();
       this.rotateStmt.run(created.record.id, expires, id);
       return { old: publicView(this.get(id)!), ...created };
-    })();
+    }).immediate(); // reads first, then writes: see Admin.change
   }
 
   /**

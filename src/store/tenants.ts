@@ -68,11 +68,12 @@ export class TenantRepository {
     const now = new Date().toISOString();
     if (input.upstream !== undefined && input.upstream !== null) validUpstream(input.upstream);
     const tenant: Tenant = { id: input.id, name: input.name, tier: input.tier, status: input.status ?? 'active', upstream: input.upstream ?? null, billing_anchor_day: null, created_at: now, updated_at: now };
+    // IMMEDIATE (here and below): reads come before writes; see Admin.change.
     this.db.transaction(() => {
       this.insert.run(tenant);
       const groups = new GroupRepository(this.db);
       for (const g of DEFAULT_GROUPS) groups.apply(tenant.id, g);
-    })();
+    }).immediate();
     return tenant;
   }
 
@@ -110,7 +111,7 @@ export class TenantRepository {
       // Usage rows have no foreign key (counters may be flushed late); they go with the tenant all the same.
       this.db.prepare('DELETE FROM quota_usage WHERE tenant_id = ?').run(id);
       return tenant;
-    })();
+    }).immediate();
   }
 }
 

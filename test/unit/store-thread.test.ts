@@ -10,6 +10,8 @@ import { openDatabase } from '../../src/store/database.js';
 import { TenantRepository } from '../../src/store/tenants.js';
 import { ApiKeyRepository } from '../../src/store/apikeys.js';
 import { StoreWriter } from '../../src/store/writes.js';
+import { Admin } from '../../src/admin/operations.js';
+import { parseConfig } from '../../src/config.js';
 import { startStoreThread, type StoreThread } from '../../src/store/store-thread.js';
 
 const fresh = () => openDatabase(join(mkdtempSync(join(tmpdir(), 'tg-ckpt-')), 'tg.db'), { cacheMb: 1 });
@@ -124,6 +126,27 @@ describe('StoreThread', () => {
     expect(thread.running).toBe(false);
     expect(used()).toBe(5000);
     await writer.close();
+    db.close();
+  });
+
+  it("admin changes on the serving connection while the thread writes wait for the write lock and succeed", async () => {
+    const { db, ids, used, thread } = await storeWithThread(20_000);
+    const admin = new Admin(db, parseConfig({}), 'test');
+    let done = false;
+    const written = thread.touchKeys(ids, AT).then(() => (done = true));
+    // Each change reads, then writes: without an IMMEDIATE transaction one that meets a commit of the thread in
+    // between fails with SQLITE_BUSY_SNAPSHOT.
+    let changes = 0;
+    while (!done) {
+      admin.tenantSetStatus('acme', changes % 2 ? 'active' : 'suspended');
+      changes++;
+      // Spaced out, as admin changes are: back to back, the serving thread would hold the lock nearly all the time.
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await written;
+    expect(used()).toBe(20_000);
+    expect(changes).toBeGreaterThan(3); // they overlapped the thread's writes
+    await thread.close();
     db.close();
   });
 
