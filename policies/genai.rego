@@ -17,11 +17,16 @@ bad_body := "the request body is truncated; the completion limits cannot be chec
 	not is_object(input.parsed_body)
 } else := "max_tokens must be a positive integer" if {
 	applies
-	tokens := input.parsed_body.max_tokens
-	not valid_tokens(tokens)
+	some field in token_fields
+	not valid_tokens(input.parsed_body[field])
 } else := "model must be a string" if {
 	applies
 	not is_string(object.get(input.parsed_body, "model", ""))
+} else := sprintf("max_tokens is required: the token limit is %v", [token_limit]) if {
+	# Without it the provider picks its own default, which the limit would not bound.
+	applies
+	token_limit != null
+	count(requested) == 0
 }
 
 valid_tokens(t) if {
@@ -29,6 +34,13 @@ valid_tokens(t) if {
 	t == floor(t)
 	t > 0
 }
+
+# OpenAI's newer max_completion_tokens bounds the output as max_tokens does: whichever is sent counts.
+token_fields := {f | some f in {"max_tokens", "max_completion_tokens"}; object.get(input.parsed_body, f, null) != null}
+
+requested := {input.parsed_body[f] | some f in token_fields}
+
+requested_tokens := max(requested)
 
 allowed_models := input.effective.limits.allowed_models
 
@@ -45,5 +57,5 @@ token_limit := input.effective.limits.max_tokens_per_request
 tokens_exceeded if {
 	applies
 	token_limit != null
-	input.parsed_body.max_tokens > token_limit
+	requested_tokens > token_limit
 }

@@ -38,11 +38,20 @@ decision := deny(401, "unauthenticated", "credentials are required") if {
 } else := deny(403, "federation_denied", federation_reason) if {
 	names_other_tenant
 	not federation.allowed
+} else := deny(405, "method_not_allowed", sprintf("%s is not allowed on this path", [input.attributes.request.http.method])) if {
+	routes.method_not_allowed
+	not routes.public
 } else := deny(403, "route_not_allowed", "this route is not open to tenants") if {
 	routes.unmatched_denied
-} else := deny(403, "insufficient_permission", sprintf("missing permission %s", [routes.required_permission])) if {
+} else := deny(403, "insufficient_permission", sprintf("missing permission %s", [permission])) if {
 	not routes.public
-	not permissions.granted(routes.required_permission)
+	permission := routes.required_permission
+	not permissions.granted(permission)
+} else := deny(403, "insufficient_permission", "the API key's scopes do not cover this route") if {
+	# A route open to any identity is not open to a key whose scopes limit it: scopes are an allow-list.
+	not routes.public
+	not routes.required_permission
+	count(input.identity.scopes) > 0
 } else := deny(400, "bad_request", sprintf("unknown data classification %s", [level])) if {
 	some level in data_access.unknown_level
 } else := deny(403, "data_access_denied", sprintf("data classified %s needs access level %s; the user has %s", [level, level, input.effective.data_access_level])) if {
@@ -51,7 +60,7 @@ decision := deny(401, "unauthenticated", "credentials are required") if {
 	genai.bad_body
 } else := deny(403, "model_not_allowed", sprintf("model %s is not allowed", [genai.model])) if {
 	genai.model_denied
-} else := deny(403, "token_limit_exceeded", sprintf("max_tokens %v exceeds the limit of %v", [input.parsed_body.max_tokens, genai.token_limit])) if {
+} else := deny(403, "token_limit_exceeded", sprintf("max_tokens %v exceeds the limit of %v", [genai.requested_tokens, genai.token_limit])) if {
 	genai.tokens_exceeded
 } else := object.union_n([{"allowed": true}, provider_part, federation_part])
 

@@ -59,28 +59,28 @@ test_anonymous_allowed_on_route_marked_public if {
 }
 
 test_unknown_tenant if {
-	d := authz.decision with input as req("GET", "/x", {"tenant": null, "effective": null})
+	d := authz.decision with input as req("GET", "/api/v1/x", {"tenant": null, "effective": null})
 	d.code == "unknown_tenant"
 	d.reason == "tenant acme is not known"
 }
 
 test_suspended_tenant if {
-	d := authz.decision with input as req("GET", "/x", {"tenant": object.union(acme, {"status": "suspended"})})
+	d := authz.decision with input as req("GET", "/api/v1/x", {"tenant": object.union(acme, {"status": "suspended"})})
 	[d.http_status, d.code] == [403, "tenant_suspended"]
 }
 
 test_mismatch_without_federation_token if {
-	d := authz.decision with input as req("GET", "/x", {"request_tenant_hints": [{"source": "header", "id": "evil"}]})
+	d := authz.decision with input as req("GET", "/api/v1/x", {"request_tenant_hints": [{"source": "header", "id": "evil"}]})
 	[d.http_status, d.code] == [403, "tenant_mismatch"]
 	d.reason == "the request names tenant evil (header) but the credential is for tenant acme"
 }
 
 test_matching_hint_allowed if {
-	authz.decision == {"allowed": true} with input as req("GET", "/x", {"request_tenant_hints": [{"source": "header", "id": "acme"}]})
+	authz.decision == {"allowed": true} with input as req("GET", "/api/v1/x", {"request_tenant_hints": [{"source": "header", "id": "acme"}]})
 }
 
 test_unknown_checked_before_mismatch if {
-	d := authz.decision with input as req("GET", "/x", {"tenant": null, "request_tenant_hints": [{"source": "path", "id": "evil"}]})
+	d := authz.decision with input as req("GET", "/api/v1/x", {"tenant": null, "request_tenant_hints": [{"source": "path", "id": "evil"}]})
 	d.code == "unknown_tenant"
 }
 
@@ -121,24 +121,50 @@ test_public_route_skips_permission if {
 	authz.decision == {"allowed": true} with input as req("GET", "/healthz", {"effective": viewer})
 }
 
-test_unmatched_route_denied_when_configured if {
-	d := authz.decision with input as get("/elsewhere") with data.tenantgate.settings.unmatched_route as "deny"
-	d.code == "route_not_allowed"
+test_unmatched_route_denied if {
+	d := authz.decision with input as get("/elsewhere")
+	d == {"allowed": false, "http_status": 403, "code": "route_not_allowed", "reason": "this route is not open to tenants"}
+}
+
+test_unlisted_method_denied if {
+	d := authz.decision with input as req("PUT", "/api/v1/models", {})
+	d == {"allowed": false, "http_status": 405, "code": "method_not_allowed", "reason": "PUT is not allowed on this path"}
+}
+
+test_head_needs_the_get_permission if {
+	viewer := object.union(analyst, {"permissions": ["read:completions"]})
+	d := authz.decision with input as req("HEAD", "/api/v1/models", {"effective": viewer})
+	d.reason == "missing permission read:models"
+}
+
+test_upper_case_path_needs_admin if {
+	d := authz.decision with input as get("/API/V1/ADMIN/users")
+	d.reason == "missing permission admin:*"
+}
+
+test_scoped_key_refused_on_route_without_permission if {
+	key := object.union(jwt_identity, {"kind": "api_key", "scopes": ["read:models"]})
+	d := authz.decision with input as req("GET", "/api/v1/items", {"identity": key})
+	d == {"allowed": false, "http_status": 403, "code": "insufficient_permission", "reason": "the API key's scopes do not cover this route"}
+}
+
+test_authenticated_caller_reaches_public_path if {
+	authz.decision == {"allowed": true} with input as get("/healthz")
 }
 
 # Data access
 
 test_classification_above_level_denied if {
-	d := authz.decision with input as with_header(get("/x"), "x-data-classification", "confidential")
+	d := authz.decision with input as with_header(get("/api/v1/x"), "x-data-classification", "confidential")
 	d == {"allowed": false, "http_status": 403, "code": "data_access_denied", "reason": "data classified confidential needs access level confidential; the user has internal"}
 }
 
 test_classification_within_level_allowed if {
-	authz.decision == {"allowed": true} with input as with_header(get("/x"), "x-data-classification", "internal")
+	authz.decision == {"allowed": true} with input as with_header(get("/api/v1/x"), "x-data-classification", "internal")
 }
 
 test_unknown_classification_is_bad_request if {
-	d := authz.decision with input as with_header(get("/x"), "x-data-classification", "secret")
+	d := authz.decision with input as with_header(get("/api/v1/x"), "x-data-classification", "secret")
 	[d.http_status, d.code] == [400, "bad_request"]
 }
 
@@ -156,8 +182,22 @@ test_completion_allowed if {
 	authz.decision == {"allowed": true} with input as completion({"model": "gpt-4o-mini", "max_tokens": 1000})
 }
 
-test_completion_without_max_tokens_allowed if {
-	authz.decision == {"allowed": true} with input as completion({"model": "gpt-4o-mini"})
+test_completion_without_max_tokens_refused_under_a_limit if {
+	d := authz.decision with input as completion({"model": "gpt-4o-mini"})
+	d == {"allowed": false, "http_status": 400, "code": "bad_request", "reason": "max_tokens is required: the token limit is 1000"}
+}
+
+test_completion_without_max_tokens_allowed_without_a_limit if {
+	e := object.union(analyst, {"permissions": ["read:completions"], "limits": {"allowed_models": null, "max_tokens_per_request": null}})
+	authz.decision == {"allowed": true} with input as req("POST", "/api/v1/completions", {"parsed_body": {"model": "x"}, "effective": e})
+}
+
+test_max_completion_tokens_counts_too if {
+	d := authz.decision with input as completion({"model": "gpt-4o-mini", "max_tokens": 10, "max_completion_tokens": 5000})
+	d.reason == "max_tokens 5000 exceeds the limit of 1000"
+	d2 := authz.decision with input as completion({"model": "gpt-4o-mini", "max_completion_tokens": 0})
+	d2.reason == "max_tokens must be a positive integer"
+	authz.decision == {"allowed": true} with input as completion({"model": "gpt-4o-mini", "max_completion_tokens": 900})
 }
 
 test_model_not_allowed if {
@@ -203,7 +243,7 @@ test_bad_model_is_bad_request if {
 
 test_provider_in_allow if {
 	e := object.union(analyst, {"routing_strategy": "cost", "preferred_providers": ["openai", "local"]})
-	authz.decision == {"allowed": true, "upstream_provider": "local"} with input as req("GET", "/x", {"effective": e})
+	authz.decision == {"allowed": true, "upstream_provider": "local"} with input as req("GET", "/api/v1/x", {"effective": e})
 }
 
 # Federation

@@ -181,6 +181,11 @@ export const configSchema = z
       .object({
         max_path_bytes: z.number().int().min(64).default(8192),
         max_headers: z.number().int().min(8).default(256),
+        // Refuse (400) paths that upstream servers read differently: dot and empty segments, ";", backslashes,
+        // encoded separators, double encoding. Turn off only behind a proxy that normalises paths (SECURITY.md).
+        reject_ambiguous_paths: z.boolean().default(true),
+        // JSON request bodies nested deeper are refused (400) before they are parsed.
+        max_json_depth: z.number().int().min(2).max(1000).default(64),
       })
       .strict()
       .prefault({}),

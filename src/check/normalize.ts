@@ -73,7 +73,7 @@ export function normalize(req: unknown, limits: Config['limits']): NormalizedReq
   const frag = pathPart.indexOf('#');
   if (frag >= 0) pathPart = pathPart.slice(0, frag);
 
-  const parsedPath = canonicalSegments(pathPart);
+  const parsedPath = canonicalSegments(pathPart, limits.reject_ambiguous_paths);
   if (parsedPath instanceof Denial) return parsedPath;
   const parsedQuery = parseQuery(query);
 
@@ -84,7 +84,6 @@ export function normalize(req: unknown, limits: Config['limits']): NormalizedReq
   const truncatedBody =
     headers['x-envoy-auth-partial-body'] === 'true' ||
     (body !== null && Number.isFinite(contentLength) && Buffer.byteLength(body) < contentLength);
-  const { parsedBody, bodyError } = parseBody(body, headers['content-type']);
 
   const attributes: Record<string, unknown> = {
     source: attrs.source ?? {},
@@ -119,8 +118,9 @@ export function normalize(req: unknown, limits: Config['limits']): NormalizedReq
     scheme: http.scheme ?? headers[':scheme'] ?? '',
     contextExtensions: attrs.contextExtensions ?? EMPTY,
     body,
-    parsedBody,
-    bodyError,
+    // Filled by parseBody (body.ts) once the caller is known, if the policy reads the body.
+    parsedBody: null,
+    bodyError: null,
     truncatedBody,
     attributes,
   };
@@ -164,11 +164,21 @@ function collectHeaders(http: HttpReq, max: number): Record<string, string> | De
 }
 
 /**
- * Percent-decode, then split and resolve "." / ".." (RFC 3986 remove_dot_segments). Decoding first means an
- * encoded "/" or "." cannot smuggle a segment past the rules; ".." above the root is clamped to the root.
+ * The path's segments, percent-decoded. With `strict` (limits.reject_ambiguous_paths, the default), a path that
+ * upstream servers read in different ways is refused rather than guessed at, because Envoy forwards the raw path
+ * and a guess that differs from the upstream's is a way around a route (SECURITY.md, "How paths are matched"):
+ * dot segments (raw or encoded), empty segments, ";" path parameters, backslashes, encoded "/" or backslash, and double
+ * percent-encoding. A trailing slash is not ambiguous and is dropped. Without `strict`, "." and ".." are resolved
+ * (RFC 3986 remove_dot_segments, clamped at the root) and empty segments dropped, for a proxy that normalises
+ * paths itself before the check (Envoy's normalize_path, merge_slashes, path_with_escaped_slashes_action).
  */
-export function canonicalSegments(pathPart: string): string[] | Denial {
+export function canonicalSegments(pathPart: string, strict = true): string[] | Denial {
   if (pathPart[0] !== '/' && pathPart !== '*') return bad('the request path must start with "/"');
+  if (strict) {
+    if (pathPart.includes(';')) return ambiguous('";" path parameters');
+    if (pathPart.includes('\\')) return ambiguous('a backslash');
+    if (ENCODED_SEPARATOR.test(pathPart)) return ambiguous('an encoded separator');
+  }
   let decoded: string;
   try {
     decoded = pathPart.includes('%') ? decodeURIComponent(pathPart) : pathPart;
@@ -178,8 +188,21 @@ export function canonicalSegments(pathPart: string): string[] | Denial {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(decoded)) return bad('the request path contains control characters');
   if (decoded.includes('\uFFFD')) return bad('the request path is not valid UTF-8');
+  if (strict && decoded !== pathPart && PERCENT.test(decoded)) return ambiguous('double percent-encoding');
+  const segs = decoded === '*' ? ['*'] : decoded.split(strict ? '/' : /[/\\]/);
   const out: string[] = [];
-  for (const seg of decoded.split(/[/\\]/)) {
+  // segs[0] is the empty string before the leading "/".
+  for (let i = decoded === '*' ? 0 : 1; i < segs.length; i++) {
+    const seg = segs[i]!;
+    if (strict) {
+      if (seg === '.' || seg === '..') return ambiguous('a dot segment');
+      if (seg === '') {
+        if (i === segs.length - 1) break; // a trailing slash
+        return ambiguous('an empty segment');
+      }
+      out.push(seg);
+      continue;
+    }
     if (seg === '' || seg === '.') continue;
     if (seg === '..') out.pop();
     else out.push(seg);
@@ -187,23 +210,16 @@ export function canonicalSegments(pathPart: string): string[] | Denial {
   return out;
 }
 
-function parseQuery(query: string): Record<string, string[]> {
+const ENCODED_SEPARATOR = /%(2f|5c)/i;
+const PERCENT = /%[0-9a-f]{2}/i;
+
+function ambiguous(what: string): Denial {
+  return bad(`the request path is ambiguous (${what}): upstream servers read such paths differently, so it is refused`);
+}
+
+export function parseQuery(query: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   if (!query) return out;
   for (const [k, v] of new URLSearchParams(query)) (out[k] ??= []).push(v);
   return out;
-}
-
-function parseBody(body: string | null, contentType: string | undefined): { parsedBody: unknown; bodyError: string | null } {
-  if (body === null || body === '') return { parsedBody: null, bodyError: null };
-  const ct = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (ct === 'application/json' || ct.endsWith('+json')) {
-    try {
-      return { parsedBody: JSON.parse(body), bodyError: null };
-    } catch {
-      return { parsedBody: null, bodyError: 'the request body is not valid JSON' };
-    }
-  }
-  if (ct === 'application/x-www-form-urlencoded') return { parsedBody: parseQuery(body), bodyError: null };
-  return { parsedBody: null, bodyError: null };
 }

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { normalize, type NormalizedRequest } from './normalize.js';
 import { buildInput, type ResolvedContext } from './input.js';
+import { parseBody } from './body.js';
 import { ANONYMOUS, Denial, type Decision, type Identity } from './types.js';
 import { extractCredential } from '../identity/credentials.js';
 import type { JwtVerifier } from '../identity/jwt.js';
@@ -84,6 +85,10 @@ export class CheckPipeline {
       if (identity instanceof Promise) identity = await identity;
       if (identity instanceof Denial) return end(identity, req);
       who = identity;
+      if (identity.kind !== 'anonymous' && req.body !== null && this.deps.policy.readsBody) {
+        const refused = parseBody(req, this.deps.config.limits.max_json_depth);
+        if (refused) return end(refused, req);
+      }
 
       const resolved = await this.resolve(req, identity);
       if (resolved instanceof Denial) {

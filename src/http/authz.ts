@@ -54,12 +54,8 @@ export class HttpAuthz {
     const host = one('x-forwarded-host') ?? one('x-original-host') ?? one('host') ?? 'localhost';
     const check = buildCheckRequest({ method, path: uri, host, headers, body, scheme: one('x-forwarded-proto') ?? 'http', protocol: `HTTP/${req.httpVersion}` });
     const { response, outcome } = await this.service.check(check, 'http');
-    const ok = response.okResponse as { headers?: HeaderOpt[]; responseHeadersToAdd?: HeaderOpt[] } | undefined;
-    if (ok) {
-      const out: Record<string, string> = {};
-      for (const o of [...(ok.headers ?? []), ...(ok.responseHeadersToAdd ?? [])]) out[o.header!.key!] = o.header!.value ?? '';
-      return { status: 200, headers: out, body: '' };
-    }
+    const ok = response.okResponse as { headers?: HeaderOpt[]; headersToRemove?: string[]; responseHeadersToAdd?: HeaderOpt[] } | undefined;
+    if (ok) return allowAnswer(ok);
     const denied = response.deniedResponse as { status?: { code?: number }; headers?: HeaderOpt[]; body?: string };
     const answer: HttpAnswer = { status: denied.status?.code ?? 403, headers: { 'x-decision-id': outcome.decisionId }, body: denied.body ?? '' };
     for (const o of denied.headers ?? []) answer.headers[o.header!.key!] = o.header!.value ?? '';
@@ -70,6 +66,22 @@ export class HttpAuthz {
     if (nginx) this.replays.set(outcome.decisionId, answer);
     return answer;
   }
+}
+
+/**
+ * An allow over HTTP. A gateway copies the headers it is told to from this answer onto the upstream request, but
+ * gateways differ on a header the answer lacks: nginx's proxy_set_header and Traefik drop the client's copy, APISIX
+ * forward-auth keeps it. So every header the gRPC answer would remove is sent here empty (which overwrites a
+ * client's copy wherever the gateway copies it) and named in x-envoy-auth-headers-to-remove (which Envoy's
+ * http_service honours by removing it).
+ */
+function allowAnswer(ok: { headers?: HeaderOpt[]; headersToRemove?: string[]; responseHeadersToAdd?: HeaderOpt[] }): HttpAnswer {
+  const out: Record<string, string> = {};
+  for (const o of [...(ok.headers ?? []), ...(ok.responseHeadersToAdd ?? [])]) out[o.header!.key!] = o.header!.value ?? '';
+  const remove = ok.headersToRemove ?? [];
+  for (const name of remove) out[name] ??= '';
+  if (remove.length) out['x-envoy-auth-headers-to-remove'] = remove.join(',');
+  return { status: 200, headers: out, body: '' };
 }
 
 export function json(status: number, value: unknown): HttpAnswer {

@@ -54,6 +54,12 @@ export class PolicyEngine {
     return this.active?.decisions !== undefined;
   }
 
+  /** Whether the loaded policy can read the parsed body (unknown: yes), so that the body is parsed only then. */
+  get readsBody(): boolean {
+    const p = this.active?.projection;
+    return p === undefined || 'parsed_body' in p || 'body_error' in p;
+  }
+
   get revision(): string {
     return this.active?.revision ?? '';
   }

@@ -11,7 +11,7 @@ export class TenantResolver {
 
   constructor(cfg: Config['tenancy']) {
     this.header = cfg.header.toLowerCase();
-    this.hostSuffixes = cfg.host_suffixes.map((s) => s.toLowerCase());
+    this.hostSuffixes = cfg.host_suffixes.map((s) => s.toLowerCase().replace(/\.$/, ''));
   }
 
   /** The tenant of an authenticated identity, or the denial that says why there is none. */
@@ -44,7 +44,8 @@ export class TenantResolver {
       hints.push({ source: 'context_extensions', id: ext });
     }
     if (this.hostSuffixes.length && req.host) {
-      const host = req.host.toLowerCase().replace(/:\d+$/, '');
+      const host = canonicalHost(req.host);
+      if (host === null) return badHint('the host name');
       for (const suffix of this.hostSuffixes) {
         if (host.endsWith(suffix) && host.length > suffix.length) {
           const id = host.slice(0, -suffix.length);
@@ -60,4 +61,17 @@ export class TenantResolver {
 
 function badHint(where: string): Denial {
   return new Denial(400, 'invalid_tenant_id', `${where} names a malformed tenant id`);
+}
+
+/**
+ * The host as DNS means it: lower case, without the port, and without the trailing dot of a fully qualified name
+ * (globex.example.com. is globex.example.com). null when it has empty labels, which no resolver accepts.
+ */
+export function canonicalHost(raw: string): string | null {
+  let host = raw.toLowerCase();
+  if (host.startsWith('[')) return host.replace(/:\d+$/, '');
+  host = host.replace(/:\d*$/, '');
+  if (host.endsWith('.')) host = host.slice(0, -1);
+  if (host === '' || host.startsWith('.') || host.endsWith('.') || host.includes('..')) return null;
+  return host;
 }

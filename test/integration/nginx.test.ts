@@ -112,10 +112,36 @@ describe('other gateways over HTTP', () => {
     const ok = await authz('/authz', { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/api/v1/models', 'x-forwarded-host': 'api.example.com', authorization: `Bearer ${await mint({ tenant: 'acme', sub: 'alice' })}` });
     expect(ok.status).toBe(200);
     const token = await mint({ tenant: 'globex', sub: 'quota-user' });
-    await authz('/authz', { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/x', authorization: `Bearer ${token}` });
-    const limited = await authz('/authz', { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/x', authorization: `Bearer ${token}` });
+    await authz('/authz', { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/api/v1/x', authorization: `Bearer ${token}` });
+    const limited = await authz('/authz', { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/api/v1/x', authorization: `Bearer ${token}` });
     expect(limited.status).toBe(429);
     expect(limited.headers.get('ratelimit-policy')).toContain('"tenant-minute";q=1;w=60');
+  });
+
+  // Documented in README/SECURITY.md; written out here, not imported from the code under test.
+  const DOCUMENTED_TRUSTED = [
+    'x-tenant-id', 'x-tenant-tier', 'x-user-id', 'x-user-groups', 'x-primary-group', 'x-data-access-level', 'x-data-filters',
+    'x-tenant-partition', 'x-tenant-storage-prefix', 'x-tenant-search-index', 'x-tenant-upstream', 'x-routing-strategy',
+    'x-upstream-provider', 'x-api-key-id', 'x-federation-source', 'x-federation-access', 'x-decision-id', 'x-policy-revision',
+  ];
+
+  it('sets or removes every trusted header on an allow, so no spoofed copy reaches the upstream', async () => {
+    const spoof = Object.fromEntries(DOCUMENTED_TRUSTED.map((h) => [h, 'spoofed']));
+    const ok = await authz('/authz', { ...spoof, 'x-tenant-id': 'acme', 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/api/v1/items', authorization: `Bearer ${await mint({ tenant: 'acme', sub: 'alice' })}` });
+    expect(ok.status).toBe(200);
+    const removed = ok.headers.get('x-envoy-auth-headers-to-remove')!.split(',');
+    for (const h of DOCUMENTED_TRUSTED) {
+      const value = ok.headers.get(h);
+      // Set by tenantgate (a real value), or sent empty and named for removal.
+      expect(value, h).not.toBe('spoofed');
+      expect(value !== null && (value !== '' || removed.includes(h)), h).toBe(true);
+    }
+    for (const h of ['x-tenant-upstream', 'x-federation-source', 'x-federation-access', 'x-api-key-id', 'x-upstream-provider', 'x-policy-revision']) {
+      expect(ok.headers.get(h), h).toBe('');
+      expect(removed, h).toContain(h);
+    }
+    expect(ok.headers.get('x-tenant-id')).toBe('acme');
+    expect(removed).not.toContain('x-tenant-id');
   });
 
   it('refuses /authz without the original request', async () => {

@@ -22,6 +22,15 @@ describe('TenantResolver', () => {
     expect(resolver.hints(req({ path: '/tenants', host: 'api.example.com' }))).toEqual([]);
   });
 
+  // A fully qualified name (trailing dot) is the same host: its tenant must still be checked.
+  it.each(['globex.api.example.com.', 'globex.api.example.com.:443', 'GLOBEX.api.example.com', 'globex.api.example.com:'])('reads the host hint of %s', (host) => {
+    expect(resolver.hints(req({ host }))).toEqual([{ source: 'host', id: 'globex' }]);
+  });
+
+  it('refuses a host with empty labels', () => {
+    expect(resolver.hints(req({ host: 'globex.api.example.com..' }))).toMatchObject({ http_status: 400, code: 'invalid_tenant_id', reason: 'the host name names a malformed tenant id' });
+  });
+
   it.each([
     [{ headers: [['x-tenant-id', 'acme,evil']] as [string, string][] }, 'the x-tenant-id header'],
     [{ path: '/tenants/ACME/x' }, 'the path'],
