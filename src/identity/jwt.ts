@@ -70,7 +70,12 @@ export class JwtVerifier {
     } catch (err) {
       return verifyError(err);
     }
+    // jose checks iat only against a maximum age; a token "issued" in the future is refused here, as its nbf would be.
+    if (typeof payload.iat === 'number' && (payload.iat - this.cfg.clock_tolerance_seconds) * 1000 > Date.now()) {
+      return invalidToken('the token was issued in the future');
+    }
     const identity = this.toIdentity(payload);
+    if (identity instanceof Denial) return identity;
     if (this.cache) {
       const ms = typeof payload.exp === 'number' ? payload.exp * 1000 - Date.now() : MAX_CACHE_MS;
       if (ms > 0) this.cache.set(token, identity, { ttl: Math.min(ms, MAX_CACHE_MS) });
@@ -78,8 +83,12 @@ export class JwtVerifier {
     return identity;
   }
 
-  private toIdentity(claims: jose.JWTPayload): Identity {
+  private toIdentity(claims: jose.JWTPayload): Identity | Denial {
     const tenant = readClaim(claims, this.cfg.tenant_claim);
+    // A number is not read as a tenant id: {"tenant_id": 42} must not become tenant "42".
+    if (tenant !== undefined && tenant !== null && typeof tenant !== 'string') {
+      return invalidToken(`the token's "${this.cfg.tenant_claim}" claim must be a string`);
+    }
     const subject = readClaim(claims, this.cfg.user_claim);
     const scope = claims['scope'] ?? claims['scp'];
     const groups = this.cfg.groups_claim ? readClaim(claims, this.cfg.groups_claim) : undefined;
@@ -88,7 +97,7 @@ export class JwtVerifier {
       subject: typeof subject === 'string' ? subject : null,
       issuer: claims.iss ?? null,
       // Kept raw here; the tenancy phase validates its presence and syntax.
-      tenant_id: tenant === undefined || tenant === null ? null : typeof tenant === 'string' ? tenant : JSON.stringify(tenant),
+      tenant_id: typeof tenant === 'string' ? tenant : null,
       claims: claims as Record<string, unknown>,
       api_key_id: null,
       scopes: typeof scope === 'string' ? scope.split(' ').filter(Boolean) : Array.isArray(scope) ? scope.map(String) : [],

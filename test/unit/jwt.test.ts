@@ -69,6 +69,27 @@ describe('JwtVerifier', () => {
     expect(asIdentity(await dotted.verify(await mint({ tenant: null }))).tenant_id).toBeNull();
   });
 
+  it('refuses a token issued in the future (beyond the clock tolerance)', async () => {
+    const v = await verifierWith();
+    const keys = await testKeys();
+    const at = (iat: number) =>
+      new jose.SignJWT({ tenant_id: 'acme' }).setProtectedHeader({ alg: 'ES256', kid: keys.es256.kid }).setIssuer(ISSUER).setAudience('tenantgate').setSubject('alice')
+        .setIssuedAt(Math.floor(Date.now() / 1000) + iat).setExpirationTime('2h').sign(keys.es256.privateKey);
+    expect(await v.verify(await at(3600))).toMatchObject({ code: 'invalid_token', reason: 'the token was issued in the future' });
+    expect(asIdentity(await v.verify(await at(10))).subject).toBe('alice');
+  });
+
+  it('refuses a tenant claim that is not a string: 42 is not tenant "42"', async () => {
+    const v = await verifierWith();
+    for (const tenant of [42, true, ['acme'], { id: 'acme' }]) {
+      expect(await v.verify(await mint({ tenant: null, claims: { tenant_id: tenant } })), JSON.stringify(tenant)).toMatchObject({
+        http_status: 401,
+        code: 'invalid_token',
+        reason: 'the token\'s "tenant_id" claim must be a string',
+      });
+    }
+  });
+
   it('caches a verified token (same object back) but never a failed one', async () => {
     const v = await verifierWith();
     const token = await mint();
