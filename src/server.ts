@@ -27,7 +27,7 @@ import { UsageFlusher } from './quota/persist.js';
 import { CheckPipeline } from './check/pipeline.js';
 import { CheckService } from './check/service.js';
 import { FAILSAFE_RESPONSE } from './check/respond.js';
-import { AUTH_SERVICE, authServiceForServer, loadPackageDefinition } from './check/protos.js';
+import { AUTH_SERVICE, MalformedRequest, authServiceForServer, loadPackageDefinition } from './check/protos.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { DecisionLog } from './telemetry/decision-log.js';
@@ -150,6 +150,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   let drained: (() => void) | undefined;
   server.addService(authServiceForServer(), {
     Check: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      if (call.request instanceof MalformedRequest) return callback({ code: grpc.status.INVALID_ARGUMENT, details: call.request.reason });
       inFlight++;
       service
         .checkEncoded(call.request)

@@ -31,26 +31,46 @@ export function installHttpRequestDecoder(checkRequest: protobuf.Type): void {
   const headerMap = type.fields['headerMap']!.resolvedType as protobuf.Type;
   // setup() generates protobufjs's own functions; ours must be assigned after it or it would be overwritten.
   type.setup();
-  type.decode = (r: protobuf.Reader | Uint8Array, length?: number): protobuf.Message => {
+  // The same steps as the decoder protobufjs generates for this type (bounds, the end-group tag, the nesting
+  // limit, an entry that must end where its length says), so that both accept and refuse the same bytes; a
+  // differential property test holds them to it. Only the map's target object differs.
+  const R = protobuf.Reader as typeof protobuf.Reader & { recursionLimit: number };
+  type Skip = (wireType: number, depth?: number) => protobuf.Reader;
+  type.decode = (r: protobuf.Reader | Uint8Array, l?: number, e?: number, n = 0): protobuf.Message => {
     const reader = r instanceof protobuf.Reader ? r : protobuf.Reader.create(r);
-    const end = length === undefined ? reader.len : reader.pos + length;
+    const skip = reader.skipType.bind(reader) as Skip;
+    if (n > R.recursionLimit) throw Error('maximum nesting depth exceeded');
+    let end: number;
+    let outer = 0;
+    if (l === undefined) end = reader.len;
+    else {
+      end = reader.pos + l;
+      if (end > reader.len) throw RangeError('index out of range');
+      outer = reader.len;
+      reader.len = end;
+    }
     const m = new HttpRequest();
     while (reader.pos < end) {
       const tag = reader.uint32();
+      if (tag === e) break;
       switch (tag >>> 3) {
         case 1: m.id = reader.string(); break;
         case 2: m.method = reader.string(); break;
         case 3: {
           // A map entry: key = 1, value = 2, either may be absent (then "").
           const entryEnd = reader.uint32() + reader.pos;
+          if (entryEnd > reader.len) throw RangeError('index out of range');
+          reader.len = entryEnd;
           let key = '';
           let value = '';
           while (reader.pos < entryEnd) {
             const t = reader.uint32();
             if (t >>> 3 === 1) key = reader.string();
             else if (t >>> 3 === 2) value = reader.string();
-            else reader.skipType(t & 7);
+            else skip(t & 7, n);
           }
+          if (reader.pos !== entryEnd) throw RangeError('index out of range');
+          reader.len = end;
           m.headers[key] = value;
           break;
         }
@@ -63,9 +83,13 @@ export function installHttpRequestDecoder(checkRequest: protobuf.Type): void {
         case 10: m.protocol = reader.string(); break;
         case 11: m.body = reader.string(); break;
         case 12: m.rawBody = reader.bytes(); break;
-        case 13: m.headerMap = headerMap.decode(reader, reader.uint32()); break;
-        default: reader.skipType(tag & 7);
+        case 13: m.headerMap = (headerMap.decode as (r: protobuf.Reader, l: number, e: undefined, n: number) => protobuf.Message)(reader, reader.uint32(), undefined, n + 1); break;
+        default: skip(tag & 7, n);
       }
+    }
+    if (l !== undefined) {
+      if (reader.pos !== end) throw RangeError('index out of range');
+      reader.len = outer;
     }
     return m as unknown as protobuf.Message;
   };

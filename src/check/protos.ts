@@ -67,11 +67,24 @@ export function authServiceForServer(): grpc.ServiceDefinition {
     ...def,
     Check: {
       ...check,
-      requestDeserialize: (buf: Buffer) => type.decode(buf),
+      // grpc-js answers INTERNAL when a deserializer throws; bytes that are not a CheckRequest are the caller's
+      // fault, so the handler answers INVALID_ARGUMENT for them instead (see MalformedRequest).
+      requestDeserialize: (buf: Buffer) => {
+        try {
+          return type.decode(buf);
+        } catch (err) {
+          return new MalformedRequest(`the CheckRequest is not a valid protobuf message: ${(err as Error).message}`);
+        }
+      },
       responseSerialize: (value: unknown) =>
         value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : serialize(value),
     },
   };
+}
+
+/** What the server's deserializer hands the handler for bytes that do not decode as a CheckRequest. */
+export class MalformedRequest {
+  constructor(readonly reason: string) {}
 }
 
 /** A client constructor for Envoy's Authorization service (used by `tenantgate check` and the tests). */

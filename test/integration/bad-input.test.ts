@@ -203,3 +203,34 @@ describe('after all of the above', () => {
     expect(r.outcome).toBe('upstream');
   });
 });
+
+const wrap = (field: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([(field << 3) | 2, body.length]), body]);
+
+describe('bytes that are not a CheckRequest', () => {
+  // A client that sends raw bytes, bypassing the protobuf encoder.
+  const rawCall = (bytes: Buffer) =>
+    new Promise<grpc.ServiceError | null>((resolve) => {
+      t.client.makeUnaryRequest(
+        '/envoy.service.auth.v3.Authorization/Check',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        bytes,
+        new grpc.Metadata(),
+        { deadline: Date.now() + 5000 },
+        (err) => resolve(err),
+      );
+    });
+
+  it.each([
+    ['a truncated length', Buffer.from([0x0a, 0x7f, 0x01])],
+    ['an invalid wire type', Buffer.from([0x0f, 0x01])],
+    // An entry whose length runs 6 bytes past HttpRequest's end, into bytes that follow at the top level.
+    ['a header entry longer than its message', Buffer.concat([wrap(1, wrap(4, wrap(2, Buffer.from([0x1a, 0x0a, 0x0a, 0x01, 0x61])))), Buffer.from([0x12, 0x04, 0x2f, 0x68, 0x69, 0x21])])],
+  ])('%s: INVALID_ARGUMENT, and the server keeps serving', async (_what, bytes) => {
+    const err = await rawCall(bytes);
+    expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err?.details).toMatch(/^the CheckRequest is not a valid protobuf message: /);
+    expect((await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] })).outcome).toBe('upstream');
+  });
+});
+

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
-import { ENVOY_PROTO_DIRS, authServiceForServer } from '../../src/check/protos.js';
+import { ENVOY_PROTO_DIRS, MalformedRequest, authServiceForServer } from '../../src/check/protos.js';
 
 // protobufjs's generated decoder, from a root of its own (the server's root has the hand-written one installed).
 const root = new protobuf.Root();
@@ -64,6 +64,51 @@ describe('the HttpRequest decoder', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  // Mutated bytes: both decoders refuse, or both accept and read the same. Mutations aim at the length prefixes
+  // (the overrun that read path "/healthz" where protobufjs read "") as well as random bytes.
+  it('accepts and refuses exactly the bytes protobufjs does', () => {
+    const inner = root.lookupType('envoy.service.auth.v3.AttributeContext.HttpRequest');
+    const wrap = (field: number, body: Uint8Array) => protobuf.Writer.create().uint32((field << 3) | 2).bytes(body).finish();
+    const mutation = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
+      fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
+      fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 3 }) }),
+      fc.record({ kind: fc.constant('len' as const), at: fc.nat(), delta: fc.integer({ min: -3, max: 3 }) }),
+    );
+    let refused = 0;
+    let accepted = 0;
+    fc.assert(
+      fc.property(httpRequest, fc.array(mutation, { minLength: 1, maxLength: 3 }), (http, mutations) => {
+        const httpBytes = inner.encode(inner.fromObject(http)).finish();
+        let bytes = Buffer.from(wrap(1, wrap(4, wrap(2, httpBytes))));
+        for (const mu of mutations) {
+          const at = bytes.length ? mu.at % bytes.length : 0;
+          if (mu.kind === 'set') bytes[at] = mu.byte;
+          else if (mu.kind === 'cut') bytes = bytes.subarray(0, at);
+          else if (mu.kind === 'insert') bytes = Buffer.concat([bytes.subarray(0, at), mu.bytes, bytes.subarray(at)]);
+          else if (bytes.length) bytes[at] = (bytes[at]! + mu.delta) & 0x7f; // a small change to a (likely) length byte
+        }
+        let theirs: unknown;
+        let ours: unknown;
+        try {
+          theirs = (CheckRequest.decode(bytes) as unknown as { attributes?: { request?: { http?: Record<string, unknown> } } }).attributes?.request?.http ?? null;
+        } catch {
+          theirs = 'refused';
+        }
+        const decoded = decodeOurs(bytes) as unknown;
+        ours = decoded instanceof MalformedRequest ? 'refused' : ((decoded as { attributes?: { request?: { http?: Record<string, unknown> } } }).attributes?.request?.http ?? null);
+        if (theirs === 'refused') refused++;
+        else accepted++;
+        const v = (x: unknown) => (x === 'refused' || x === null ? x : view(x as Record<string, unknown>));
+        expect(v(ours)).toEqual(v(theirs));
+      }),
+      { numRuns: 3000 },
+    );
+    // Both outcomes were exercised, or the property says little.
+    expect(refused).toBeGreaterThan(300);
+    expect(accepted).toBeGreaterThan(300);
   });
 
   it('keeps a `__proto__` header as a header, on an object without a prototype', () => {
