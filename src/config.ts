@@ -131,6 +131,10 @@ export const configSchema = z
         redis_timeout_ms: z.number().int().min(1).max(5000).default(100),
         // Redis down: fail_open falls back to local limits; fail_closed denies with 503.
         redis_failure: z.enum(['fail_open', 'fail_closed']).default('fail_open'),
+        // After this many Redis failures in a row (timeouts included), checks skip Redis and take the failure mode
+        // at once, while a PING probes every redis_breaker_probe_ms until Redis answers again.
+        redis_breaker_failures: z.number().int().min(1).default(5),
+        redis_breaker_probe_ms: z.number().int().min(10).max(60_000).default(500),
         flush_interval_ms: z.number().int().min(50).max(60_000).default(1000),
         capacity: z
           .object({
@@ -211,6 +215,10 @@ export const configSchema = z
         sample_allows: z.number().min(0).max(1).default(1),
         include_headers: z.boolean().default(true),
         redact_headers: z.array(z.string()).default([]),
+        // Header, path and host values longer than this are cut in the log (a 1 MB header must not be a 1 MB line).
+        max_value_bytes: z.number().int().min(16).max(1_048_576).default(1024),
+        // Denials of anonymous callers logged per second at most (the rest are counted); 0: no limit.
+        anonymous_denials_per_second: z.number().int().min(0).default(100),
       })
       .strict()
       .prefault({}),

@@ -31,6 +31,7 @@ import { AUTH_SERVICE, MalformedRequest, authServiceForServer, loadPackageDefini
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { DecisionLog } from './telemetry/decision-log.js';
+import { RepeatedLog } from './telemetry/repeated-log.js';
 import { startHttpPort, type HttpPort } from './http/server.js';
 import { adminToken, startAdminApi } from './admin/api.js';
 
@@ -61,6 +62,7 @@ export interface StartOptions {
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.logger ?? createLogger(config.log.level);
+  const repeated = new RepeatedLog(log);
   const env = opts.env ?? process.env;
 
   let metrics: Metrics | undefined;
@@ -97,7 +99,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         prefix: config.quota.redis_prefix,
         timeoutMs: config.quota.redis_timeout_ms,
         failure: config.quota.redis_failure,
-        onFailure: (err) => log.warn({ err: (err as Error).message, mode: config.quota.redis_failure }, 'redis quota store failed'),
+        onFailure: (err) => repeated.warn('redis_quota_failed', { err: (err as Error).message, mode: config.quota.redis_failure }, 'redis quota store failed'),
+        breakerFailures: config.quota.redis_breaker_failures,
+        breakerProbeMs: config.quota.redis_breaker_probe_ms,
+        onBreaker: (open) =>
+          open
+            ? log.warn({ mode: config.quota.redis_failure, failures: config.quota.redis_breaker_failures }, 'redis quota store circuit open: checks use the failure mode until a probe succeeds')
+            : log.info('redis quota store answers again: circuit closed'),
       },
       localLimiter,
     );
@@ -124,18 +132,18 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     policy,
     audit: (entry) => writes.record(entry),
     quota,
-    log,
+    log: repeated,
   });
 
   metrics = new Metrics(
     config.metrics.tenant_labels,
     { context: () => context, jwt: () => jwt.stats, decisions: () => policy.cacheStats },
-    { redisFailures: redisLimiter ? () => redisLimiter.failures : undefined },
+    { redisFailures: redisLimiter ? () => redisLimiter.failures : undefined, redisShortCircuited: redisLimiter ? () => redisLimiter.breaker.shortCircuited : undefined, logSuppressed: () => repeated.totalSuppressed, decisionLogTruncated: () => decisionLog?.truncated ?? 0, decisionLogDropped: () => decisionLog?.dropped ?? 0 },
   );
   metrics.setRevision('live', policy.revision);
   if (policies.shadow) metrics.setRevision('shadow', policies.shadow.revision);
   const decisionLog = config.decision_log.enabled
-    ? new DecisionLog({ output: config.decision_log.output, sampleAllows: config.decision_log.sample_allows, includeHeaders: config.decision_log.include_headers, extraRedacted: [...config.decision_log.redact_headers, config.auth.api_keys.header, config.federation.header] })
+    ? new DecisionLog({ output: config.decision_log.output, sampleAllows: config.decision_log.sample_allows, includeHeaders: config.decision_log.include_headers, maxValueBytes: config.decision_log.max_value_bytes, anonymousDenialsPerSecond: config.decision_log.anonymous_denials_per_second, extraRedacted: [...config.decision_log.redact_headers, config.auth.api_keys.header, config.federation.header] })
     : undefined;
   const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log });
 

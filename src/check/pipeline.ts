@@ -15,7 +15,7 @@ import type { ContextLoader } from '../tenancy/context.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { AuditInput } from '../store/audit.js';
 import type { QuotaService } from '../quota/service.js';
-import type { Logger } from '../telemetry/logger.js';
+import type { RepeatedLog } from '../telemetry/repeated-log.js';
 
 export interface Outcome extends ResolvedContext {
   decisionId: string;
@@ -38,7 +38,8 @@ export interface PipelineDeps {
   policy: PolicyEngine;
   audit: (entry: AuditInput) => void;
   quota?: QuotaService;
-  log: Logger;
+  /** Errors that can repeat per request go through a limiter (one line per interval, the rest counted). */
+  log: RepeatedLog;
 }
 
 const NO_GROUPS: readonly string[] = Object.freeze([]);
@@ -118,7 +119,7 @@ export class CheckPipeline {
     } catch (err) {
       // A bug or a failing store must not let a request through, nor take the server down; it is logged, with
       // the tenant and decision id, so the 503 can be traced.
-      this.deps.log.error({ err, decision_id: decisionId, tenant: who.tenant_id, subject: who.subject }, 'check failed');
+      this.deps.log.error('check_failed', { err, decision_id: decisionId, tenant: who.tenant_id, subject: who.subject }, 'check failed');
       return end(new Denial(503, 'internal_error', 'the authorization service failed to decide'), req instanceof Denial ? null : (req ?? null));
     }
   }

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import type { LimitItem } from './limits.js';
 import type { ItemState, Limiter, LocalLimiter, QuotaResult } from './limiter.js';
 import { windowOf } from './windows.js';
+import { Breaker } from './breaker.js';
 
 const SCRIPT = `
 local t = redis.call('TIME')
@@ -64,6 +65,10 @@ export interface RedisLimiterOptions {
   timeoutMs: number;
   failure: 'fail_open' | 'fail_closed';
   onFailure: (err: unknown) => void;
+  /** Failures in a row that open the circuit breaker, and how often it probes while open. */
+  breakerFailures: number;
+  breakerProbeMs: number;
+  onBreaker?: (open: boolean) => void;
 }
 
 export class QuotaUnavailable extends Error {
@@ -74,6 +79,7 @@ type WithScript = Redis & { tgTake(numKeys: number, ...args: (string | number)[]
 
 export class RedisLimiter implements Limiter {
   readonly redis: WithScript;
+  readonly breaker: Breaker;
   failures = 0;
 
   constructor(
@@ -91,6 +97,7 @@ export class RedisLimiter implements Limiter {
     }) as WithScript;
     this.redis.on('error', () => undefined); // reported per failed request below; reconnects by itself
     this.redis.defineCommand('tgTake', { lua: SCRIPT });
+    this.breaker = new Breaker(opts.breakerFailures, opts.breakerProbeMs, () => this.redis.ping(), opts.onBreaker);
   }
 
   /** Resolves when connected, or after `ms` (start-up waits for it so the first checks do not fail needlessly). */
@@ -125,13 +132,15 @@ export class RedisLimiter implements Limiter {
       }
     }
     let out: string[];
+    if (this.breaker.skip()) return this.failMode(items, now);
     try {
       out = await this.redis.tgTake(keys.length, ...keys, ...args);
+      this.breaker.success();
     } catch (err) {
       this.failures++;
+      this.breaker.failure();
       this.opts.onFailure(err);
-      if (this.opts.failure === 'fail_closed') throw new QuotaUnavailable('the quota store is unavailable');
-      return this.local.take(items, now);
+      return this.failMode(items, now);
     }
     const exceededAt = Number(out[0]);
     const retry = Number(out[1]);
@@ -149,7 +158,13 @@ export class RedisLimiter implements Limiter {
     return { allowed: true, states };
   }
 
+  private failMode(items: LimitItem[], now: number): QuotaResult {
+    if (this.opts.failure === 'fail_closed') throw new QuotaUnavailable('the quota store is unavailable');
+    return this.local.take(items, now);
+  }
+
   close(): void {
+    this.breaker.close();
     this.redis.disconnect();
   }
 }

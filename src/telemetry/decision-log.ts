@@ -10,14 +10,25 @@ export interface DecisionLogOptions {
   sampleAllows: number; // 0..1
   includeHeaders: boolean;
   extraRedacted?: string[];
+  /** Longer header, path and host values are cut to this many characters (a marker says how many were cut). */
+  maxValueBytes?: number;
+  /** Denials of anonymous callers written per second at most (they cost an attacker nothing); 0: no limit. */
+  anonymousDenialsPerSecond?: number;
 }
 
 export class DecisionLog {
   private readonly log: pino.Logger;
   private readonly redacted: Set<string>;
   private readonly dest: pino.DestinationStream & { flushSync?: () => void; end?: () => void };
+  private readonly maxValue: number;
+  /** Values cut short, and anonymous denials not written, since start (metrics read them). */
+  truncated = 0;
+  dropped = 0;
+  private anonymousSecond = 0;
+  private anonymousInSecond = 0;
 
   constructor(private readonly opts: DecisionLogOptions) {
+    this.maxValue = opts.maxValueBytes ?? 1024;
     this.redacted = new Set([...REDACTED_HEADERS, ...(opts.extraRedacted ?? []).map((h) => h.toLowerCase())]);
     this.dest = pino.destination({ dest: opts.output === 'stdout' ? 1 : opts.output, sync: false, mkdir: true, minLength: 0 });
     this.log = pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, this.dest);
@@ -26,6 +37,10 @@ export class DecisionLog {
   record(o: Outcome, latencyMs: number): void {
     const d = o.decision;
     if (d.allowed && this.opts.sampleAllows < 1 && Math.random() >= this.opts.sampleAllows) return;
+    if (!d.allowed && o.identity.kind === 'anonymous' && !this.admitAnonymous()) {
+      this.dropped++;
+      return;
+    }
     const req = o.request;
     const entry: Record<string, unknown> = {
       decision_id: o.decisionId,
@@ -33,7 +48,7 @@ export class DecisionLog {
       subject: o.identity.subject,
       identity: o.identity.kind,
       api_key_id: o.identity.api_key_id,
-      route: req ? { method: req.method, path: req.path, host: req.host } : null,
+      route: req ? { method: req.method, path: this.cap(req.path), host: this.cap(req.host) } : null,
       decision: d.allowed ? 'allow' : 'deny',
       code: d.allowed ? null : (d.code ?? 'denied'),
       http_status: d.allowed ? 200 : (d.http_status ?? 403),
@@ -48,8 +63,25 @@ export class DecisionLog {
 
   redact(headers: Record<string, string>): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(headers)) out[k] = this.redacted.has(k) ? '[redacted]' : v;
+    for (const [k, v] of Object.entries(headers)) out[this.cap(k)] = this.redacted.has(k) ? '[redacted]' : this.cap(v);
     return out;
+  }
+
+  private cap(v: string): string {
+    if (v.length <= this.maxValue) return v;
+    this.truncated++;
+    return `${v.slice(0, this.maxValue)}...[${v.length - this.maxValue} more characters]`;
+  }
+
+  private admitAnonymous(): boolean {
+    const limit = this.opts.anonymousDenialsPerSecond ?? 0;
+    if (limit <= 0) return true;
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.anonymousSecond) {
+      this.anonymousSecond = second;
+      this.anonymousInSecond = 0;
+    }
+    return ++this.anonymousInSecond <= limit;
   }
 
   close(): void {

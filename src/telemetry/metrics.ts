@@ -26,7 +26,7 @@ export class Metrics {
   constructor(
     private readonly tenantLabels: number,
     caches: Record<string, () => CacheStats>,
-    extra: { redisFailures?: () => number } = {},
+    extra: { redisFailures?: () => number; redisShortCircuited?: () => number; logSuppressed?: () => number; decisionLogTruncated?: () => number; decisionLogDropped?: () => number } = {},
   ) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'tenantgate_' });
@@ -65,10 +65,14 @@ export class Metrics {
         }
       },
     });
-    if (extra.redisFailures) {
-      const f = extra.redisFailures;
-      new Gauge({ name: 'tenantgate_quota_redis_failures', help: 'Quota checks that Redis failed (fail_open fell back to local limits)', registers: [r], collect() { this.set(f()); } });
-    }
+    const counted = (name: string, help: string, read: (() => number) | undefined) => {
+      if (read) new Gauge({ name, help, registers: [r], collect() { this.set(read()); } });
+    };
+    counted('tenantgate_quota_redis_failures', 'Quota checks that Redis failed (fail_open fell back to local limits)', extra.redisFailures);
+    counted('tenantgate_quota_redis_short_circuited', 'Quota checks answered by the failure mode while the Redis circuit breaker was open', extra.redisShortCircuited);
+    counted('tenantgate_log_lines_suppressed', 'Repeated warning and error lines not written (one per kind per 10 s is)', extra.logSuppressed);
+    counted('tenantgate_decision_log_anonymous_denials_dropped', 'Denials of anonymous callers over decision_log.anonymous_denials_per_second, not logged', extra.decisionLogDropped);
+    counted('tenantgate_decision_log_truncated_values', 'Header, path and host values cut short in the decision log', extra.decisionLogTruncated);
     // Which tenants get their own label: recomputed every 10 s from the counts, so the label set stays bounded.
     setInterval(() => this.rankTenants(), 10_000).unref();
   }

@@ -8,6 +8,8 @@ import { AUDIENCE, ISSUER, bearer, mint, startTestServer, type TestServer } from
 import { freePort, startRedis, type RedisServer } from '../support/redis-server.js';
 import { createAuthClient } from '../../src/admin/check-client.js';
 import { envoyCheck, type EnvoyResult } from '../support/envoy.js';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/telemetry/logger.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 let redis: RedisServer;
@@ -121,3 +123,42 @@ describe('Redis down', () => {
     await t.close();
   });
 });
+
+describe('a hung Redis (connections open, no answers)', () => {
+  it.each(['fail_open', 'fail_closed'] as const)('%s: after 5 timeouts the breaker answers at once from the failure mode; a probe closes it when Redis answers', async (mode) => {
+    const lines: { msg: string }[] = [];
+    const sink = new Writable({ write(chunk, _e, cb) { for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l)); cb(); } });
+    const t = await startTestServer({
+      logger: createLogger('info', sink as never),
+      tenants: [{ id: 'acme', tier: 'premium' }],
+      config: { quota: { store: 'redis', redis_url: redis.url, redis_prefix: `tg:hung:${mode}:`, redis_failure: mode, redis_timeout_ms: 100, redis_breaker_failures: 5, redis_breaker_probe_ms: 50 } },
+    });
+    const token = await mint({ tenant: 'acme', sub: 'h' });
+    const call = async () => code(await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] }, { timeoutMs: 2000 }));
+    expect(await call()).toBe('allow');
+    const limiter = t.server.redisLimiter!;
+    const expected = mode === 'fail_open' ? 'allow' : 'quota_unavailable';
+    redis.pause();
+    try {
+      const answers: string[] = [];
+      for (let i = 0; i < 40; i++) answers.push(await call());
+      expect(answers).toEqual(Array(40).fill(expected));
+      // Five checks waited for Redis and timed out; the other 35 never asked it.
+      expect(limiter.failures).toBe(5);
+      expect(limiter.breaker.shortCircuited).toBe(35);
+      expect(limiter.breaker.open).toBe(true);
+      // One warning for the failures, not one per check, and one for the breaker.
+      expect(lines.filter((l) => l.msg === 'redis quota store failed')).toHaveLength(1);
+      expect(lines.filter((l) => l.msg.startsWith('redis quota store circuit open'))).toHaveLength(1);
+    } finally {
+      redis.resume();
+    }
+    const start = Date.now();
+    while (limiter.breaker.open && Date.now() - start < 5000) await new Promise((r) => setTimeout(r, 20));
+    expect(limiter.breaker.open).toBe(false);
+    expect(await call()).toBe('allow');
+    expect(limiter.breaker.shortCircuited).toBe(35);
+    await t.close();
+  });
+});
+

@@ -19,6 +19,9 @@ export interface RedisServer {
   port: number;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP / SIGCONT: connections stay open and nothing answers (a hung Redis). */
+  pause(): void;
+  resume(): void;
   client(): Redis;
 }
 
@@ -52,6 +55,8 @@ export async function startRedis(): Promise<RedisServer> {
         p.kill('SIGKILL');
       });
     },
+    pause: () => proc?.kill('SIGSTOP'),
+    resume: () => proc?.kill('SIGCONT'),
     client: () => new Redis(port, '127.0.0.1'),
   };
 }
