@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { startServer, type RunningServer } from './server.js';
+import { CLIENT_TLS_OPTIONS } from './tls/client-tls.js';
 import { openDatabase } from './store/database.js';
 import { StoreError } from './store/errors.js';
 import { compilePolicies, PolicyCompileError } from './policy/compile.js';
@@ -96,7 +97,7 @@ program
     );
   });
 
-program
+const checkCommand = program
   .command('check')
   .description('send one Check call, as Envoy would, and print the decision')
   .requiredOption('-s, --server <addr>', 'tenantgate address, host:port')
@@ -106,7 +107,9 @@ program
   .option('-H, --header <header...>', "request header 'name: value' (repeatable)")
   .option('-d, --body <body>', 'request body (as with_request_body sends it)')
   .option('-e, --context <kv...>', 'context_extensions key=value (repeatable)')
-  .option('--json', 'print the raw CheckResponse as JSON')
+  .option('--json', 'print the raw CheckResponse as JSON');
+for (const [flags, help] of CLIENT_TLS_OPTIONS) checkCommand.option(flags, help);
+checkCommand
   .action(async (opts) => {
     const headers: [string, string][] = (opts.header ?? []).map((h: string) => {
       const i = h.indexOf(':');
@@ -114,7 +117,7 @@ program
       return [h.slice(0, i).trim(), h.slice(i + 1).trim()] as [string, string];
     });
     const contextExtensions = Object.fromEntries((opts.context ?? []).map((kv: string) => kv.split(/=(.*)/s).slice(0, 2)));
-    const res = await checkOnce(opts.server, { method: opts.method.toUpperCase(), path: opts.path, host: opts.host, headers, body: opts.body, contextExtensions });
+    const res = await checkOnce(opts.server, { method: opts.method.toUpperCase(), path: opts.path, host: opts.host, headers, body: opts.body, contextExtensions }, 5000, opts);
     print(Boolean(opts.json), res, () => formatResponse(res));
   });
 

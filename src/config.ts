@@ -9,6 +9,18 @@ const hostPort = z
   .string()
   .regex(/^(unix:.+|\[[0-9a-fA-F:]+\]:\d{1,5}|[A-Za-z0-9.-]+:\d{1,5})$/, 'must be host:port (or unix:/path)');
 
+// TLS for a listener; absent: plaintext. With client_ca_file, clients must present a certificate from that CA
+// (mTLS) unless require_client_cert is false. The files are re-read every reload_interval_ms.
+const tlsSchema = z
+  .object({
+    cert_file: z.string().min(1),
+    key_file: z.string().min(1),
+    client_ca_file: z.string().min(1).optional(),
+    require_client_cert: z.boolean().default(true),
+    reload_interval_ms: z.number().int().min(100).max(3_600_000).default(5000),
+  })
+  .strict();
+
 const issuerSchema = z
   .object({
     issuer: z.string().min(1),
@@ -19,6 +31,8 @@ const issuerSchema = z
     secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
     algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA', 'HS256', 'HS384', 'HS512'])).optional(),
     jwks_cooldown_seconds: z.number().int().min(0).default(30),
+    // PEM file of the CA(s) that sign the jwks_url server's certificate (a private CA); default: the system's.
+    jwks_ca_file: z.string().min(1).optional(),
   })
   .strict()
   .refine((i) => [i.jwks_file, i.jwks_url, i.secret_env].filter(Boolean).length === 1, {
@@ -59,6 +73,10 @@ export const configSchema = z
         http_address: hostPort.optional(),
         // The admin gRPC API; it only runs when an admin token is configured (admin.token_file or TENANTGATE_ADMIN_TOKEN).
         admin_address: hostPort.default('127.0.0.1:9193'),
+        // TLS (and mTLS with client_ca_file) for the ext_authz listener, the HTTP port and the admin API.
+        tls: tlsSchema.optional(),
+        http_tls: tlsSchema.optional(),
+        admin_tls: tlsSchema.optional(),
         // Worker processes (Node cluster) serving the same address; 1 = this process only.
         workers: z.number().int().min(1).max(64).default(1),
       })
@@ -128,6 +146,11 @@ export const configSchema = z
         store: z.enum(['local', 'redis']).default('local'),
         redis_url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
         redis_prefix: z.string().default('tg:q:'),
+        // For a rediss:// URL: the CA that signs Redis' certificate, and a client certificate if Redis asks for one.
+        redis_tls: z
+          .object({ ca_file: z.string().min(1).optional(), cert_file: z.string().min(1).optional(), key_file: z.string().min(1).optional(), server_name: z.string().min(1).optional() })
+          .strict()
+          .optional(),
         redis_timeout_ms: z.number().int().min(1).max(5000).default(100),
         // Redis down: fail_open falls back to local limits; fail_closed denies with 503.
         redis_failure: z.enum(['fail_open', 'fail_closed']).default('fail_open'),
@@ -233,6 +256,7 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type IssuerConfig = z.infer<typeof issuerSchema>;
+export type TlsConfig = z.infer<typeof tlsSchema>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -291,7 +315,20 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
   if (cfg.policies.shadow?.bundle_file) cfg.policies.shadow.bundle_file = abs(cfg.policies.shadow.bundle_file);
   if (cfg.admin.token_file) cfg.admin.token_file = abs(cfg.admin.token_file);
   if (cfg.decision_log.output !== 'stdout') cfg.decision_log.output = abs(cfg.decision_log.output);
-  for (const iss of cfg.auth.jwt.issuers) if (iss.jwks_file) iss.jwks_file = abs(iss.jwks_file);
+  for (const iss of cfg.auth.jwt.issuers) {
+    if (iss.jwks_file) iss.jwks_file = abs(iss.jwks_file);
+    if (iss.jwks_ca_file) iss.jwks_ca_file = abs(iss.jwks_ca_file);
+  }
+  for (const tls of [cfg.server.tls, cfg.server.http_tls, cfg.server.admin_tls]) {
+    if (!tls) continue;
+    tls.cert_file = abs(tls.cert_file);
+    tls.key_file = abs(tls.key_file);
+    if (tls.client_ca_file) tls.client_ca_file = abs(tls.client_ca_file);
+  }
+  const rt = cfg.quota.redis_tls;
+  if (rt?.ca_file) rt.ca_file = abs(rt.ca_file);
+  if (rt?.cert_file) rt.cert_file = abs(rt.cert_file);
+  if (rt?.key_file) rt.key_file = abs(rt.key_file);
   return cfg;
 }
 

@@ -2,6 +2,8 @@
 // (ext_authz v3 + grpc.health.v1 + reflection), the HTTP port (metrics, health, HTTP authorization mode) and
 // the admin API. Everything is built once here, before the first call.
 import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Config } from './config.js';
 import { openDatabase, watchDataVersion, type Db } from './store/database.js';
@@ -34,6 +36,7 @@ import { DecisionLog } from './telemetry/decision-log.js';
 import { RepeatedLog } from './telemetry/repeated-log.js';
 import { startHttpPort, type HttpPort } from './http/server.js';
 import { adminToken, startAdminApi } from './admin/api.js';
+import { listenerTls, peerOf } from './tls/listener-tls.js';
 
 export interface RunningServer {
   /** host:port actually bound (port 0 in the config picks a free one). */
@@ -100,6 +103,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         timeoutMs: config.quota.redis_timeout_ms,
         failure: config.quota.redis_failure,
         onFailure: (err) => repeated.warn('redis_quota_failed', { err: (err as Error).message, mode: config.quota.redis_failure }, 'redis quota store failed'),
+        tls: redisTls(config.quota),
         breakerFailures: config.quota.redis_breaker_failures,
         breakerProbeMs: config.quota.redis_breaker_probe_ms,
         onBreaker: (open) =>
@@ -147,6 +151,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     : undefined;
   const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log });
 
+  const grpcTls = listenerTls(config.server.tls);
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.server.max_request_bytes,
     // channelz bookkeeping costs time on every call and nobody reads it here.
@@ -161,7 +166,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       if (call.request instanceof MalformedRequest) return callback({ code: grpc.status.INVALID_ARGUMENT, details: call.request.reason });
       inFlight++;
       service
-        .checkEncoded(call.request)
+        .checkEncoded(call.request, grpcTls.clientCerts ? peerOf(call.getAuthContext()?.sslPeerCertificate) : null)
         // check() never rejects; this is the last line of defence, and it still answers with a decision.
         .catch(() => FAILSAFE_RESPONSE)
         .then((response) => {
@@ -179,18 +184,19 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(config.server.address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(config.server.address, grpcTls.grpc, (err, p) => (err ? reject(err) : resolve(p))),
   );
+  await grpcTls.ready();
   const host = config.server.address.startsWith('unix:') ? config.server.address : config.server.address.replace(/:\d+$/, '');
   const address = config.server.address.startsWith('unix:') ? host : `${host}:${port}`;
 
   let serving = true;
   let http: HttpPort | undefined;
   if (config.server.http_address) {
-    http = await startHttpPort({ address: config.server.http_address, metrics, service, ready: () => serving && policy.revision !== '', maxBodyBytes: config.server.max_request_bytes, log });
+    http = await startHttpPort({ address: config.server.http_address, tls: listenerTls(config.server.http_tls), metrics, service, ready: () => serving && policy.revision !== '', maxBodyBytes: config.server.max_request_bytes, log });
   }
   const token = adminToken(config, env);
-  const admin = token ? await startAdminApi({ config, db, token, onChange: invalidate }) : undefined;
+  const admin = token ? await startAdminApi({ config, db, token, tls: listenerTls(config.server.admin_tls), onChange: invalidate }) : undefined;
   log.info({ address, http: http?.address, admin: admin?.address, policy_revision: policy.revision, store: config.store.path, gc: gcMode(), malloc_arenas: process.env.MALLOC_ARENA_MAX ?? 'default' }, 'tenantgate serving');
 
   let closing: Promise<void> | undefined;
@@ -250,4 +256,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 /** How V8 collects garbage here: bin/tenantgate.js starts node with --single-threaded-gc (its comment says why). */
 function gcMode(): 'single-threaded' | 'concurrent' {
   return process.execArgv.includes('--single-threaded-gc') ? 'single-threaded' : 'concurrent';
+}
+
+/** TLS options for a rediss:// quota store, from quota.redis_tls (files read once at start-up). */
+function redisTls(q: Config['quota']): ConnectionOptions | undefined {
+  if (!q.redis_url?.startsWith('rediss://')) return undefined;
+  const t = q.redis_tls ?? {};
+  return {
+    ...(t.ca_file ? { ca: readFileSync(t.ca_file) } : {}),
+    ...(t.cert_file ? { cert: readFileSync(t.cert_file) } : {}),
+    ...(t.key_file ? { key: readFileSync(t.key_file) } : {}),
+    ...(t.server_name ? { servername: t.server_name } : {}),
+  };
 }

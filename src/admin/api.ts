@@ -5,6 +5,8 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import type { ListenerTls } from '../tls/listener-tls.js';
+import { clientCredentials, type ClientTlsFiles } from '../tls/client-tls.js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Config } from '../config.js';
 import type { Db } from '../store/database.js';
@@ -49,7 +51,7 @@ const STATUS: Record<StoreError['kind'], grpc.status> = {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-export async function startAdminApi(opts: { config: Config; db: Db; token: string; onChange: () => void }): Promise<{ address: string; close(): Promise<void> }> {
+export async function startAdminApi(opts: { config: Config; db: Db; token: string; tls: ListenerTls; onChange: () => void }): Promise<{ address: string; close(): Promise<void> }> {
   const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
   const want = digest(`Bearer ${opts.token}`);
   const admin = new Admin(opts.db, opts.config, 'admin-api');
@@ -75,8 +77,9 @@ export async function startAdminApi(opts: { config: Config; db: Db; token: strin
   }
   server.addService(adminServiceDefinition(), impl);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(opts.config.server.admin_address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(opts.config.server.admin_address, opts.tls.grpc, (err, p) => (err ? reject(err) : resolve(p))),
   );
+  await opts.tls.ready();
   const host = opts.config.server.admin_address.replace(/:\d+$/, '');
   return {
     address: `${host}:${port}`,
@@ -85,9 +88,9 @@ export async function startAdminApi(opts: { config: Config; db: Db; token: strin
 }
 
 /** The CLI's side: one call to a running server's admin API. */
-export function callAdmin(address: string, token: string, op: string, req: Record<string, unknown>): Promise<unknown> {
+export function callAdmin(address: string, token: string, op: string, req: Record<string, unknown>, tls: ClientTlsFiles = {}): Promise<unknown> {
   const Client = grpc.makeGenericClientConstructor(adminServiceDefinition(), 'Admin');
-  const client = new Client(address, grpc.credentials.createInsecure());
+  const client = new Client(address, clientCredentials(tls));
   const md = new grpc.Metadata();
   md.set('authorization', `Bearer ${token}`);
   return new Promise((resolve, reject) => {

@@ -2,6 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { authClientConstructor, loadPackageDefinition } from '../check/protos.js';
 import { buildCheckRequest, type HttpRequestSpec } from '../check/envoy-request.js';
+import { clientCredentials, type ClientTlsFiles } from '../tls/client-tls.js';
 
 export interface HeaderOptionMsg {
   header?: { key?: string; value?: string; rawValue?: Buffer };
@@ -15,9 +16,9 @@ export interface CheckResponseMsg {
   dynamicMetadata?: { fields?: Record<string, unknown> };
 }
 
-export function createAuthClient(address: string): grpc.Client & Record<string, unknown> {
+export function createAuthClient(address: string, tls: ClientTlsFiles = {}): grpc.Client & Record<string, unknown> {
   const Client = authClientConstructor();
-  return new Client(address, grpc.credentials.createInsecure(), { 'grpc.enable_channelz': 0 }) as grpc.Client & Record<string, unknown>;
+  return new Client(address, clientCredentials(tls), { 'grpc.enable_channelz': 0 }) as grpc.Client & Record<string, unknown>;
 }
 
 export function callCheck(client: grpc.Client, request: unknown, timeoutMs = 5000): Promise<CheckResponseMsg> {
@@ -29,8 +30,8 @@ export function callCheck(client: grpc.Client, request: unknown, timeoutMs = 500
   });
 }
 
-export async function checkOnce(address: string, spec: HttpRequestSpec, timeoutMs = 5000): Promise<CheckResponseMsg> {
-  const client = createAuthClient(address);
+export async function checkOnce(address: string, spec: HttpRequestSpec, timeoutMs = 5000, tls: ClientTlsFiles = {}): Promise<CheckResponseMsg> {
+  const client = createAuthClient(address, tls);
   try {
     return await callCheck(client, buildCheckRequest(spec), timeoutMs);
   } finally {

@@ -16,9 +16,10 @@ import type { LimitSet } from '../quota/limits.js';
 import { Admin } from './operations.js';
 import { OPERATIONS, keyView } from './dispatch.js';
 import { callAdmin } from './api.js';
+import { CLIENT_TLS_OPTIONS, type ClientTlsFiles } from '../tls/client-tls.js';
 
 export type ConfigLoader = (opts: { config?: string }) => Config;
-type Opts = { config?: string; server?: string; token?: string; json?: boolean } & Record<string, any>;
+type Opts = { config?: string; server?: string; token?: string; json?: boolean } & ClientTlsFiles & Record<string, any>;
 type KeyView = ReturnType<typeof keyView>;
 
 const tenantLine = (t: Tenant) => `${t.id.padEnd(20)} ${t.tier.padEnd(10)} ${t.status.padEnd(9)} ${t.name}${t.upstream ? `  → ${t.upstream}` : ''}`;
@@ -31,7 +32,7 @@ export function registerDataCommands(program: Command, configFrom: ConfigLoader)
     if (o.server) {
       const token = o.token ?? process.env.TENANTGATE_ADMIN_TOKEN;
       if (!token) throw new StoreError('--server needs the admin token: --token or TENANTGATE_ADMIN_TOKEN', 'invalid');
-      return (await callAdmin(o.server, token, op, req)) as T;
+      return (await callAdmin(o.server, token, op, req, o)) as T;
     }
     const config = configFrom(o);
     const db = openDatabase(config.store.path);
@@ -43,12 +44,13 @@ export function registerDataCommands(program: Command, configFrom: ConfigLoader)
     }
   };
   const out = (o: Opts, value: unknown, human: () => string) => process.stdout.write((o.json ? JSON.stringify(value, null, 2) : human()) + '\n');
-  const common = (c: Command) =>
-    c
-      .addOption(new Option('-c, --config <file>', 'config file (default: tenantgate.yaml if present)'))
+  const common = (c: Command) => {
+    c.addOption(new Option('-c, --config <file>', 'config file (default: tenantgate.yaml if present)'))
       .option('--server <addr>', "a running server's admin API (host:port) instead of the store")
-      .option('--token <token>', 'admin token for --server (default: $TENANTGATE_ADMIN_TOKEN)')
-      .option('--json', 'print JSON');
+      .option('--token <token>', 'admin token for --server (default: $TENANTGATE_ADMIN_TOKEN)');
+    for (const [flags, help] of CLIENT_TLS_OPTIONS) c.option(flags, `${help} (with --server)`);
+    return c.option('--json', 'print JSON');
+  };
 
   // tenant
   const tenant = program.command('tenant').description('manage tenants');

@@ -4,6 +4,7 @@ import type { Identity, TenantHint } from './types.js';
 import type { Tenant } from '../store/tenants.js';
 import type { EffectiveContext } from '../tenancy/effective.js';
 import type { FederationInput } from '../identity/federation.js';
+import type { Peer } from '../tls/listener-tls.js';
 
 const VERSION = Object.freeze({ ext_authz: 'v3', encoding: 'protojson' });
 
@@ -16,7 +17,7 @@ export interface ResolvedContext {
   targetTenant: Tenant | null;
 }
 
-export function buildInput(req: NormalizedRequest, c: ResolvedContext): Record<string, unknown> {
+export function buildInput(req: NormalizedRequest, c: ResolvedContext, peer: Peer | null = null): Record<string, unknown> {
   const e = c.effective;
   return {
     attributes: req.attributes,
@@ -44,5 +45,7 @@ export function buildInput(req: NormalizedRequest, c: ResolvedContext): Record<s
     request_tenant_hints: c.hints,
     federation: c.federation,
     target_tenant: c.targetTenant,
+    // The client certificate of the connection to tenantgate (Envoy, a gateway, or a direct client), with mTLS.
+    peer,
   };
 }

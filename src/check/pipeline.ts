@@ -16,6 +16,7 @@ import type { PolicyEngine } from '../policy/engine.js';
 import type { AuditInput } from '../store/audit.js';
 import type { QuotaService } from '../quota/service.js';
 import type { RepeatedLog } from '../telemetry/repeated-log.js';
+import type { Peer } from '../tls/listener-tls.js';
 
 export interface Outcome extends ResolvedContext {
   decisionId: string;
@@ -54,7 +55,8 @@ export class CheckPipeline {
     this.federationHeader = deps.config.federation.header.toLowerCase();
   }
 
-  async check(raw: unknown): Promise<Outcome> {
+  /** `peer`: the client certificate the listener authenticated (mTLS), if any. */
+  async check(raw: unknown, peer: Peer | null = null): Promise<Outcome> {
     const decisionId = randomUUID();
     const revision = this.deps.policy.revision;
     let policyInput: Record<string, unknown> | undefined;
@@ -98,7 +100,7 @@ export class CheckPipeline {
       }
       ctx = resolved;
 
-      policyInput = buildInput(req, ctx);
+      policyInput = buildInput(req, ctx, peer);
       const t0 = process.hrtime.bigint();
       let decision = this.deps.policy.evaluate(policyInput);
       policySeconds = Number(process.hrtime.bigint() - t0) / 1e9;

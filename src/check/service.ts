@@ -10,6 +10,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { DecisionLog } from '../telemetry/decision-log.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { Peer } from '../tls/listener-tls.js';
 
 export class CheckService {
   constructor(
@@ -18,22 +19,22 @@ export class CheckService {
   ) {}
 
   /** The HTTP form: the outcome and the CheckResponse as an object. */
-  check(raw: unknown, transport: 'grpc' | 'http'): Promise<{ outcome: Outcome; response: Record<string, unknown> }> {
-    return this.decide(raw, transport, (outcome) => ({ outcome, response: toCheckResponse(outcome) }));
+  check(raw: unknown, transport: 'grpc' | 'http', peer: Peer | null = null): Promise<{ outcome: Outcome; response: Record<string, unknown> }> {
+    return this.decide(raw, peer, transport, (outcome) => ({ outcome, response: toCheckResponse(outcome) }));
   }
 
   /** The gRPC form: the encoded CheckResponse, from the caller's cached bytes when the request is allowed. */
-  checkEncoded(raw: unknown): Promise<Uint8Array> {
-    return this.decide(raw, 'grpc', (outcome) => {
+  checkEncoded(raw: unknown, peer: Peer | null = null): Promise<Uint8Array> {
+    return this.decide(raw, peer, 'grpc', (outcome) => {
       const d = outcome.decision;
       return (!(d instanceof Denial) && d.allowed ? encodeAllowed(outcome, d) : undefined) ?? encodeCheckResponse(toCheckResponse(outcome));
     });
   }
 
   /** The pipeline and the answer, timed together; then the metrics, decision log and shadow policy. */
-  private async decide<T>(raw: unknown, transport: 'grpc' | 'http', answer: (outcome: Outcome) => T): Promise<T> {
+  private async decide<T>(raw: unknown, peer: Peer | null, transport: 'grpc' | 'http', answer: (outcome: Outcome) => T): Promise<T> {
     const t0 = process.hrtime.bigint();
-    const outcome = await this.pipeline.check(raw);
+    const outcome = await this.pipeline.check(raw, peer);
     const result = answer(outcome);
     this.observe(outcome, Number(process.hrtime.bigint() - t0) / 1e9, transport);
     return result;

@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { buildCheckRequest } from '../check/envoy-request.js';
 import type { CheckService } from '../check/service.js';
+import type { Peer } from '../tls/listener-tls.js';
 
 export interface HttpAnswer {
   status: number;
@@ -32,7 +33,7 @@ export class HttpAuthz {
     return this.replays.get(decisionId);
   }
 
-  async handle(req: IncomingMessage, body: string | undefined): Promise<HttpAnswer> {
+  async handle(req: IncomingMessage, body: string | undefined, peer: Peer | null = null): Promise<HttpAnswer> {
     const h = req.headers;
     const one = (name: string) => {
       const v = h[name];
@@ -52,8 +53,8 @@ export class HttpAuthz {
       headers.push([k, Array.isArray(v) ? v.join(',') : v]);
     }
     const host = one('x-forwarded-host') ?? one('x-original-host') ?? one('host') ?? 'localhost';
-    const check = buildCheckRequest({ method, path: uri, host, headers, body, scheme: one('x-forwarded-proto') ?? 'http', protocol: `HTTP/${req.httpVersion}` });
-    const { response, outcome } = await this.service.check(check, 'http');
+    const check = buildCheckRequest({ method, path: uri, host, headers, body, scheme: one('x-forwarded-proto') ?? 'http', protocol: `HTTP/${req.httpVersion}`, principal: peer?.principal });
+    const { response, outcome } = await this.service.check(check, 'http', peer);
     const ok = response.okResponse as { headers?: HeaderOpt[]; headersToRemove?: string[]; responseHeadersToAdd?: HeaderOpt[] } | undefined;
     if (ok) return allowAnswer(ok);
     const denied = response.deniedResponse as { status?: { code?: number }; headers?: HeaderOpt[]; body?: string };

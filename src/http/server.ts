@@ -1,6 +1,9 @@
 // The HTTP port: Prometheus /metrics, /healthz (alive), /readyz (serving), the HTTP authorization mode under
 // /authz, and /decisions/<id> (full denials for nginx's error_page).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createSecureServer } from 'node:https';
+import { TLSSocket } from 'node:tls';
+import { peerOf, type ListenerTls } from '../tls/listener-tls.js';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../telemetry/metrics.js';
 import { HttpAuthz, json, type HttpAnswer } from './authz.js';
@@ -14,6 +17,7 @@ export interface HttpPort {
 
 export async function startHttpPort(opts: {
   address: string;
+  tls: ListenerTls;
   metrics: Metrics;
   service: CheckService;
   ready: () => boolean;
@@ -25,20 +29,30 @@ export async function startHttpPort(opts: {
     res.writeHead(a.status, a.headers);
     res.end(a.body);
   };
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err) => {
       opts.log.error({ err: (err as Error).message }, 'HTTP request failed');
       if (!res.headersSent) send(res, json(503, { error: 'internal_error', reason: 'the authorization service failed to decide', decision_id: '' }));
       else res.destroy();
     });
-  });
+  };
+  let stopWatching = () => undefined as void;
+  let server: Server;
+  if (!opts.tls.enabled) server = createServer(onRequest);
+  else {
+    const secure = createSecureServer(opts.tls.initial(), onRequest);
+    // A renewed certificate (or CA) applies to new connections; open ones keep theirs.
+    stopWatching = opts.tls.watch((ctx) => secure.setSecureContext(ctx));
+    server = secure;
+  }
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     const path = url.split('?')[0]!;
     if (path === '/authz' || path.startsWith('/authz/')) {
       const body = await readBody(req, opts.maxBodyBytes);
       if (body === null) return send(res, json(413, { error: 'payload_too_large', reason: 'the request body is too large', decision_id: '' }));
-      return send(res, await authz.handle(req, body || undefined));
+      const peer = opts.tls.clientCerts && req.socket instanceof TLSSocket ? peerOf(req.socket.getPeerCertificate()) : null;
+      return send(res, await authz.handle(req, body || undefined, peer));
     }
     if (path.startsWith('/decisions/')) {
       const a = authz.replay(decodeURIComponent(path.slice('/decisions/'.length)));
@@ -63,6 +77,7 @@ export async function startHttpPort(opts: {
     address: `${bound.address}:${bound.port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        stopWatching();
         server.close(() => resolve());
         server.closeIdleConnections();
       }),

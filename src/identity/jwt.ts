@@ -1,6 +1,7 @@
 // JWT verification with jose: JWKS (file or URL) or an HS shared secret from the environment, per issuer.
 // Verified identities are cached by token until the token expires; failures are never cached.
 import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import * as jose from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Config, IssuerConfig } from '../config.js';
@@ -133,6 +134,7 @@ function buildIssuer(iss: IssuerConfig, cfg: Config['auth']['jwt'], env: NodeJS.
     key = jose.createRemoteJWKSet(new URL(iss.jwks_url!), {
       cooldownDuration: iss.jwks_cooldown_seconds * 1000,
       timeoutDuration: 2000,
+      ...(iss.jwks_ca_file ? { [jose.customFetch]: fetchTrusting(readFileSync(iss.jwks_ca_file)) } : {}),
     });
     options.algorithms = iss.algorithms ?? ASYMMETRIC;
   }
@@ -169,4 +171,22 @@ function verifyError(err: unknown): Denial {
 
 function jwksUnavailable(): Denial {
   return new Denial(503, 'jwks_unavailable', 'the identity provider keys are not available');
+}
+
+/**
+ * A fetch for jose that trusts the given CA (a JWKS server with a private CA). Node's global fetch takes no CA
+ * option without undici's Agent, which Node does not export; https.request does.
+ */
+function fetchTrusting(ca: Buffer): (url: string, init: { signal: AbortSignal; headers: Headers }) => Promise<Response> {
+  return (url, init) =>
+    new Promise((resolve, reject) => {
+      const req = httpsRequest(url, { ca, headers: Object.fromEntries(init.headers), signal: init.signal }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 502 })));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
 }

@@ -2,6 +2,7 @@
 // limit and spends on all or none, atomically. Token buckets refill by Redis' own clock; windows are keyed by
 // their start and expire after their end. If Redis fails, fail_open uses the local limiter, fail_closed denies.
 import { Redis } from 'ioredis';
+import type { ConnectionOptions } from 'node:tls';
 import type { LimitItem } from './limits.js';
 import type { ItemState, Limiter, LocalLimiter, QuotaResult } from './limiter.js';
 import { windowOf } from './windows.js';
@@ -69,6 +70,8 @@ export interface RedisLimiterOptions {
   breakerFailures: number;
   breakerProbeMs: number;
   onBreaker?: (open: boolean) => void;
+  /** For rediss:// URLs: CA, client certificate and server name (ioredis passes them to tls.connect). */
+  tls?: ConnectionOptions;
 }
 
 export class QuotaUnavailable extends Error {
@@ -94,6 +97,7 @@ export class RedisLimiter implements Limiter {
       connectTimeout: 1000,
       retryStrategy: () => 250,
       lazyConnect: false,
+      ...(opts.tls ? { tls: opts.tls } : {}),
     }) as WithScript;
     this.redis.on('error', () => undefined); // reported per failed request below; reconnects by itself
     this.redis.defineCommand('tgTake', { lua: SCRIPT });

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -25,12 +26,17 @@ export interface RedisServer {
   client(): Redis;
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** With `tls`, Redis listens only on a TLS port (rediss://), with that certificate, and asks no client certificate. */
+export async function startRedis(opts: { tls?: { cert: string; key: string; ca: string } } = {}): Promise<RedisServer> {
   const port = await freePort();
   let proc: ChildProcess | undefined;
+  const listen = opts.tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key, '--tls-ca-cert-file', opts.tls.ca, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  const tls = opts.tls ? { ca: readFileSync(opts.tls.ca) } : undefined;
   const start = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 1 });
+    proc = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 1, tls });
     probe.on('error', () => undefined);
     for (let i = 0; i < 100; i++) {
       try {
@@ -44,7 +50,7 @@ export async function startRedis(): Promise<RedisServer> {
   };
   await start();
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     port,
     start,
     async stop() {
@@ -57,6 +63,6 @@ export async function startRedis(): Promise<RedisServer> {
     },
     pause: () => proc?.kill('SIGSTOP'),
     resume: () => proc?.kill('SIGCONT'),
-    client: () => new Redis(port, '127.0.0.1'),
+    client: () => new Redis(port, '127.0.0.1', { tls }),
   };
 }
