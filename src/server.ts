@@ -61,6 +61,8 @@ export interface RunningServer {
 export interface StartOptions {
   logger?: Logger;
   env?: NodeJS.ProcessEnv;
+  /** The quotas' clock (tests freeze it); Date.now by default. */
+  clock?: () => number;
 }
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
@@ -117,9 +119,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   if (redisLimiter && !(await redisLimiter.ready(2000))) {
     log.warn({ mode: config.quota.redis_failure }, 'redis quota store not reachable yet; serving with the configured failure mode until it is');
   }
-  const quota = config.quota.enabled ? new QuotaService(config, quotaRepo, redisLimiter ?? localLimiter) : undefined;
+  const quota = config.quota.enabled ? new QuotaService(config, quotaRepo, redisLimiter ?? localLimiter, opts.clock) : undefined;
   const usage = new UsageFlusher(localLimiter, writer, config.quota.flush_interval_ms, (err) => log.error({ err }, 'usage flush failed'));
   const invalidate = () => {
+    metrics?.storeChanges.inc();
     context.invalidate();
     apiKeys.invalidate();
     quota?.invalidate();

@@ -21,6 +21,7 @@ export class PolicyManager {
   private debounce: NodeJS.Timeout | undefined;
   private poller: NodeJS.Timeout | undefined;
   private etag: string | undefined;
+  private polling: Promise<boolean> | undefined;
   private building: Promise<void> | undefined;
   private again = false;
 
@@ -99,8 +100,14 @@ export class PolicyManager {
     }
   }
 
-  /** One poll of the bundle server; true if a bundle is in service afterwards. */
-  async poll(): Promise<boolean> {
+  /** One poll of the bundle server; true if a bundle is in service afterwards. A poll still under way (a slow
+   *  server, a large bundle) is joined, not overlapped: overlapping polls could finish out of order. */
+  poll(): Promise<boolean> {
+    this.polling ??= this.pollOnce().finally(() => (this.polling = undefined));
+    return this.polling;
+  }
+
+  private async pollOnce(): Promise<boolean> {
     const url = this.config.policies.bundle_url!;
     try {
       const res = await fetch(url, { headers: this.etag ? { 'if-none-match': this.etag } : {}, signal: AbortSignal.timeout(5000) });

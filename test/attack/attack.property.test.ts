@@ -22,17 +22,12 @@ import { join } from 'node:path';
 import { AUDIENCE, ISSUER, bearer, mint, startTestServer, testKeys, type TestServer } from '../support/server.js';
 import { buildCheckRequest } from '../../src/check/envoy-request.js';
 import { ENVOY_PROTO_DIRS } from '../../src/check/protos.js';
-import type { EnvoyResult } from '../support/envoy.js';
+import { DOCUMENTED_TRUSTED_HEADERS } from '../support/documented.js';
 
 const SCALE = Math.max(1, Number(process.env.TENANTGATE_ATTACK_SCALE ?? 1));
 const runs = (n: number) => ({ numRuns: n * SCALE });
 
-// The trusted headers as documented (README, SECURITY.md): written out, not imported from the code.
-const TRUSTED = [
-  'x-tenant-id', 'x-tenant-tier', 'x-user-id', 'x-user-groups', 'x-primary-group', 'x-data-access-level', 'x-data-filters',
-  'x-tenant-partition', 'x-tenant-storage-prefix', 'x-tenant-search-index', 'x-tenant-upstream', 'x-routing-strategy',
-  'x-upstream-provider', 'x-api-key-id', 'x-federation-source', 'x-federation-access', 'x-decision-id', 'x-policy-revision',
-];
+const TRUSTED = DOCUMENTED_TRUSTED_HEADERS;
 const PUBLIC_PREFIXES = ['/healthz', '/.well-known'];
 
 let t: TestServer;

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { bearer, mint, startTestServer, type TestServer } from '../support/server.js';
 import type { EnvoyResult } from '../support/envoy.js';
-import { TRUSTED_HEADERS } from '../../src/check/respond.js';
+import { DOCUMENTED_TRUSTED_HEADERS as TRUSTED_HEADERS } from '../support/documented.js';
 import type { HttpRequestSpec } from '../../src/check/envoy-request.js';
 
 let t: TestServer;

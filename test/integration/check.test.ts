@@ -1,7 +1,7 @@
 // Request in, decision, headers and status out: through the real gRPC server, as Envoy calls and reads it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, mint, startTestServer, type TestServer } from '../support/server.js';
-import { TRUSTED_HEADERS } from '../../src/check/respond.js';
+import { DOCUMENTED_TRUSTED_HEADERS as TRUSTED_HEADERS } from '../support/documented.js';
 
 let t: TestServer;
 beforeAll(async () => {

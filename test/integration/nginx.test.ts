@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { bearer, mint, startTestServer, type TestServer } from '../support/server.js';
 import { freePort } from '../support/redis-server.js';
 import { startNginx, type Nginx } from '../support/nginx.js';
-import { TRUSTED_HEADERS } from '../../src/check/respond.js';
+import { DOCUMENTED_TRUSTED_HEADERS as TRUSTED_HEADERS } from '../support/documented.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 let t: TestServer;
@@ -118,19 +118,13 @@ describe('other gateways over HTTP', () => {
     expect(limited.headers.get('ratelimit-policy')).toContain('"tenant-minute";q=1;w=60');
   });
 
-  // Documented in README/SECURITY.md; written out here, not imported from the code under test.
-  const DOCUMENTED_TRUSTED = [
-    'x-tenant-id', 'x-tenant-tier', 'x-user-id', 'x-user-groups', 'x-primary-group', 'x-data-access-level', 'x-data-filters',
-    'x-tenant-partition', 'x-tenant-storage-prefix', 'x-tenant-search-index', 'x-tenant-upstream', 'x-routing-strategy',
-    'x-upstream-provider', 'x-api-key-id', 'x-federation-source', 'x-federation-access', 'x-decision-id', 'x-policy-revision',
-  ];
 
   it('sets or removes every trusted header on an allow, so no spoofed copy reaches the upstream', async () => {
-    const spoof = Object.fromEntries(DOCUMENTED_TRUSTED.map((h) => [h, 'spoofed']));
+    const spoof = Object.fromEntries(TRUSTED_HEADERS.map((h) => [h, 'spoofed']));
     const ok = await authz('/authz', { ...spoof, 'x-tenant-id': 'acme', 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/api/v1/items', authorization: `Bearer ${await mint({ tenant: 'acme', sub: 'alice' })}` });
     expect(ok.status).toBe(200);
     const removed = ok.headers.get('x-envoy-auth-headers-to-remove')!.split(',');
-    for (const h of DOCUMENTED_TRUSTED) {
+    for (const h of TRUSTED_HEADERS) {
       const value = ok.headers.get(h);
       // Set by tenantgate (a real value), or sent empty and named for removal.
       expect(value, h).not.toBe('spoofed');

@@ -5,7 +5,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { bearer, mint, startTestServer, type TestServer } from '../support/server.js';
+import { AUDIENCE, ISSUER, bearer, mint, startTestServer, testKeys, waitFor, type TestServer } from '../support/server.js';
+import { startJwksServer } from '../support/jwks-server.js';
 import { freePort } from '../support/redis-server.js';
 import { startNginx } from '../support/nginx.js';
 import { compilePolicies } from '../../src/policy/compile.js';
@@ -50,6 +51,22 @@ describe('metrics and health', () => {
   it('/healthz is alive, /readyz is ready until shutdown starts', async () => {
     expect((await fetch(`http://${t.server.httpAddress}/healthz`)).status).toBe(200);
     expect(await (await fetch(`http://${t.server.httpAddress}/readyz`)).json()).toEqual({ status: 'ready' });
+  });
+
+  it('/readyz answers 503 once shutdown has started, while a check is still in flight', async () => {
+    // A check held in flight by a slow JWKS server keeps the server draining, with its HTTP port open.
+    const jwks = await startJwksServer((await testKeys()).jwks, 1500);
+    const s = await startTestServer({ config: { server: { http_address: '127.0.0.1:0' }, auth: { jwt: { issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], jwks_url: jwks.url }] } } } });
+    const ready = () => fetch(`http://${s.server.httpAddress}/readyz`).then(async (r) => [r.status, await r.json()]);
+    expect(await ready()).toEqual([200, { status: 'ready' }]);
+    const inFlight = s.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(await mint())] }, { timeoutMs: 5000 });
+    await waitFor(() => jwks.requests > 0, 'the check to reach the server');
+    const stopping = s.server.shutdown();
+    expect(await ready()).toEqual([503, { status: 'not ready' }]);
+    expect((await inFlight).outcome).toBe('upstream');
+    await stopping;
+    await s.close();
+    await jwks.close();
   });
 });
 
@@ -150,33 +167,45 @@ describe('live policy reload', () => {
 });
 
 describe('bundles from an HTTP bundle server (real nginx)', () => {
-  it('loads the bundle, polls with ETags, swaps on change and keeps the last good one on a bad bundle', async () => {
+  it('loads the bundle, polls with ETags (304), swaps on change, keeps the last good one on a bad bundle and goes on polling', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tg-bundles-'));
     const bundles = join(dir, 'bundles');
     cpSync(join(ROOT, 'policies'), join(dir, 'src'), { recursive: true });
     const { mkdirSync, chmodSync } = await import('node:fs');
     mkdirSync(bundles);
     chmodSync(dir, 0o755); // readable by nginx's unprivileged workers
-    writeFileSync(join(bundles, 'bundle.tar.gz'), await compilePolicies(join(dir, 'src'), 'tenantgate/authz/decision'));
+    const build = async (publicPath?: string) => {
+      const data = JSON.parse(readFileSync(join(dir, 'src', 'data.json'), 'utf8'));
+      if (publicPath) data.tenantgate.settings.public_paths.push(publicPath);
+      writeFileSync(join(dir, 'src', 'data.json'), JSON.stringify(data));
+      writeFileSync(join(bundles, 'bundle.tar.gz'), await compilePolicies(join(dir, 'src'), 'tenantgate/authz/decision'));
+    };
+    await build();
     const port = await freePort();
-    const nginx = await startNginx(`server { listen 127.0.0.1:${port}; root ${bundles}; etag on; }`, port);
-    const t = await startTestServer({ config: { policies: { bundle_file: undefined, bundle_url: `http://127.0.0.1:${port}/bundle.tar.gz`, bundle_poll_seconds: 0.2 } } });
+    const nginx = await startNginx(`log_format polls '$status "$http_if_none_match"'; server { listen 127.0.0.1:${port}; root ${bundles}; etag on; access_log ${bundles}/../polls.log polls; }`, port);
+    const polls = () => readFileSync(join(dir, 'polls.log'), 'utf8').split('\n').filter(Boolean);
+    const failures = async () => (await t.server.metrics.registry.getSingleMetric('tenantgate_policy_reloads_total')!.get()).values.find((v) => v.labels.result === 'failure')?.value ?? 0;
+    const t = await startTestServer({ config: { policies: { bundle_file: undefined, bundle_url: `http://127.0.0.1:${port}/bundle.tar.gz`, bundle_poll_seconds: 0.1 } } });
     const first = t.server.policy.revision;
     expect(first).toMatch(/^[0-9a-f]{12}$/);
     expect((await t.envoy({ method: 'GET', path: '/status' })).outcome).toBe('denied');
+    // Unchanged: conditional requests answered 304 (the first poll had no ETag to send).
+    expect(await until(() => polls().filter((l) => /^304 "\S+"$/.test(l)).length >= 3)).toBe(true);
+    expect(polls()[0]).toBe('200 "-"');
 
-    const data = JSON.parse(readFileSync(join(dir, 'src', 'data.json'), 'utf8'));
-    data.tenantgate.settings.public_paths.push('/status');
-    writeFileSync(join(dir, 'src', 'data.json'), JSON.stringify(data));
-    writeFileSync(join(bundles, 'bundle.tar.gz'), await compilePolicies(join(dir, 'src'), 'tenantgate/authz/decision'));
+    await build('/status');
     expect(await until(() => t.server.policy.revision !== first)).toBe(true);
     expect((await t.envoy({ method: 'GET', path: '/status' })).outcome).toBe('upstream');
 
     const good = t.server.policy.revision;
     writeFileSync(join(bundles, 'bundle.tar.gz'), 'not a bundle');
-    await new Promise((r) => setTimeout(r, 800));
+    expect(await until(async () => (await failures()) >= 2)).toBe(true);
     expect(t.server.policy.revision).toBe(good);
     expect((await t.envoy({ method: 'GET', path: '/status' })).outcome).toBe('upstream');
+    // Polling goes on after a failure: a good bundle again is picked up.
+    await build('/status2');
+    expect(await until(() => t.server.policy.revision !== good)).toBe(true);
+    expect((await t.envoy({ method: 'GET', path: '/status2' })).outcome).toBe('upstream');
     await t.close();
     await nginx.stop();
     rmSync(dir, { recursive: true, force: true });

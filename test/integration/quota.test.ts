@@ -1,11 +1,12 @@
 // Quotas through the real gRPC server: 429 with the right fields, stacking, isolation between tenants, live
 // limit changes, persistence across graceful restarts and kill -9, and the usage report.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { bearer, mint, startTestServer, ISSUER, AUDIENCE, type TestServer } from '../support/server.js';
-import { freePort } from '../support/redis-server.js';
+import { bearer, mint, startTestServer, waitFor, ISSUER, AUDIENCE, type TestServer } from '../support/server.js';
+import { openDatabase } from '../../src/store/database.js';
+import { spawnServe } from '../support/serve-process.js';
 import type { EnvoyResult } from '../support/envoy.js';
 import { createAuthClient } from '../../src/admin/check-client.js';
 import { envoyCheck } from '../support/envoy.js';
@@ -17,6 +18,19 @@ const body = (r: EnvoyResult) => (r.outcome === 'denied' ? JSON.parse(r.body) : 
 const respHeaders = (r: EnvoyResult) =>
   r.outcome === 'upstream' ? Object.fromEntries(r.responseHeadersToAdd.map((h) => [h.header!.key, h.header!.value])) : {};
 
+/** Tenants in turn: the first exhausts its limit, then each other one still gets exactly `limit` more. */
+export async function expectExactlyLimit(t: TestServer, tenants: string[], sub: string, limit: number): Promise<void> {
+  for (const tenant of tenants) {
+    const token = await mint({ tenant, sub });
+    const outcomes: string[] = [];
+    for (let i = 0; i < limit + 2; i++) {
+      const r = await get(t, token);
+      outcomes.push(r.outcome === 'upstream' ? 'allow' : body(r)?.error);
+    }
+    expect(outcomes, tenant).toEqual([...Array(limit).fill('allow'), 'quota_exceeded', 'quota_exceeded']);
+  }
+}
+
 describe('quota enforcement', () => {
   let t: TestServer;
   beforeAll(async () => {
@@ -25,8 +39,7 @@ describe('quota enforcement', () => {
   afterAll(async () => t?.close());
 
   it('denies over the limit with 429/8, quota_exceeded, retry-after and the RateLimit fields', async () => {
-    t.admin((a) => a.quotaSet('acme', 'tenant', 'acme', { per_minute: 3 }));
-    await new Promise((r) => setTimeout(r, 250));
+    await t.change((a) => a.quotaSet('acme', 'tenant', 'acme', { per_minute: 3 }));
     const token = await mint({ tenant: 'acme', sub: 'u1' });
     const allowed = [await get(t, token), await get(t, token), await get(t, token)];
     for (const r of allowed) expect(r.outcome).toBe('upstream');
@@ -47,14 +60,22 @@ describe('quota enforcement', () => {
   });
 
   it('one tenant\'s traffic never spends another\'s quota', async () => {
-    const token = await mint({ tenant: 'globex', sub: 'u1' });
-    for (let i = 0; i < 5; i++) expect((await get(t, token)).outcome).toBe('upstream');
+    // The same small limit for both, and the same subject: a counter keyed without the tenant would be shared.
+    const own = await startTestServer({ tenants: [{ id: 'initech', tier: 'premium' }, { id: 'umbrella', tier: 'premium' }] });
+    try {
+      await own.change((a) => {
+        a.quotaSet('initech', 'tenant', 'initech', { per_minute: 2 });
+        a.quotaSet('umbrella', 'tenant', 'umbrella', { per_minute: 2 });
+      });
+      await expectExactlyLimit(own, ['initech', 'umbrella'], 'same-subject', 2);
+    } finally {
+      await own.close();
+    }
   });
 
   it('per-key limits stack on the tenant\'s, and the strictest wins', async () => {
     const { record, key } = t.admin((a) => a.apiKeyCreate({ tenant_id: 'globex', user_id: 'svc' }));
-    t.admin((a) => a.quotaSet('globex', 'key', record.id, { burst: 2, rate: 0.1 }));
-    await new Promise((r) => setTimeout(r, 250));
+    await t.change((a) => a.quotaSet('globex', 'key', record.id, { burst: 2, rate: 0.1 }));
     const call = () => t.envoy({ method: 'GET', path: '/api/v1/items', headers: [['x-api-key', key]] });
     expect([(await call()).outcome, (await call()).outcome]).toEqual(['upstream', 'upstream']);
     const d = await call();
@@ -65,12 +86,11 @@ describe('quota enforcement', () => {
   });
 
   it('group limits apply to members', async () => {
-    t.admin((a) => {
+    await t.change((a) => {
       a.groupApply('globex', { id: 'trial', name: 'Trial', type: 'tier', permissions: [{ resource: '*', actions: ['read'] }] });
       a.memberAdd({ tenant_id: 'globex', user_id: 'tina', group_id: 'trial' });
       a.quotaSet('globex', 'group', 'trial', { per_minute: 2 });
     });
-    await new Promise((r) => setTimeout(r, 250));
     const token = await mint({ tenant: 'globex', sub: 'tina' });
     expect([(await get(t, token)).outcome, (await get(t, token)).outcome, (await get(t, token)).outcome]).toEqual(['upstream', 'upstream', 'denied']);
   });
@@ -88,22 +108,29 @@ describe('quota enforcement', () => {
 });
 
 describe('fair shares of the platform capacity', () => {
-  it('holds a tenant to its cap of the capacity: 429 capacity_exceeded', async () => {
+  it('holds a tenant to its cap of the capacity: 429 capacity_exceeded, exactly', async () => {
+    let now = Date.UTC(2026, 0, 5, 12, 0, 0, 250);
     const t = await startTestServer({
       tenants: [{ id: 'acme', tier: 'enterprise' }, { id: 'globex', tier: 'free' }],
       config: { quota: { capacity: { requests_per_second: 10, tenant_cap: 0.2 } } },
+      clock: () => now,
     });
     const token = await mint({ tenant: 'acme', sub: 'x' });
-    // Within one second (the calls take a few ms each): 2 pass, the rest wait for the next second.
-    const results = [];
-    for (let i = 0; i < 4; i++) results.push(await get(t, token));
-    const codes = results.map((r) => (r.outcome === 'upstream' ? 'allow' : body(r)?.error));
-    expect(codes.filter((c) => c === 'allow').length).toBeLessThanOrEqual(2);
-    expect(codes).toContain('capacity_exceeded');
-    const denied = results.find((r) => r.outcome === 'denied')!;
-    expect(denied.outcome === 'denied' && [denied.status, denied.headers['retry-after']![0]]).toEqual([429, '1']);
-    // Another tenant has its own share.
+    const codes = async (n: number) => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const r = await get(t, token);
+        out.push(r.outcome === 'upstream' ? 'allow' : `${body(r)?.error} ${r.outcome === 'denied' ? r.headers['retry-after']![0] : ''}`);
+      }
+      return out;
+    };
+    // A cap of 20 % of 10 per second: 2 in this second, then 429 with retry-after 1 (0.75 s left, rounded up).
+    expect(await codes(4)).toEqual(['allow', 'allow', 'capacity_exceeded 1', 'capacity_exceeded 1']);
+    // Another tenant has its own share in the same second.
     expect((await get(t, await mint({ tenant: 'globex', sub: 'y' }))).outcome).toBe('upstream');
+    // The next second: 2 again.
+    now += 1000;
+    expect(await codes(3)).toEqual(['allow', 'allow', 'capacity_exceeded 1']);
     await t.close();
   });
 });
@@ -112,8 +139,7 @@ describe('usage survives restarts', () => {
   it('a graceful stop loses nothing: day and month usage continue after a restart', async () => {
     const first = await startTestServer({ tenants: [{ id: 'acme', tier: 'basic' }] });
     const dir = first.dir;
-    first.admin((a) => a.quotaSet('acme', 'tenant', 'acme', { per_day: 5, burst: 100, rate: 100 }));
-    await new Promise((r) => setTimeout(r, 250));
+    await first.change((a) => a.quotaSet('acme', 'tenant', 'acme', { per_day: 5, burst: 100, rate: 100 }));
     const token = await mint({ tenant: 'acme', sub: 'u' });
     for (let i = 0; i < 3; i++) expect((await get(first, token)).outcome).toBe('upstream');
     await first.server.shutdown(); // flushes
@@ -142,22 +168,29 @@ describe('usage survives restarts', () => {
   it('after kill -9 at most the last flush interval is lost, and usage show reports it', async () => {
     const t = await startTestServer({ tenants: [{ id: 'acme', tier: 'premium' }] });
     const dbPath = t.dbPath;
-    const port = await freePort();
     const cfg = join(t.dir, 'kill.yaml');
     writeFileSync(
       cfg,
-      `server: {address: "127.0.0.1:${port}"}\nstore: {path: "${dbPath}"}\nauth: {jwt: {issuers: [{issuer: "${ISSUER}", audiences: [${AUDIENCE}], jwks_file: "${join(t.dir, 'jwks.json')}"}]}}\npolicies: {dir: "${join(ROOT, 'policies')}"}\nquota: {flush_interval_ms: 200}\nlog: {level: warn}\n`,
+      `server: {address: "127.0.0.1:0"}\nstore: {path: "${dbPath}"}\nauth: {jwt: {issuers: [{issuer: "${ISSUER}", audiences: [${AUDIENCE}], jwks_file: "${join(t.dir, 'jwks.json')}"}]}}\npolicies: {dir: "${join(ROOT, 'policies')}"}\nquota: {flush_interval_ms: 200}\n`,
     );
     // Stop the in-process server (its files stay) and run the real CLI server on the same store.
     await t.server.shutdown();
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'tenantgate.js'), 'serve', '--config', cfg], { stdio: 'ignore' });
-    const client = createAuthClient(`127.0.0.1:${port}`);
+    const served = await spawnServe(['--config', cfg]);
+    const child = served.child;
+    const client = createAuthClient(served.address);
     const token = await mint({ tenant: 'acme', sub: 'k9' });
     const call = () => envoyCheck(client, { method: 'GET', path: '/api/v1/items', headers: [bearer(token)] }, { timeoutMs: 2000 });
-    const start = Date.now();
-    while ((await call()).outcome === 'error' && Date.now() - start < 20_000) await new Promise((r) => setTimeout(r, 200));
-    for (let i = 0; i < 9; i++) expect((await call()).outcome).toBe('upstream');
-    await new Promise((r) => setTimeout(r, 600)); // > flush interval: all 10 are on disk
+    for (let i = 0; i < 10; i++) expect((await call()).outcome).toBe('upstream');
+    // Wait until a flush has put all 10 on disk (read through a connection of our own, as `usage show` does).
+    const onDisk = () => {
+      const db = openDatabase(dbPath);
+      try {
+        return (db.prepare("SELECT COALESCE(MAX(count), 0) FROM quota_usage WHERE tenant_id = 'acme' AND subject = '*' AND window = 'day'").pluck().get() as number) >= 10;
+      } finally {
+        db.close();
+      }
+    };
+    await waitFor(onDisk, 'the usage flush');
     for (let i = 0; i < 5; i++) expect((await call()).outcome).toBe('upstream'); // these may be lost
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));

@@ -97,13 +97,15 @@ export interface TestServer {
   /** The audited admin operations on their own connection, as the CLI uses them. */
   admin<T>(fn: (admin: Admin) => T): T;
   adminAsync<T>(fn: (admin: Admin) => Promise<T>): Promise<T>;
+  /** Makes a change through another connection (as the CLI does) and waits until the server has seen it. */
+  change<T>(fn: (admin: Admin) => T): Promise<T>;
   /** One request through the Envoy emulator. */
   envoy(spec: HttpRequestSpec, opts?: EnvoyOptions): Promise<EnvoyResult>;
   close(): Promise<void>;
 }
 
 export async function startTestServer(
-  opts: { tenants?: TestTenant[]; config?: Record<string, unknown>; env?: NodeJS.ProcessEnv; logger?: Logger } = {},
+  opts: { tenants?: TestTenant[]; config?: Record<string, unknown>; env?: NodeJS.ProcessEnv; logger?: Logger; clock?: () => number } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'tenantgate-it-'));
   const dbPath = join(dir, 'tenantgate.db');
@@ -123,7 +125,7 @@ export async function startTestServer(
     log: { level: 'silent' },
   };
   const config = parseConfig(deepMerge(base, opts.config ?? {}), dir);
-  const server = await startServer(config, { logger: opts.logger ?? createLogger('silent'), env: opts.env });
+  const server = await startServer(config, { logger: opts.logger ?? createLogger('silent'), env: opts.env, clock: opts.clock });
   const client = createAuthClient(server.address);
   return {
     server,
@@ -154,6 +156,18 @@ export async function startTestServer(
         d.close();
       }
     },
+    async change(fn) {
+      const before = await storeChanges(server);
+      const d = openDatabase(dbPath);
+      let result;
+      try {
+        result = fn(new Admin(d, config, 'test'));
+      } finally {
+        d.close();
+      }
+      await waitFor(async () => (await storeChanges(server)) > before, 'the server to see the store change');
+      return result;
+    },
     envoy: (spec, o) => envoyCheck(client, spec, o),
     async close() {
       client.close();
@@ -176,3 +190,19 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
 }
 
 export const bearer = (token: string): [string, string] => ['authorization', `Bearer ${token}`];
+
+/** How many store changes the server has seen (its tenantgate_store_changes_total metric). */
+export async function storeChanges(server: RunningServer): Promise<number> {
+  const m = await server.metrics.registry.getSingleMetric('tenantgate_store_changes_total')!.get();
+  return m.values[0]?.value ?? 0;
+}
+
+/** Polls `condition` until it holds, or fails after `ms` naming what it waited for. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+

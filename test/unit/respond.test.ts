@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { grpcCodeFor, headersToRemove, toCheckResponse, toValue, TRUSTED_HEADERS } from '../../src/check/respond.js';
+import { grpcCodeFor, headersToRemove, toCheckResponse, toValue } from '../../src/check/respond.js';
+import { DOCUMENTED_TRUSTED_HEADERS as TRUSTED_HEADERS } from '../support/documented.js';
 import { ANONYMOUS, Denial, type Decision } from '../../src/check/types.js';
 import type { Outcome } from '../../src/check/pipeline.js';
 import { encodeRemoveList } from '../../src/check/encode.js';
