@@ -2,7 +2,8 @@
 // a hang or a crash), and the server keeps serving after all of them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
-import { bearer, mint, startTestServer, type TestServer } from '../support/server.js';
+import { AUDIENCE, ISSUER, bearer, mint, startTestServer, testKeys, waitFor, type TestServer } from '../support/server.js';
+import { startJwksServer } from '../support/jwks-server.js';
 import { buildCheckRequest } from '../../src/check/envoy-request.js';
 import type { EnvoyResult } from '../support/envoy.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -159,22 +160,35 @@ describe('malformed requests', () => {
     expect(denied(await t.envoy({ method: 'GET', path: 'api/v1/items', headers: [bearer(token)] }))).toMatchObject({ status: 400 });
   });
 
-  it('a cancelled call leaves the server serving', async () => {
-    const check = (t.client as any).Check.bind(t.client);
-    const errors: grpc.ServiceError[] = [];
-    await Promise.all(
-      Array.from({ length: 20 }, () =>
-        new Promise<void>((resolve) => {
-          const call = check(buildCheckRequest({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] }), (err: grpc.ServiceError | null) => {
-            if (err) errors.push(err);
-            resolve();
-          });
-          call.cancel();
-        }),
-      ),
-    );
-    expect(errors.every((e) => e.code === grpc.status.CANCELLED)).toBe(true);
-    expect((await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] })).outcome).toBe('upstream');
+  it('a call cancelled while the server holds it leaves the server serving', async () => {
+    // A slow JWKS server holds the calls in the server (verifying the token) while they are cancelled.
+    const jwks = await startJwksServer((await testKeys()).jwks, 800);
+    const s = await startTestServer({ config: { auth: { jwt: { issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], jwks_url: jwks.url }] } } } });
+    try {
+      const check = (s.client as any).Check.bind(s.client);
+      const slowToken = await mint();
+      const errors: grpc.ServiceError[] = [];
+      const calls: grpc.ClientUnaryCall[] = [];
+      const done = Promise.all(
+        Array.from({ length: 20 }, () =>
+          new Promise<void>((resolve) => {
+            calls.push(check(buildCheckRequest({ method: 'GET', path: '/api/v1/items', headers: [bearer(slowToken)] }), (err: grpc.ServiceError | null) => {
+              if (err) errors.push(err);
+              resolve();
+            }));
+          }),
+        ),
+      );
+      await waitFor(() => jwks.requests > 0, 'a call to be held by the server');
+      for (const c of calls) c.cancel();
+      await done;
+      expect(errors).toHaveLength(20);
+      expect(errors.every((e) => e.code === grpc.status.CANCELLED)).toBe(true);
+      expect((await s.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(slowToken)] }, { timeoutMs: 5000 })).outcome).toBe('upstream');
+    } finally {
+      await s.close();
+      await jwks.close();
+    }
   });
 });
 

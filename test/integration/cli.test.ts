@@ -1,4 +1,5 @@
 // The CLI as a user runs it: a separate process, a real config file, a real SQLite file, real signals.
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -231,7 +232,31 @@ routing:
   });
 
   it('tenant delete removes everything of the tenant in one go', () => {
+    const db = new Database(join(dir, 'model.db'), { readonly: true });
+    const remaining = () =>
+      Object.fromEntries(
+        [
+          ['tenants', 'id'],
+          ['groups', 'tenant_id'],
+          ['memberships', 'tenant_id'],
+          ['api_keys', 'tenant_id'],
+          ['federation_grants', 'source_tenant'],
+          ['federation_grants', 'target_tenant'],
+          ['quota_overrides', 'tenant_id'],
+          ['quota_usage', 'tenant_id'],
+        ].map(([table, column]) => [`${table}.${column}`, db.prepare(`SELECT count(*) FROM ${table} WHERE ${column} = 'acme'`).pluck().get() as number]),
+      );
+    // Something of each kind first, or the test would prove nothing: a grant acme receives, and usage on disk.
+    expect(cli(['federation', 'grant', '--source', 'globex', '--target', 'acme', '--resource-type', 'documents', '--access', 'read', '--expires', '1d', '--config', cfg]).code).toBe(0);
+    expect(cli(['quota', 'set', '--tenant', 'acme', '--per-day', '7', '--config', cfg]).code).toBe(0);
+    const rw = new Database(join(dir, 'model.db'));
+    rw.prepare("INSERT INTO quota_usage (tenant_id, subject, window, window_start, count) VALUES ('acme', '*', 'day', '2026-01-01T00:00:00.000Z', 3)").run();
+    rw.close();
+    for (const [what, n] of Object.entries(remaining())) expect(n, what).toBeGreaterThan(0);
+
     expect(cli(['tenant', 'delete', 'acme', '--config', cfg]).code).toBe(0);
+    for (const [what, n] of Object.entries(remaining())) expect(n, what).toBe(0);
+    db.close();
     expect(cli(['group', 'list', '--tenant', 'acme', '--config', cfg]).stderr).toContain('unknown tenant acme');
     expect(JSON.parse(cli(['federation', 'list', '--tenant', 'globex', '--json', '--config', cfg]).stdout)).toEqual([]);
     const log = JSON.parse(cli(['audit', 'list', '--tenant', 'acme', '--json', '--config', cfg]).stdout);

@@ -114,17 +114,21 @@ describe('JwtVerifier', () => {
     expect(await v.verify(good.slice(0, good.lastIndexOf('.') + 1) + 'AAAA')).toMatchObject({ reason: 'the token signature is not valid' });
   });
 
-  it('fetches a JWKS URL once and refetches on an unknown kid after the cooldown', async () => {
+  it('fetches a JWKS URL once and refetches on an unknown kid, but not within the cooldown', async () => {
     const keys = await testKeys();
     const jwks = await startJwksServer({ keys: [keys.jwks.keys[0]!] });
     try {
-      const cfg = parseConfig({ auth: { jwt: { issuers: [{ issuer: ISSUER, audiences: ['tenantgate'], jwks_url: jwks.url, jwks_cooldown_seconds: 0 }] } } });
+      const cfg = parseConfig({ auth: { jwt: { issuers: [{ issuer: ISSUER, audiences: ['tenantgate'], jwks_url: jwks.url, jwks_cooldown_seconds: 1 }] } } });
       const v = new JwtVerifier(cfg.auth.jwt, {});
       expect(asIdentity(await v.verify(await mint({ alg: 'ES256' }))).tenant_id).toBe('acme');
       expect(asIdentity(await v.verify(await mint({ alg: 'ES256', sub: 'bob' }))).subject).toBe('bob');
       expect(jwks.requests).toBe(1);
-      // The IdP rotates in an RSA key: an unknown kid triggers one refetch.
+      // The IdP rotates in an RSA key. Within the cooldown an unknown kid does not refetch: refused, no request.
       jwks.jwks = keys.jwks;
+      expect(await v.verify(await mint({ alg: 'RS256' }))).toMatchObject({ code: 'invalid_token', reason: 'no trusted key matches the token' });
+      expect(jwks.requests).toBe(1);
+      // After the cooldown, an unknown kid triggers one refetch.
+      await new Promise((r) => setTimeout(r, 1100));
       expect(asIdentity(await v.verify(await mint({ alg: 'RS256' }))).tenant_id).toBe('acme');
       expect(jwks.requests).toBe(2);
     } finally {

@@ -120,11 +120,15 @@ describe('StoreThread', () => {
   it('a write under way when the thread ends is finished by the serving thread, not lost', async () => {
     const { db, ids, used, thread } = await storeWithThread(5000);
     const writer = new StoreWriter(db, thread);
+    const before = changes(db);
     const written = writer.write({ keysUsed: { ids, at: AT } });
     await kill(thread);
     await written;
     expect(thread.running).toBe(false);
     expect(used()).toBe(5000);
+    // The race really happened: the serving connection wrote the rows the thread had not (it writes none otherwise).
+    expect(changes(db) - before).toBeGreaterThan(0);
+    expect(changes(db) - before).toBeLessThanOrEqual(5000);
     await writer.close();
     db.close();
   });
