@@ -35,6 +35,11 @@ resource_id := path[i] if {
 	i < count(path)
 } else := null
 
+# No null goes to sprintf: opa-wasm's JavaScript sprintf throws on one (OPA's own prints "null").
+resource_name := sprintf("%s %s", [resource.type, resource.id]) if is_string(resource.id)
+
+else := sprintf("%s (the collection)", [resource.type])
+
 access := "read" if input.attributes.request.http.method in {"GET", "HEAD", "OPTIONS"}
 
 else := "write"
@@ -55,9 +60,9 @@ denial := input.federation.reason if {
 	grant.target_tenant != target
 } else := "the request does not name a federated resource" if {
 	not resource
-} else := sprintf("the grant does not cover %s %v", [resource.type, resource.id]) if {
+} else := sprintf("the grant does not cover %s", [resource_name]) if {
 	not grant.resource_type in {"*", resource.type}
-} else := sprintf("the grant does not cover %s %v", [resource.type, resource.id]) if {
+} else := sprintf("the grant does not cover %s", [resource_name]) if {
 	not grant.resource_id in {null, resource.id}
 } else := sprintf("the grant allows %s, not %s", [grant.access, access]) if {
 	grant.access != access

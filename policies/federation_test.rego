@@ -35,6 +35,7 @@ test_single_resource_grant if {
 	one := object.union(grant, {"resource_id": "42"})
 	federation.allowed with input as inp("GET", "/api/v1/documents/42", one)
 	federation.denial == "the grant does not cover documents 43" with input as inp("GET", "/api/v1/documents/43", one)
+	federation.denial == "the grant does not cover documents (the collection)" with input as inp("GET", "/api/v1/documents", one)
 }
 
 test_wrong_type if {
