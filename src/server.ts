@@ -161,20 +161,24 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     'grpc.enable_channelz': 0,
   });
 
-  // In-flight Check calls, so shutdown can wait for them (health Watch streams never end by themselves).
-  let inFlight = 0;
+  // The callbacks of the Check calls in flight: shutdown waits for them (health Watch streams never end by
+  // themselves), and past shutdown_timeout_ms answers them itself. grpc-js's forceShutdown cannot cut them off:
+  // with channelz off its sessions are not in the map it destroys.
+  const pending = new Set<grpc.sendUnaryData<unknown>>();
   let drained: (() => void) | undefined;
   server.addService(authServiceForServer(), {
     Check: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       if (call.request instanceof MalformedRequest) return callback({ code: grpc.status.INVALID_ARGUMENT, details: call.request.reason });
-      inFlight++;
+      pending.add(callback);
       service
         .checkEncoded(call.request, grpcTls.clientCerts ? peerOf(call.getAuthContext()?.sslPeerCertificate) : null)
         // check() never rejects; this is the last line of defence, and it still answers with a decision.
         .catch(() => FAILSAFE_RESPONSE)
         .then((response) => {
+          // Already answered if shutdown cut it off.
+          if (!pending.delete(callback)) return;
           callback(null, response);
-          if (--inFlight === 0) drained?.();
+          if (pending.size === 0) drained?.();
         });
     },
   });
@@ -212,9 +216,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       // so once the Checks are done, give the connections a short grace to flush and close, then end the rest.
       const closed = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await new Promise<void>((resolve) => {
-        if (inFlight === 0) return resolve();
+        if (pending.size === 0) return resolve();
         const force = setTimeout(() => {
-          log.warn({ in_flight: inFlight }, 'shutdown timeout: cancelling the calls still in flight');
+          log.warn({ in_flight: pending.size }, 'shutdown timeout: answering the calls still in flight UNAVAILABLE');
+          for (const callback of pending) callback({ code: grpc.status.UNAVAILABLE, details: 'tenantgate is shutting down' });
+          pending.clear();
           resolve();
         }, config.server.shutdown_timeout_ms);
         force.unref();

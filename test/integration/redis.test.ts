@@ -160,5 +160,24 @@ describe('a hung Redis (connections open, no answers)', () => {
     expect(limiter.breaker.shortCircuited).toBe(35);
     await t.close();
   });
-});
 
+  it('quota.redis_timeout_ms is the wait: longer than Envoy\'s deadline, a hung Redis costs the call its deadline', async () => {
+    const t = await startTestServer({
+      tenants: [{ id: 'acme', tier: 'premium' }],
+      config: { quota: { store: 'redis', redis_url: redis.url, redis_prefix: 'tg:wait:', redis_failure: 'fail_open', redis_timeout_ms: 1500 } },
+    });
+    const token = await mint({ tenant: 'acme', sub: 'w' });
+    const call = (timeoutMs: number) => t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] }, { timeoutMs });
+    expect((await call(2000)).outcome).toBe('upstream');
+    redis.pause();
+    try {
+      // Envoy gives up after 500 ms; the default 100 ms would have answered from the local limits in time.
+      expect((await call(500)).outcome).toBe('error');
+      // With a deadline longer than the wait, the fail-open answer comes after it.
+      expect((await call(3000)).outcome).toBe('upstream');
+    } finally {
+      redis.resume();
+    }
+    await t.close();
+  });
+});
