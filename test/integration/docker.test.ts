@@ -2,14 +2,14 @@
 // `docker compose config`, the Dockerfile's policy stage command builds a bundle that loads, and the runtime
 // stage's environment starts tenantgate on that prebuilt bundle, as the image would.
 import { describe, expect, it } from 'vitest';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findOpa } from '../../src/policy/opa.js';
 import { readBundle } from '../../src/policy/bundle.js';
 import { PolicyEngine } from '../../src/policy/engine.js';
-import { freePort } from '../support/redis-server.js';
+import { spawnServe } from '../support/serve-process.js';
 import { createAuthClient } from '../../src/admin/check-client.js';
 import { envoyCheck } from '../support/envoy.js';
 
@@ -60,24 +60,20 @@ describe('Dockerfile', () => {
     const env: Record<string, string> = {};
     for (const m of dockerfile.matchAll(/^\s*(TENANTGATE_[A-Z_]+)=(\S+)/gm)) env[m[1]!] = m[2]!.replace(/\\$/, '');
     expect(Object.keys(env).sort()).toEqual(['TENANTGATE_POLICIES__BUNDLE_FILE', 'TENANTGATE_SERVER__ADDRESS', 'TENANTGATE_STORE__PATH']);
-    const port = await freePort();
     env.TENANTGATE_POLICIES__BUNDLE_FILE = join(dir, 'bundle.tar.gz');
     env.TENANTGATE_STORE__PATH = join(dir, 'data', 'tenantgate.db');
-    env.TENANTGATE_SERVER__ADDRESS = `127.0.0.1:${port}`;
+    env.TENANTGATE_SERVER__ADDRESS = '127.0.0.1:0';
     // No opa in the image: make sure none is used.
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'tenantgate.js'), 'serve'], { cwd: dir, env: { ...process.env, ...env, OPA_BIN: '/nonexistent/opa', PATH: '/usr/bin:/bin' }, stdio: 'ignore' });
-    const client = createAuthClient(`127.0.0.1:${port}`);
-    let r = await envoyCheck(client, { method: 'GET', path: '/healthz' }, { timeoutMs: 1000 });
-    const start = Date.now();
-    while (r.outcome === 'error' && Date.now() - start < 20_000) {
-      await new Promise((x) => setTimeout(x, 200));
-      r = await envoyCheck(client, { method: 'GET', path: '/healthz' }, { timeoutMs: 1000 });
-    }
+    const served = await spawnServe([], { cwd: dir, env: { ...env, OPA_BIN: '/nonexistent/opa', PATH: '/usr/bin:/bin' } });
+    const child = served.child;
+    const client = createAuthClient(served.address);
+    const r = await envoyCheck(client, { method: 'GET', path: '/healthz' }, { timeoutMs: 5000 });
     expect(r.outcome).toBe('upstream');
     if (r.outcome === 'upstream') expect(r.dynamicMetadata.policy_revision).toBe(bundle.revision);
     client.close();
+    const exited = new Promise((x) => child.once('exit', x));
     child.kill('SIGTERM');
-    expect(await new Promise((x) => child.once('exit', x))).toBe(0);
+    expect(await exited).toBe(0);
     rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -5,7 +5,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { service as healthService } from 'grpc-health-check';
-import { AUDIENCE, bearer, mint, startTestServer, testKeys, type TestServer } from '../support/server.js';
+import { AUDIENCE, bearer, mint, startTestServer, testKeys, waitFor, type TestServer } from '../support/server.js';
 import { startJwksServer } from '../support/jwks-server.js';
 import { AUTH_SERVICE } from '../../src/check/protos.js';
 
@@ -45,12 +45,12 @@ describe('health', () => {
     const watch = (client as any).Watch({ service: AUTH_SERVICE });
     watch.on('data', (m: { status: string }) => seen.push(m.status));
     watch.on('error', () => undefined);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => seen.length > 0, 'the first Watch message');
     expect(seen).toEqual(['SERVING']);
 
     const token = await mint({ tenant: 'acme', iss: 'https://slow-idp.test/' });
     const pending = Array.from({ length: 10 }, () => t!.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] }, { timeoutMs: 5000 }));
-    await new Promise((r) => setTimeout(r, 150)); // the calls have reached the server and wait for the keys
+    await waitFor(() => jwks.requests > 0, 'the calls to reach the server and wait for the keys');
     const shutdown = t.server.shutdown();
     const results = await Promise.all(pending);
     expect(results.map((r) => r.outcome)).toEqual(Array(10).fill('upstream'));

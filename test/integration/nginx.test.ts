@@ -6,7 +6,6 @@ import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bearer, mint, startTestServer, type TestServer } from '../support/server.js';
-import { freePort } from '../support/redis-server.js';
 import { startNginx, type Nginx } from '../support/nginx.js';
 import { DOCUMENTED_TRUSTED_HEADERS as TRUSTED_HEADERS } from '../support/documented.js';
 
@@ -30,13 +29,11 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const appPort = (upstream.address() as { port: number }).port;
-  const port = await freePort();
   const conf = readFileSync(join(ROOT, 'envoy', 'nginx-auth-request.conf'), 'utf8')
     .replace('server 127.0.0.1:9192;', `server ${t.server.httpAddress};`)
-    .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${appPort};`)
-    .replace('listen 8000;', `listen 127.0.0.1:${port};`);
-  nginx = await startNginx(conf, port);
-  base = `http://127.0.0.1:${port}`;
+    .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${appPort};`);
+  nginx = await startNginx((port) => conf.replace('listen 8000;', `listen 127.0.0.1:${port};`));
+  base = `http://127.0.0.1:${nginx.port}`;
 });
 afterAll(async () => {
   await nginx?.stop();

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AUDIENCE, ISSUER, bearer, mint, startTestServer, testKeys, waitFor, type TestServer } from '../support/server.js';
 import { startJwksServer } from '../support/jwks-server.js';
-import { freePort } from '../support/redis-server.js';
 import { startNginx } from '../support/nginx.js';
+import { spawnServe } from '../support/serve-process.js';
 import { compilePolicies } from '../../src/policy/compile.js';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -143,16 +143,15 @@ describe('live policy reload', () => {
   it('SIGHUP rebuilds the policy of a running serve process', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tg-hup-'));
     cpSync(join(ROOT, 'policies'), join(dir, 'policies'), { recursive: true });
-    const port = await freePort();
-    const http = await freePort();
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [] }));
     writeFileSync(
       join(dir, 'tg.yaml'),
-      `server: {address: "127.0.0.1:${port}", http_address: "127.0.0.1:${http}"}\nstore: {path: "${join(dir, 'tg.db')}"}\npolicies: {dir: "${join(dir, 'policies')}", watch: false}\nlog: {level: warn}\n`,
+      `server: {address: "127.0.0.1:0", http_address: "127.0.0.1:0"}\nstore: {path: "${join(dir, 'tg.db')}"}\npolicies: {dir: "${join(dir, 'policies')}", watch: false}\n`,
     );
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'tenantgate.js'), 'serve', '--config', join(dir, 'tg.yaml')], { stdio: 'ignore' });
-    const metrics = () => fetch(`http://127.0.0.1:${http}/metrics`).then((x) => x.text()).catch(() => '');
-    expect(await until(async () => (await metrics()).includes('tenantgate_policy_revision_info'), 20_000)).toBe(true);
+    const served = await spawnServe(['--config', join(dir, 'tg.yaml')]);
+    const child = served.child;
+    const http = String(served.lines.find((l) => l.msg === 'tenantgate serving')!.http);
+    const metrics = () => fetch(`http://${http}/metrics`).then((x) => x.text()).catch(() => '');
     const rev = /revision="([0-9a-f]+)",role="live"/.exec(await metrics())![1];
     const data = JSON.parse(readFileSync(join(dir, 'policies', 'data.json'), 'utf8'));
     data.tenantgate.settings.public_paths.push('/hup');
@@ -160,8 +159,7 @@ describe('live policy reload', () => {
     child.kill('SIGHUP');
     expect(await until(async () => !(await metrics()).includes(`revision="${rev}"`))).toBe(true);
     expect(metricValue(await metrics(), /^tenantgate_policy_reloads_total\{result="success",source="sighup"\}/)).toBe(1);
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await served.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 });
@@ -181,8 +179,8 @@ describe('bundles from an HTTP bundle server (real nginx)', () => {
       writeFileSync(join(bundles, 'bundle.tar.gz'), await compilePolicies(join(dir, 'src'), 'tenantgate/authz/decision'));
     };
     await build();
-    const port = await freePort();
-    const nginx = await startNginx(`log_format polls '$status "$http_if_none_match"'; server { listen 127.0.0.1:${port}; root ${bundles}; etag on; access_log ${bundles}/../polls.log polls; }`, port);
+    const nginx = await startNginx((port) => `log_format polls '$status "$http_if_none_match"'; server { listen 127.0.0.1:${port}; root ${bundles}; etag on; access_log ${bundles}/../polls.log polls; }`);
+    const port = nginx.port;
     const polls = () => readFileSync(join(dir, 'polls.log'), 'utf8').split('\n').filter(Boolean);
     const failures = async () => (await t.server.metrics.registry.getSingleMetric('tenantgate_policy_reloads_total')!.get()).values.find((v) => v.labels.result === 'failure')?.value ?? 0;
     const t = await startTestServer({ config: { policies: { bundle_file: undefined, bundle_url: `http://127.0.0.1:${port}/bundle.tar.gz`, bundle_poll_seconds: 0.1 } } });

@@ -1,11 +1,12 @@
 // Quotas across replicas with a real redis-server: two tenantgate processes never admit more than the limit
 // together; Redis going away is handled by fail_open (local limits) or fail_closed (503), and reconnects.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AUDIENCE, ISSUER, bearer, mint, startTestServer, type TestServer } from '../support/server.js';
-import { freePort, startRedis, type RedisServer } from '../support/redis-server.js';
+import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { spawnServe } from '../support/serve-process.js';
 import { createAuthClient } from '../../src/admin/check-client.js';
 import { envoyCheck, type EnvoyResult } from '../support/envoy.js';
 import { Writable } from 'node:stream';
@@ -29,23 +30,15 @@ describe('two replicas sharing one Redis', () => {
       tenants: [{ id: 'acme', tier: 'premium' }],
       config: { quota: { store: 'redis', redis_url: redis.url, redis_prefix: 'tg:two:' } },
     });
-    t.admin((a) => a.quotaSet('acme', 'tenant', 'acme', { per_minute: 10 }));
-    const port = await freePort();
-    otherAddress = `127.0.0.1:${port}`;
+    await t.change((a) => a.quotaSet('acme', 'tenant', 'acme', { per_minute: 10 }));
     const cfg = join(t.dir, 'replica.yaml');
     writeFileSync(
       cfg,
-      `server: {address: "${otherAddress}"}\nstore: {path: "${t.dbPath}"}\nauth: {jwt: {issuers: [{issuer: "${ISSUER}", audiences: [${AUDIENCE}], jwks_file: "${join(t.dir, 'jwks.json')}"}]}}\npolicies: {dir: "${join(ROOT, 'policies')}"}\nquota: {store: redis, redis_url: "${redis.url}", redis_prefix: "tg:two:"}\nlog: {level: warn}\n`,
+      `server: {address: "127.0.0.1:0"}\nstore: {path: "${t.dbPath}"}\nauth: {jwt: {issuers: [{issuer: "${ISSUER}", audiences: [${AUDIENCE}], jwks_file: "${join(t.dir, 'jwks.json')}"}]}}\npolicies: {dir: "${join(ROOT, 'policies')}"}\nquota: {store: redis, redis_url: "${redis.url}", redis_prefix: "tg:two:"}\n`,
     );
-    child = spawn(process.execPath, [join(ROOT, 'bin', 'tenantgate.js'), 'serve', '--config', cfg], { stdio: 'ignore' });
-    const probe = createAuthClient(otherAddress);
-    const start = Date.now();
-    while (Date.now() - start < 20_000) {
-      const r = await envoyCheck(probe, { method: 'GET', path: '/healthz' }, { timeoutMs: 1000 });
-      if (r.outcome === 'upstream') break;
-      await new Promise((res) => setTimeout(res, 200));
-    }
-    probe.close();
+    const served = await spawnServe(['--config', cfg]);
+    child = served.child;
+    otherAddress = served.address;
   });
   afterAll(async () => {
     child?.kill('SIGTERM');
@@ -75,8 +68,7 @@ describe('Redis down', () => {
       tenants: [{ id: 'acme', tier: 'premium' }],
       config: { quota: { store: 'redis', redis_url: redis.url, redis_prefix: 'tg:open:', redis_failure: 'fail_open' } },
     });
-    t.admin((a) => a.quotaSet('acme', 'tenant', 'acme', { per_minute: 3 }));
-    await new Promise((r) => setTimeout(r, 250));
+    await t.change((a) => a.quotaSet('acme', 'tenant', 'acme', { per_minute: 3 }));
     const token = await mint({ tenant: 'acme', sub: 'o' });
     const call = async () => code(await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] }));
     expect(await call()).toBe('allow');

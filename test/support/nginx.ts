@@ -4,16 +4,32 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
+import { freePort } from './redis-server.js';
 
 export interface Nginx {
   dir: string;
+  port: number;
   stop(): Promise<void>;
 }
 
 const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 
-/** `httpBlock` goes inside `http { }`; every temp path is under a fresh directory. */
-export async function startNginx(httpBlock: string, port: number): Promise<Nginx> {
+/**
+ * `httpBlock(port)` goes inside `http { }`; every temp path is under a fresh directory. nginx cannot listen on
+ * port 0, so a free port is picked, and if another process takes it first (nginx then exits), another one.
+ */
+export async function startNginx(httpBlock: (port: number) => string): Promise<Nginx> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await startOn(httpBlock(port), port);
+    } catch (err) {
+      if (attempt >= 5 || !/Address already in use/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startOn(httpBlock: string, port: number): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'tenantgate-nginx-'));
   chmodSync(dir, 0o755); // nginx's workers run as an unprivileged user
   for (const d of ['logs', 'tmp']) mkdirSync(join(dir, d));
@@ -44,6 +60,7 @@ ${httpBlock}
   }
   return {
     dir,
+    port,
     async stop() {
       if (proc.exitCode === null) {
         await new Promise<void>((r) => {

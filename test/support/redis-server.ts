@@ -26,9 +26,22 @@ export interface RedisServer {
   client(): Redis;
 }
 
-/** With `tls`, Redis listens only on a TLS port (rediss://), with that certificate, and asks no client certificate. */
+/**
+ * With `tls`, Redis listens only on a TLS port (rediss://), with that certificate, and asks no client certificate.
+ * Redis cannot listen on port 0: a free port is picked, and the server that answers there must be this one (its
+ * process id), else another port is tried.
+ */
 export async function startRedis(opts: { tls?: { cert: string; key: string; ca: string } } = {}): Promise<RedisServer> {
-  const port = await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRedisOn(await freePort(), opts);
+    } catch (err) {
+      if (attempt >= 5) throw err;
+    }
+  }
+}
+
+async function startRedisOn(port: number, opts: { tls?: { cert: string; key: string; ca: string } }): Promise<RedisServer> {
   let proc: ChildProcess | undefined;
   const listen = opts.tls
     ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key, '--tls-ca-cert-file', opts.tls.ca, '--tls-auth-clients', 'no']
@@ -38,15 +51,20 @@ export async function startRedis(opts: { tls?: { cert: string; key: string; ca: 
     proc = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 1, tls });
     probe.on('error', () => undefined);
-    for (let i = 0; i < 100; i++) {
+    let ours = false;
+    for (let i = 0; i < 100 && !ours && proc.exitCode === null; i++) {
       try {
         await probe.connect().catch(() => undefined);
-        if ((await probe.ping()) === 'PONG') break;
+        ours = /process_id:(\d+)/.exec(await probe.info('server'))?.[1] === String(proc.pid);
       } catch {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
     probe.disconnect();
+    if (!ours) {
+      proc.kill('SIGKILL');
+      throw new Error(`redis-server did not start on port ${port}`);
+    }
   };
   await start();
   return {

@@ -36,7 +36,10 @@ describe('database', () => {
     const stop = watchDataVersion(server, 50, () => changes++);
     const cli = openDatabase(path);
     new TenantRepository(cli).create({ id: 'acme', name: 'A', tier: 'free' });
-    await new Promise((r) => setTimeout(r, 200));
+    const deadline = Date.now() + 5000;
+    while (changes === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // One commit is one change, however many polls ran.
+    await new Promise((r) => setTimeout(r, 120));
     expect(changes).toBe(1);
     stop();
     cli.close();
