@@ -210,6 +210,40 @@ describe('bundles from an HTTP bundle server (real nginx)', () => {
   });
 });
 
+describe('atomic policy swap', () => {
+  it('under concurrent checks, every answer is wholly the old policy or wholly the new one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tg-swap-'));
+    cpSync(join(ROOT, 'policies'), dir, { recursive: true });
+    const t = await startTestServer({ config: { policies: { bundle_file: undefined, dir, watch: false } } });
+    const before = t.server.policy.revision;
+    // The new policy opens /swapped to anonymous callers; the old one refuses it (401).
+    const data = JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8'));
+    data.tenantgate.settings.public_paths.push('/swapped');
+    writeFileSync(join(dir, 'data.json'), JSON.stringify(data));
+    const answers: { revision: unknown; allowed: boolean }[] = [];
+    let swappedAt = -1;
+    const load = Array.from({ length: 8 }, async () => {
+      // Until 200 answers have come after the swap (and at most 20,000 in all).
+      while ((swappedAt < 0 || answers.length < swappedAt + 200) && answers.length < 20_000) {
+        const r = await t.envoy({ method: 'GET', path: '/swapped' });
+        if (r.outcome === 'error') throw r.error;
+        answers.push({ revision: r.dynamicMetadata.policy_revision, allowed: r.outcome === 'upstream' });
+      }
+    });
+    await waitFor(() => answers.length >= 100, 'answers from the old policy');
+    await t.server.reloadPolicy();
+    const after = t.server.policy.revision;
+    swappedAt = answers.length;
+    await Promise.all(load);
+    expect(after).not.toBe(before);
+    const revisions = new Set(answers.map((a) => a.revision));
+    expect([...revisions].sort()).toEqual([before, after].sort());
+    for (const a of answers) expect(a.allowed, String(a.revision)).toBe(a.revision === after);
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 describe('shadow mode', () => {
   it('evaluates a candidate beside the live policy, counts divergences, never changes a decision', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tg-shadow-'));
