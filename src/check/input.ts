@@ -1,10 +1,9 @@
 // Builds the policy input (DESIGN.md section 4): OPA-Envoy's input plus tenantgate's resolved context.
 import type { NormalizedRequest } from './normalize.js';
-import type { Identity, TenantHint } from './types.js';
+import type { Identity, Peer, TenantHint } from './types.js';
 import type { Tenant } from '../store/tenants.js';
 import type { EffectiveContext } from '../tenancy/effective.js';
 import type { FederationInput } from '../identity/federation.js';
-import type { Peer } from '../tls/listener-tls.js';
 
 const VERSION = Object.freeze({ ext_authz: 'v3', encoding: 'protojson' });
 

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { normalize, type NormalizedRequest } from './normalize.js';
 import { buildInput, type ResolvedContext } from './input.js';
 import { parseBody } from './body.js';
-import { ANONYMOUS, Denial, type Decision, type Identity } from './types.js';
+import { ANONYMOUS, Denial, type Decision, type Identity, type Peer } from './types.js';
 import { extractCredential } from '../identity/credentials.js';
 import type { JwtVerifier } from '../identity/jwt.js';
 import type { ApiKeyVerifier } from '../identity/apikey.js';
@@ -16,7 +16,6 @@ import type { PolicyEngine } from '../policy/engine.js';
 import type { AuditInput } from '../store/audit.js';
 import type { QuotaService } from '../quota/service.js';
 import type { RepeatedLog } from '../telemetry/repeated-log.js';
-import type { Peer } from '../tls/listener-tls.js';
 
 export interface Outcome extends ResolvedContext {
   decisionId: string;

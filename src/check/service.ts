@@ -5,12 +5,11 @@ import { CheckPipeline, type Outcome } from './pipeline.js';
 import { toCheckResponse } from './respond.js';
 import { encodeCheckResponse } from './encode.js';
 import { encodeAllowed } from './allow-template.js';
-import { Denial } from './types.js';
+import { Denial, type Peer } from './types.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { DecisionLog } from '../telemetry/decision-log.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Peer } from '../tls/listener-tls.js';
 
 export class CheckService {
   constructor(

@@ -59,3 +59,10 @@ export interface TenantHint {
   source: 'header' | 'path' | 'host' | 'context_extensions';
   id: string;
 }
+
+/** The client certificate a listener authenticated (mTLS), as the policy sees it (input.peer). */
+export interface Peer {
+  principal: string;
+  spiffe_id: string | null;
+  subject: string;
+}

@@ -7,6 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, SecureContextOptions } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { TlsConfig } from '../config.js';
+import type { Peer } from '../check/types.js';
 
 export interface ListenerTls {
   enabled: boolean;
@@ -89,13 +90,6 @@ export function listenerTls(cfg: TlsConfig | undefined): ListenerTls {
       };
     },
   };
-}
-
-/** The peer a listener authenticated, as the policy sees it (input.peer). */
-export interface Peer {
-  principal: string;
-  spiffe_id: string | null;
-  subject: string;
 }
 
 const peers = new Map<string, Peer>();
