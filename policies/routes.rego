@@ -3,7 +3,7 @@
 # GenAI rules). A route without a permission is open to any identity of an active tenant (but not to a scoped API
 # key). What the table does not name is denied: there is no implicit catch-all.
 #
-# Matching (SECURITY.md, "How paths are matched"):
+# Matching (SECURITY.md, "How paths and hosts are matched"):
 # - on tenantgate's canonical path (percent-decoded; paths with dot segments, empty segments, ";" or encoded
 #   separators are refused before the policy), so a trailing slash is insignificant;
 # - without regard to case for routes (a protected route must also catch /API/V1/ADMIN on a case-insensitive

@@ -166,7 +166,7 @@ function collectHeaders(http: HttpReq, max: number): Record<string, string> | De
 /**
  * The path's segments, percent-decoded. With `strict` (limits.reject_ambiguous_paths, the default), a path that
  * upstream servers read in different ways is refused rather than guessed at, because Envoy forwards the raw path
- * and a guess that differs from the upstream's is a way around a route (SECURITY.md, "How paths are matched"):
+ * and a guess that differs from the upstream's is a way around a route (SECURITY.md, "How paths and hosts are matched"):
  * dot segments (raw or encoded), empty segments, ";" path parameters, backslashes, encoded "/" or backslash, and double
  * percent-encoding. A trailing slash is not ambiguous and is dropped. Without `strict`, "." and ".." are resolved
  * (RFC 3986 remove_dot_segments, clamped at the root) and empty segments dropped, for a proxy that normalises
