@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { bearer, mint, startTestServer, waitFor, ISSUER, AUDIENCE, type TestServer } from '../support/server.js';
 import { openDatabase } from '../../src/store/database.js';
 import { spawnServe } from '../support/serve-process.js';
+import { expectExactlyLimit } from '../support/quota.js';
 import type { EnvoyResult } from '../support/envoy.js';
 import { createAuthClient } from '../../src/admin/check-client.js';
 import { envoyCheck } from '../support/envoy.js';
@@ -17,19 +18,6 @@ const get = (t: TestServer, token: string, extra: [string, string][] = []) => t.
 const body = (r: EnvoyResult) => (r.outcome === 'denied' ? JSON.parse(r.body) : null);
 const respHeaders = (r: EnvoyResult) =>
   r.outcome === 'upstream' ? Object.fromEntries(r.responseHeadersToAdd.map((h) => [h.header!.key, h.header!.value])) : {};
-
-/** Tenants in turn: the first exhausts its limit, then each other one still gets exactly `limit` more. */
-export async function expectExactlyLimit(t: TestServer, tenants: string[], sub: string, limit: number): Promise<void> {
-  for (const tenant of tenants) {
-    const token = await mint({ tenant, sub });
-    const outcomes: string[] = [];
-    for (let i = 0; i < limit + 2; i++) {
-      const r = await get(t, token);
-      outcomes.push(r.outcome === 'upstream' ? 'allow' : body(r)?.error);
-    }
-    expect(outcomes, tenant).toEqual([...Array(limit).fill('allow'), 'quota_exceeded', 'quota_exceeded']);
-  }
-}
 
 describe('quota enforcement', () => {
   let t: TestServer;

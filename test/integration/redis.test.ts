@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { AUDIENCE, ISSUER, bearer, mint, startTestServer, type TestServer } from '../support/server.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { spawnServe } from '../support/serve-process.js';
+import { expectExactlyLimit } from '../support/quota.js';
 import { createAuthClient } from '../../src/admin/check-client.js';
 import { envoyCheck, type EnvoyResult } from '../support/envoy.js';
 import { Writable } from 'node:stream';
@@ -59,6 +60,25 @@ describe('two replicas sharing one Redis', () => {
     expect(results.filter((c) => c === 'quota_exceeded')).toHaveLength(20);
     const keys = await redis.client().keys('tg:two:*');
     expect(keys.length).toBeGreaterThan(0);
+  });
+});
+
+describe('tenants on one Redis', () => {
+  it("one tenant's traffic never spends another's quota", async () => {
+    const t = await startTestServer({
+      tenants: [{ id: 'initech', tier: 'premium' }, { id: 'umbrella', tier: 'premium' }],
+      config: { quota: { store: 'redis', redis_url: redis.url, redis_prefix: 'tg:iso:' } },
+    });
+    try {
+      await t.change((a) => {
+        a.quotaSet('initech', 'tenant', 'initech', { per_minute: 2 });
+        a.quotaSet('umbrella', 'tenant', 'umbrella', { per_minute: 2 });
+      });
+      await expectExactlyLimit(t, ['initech', 'umbrella'], 'same-subject', 2);
+      expect(t.server.redisLimiter!.failures).toBe(0);
+    } finally {
+      await t.close();
+    }
   });
 });
 
