@@ -1,4 +1,5 @@
-// k6 load test of an ext_authz Check server at a constant arrival rate.
+// k6 load test of an ext_authz Check server at a constant arrival rate. Optional: `npm run bench -- --k6` runs it
+// with a k6 you put on PATH; the project never installs k6 (its Go module is AGPL-licensed).
 // Env: TARGET host:port, RATE rps, DURATION (e.g. 10s), REQUESTS (JSON file of CheckRequests), PROTO_DIRS
 // (comma-separated include dirs), SUMMARY (output file), P95_MS / P99_MS (thresholds, the targets).
 import grpc from 'k6/net/grpc';
