@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as jose from 'jose';
 import { openDatabase } from '../dist/store/database.js';
 import { Admin } from '../dist/admin/operations.js';
-import { parseConfig } from '../dist/config.js';
+import { parseConfig } from '../dist/core/config.js';
 import { buildCheckRequest } from '../dist/check/envoy-request.js';
 
 export const ISSUER = 'https://idp.bench.local/';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseConfig } from '../dist/config.js';
+import { parseConfig } from '../dist/core/config.js';
 import { startServer } from '../dist/server.js';
 import { createLogger } from '../dist/telemetry/logger.js';
 const dir = process.argv[2];

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { parseConfig } from '../dist/config.js';
+import { parseConfig } from '../dist/core/config.js';
 import { startServer } from '../dist/server.js';
 import { createLogger } from '../dist/telemetry/logger.js';
 import { authServiceDefinition } from '../dist/check/protos.js';

@@ -2,11 +2,11 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { loadConfig, ConfigError, type Config } from './config.js';
+import { loadConfig, ConfigError, type Config } from './core/config.js';
 import { startServer, type RunningServer } from './server.js';
 import { CLIENT_TLS_OPTIONS } from './tls/client-tls.js';
 import { openDatabase } from './store/database.js';
-import { StoreError } from './store/errors.js';
+import { StoreError } from './core/errors.js';
 import { compilePolicies, PolicyCompileError } from './policy/compile.js';
 import { findOpa } from './policy/opa.js';
 import { checkOnce, formatResponse } from './admin/check-client.js';

@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { HealthImplementation } from 'grpc-health-check';
-import type { Config } from './config.js';
+import type { Config } from './core/config.js';
 import { openDatabase, watchDataVersion, type Db } from './store/database.js';
 import { TenantRepository } from './store/tenants.js';
 import { GroupRepository } from './store/groups.js';

@@ -2,8 +2,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as jose from 'jose';
-import type { Config } from '../config.js';
-import { TenantRepository, type Tier, type TenantStatus } from '../store/tenants.js';
+import type { Config } from '../core/config.js';
+import { TenantRepository } from '../store/tenants.js';
+import { type Tier, type TenantStatus } from '../core/tenants.js';
 import { GroupRepository } from '../store/groups.js';
 import type { Db } from '../store/database.js';
 

@@ -2,12 +2,12 @@
 // them on the store directly or, with --server, through the admin API, which runs the very same functions.
 import { parse as parseYaml } from 'yaml';
 import type { Admin } from './operations.js';
-import { StoreError } from '../store/errors.js';
-import type { Tier } from '../store/tenants.js';
-import type { MembershipRole } from '../store/groups.js';
-import type { ApiKey } from '../store/apikeys.js';
-import type { LimitSet } from '../quota/limits.js';
-import type { Config } from '../config.js';
+import { StoreError } from '../core/errors.js';
+import type { Tier } from '../core/tenants.js';
+import type { MembershipRole } from '../core/groups.js';
+import type { ApiKey } from '../core/api-keys.js';
+import type { LimitSet } from '../core/limits.js';
+import type { Config } from '../core/config.js';
 
 type Req = Record<string, unknown>;
 const s = (r: Req, k: string): string => {

@@ -1,16 +1,19 @@
 // Every change to the store, each in one transaction with its audit entry. The CLI calls these directly;
 // the admin API calls the same ones, so both write the same audit trail.
-import type { Config } from '../config.js';
+import type { Config } from '../core/config.js';
 import type { Db } from '../store/database.js';
-import { TenantRepository, type Tier, type Tenant } from '../store/tenants.js';
-import { GroupRepository, type MembershipRole } from '../store/groups.js';
+import { TenantRepository } from '../store/tenants.js';
+import { type Tier, type Tenant } from '../core/tenants.js';
+import { GroupRepository } from '../store/groups.js';
+import { type MembershipRole } from '../core/groups.js';
 import { ApiKeyRepository } from '../store/apikeys.js';
-import { FederationRepository, type FederationGrant } from '../store/federation.js';
+import { FederationRepository } from '../store/federation.js';
+import { type FederationGrant } from '../core/federation.js';
 import { AuditLog } from '../store/audit.js';
-import { StoreError } from '../store/errors.js';
+import { StoreError } from '../core/errors.js';
 import { signFederationToken } from '../identity/federation.js';
-import { QuotaRepository, type QuotaScope } from '../store/quotas.js';
-import type { LimitSet } from '../quota/limits.js';
+import { QuotaRepository } from '../store/quotas.js';
+import type { QuotaScope, LimitSet } from '../core/limits.js';
 
 export class Admin {
   readonly tenants: TenantRepository;

@@ -5,10 +5,10 @@
 // own parts. The bytes are those of encodeCheckResponse(toCheckResponse(outcome)) (tested); a decision with
 // anything more (policy headers or metadata, removals, federation) takes that general path.
 import protobuf from 'protobufjs';
-import type { Outcome } from './pipeline.js';
-import type { Decision, Identity } from './types.js';
-import type { Tenant } from '../store/tenants.js';
-import type { EffectiveContext } from '../tenancy/effective.js';
+import type { Outcome } from '../core/outcome.js';
+import type { Decision, Identity } from '../core/types.js';
+import type { Tenant } from '../core/tenants.js';
+import type { EffectiveContext } from '../core/limits.js';
 import { encodeRemoveList, encodeStatus, encodeStructEntry, own, writeOptions } from './encode.js';
 import { headersToRemove, metadata, safe, set, upstreamHeaders } from './respond.js';
 

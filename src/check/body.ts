@@ -5,8 +5,9 @@
 // work proportional to the depth (a deep body overflowed the stack where the policy input is serialised), and so is
 // a key repeated in one object: parsers disagree on which copy wins (JSON.parse takes the last, others the first),
 // so the policy and the upstream could read different values of "model" or "max_tokens".
-import { Denial } from './types.js';
-import { parseQuery, type NormalizedRequest } from './normalize.js';
+import { Denial } from '../core/types.js';
+import { parseQuery } from './normalize.js';
+import { type NormalizedRequest } from '../core/request.js';
 
 /** Fills parsedBody / bodyError, or refuses the body. */
 export function parseBody(req: NormalizedRequest, maxDepth: number): Denial | undefined {

@@ -1,20 +1,9 @@
 // Builds the policy input (DESIGN.md section 4): OPA-Envoy's input plus tenantgate's resolved context.
-import type { NormalizedRequest } from './normalize.js';
-import type { Identity, Peer, TenantHint } from './types.js';
-import type { Tenant } from '../store/tenants.js';
-import type { EffectiveContext } from '../tenancy/effective.js';
-import type { FederationInput } from '../identity/federation.js';
+import type { NormalizedRequest } from '../core/request.js';
+import type { Peer } from '../core/types.js';
+import type { ResolvedContext } from '../core/outcome.js';
 
 const VERSION = Object.freeze({ ext_authz: 'v3', encoding: 'protojson' });
-
-export interface ResolvedContext {
-  identity: Identity;
-  tenant: Tenant | null;
-  effective: EffectiveContext | null;
-  hints: TenantHint[];
-  federation: FederationInput | null;
-  targetTenant: Tenant | null;
-}
 
 export function buildInput(req: NormalizedRequest, c: ResolvedContext, peer: Peer | null = null): Record<string, unknown> {
   const e = c.effective;

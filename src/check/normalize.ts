@@ -1,26 +1,8 @@
 // Phase 1: turn whatever arrived (an Envoy CheckRequest, possibly partial or hostile) into one canonical request.
 // Every rule downstream sees the decoded, dot-segment-free path, lower-case headers and parsed query/body.
-import type { Config } from '../config.js';
-import { Denial } from './types.js';
-
-export interface NormalizedRequest {
-  method: string;
-  /** Canonical path: percent-decoded, no empty, "." or ".." segments, no query. */
-  path: string;
-  parsedPath: string[];
-  parsedQuery: Record<string, string[]>;
-  /** Lower-case names; repeated headers joined with "," as Envoy does. */
-  headers: Record<string, string>;
-  host: string;
-  scheme: string;
-  contextExtensions: Record<string, string>;
-  body: string | null;
-  parsedBody: unknown;
-  bodyError: string | null;
-  truncatedBody: boolean;
-  /** CheckRequest.attributes in protojson names, for OPA-Envoy compatible policies. */
-  attributes: Record<string, unknown>;
-}
+import type { Config } from '../core/config.js';
+import { Denial } from '../core/types.js';
+import type { NormalizedRequest } from '../core/request.js';
 
 type Attrs = {
   source?: unknown;

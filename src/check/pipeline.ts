@@ -1,11 +1,13 @@
 // The Check pipeline: normalize → identify → resolve tenant → load context → evaluate policy.
 // Each phase returns its result or a typed Denial; nothing here throws to the gRPC layer.
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../config.js';
-import { normalize, type NormalizedRequest } from './normalize.js';
-import { buildInput, type ResolvedContext } from './input.js';
+import type { Config } from '../core/config.js';
+import { normalize } from './normalize.js';
+import { type NormalizedRequest } from '../core/request.js';
+import { buildInput } from './input.js';
+import type { ResolvedContext, Outcome } from '../core/outcome.js';
 import { parseBody } from './body.js';
-import { ANONYMOUS, Denial, type Decision, type Identity, type Peer } from './types.js';
+import { ANONYMOUS, Denial, type Decision, type Identity, type Peer } from '../core/types.js';
 import { extractCredential } from '../identity/credentials.js';
 import type { JwtVerifier } from '../identity/jwt.js';
 import type { ApiKeyVerifier } from '../identity/apikey.js';
@@ -16,17 +18,6 @@ import type { PolicyEngine } from '../policy/engine.js';
 import type { AuditInput } from '../store/audit.js';
 import type { QuotaService } from '../quota/service.js';
 import type { RepeatedLog } from '../telemetry/repeated-log.js';
-
-export interface Outcome extends ResolvedContext {
-  decisionId: string;
-  decision: Decision | Denial;
-  request: NormalizedRequest | null;
-  policyRevision: string;
-  /** Set when the policy ran: its input and its own decision (before quotas), for shadow evaluation. */
-  policyInput?: Record<string, unknown>;
-  policyDecision?: Decision | Denial;
-  policySeconds?: number;
-}
 
 export interface PipelineDeps {
   config: Config;

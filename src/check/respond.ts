@@ -1,8 +1,8 @@
 // Phase: decision → CheckResponse (DESIGN.md section 5). Deny is always in `status` with the RPC OK;
 // every header option sets `append` explicitly; trusted headers are set with append false and any
 // client-supplied copy of a tenantgate header is removed.
-import { Denial, type Decision } from './types.js';
-import type { Outcome } from './pipeline.js';
+import { Denial, type Decision } from '../core/types.js';
+import type { Outcome } from '../core/outcome.js';
 
 /** Every header tenantgate may set for the upstream: clients never get to supply one of these. */
 export const TRUSTED_HEADERS = [

@@ -1,11 +1,12 @@
 // One Check, whatever the transport (gRPC ext_authz or HTTP): the pipeline, then the response, the metrics,
 // the decision log, and the shadow policy. Only the pipeline is on the caller's clock; logging and the shadow
 // evaluation run after the answer is handed back.
-import { CheckPipeline, type Outcome } from './pipeline.js';
+import { CheckPipeline } from './pipeline.js';
+import { type Outcome } from '../core/outcome.js';
 import { toCheckResponse } from './respond.js';
 import { encodeCheckResponse } from './encode.js';
 import { encodeAllowed } from './allow-template.js';
-import { Denial, type Peer } from './types.js';
+import { Denial, type Peer } from '../core/types.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { DecisionLog } from '../telemetry/decision-log.js';
 import type { PolicyEngine } from '../policy/engine.js';

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { buildCheckRequest } from '../check/envoy-request.js';
 import type { CheckService } from '../check/service.js';
-import type { Peer } from '../check/types.js';
+import type { Peer } from '../core/types.js';
 
 export interface HttpAnswer {
   status: number;

@@ -2,8 +2,9 @@
 // time, revocation and expiry checked on every use. Uses are reported at most once a minute per key and recorded
 // for `last_used_at` off the hot path.
 import { LRUCache } from 'lru-cache';
-import { Denial, type Identity } from '../check/types.js';
-import { parseKey, secretMatches, type ApiKeyRecord, type ApiKeyRepository } from '../store/apikeys.js';
+import { Denial, type Identity } from '../core/types.js';
+import { parseKey, secretMatches, type ApiKeyRecord } from '../core/api-keys.js';
+import { type ApiKeyRepository } from '../store/apikeys.js';
 
 const ABSENT = Symbol('absent');
 

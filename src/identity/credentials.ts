@@ -1,5 +1,5 @@
 // Finds the credential in the request headers. It never echoes a token in a reason.
-import { Denial } from '../check/types.js';
+import { Denial } from '../core/types.js';
 
 export type Credential = { kind: 'none' } | { kind: 'bearer'; token: string };
 

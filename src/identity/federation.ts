@@ -3,7 +3,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as jose from 'jose';
-import type { FederationGrant, FederationRepository } from '../store/federation.js';
+import type { FederationGrant, FederationInput } from '../core/federation.js';
+import type { FederationRepository } from '../store/federation.js';
 
 export const FEDERATION_ISSUER = 'tenantgate-federation';
 
@@ -31,12 +32,6 @@ export async function signFederationToken(file: string, grant: FederationGrant):
 }
 
 /** What the policy sees as input.federation. */
-export interface FederationInput {
-  valid: boolean;
-  reason: string | null;
-  grant: FederationGrant | null;
-}
-
 export class FederationVerifier {
   private key: ReturnType<typeof jose.importJWK> | undefined;
 

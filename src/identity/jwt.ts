@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import * as jose from 'jose';
 import { LRUCache } from 'lru-cache';
-import type { Config, IssuerConfig } from '../config.js';
-import { Denial, type Identity } from '../check/types.js';
-import { readClaim } from '../tenancy/claims.js';
+import type { Config, IssuerConfig } from '../core/config.js';
+import { Denial, type Identity } from '../core/types.js';
+import { readClaim } from '../core/claims.js';
 import { invalidToken } from './credentials.js';
 
 type KeyInput = Parameters<typeof jose.jwtVerify>[1];

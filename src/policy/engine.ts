@@ -8,7 +8,7 @@
 // the SHA-256 of that JSON, not the JSON (about 600 bytes): at 10,000 entries that is 6 MB less to keep and mark.
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { LRUCache } from 'lru-cache';
-import { Denial, type Decision } from '../check/types.js';
+import { Denial, type Decision } from '../core/types.js';
 import type { PolicyBundle } from './bundle.js';
 import { bundleProjection, project, type Projection } from './deps.js';
 import { sha256Base64 } from '../util/digest.js';

@@ -3,12 +3,11 @@
 // swapped in atomically; one that fails to build or load leaves the last good one serving (logged, counted).
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { Config } from '../config.js';
+import type { Config } from '../core/config.js';
 import type { Logger } from '../telemetry/logger.js';
 import { compilePolicies } from './compile.js';
-import { readBundle } from './bundle.js';
+import { readBundle, type PolicyBundle } from './bundle.js';
 import { PolicyEngine } from './engine.js';
-import type { PolicyBundle } from './bundle.js';
 
 export interface ReloadEvents {
   onReload(result: 'success' | 'failure', source: string, revision: string, error?: string): void;

@@ -1,7 +1,7 @@
 // Noisy-neighbour protection: a platform capacity (requests per second) split between tiers by weight. Within
 // each second every tier may use its allocation; capacity a tier leaves unused is lent to the others; no single
 // tenant may take more than its cap. Allocations for a second follow the demand seen in the previous one.
-import type { Tier } from '../store/tenants.js';
+import type { Tier } from '../core/tenants.js';
 
 export interface FairShareConfig {
   requests_per_second: number;

@@ -1,14 +1,7 @@
 // Which limits apply to a request. Limits stack: a tenant-wide set (tier defaults, overridden per tenant) and a
 // caller set (the API key's override, else the user's groups, else the tier); the strictest item wins.
 import type { WindowName } from './windows.js';
-
-export interface LimitSet {
-  rate?: number | null; // tokens per second (token bucket)
-  burst?: number | null; // bucket capacity
-  per_minute?: number | null;
-  per_day?: number | null;
-  per_month?: number | null;
-}
+import type { LimitSet } from '../core/limits.js';
 
 export type ItemKind = 'bucket' | WindowName;
 

@@ -1,15 +1,19 @@
 // Flushes the limiter's day/month counts to SQLite (through the store writer, writes.ts) at most every interval,
 // and on shutdown.
 // After a crash at most one interval of counts is lost.
-import type { LocalLimiter } from './limiter.js';
-import type { StoreWriter } from '../store/writes.js';
+import type { LocalLimiter, UsageDelta } from './limiter.js';
+
+/** Where usage counts are flushed to (the store's writer implements it). */
+export interface UsageSink {
+  write(batch: { usage: UsageDelta[] }): Promise<void>;
+}
 
 export class UsageFlusher {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly limiter: LocalLimiter,
-    private readonly writer: StoreWriter,
+    private readonly writer: UsageSink,
     intervalMs: number,
     private readonly onError: (err: unknown) => void,
     private readonly clock: () => number = Date.now,

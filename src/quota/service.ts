@@ -1,12 +1,11 @@
 // Quota enforcement in the Check call: the stacked limits of a request (tenant, then API key or user, then any
 // bucket the policy names), the limiter (local or Redis), fair shares of the platform capacity, and the
 // RateLimit fields for the response. Limit sets are computed when data changes, not per request.
-import type { Config } from '../config.js';
-import type { Tenant, Tier } from '../store/tenants.js';
-import type { QuotaRepository } from '../store/quotas.js';
-import type { Decision, Identity } from '../check/types.js';
-import type { EffectiveContext } from '../tenancy/effective.js';
-import { itemsFor, overlay, type LimitItem, type LimitSet, type Scope } from './limits.js';
+import type { Config } from '../core/config.js';
+import type { Tenant, Tier } from '../core/tenants.js';
+import type { Decision, Identity } from '../core/types.js';
+import type { EffectiveContext, QuotaOverride, LimitSet } from '../core/limits.js';
+import { itemsFor, overlay, type LimitItem, type Scope } from './limits.js';
 import type { Limiter, QuotaResult } from './limiter.js';
 import { FairShare } from './fair-share.js';
 import { rateLimitFields } from './headers.js';
@@ -21,6 +20,11 @@ interface TenantOverrides {
   keys: Map<string, LimitSet>;
 }
 
+/** Where the quota service reads the limit overrides of a tenant (the store implements it). */
+export interface OverrideSource {
+  list(tenantId: string): QuotaOverride[];
+}
+
 export class QuotaService {
   private readonly overrides = new Map<string, TenantOverrides>();
   private readonly tenantItems = new Map<string, LimitItem[]>();
@@ -29,7 +33,7 @@ export class QuotaService {
 
   constructor(
     private readonly config: Config,
-    private readonly repo: QuotaRepository,
+    private readonly repo: OverrideSource,
     private readonly limiter: Limiter,
     private readonly clock: () => number = Date.now,
   ) {

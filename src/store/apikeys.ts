@@ -2,30 +2,10 @@
 // The secret is 256 random bits, so a fast hash is the right tool; a password hash would only slow the hot path.
 import { randomBytes } from 'node:crypto';
 import type { Db } from './database.js';
-import { StoreError } from './errors.js';
-import { TIERS, type Tier } from './tenants.js';
-import { equalConstantTime, sha256Bytes, sha256Hex } from '../util/digest.js';
-
-export const KEY_PREFIX = 'tgk';
-
-export interface ApiKey {
-  id: string;
-  tenant_id: string;
-  user_id: string;
-  name: string;
-  scopes: string[];
-  tier: Tier | null;
-  created_at: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-  rotated_to: string | null;
-  last_used_at: string | null;
-}
-
-export interface ApiKeyRecord extends ApiKey {
-  /** SHA-256 of the secret, lowercase hex (stored as its 32 bytes). */
-  secret_hash: string;
-}
+import { StoreError } from '../core/errors.js';
+import { TIERS, type Tier } from '../core/tenants.js';
+import { sha256Bytes } from '../util/digest.js';
+import { KEY_PREFIX, publicView, type ApiKey, type ApiKeyRecord } from '../core/api-keys.js';
 
 type Row = Omit<ApiKeyRecord, 'scopes'> & { scopes: string };
 // Field by field, as groups.ts does: a literal rather than a spread of the row, which copies it on V8's generic path.
@@ -43,20 +23,6 @@ const fromRow = (r: Row): ApiKeyRecord => ({
   last_used_at: r.last_used_at,
   secret_hash: r.secret_hash,
 });
-export const publicView = ({ secret_hash: _h, ...k }: ApiKeyRecord): ApiKey => k;
-
-/** `tgk_<id>_<secret>`: the id is 16 hex characters, the secret 43 base64url characters. */
-const KEY_FORMAT = /^tgk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
-
-export function parseKey(key: string): { id: string; secret: string } | null {
-  const m = KEY_FORMAT.exec(key);
-  return m ? { id: m[1]!, secret: m[2]! } : null;
-}
-
-export function secretMatches(secretHash: string, secret: string): boolean {
-  return equalConstantTime(secretHash, sha256Hex(secret));
-}
-
 // The hash as hex from SQLite itself: a BLOB column would come back as a Buffer (an ArrayBuffer per row).
 const COLUMNS = 'id, tenant_id, user_id, name, lower(hex(secret_hash)) AS secret_hash, scopes, tier, created_at, expires_at, revoked_at, rotated_to, last_used_at';
 

@@ -1,21 +1,8 @@
 // Cross-tenant federation grants: tenant A may read or write tenant B's resources of one type (or one resource).
 import { randomBytes } from 'node:crypto';
 import type { Db } from './database.js';
-import { StoreError } from './errors.js';
-
-export type FederationAccess = 'read' | 'write';
-
-export interface FederationGrant {
-  id: string;
-  source_tenant: string;
-  target_tenant: string;
-  resource_type: string;
-  resource_id: string | null;
-  access: FederationAccess;
-  created_at: string;
-  expires_at: string;
-  revoked_at: string | null;
-}
+import { StoreError } from '../core/errors.js';
+import type { FederationGrant } from '../core/federation.js';
 
 const RESOURCE = /^(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,127})$/;
 

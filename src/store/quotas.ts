@@ -1,17 +1,9 @@
 // Quota limit overrides (per tenant, group or API key) and the persisted usage counters.
 import type { Db } from './database.js';
-import { StoreError } from './errors.js';
-import type { LimitSet } from '../quota/limits.js';
+import { StoreError } from '../core/errors.js';
+import type { LimitSet, QuotaOverride, QuotaScope } from '../core/limits.js';
 import type { UsageDelta, UsageSource } from '../quota/limiter.js';
-
-export type QuotaScope = 'tenant' | 'group' | 'key';
-
-export interface QuotaOverride extends LimitSet {
-  tenant_id: string;
-  scope: QuotaScope;
-  scope_id: string;
-  updated_at: string;
-}
+import type { OverrideSource } from '../quota/service.js';
 
 export interface UsageRow {
   tenant_id: string;
@@ -23,7 +15,7 @@ export interface UsageRow {
 
 const FIELDS = ['per_minute', 'per_day', 'per_month', 'burst', 'rate'] as const;
 
-export class QuotaRepository implements UsageSource {
+export class QuotaRepository implements UsageSource, OverrideSource {
   private readonly getStmt;
   private readonly ofTenant;
   private readonly upsert;

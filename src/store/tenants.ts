@@ -1,32 +1,9 @@
 // Tenant records: the repository behind the CLI, the admin API and the tenant context loader.
 import type { Db } from './database.js';
-import { DEFAULT_GROUPS, GroupRepository } from './groups.js';
-import { StoreError } from './errors.js';
-
-export { StoreError };
-
-export const TIERS = ['free', 'basic', 'premium', 'enterprise'] as const;
-export type Tier = (typeof TIERS)[number];
-export type TenantStatus = 'active' | 'suspended';
-
-export interface Tenant {
-  id: string;
-  name: string;
-  tier: Tier;
-  status: TenantStatus;
-  /** The upstream cluster for silo tenants (Envoy routes on x-tenant-upstream); null for pooled tenants. */
-  upstream: string | null;
-  /** Day of the month (1-28) the tenant's monthly quota restarts; null: the 1st. */
-  billing_anchor_day: number | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,35}$/;
-
-export function isValidTenantId(id: string): boolean {
-  return TENANT_ID_PATTERN.test(id);
-}
+import { DEFAULT_GROUPS } from '../core/groups.js';
+import { GroupRepository } from './groups.js';
+import { StoreError } from '../core/errors.js';
+import { TENANT_ID_PATTERN, TIERS, isValidTenantId, type Tenant, type TenantStatus, type Tier } from '../core/tenants.js';
 
 export class TenantRepository {
   private readonly byId;

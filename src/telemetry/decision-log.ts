@@ -1,7 +1,7 @@
 // Decision logs as JSON lines (stdout or a file), written asynchronously so the hot path never waits on I/O.
 // Credentials never reach the log: authorization, cookie, x-api-key and federation tokens are redacted.
 import pino from 'pino';
-import type { Outcome } from '../check/pipeline.js';
+import type { Outcome } from '../core/outcome.js';
 
 export const REDACTED_HEADERS = new Set(['authorization', 'cookie', 'x-api-key', 'x-federation-token', 'proxy-authorization', 'set-cookie']);
 

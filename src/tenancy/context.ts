@@ -7,10 +7,13 @@
 // with a million memberships that is the difference between one context per user and one per group set.
 // Whatever caches per context must therefore also key by tenant and caller (see quota/service.ts).
 import { LRUCache } from 'lru-cache';
-import type { Config } from '../config.js';
-import type { Tenant, TenantRepository } from '../store/tenants.js';
-import { memberGroupFromRow, type Group, type GroupRepository } from '../store/groups.js';
-import { aggregate, tierLimits, type EffectiveContext } from './effective.js';
+import type { Config } from '../core/config.js';
+import type { Tenant } from '../core/tenants.js';
+import type { TenantRepository } from '../store/tenants.js';
+import { memberGroupFromRow, type GroupRepository } from '../store/groups.js';
+import { type Group } from '../core/groups.js';
+import { aggregate, tierLimits } from './effective.js';
+import { type EffectiveContext } from '../core/limits.js';
 import { sha256Base64 } from '../util/digest.js';
 
 // lru-cache cannot hold undefined, so a known-absent tenant is cached as this marker.

@@ -1,44 +1,9 @@
 // A user's effective context in a tenant: their active groups aggregated once (then cached), so the policy
 // and the response only read prepared values.
-import type { Config } from '../config.js';
-import type { Tenant } from '../store/tenants.js';
-import { LEVELS, type DataAccessLevel, type Group, type MembershipRole, type RoutingStrategy } from '../store/groups.js';
-
-export interface GroupView {
-  id: string;
-  type: string;
-  role: MembershipRole | 'claim' | 'default';
-  permissions: { resource: string; actions: string[] }[];
-  data_access_level: DataAccessLevel;
-  data_access_rules: Record<string, (string | number | boolean)[]>;
-  resource_limits: Group['resource_limits'];
-  routing: Group['routing'];
-}
-
-export interface Limits {
-  requests_per_minute: number | null;
-  requests_per_day: number | null;
-  max_tokens_per_request: number | null;
-  /** null: no restriction. */
-  allowed_models: string[] | null;
-  allowed_providers: string[] | null;
-}
-
-export interface EffectiveContext {
-  groups: GroupView[];
-  /** "action:resource", wildcards allowed on either side. */
-  permissions: string[];
-  data_access_level: DataAccessLevel;
-  allowed_levels: DataAccessLevel[];
-  routing_strategy: RoutingStrategy;
-  preferred_providers: string[];
-  limits: Limits;
-  primary_group: string;
-  /** Header values, computed once with the context. */
-  headers: Record<string, string>;
-  /** Epoch ms after which the context must be rebuilt (the earliest membership expiry), or Infinity. */
-  valid_until: number;
-}
+import type { Config } from '../core/config.js';
+import type { Tenant } from '../core/tenants.js';
+import { LEVELS, type Group, type MembershipRole, type RoutingStrategy } from '../core/groups.js';
+import type { EffectiveContext, GroupView, Limits } from '../core/limits.js';
 
 const STRICTNESS: Record<RoutingStrategy, number> = { cost: 0, performance: 1, compliance: 2 };
 const ROLE_RANK: Record<string, number> = { owner: 0, admin: 1, member: 2, claim: 3, default: 4 };

@@ -1,9 +1,9 @@
 // Which tenant a request is for: the identity's tenant (authoritative) and the hints the request carries.
 // Hints are validated here; whether they agree with the identity is a policy rule (policies/tenant.rego).
-import type { Config } from '../config.js';
-import { Denial, type Identity, type TenantHint } from '../check/types.js';
-import { isValidTenantId } from '../store/tenants.js';
-import type { NormalizedRequest } from '../check/normalize.js';
+import type { Config } from '../core/config.js';
+import { Denial, type Identity, type TenantHint } from '../core/types.js';
+import { isValidTenantId } from '../core/tenants.js';
+import type { NormalizedRequest } from '../core/request.js';
 
 export class TenantResolver {
   private readonly header: string;

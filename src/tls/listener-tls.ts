@@ -6,8 +6,8 @@ import * as grpc from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, SecureContextOptions } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import type { TlsConfig } from '../config.js';
-import type { Peer } from '../check/types.js';
+import type { TlsConfig } from '../core/config.js';
+import type { Peer } from '../core/types.js';
 
 export interface ListenerTls {
   enabled: boolean;

@@ -8,9 +8,8 @@ import { bearer, mint, startTestServer, waitFor, ISSUER, AUDIENCE, type TestServ
 import { openDatabase } from '../../src/store/database.js';
 import { spawnServe } from '../support/serve-process.js';
 import { expectExactlyLimit } from '../support/quota.js';
-import type { EnvoyResult } from '../support/envoy.js';
+import { type EnvoyResult, envoyCheck } from '../support/envoy.js';
 import { createAuthClient } from '../../src/admin/check-client.js';
-import { envoyCheck } from '../support/envoy.js';
 import { dayWindow } from '../../src/quota/windows.js';
 
 const ROOT = resolve(__dirname, '..', '..');

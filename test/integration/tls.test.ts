@@ -4,11 +4,10 @@
 // without a restart while open connections keep working; the client's principal reaches the policy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { request as httpsRequest } from 'node:https';
-import { readFileSync } from 'node:fs';
 import { bearer, mint, startTestServer, testKeys, ISSUER, AUDIENCE, type TestServer } from '../support/server.js';
 import { makeCerts, type Pair, type TestCerts } from '../support/certs.js';
 import { createAuthClient } from '../../src/admin/check-client.js';

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseBody, scanJson } from '../../src/check/body.js';
-import { normalize, type NormalizedRequest } from '../../src/check/normalize.js';
+import { normalize } from '../../src/check/normalize.js';
+import { type NormalizedRequest } from '../../src/core/request.js';
 import { buildCheckRequest } from '../../src/check/envoy-request.js';
-import { parseConfig } from '../../src/config.js';
-import { Denial } from '../../src/check/types.js';
+import { parseConfig } from '../../src/core/config.js';
+import { Denial } from '../../src/core/types.js';
 
 const limits = parseConfig({}).limits;
 const req = (body: string, contentType = 'application/json') =>

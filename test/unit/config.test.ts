@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, envOverrides, loadConfig, parseConfig } from '../../src/config.js';
+import { ConfigError, envOverrides, loadConfig, parseConfig } from '../../src/core/config.js';
 
 describe('config', () => {
   it('fills defaults and resolves relative paths against the base dir', () => {

@@ -5,7 +5,7 @@ import { openDatabase } from '../../src/store/database.js';
 import { TenantRepository } from '../../src/store/tenants.js';
 import { GroupRepository } from '../../src/store/groups.js';
 import { ContextLoader } from '../../src/tenancy/context.js';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/core/config.js';
 
 function setup() {
   const db = openDatabase(':memory:');

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DecisionLog } from '../../src/telemetry/decision-log.js';
-import { ANONYMOUS, Denial } from '../../src/check/types.js';
-import type { Outcome } from '../../src/check/pipeline.js';
+import { ANONYMOUS, Denial } from '../../src/core/types.js';
+import type { Outcome } from '../../src/core/outcome.js';
 
 const outcome = (headers: Record<string, string>, path = '/api/v1/items'): Outcome =>
   ({

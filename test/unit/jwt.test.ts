@@ -4,9 +4,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JwtVerifier } from '../../src/identity/jwt.js';
-import { parseConfig } from '../../src/config.js';
-import { Denial, type Identity } from '../../src/check/types.js';
-import { readClaim } from '../../src/tenancy/claims.js';
+import { parseConfig } from '../../src/core/config.js';
+import { Denial, type Identity } from '../../src/core/types.js';
+import { readClaim } from '../../src/core/claims.js';
 import { ISSUER, mint, testKeys } from '../support/server.js';
 import { startJwksServer } from '../support/jwks-server.js';
 

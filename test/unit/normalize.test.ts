@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalSegments, normalize, type NormalizedRequest } from '../../src/check/normalize.js';
-import { Denial } from '../../src/check/types.js';
+import { canonicalSegments, normalize } from '../../src/check/normalize.js';
+import { type NormalizedRequest } from '../../src/core/request.js';
+import { Denial } from '../../src/core/types.js';
 import { buildCheckRequest } from '../../src/check/envoy-request.js';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/core/config.js';
 
 const limits = parseConfig({}).limits;
 const ok = (r: NormalizedRequest | Denial): NormalizedRequest => {

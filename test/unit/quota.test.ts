@@ -5,7 +5,7 @@ import { LocalLimiter } from '../../src/quota/limiter.js';
 import { itemsFor, overlay } from '../../src/quota/limits.js';
 import { rateLimitFields } from '../../src/quota/headers.js';
 import { FairShare } from '../../src/quota/fair-share.js';
-import type { Tier } from '../../src/store/tenants.js';
+import type { Tier } from '../../src/core/tenants.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 30); // 12:00:30 UTC, Nov 23
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { TenantResolver } from '../../src/tenancy/resolve.js';
-import { normalize, type NormalizedRequest } from '../../src/check/normalize.js';
+import { normalize } from '../../src/check/normalize.js';
+import { type NormalizedRequest } from '../../src/core/request.js';
 import { buildCheckRequest, type HttpRequestSpec } from '../../src/check/envoy-request.js';
-import { parseConfig } from '../../src/config.js';
-import { ANONYMOUS } from '../../src/check/types.js';
+import { parseConfig } from '../../src/core/config.js';
+import { ANONYMOUS } from '../../src/core/types.js';
 
 const cfg = parseConfig({ tenancy: { host_suffixes: ['.api.example.com'] } });
 const resolver = new TenantResolver(cfg.tenancy);

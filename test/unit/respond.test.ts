@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { grpcCodeFor, headersToRemove, toCheckResponse, toValue } from '../../src/check/respond.js';
 import { DOCUMENTED_TRUSTED_HEADERS as TRUSTED_HEADERS } from '../support/documented.js';
-import { ANONYMOUS, Denial, type Decision } from '../../src/check/types.js';
-import type { Outcome } from '../../src/check/pipeline.js';
+import { ANONYMOUS, Denial, type Decision } from '../../src/core/types.js';
+import type { Outcome } from '../../src/core/outcome.js';
 import { encodeRemoveList } from '../../src/check/encode.js';
 
 const tenant = { id: 'acme', name: 'Acme', tier: 'premium' as const, status: 'active' as const, upstream: null, created_at: '', updated_at: '' };

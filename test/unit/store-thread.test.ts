@@ -11,7 +11,7 @@ import { TenantRepository } from '../../src/store/tenants.js';
 import { ApiKeyRepository } from '../../src/store/apikeys.js';
 import { StoreWriter } from '../../src/store/writes.js';
 import { Admin } from '../../src/admin/operations.js';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/core/config.js';
 import { startStoreThread, type StoreThread } from '../../src/store/store-thread.js';
 
 const fresh = () => openDatabase(join(mkdtempSync(join(tmpdir(), 'tg-ckpt-')), 'tg.db'), { cacheMb: 1 });

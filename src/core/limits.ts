@@ -1,0 +1,56 @@
+// Limits and a user's effective context: the quota limit set, and the groups aggregated into what the policy reads.
+import type { DataAccessLevel, Group, MembershipRole, RoutingStrategy } from './groups.js';
+
+/** Which override a limit set is: the tenant's, a group's or an API key's. */
+export type QuotaScope = 'tenant' | 'group' | 'key';
+
+export interface QuotaOverride extends LimitSet {
+  tenant_id: string;
+  scope: QuotaScope;
+  scope_id: string;
+  updated_at: string;
+}
+
+export interface LimitSet {
+  rate?: number | null; // tokens per second (token bucket)
+  burst?: number | null; // bucket capacity
+  per_minute?: number | null;
+  per_day?: number | null;
+  per_month?: number | null;
+}
+
+export interface GroupView {
+  id: string;
+  type: string;
+  role: MembershipRole | 'claim' | 'default';
+  permissions: { resource: string; actions: string[] }[];
+  data_access_level: DataAccessLevel;
+  data_access_rules: Record<string, (string | number | boolean)[]>;
+  resource_limits: Group['resource_limits'];
+  routing: Group['routing'];
+}
+
+export interface Limits {
+  requests_per_minute: number | null;
+  requests_per_day: number | null;
+  max_tokens_per_request: number | null;
+  /** null: no restriction. */
+  allowed_models: string[] | null;
+  allowed_providers: string[] | null;
+}
+
+export interface EffectiveContext {
+  groups: GroupView[];
+  /** "action:resource", wildcards allowed on either side. */
+  permissions: string[];
+  data_access_level: DataAccessLevel;
+  allowed_levels: DataAccessLevel[];
+  routing_strategy: RoutingStrategy;
+  preferred_providers: string[];
+  limits: Limits;
+  primary_group: string;
+  /** Header values, computed once with the context. */
+  headers: Record<string, string>;
+  /** Epoch ms after which the context must be rebuilt (the earliest membership expiry), or Infinity. */
+  valid_until: number;
+}

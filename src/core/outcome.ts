@@ -1,0 +1,26 @@
+// What the pipeline resolved and decided for one request: read by the response, the metrics and the decision log.
+import type { Decision, Denial, Identity, TenantHint } from './types.js';
+import type { Tenant } from './tenants.js';
+import type { EffectiveContext } from './limits.js';
+import type { FederationInput } from './federation.js';
+import type { NormalizedRequest } from './request.js';
+
+export interface ResolvedContext {
+  identity: Identity;
+  tenant: Tenant | null;
+  effective: EffectiveContext | null;
+  hints: TenantHint[];
+  federation: FederationInput | null;
+  targetTenant: Tenant | null;
+}
+
+export interface Outcome extends ResolvedContext {
+  decisionId: string;
+  decision: Decision | Denial;
+  request: NormalizedRequest | null;
+  policyRevision: string;
+  /** Set when the policy ran: its input and its own decision (before quotas), for shadow evaluation. */
+  policyInput?: Record<string, unknown>;
+  policyDecision?: Decision | Denial;
+  policySeconds?: number;
+}
