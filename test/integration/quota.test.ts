@@ -134,7 +134,7 @@ describe('usage survives restarts', () => {
 
     // A second server on the same SQLite file.
     const { startServer } = await import('../../src/server.js');
-    const { parseConfig } = await import('../../src/config.js');
+    const { parseConfig } = await import('../../src/core/config.js');
     const { createLogger } = await import('../../src/telemetry/logger.js');
     const { inject } = await import('vitest');
     const config = parseConfig({

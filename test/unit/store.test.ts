@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openDatabase, watchDataVersion } from '../../src/store/database.js';
 import { migrations } from '../../src/store/migrations.js';
-import { TenantRepository, StoreError } from '../../src/store/tenants.js';
+import { TenantRepository } from '../../src/store/tenants.js';
+import { StoreError } from '../../src/core/errors.js';
 
 const tmpDb = () => join(mkdtempSync(join(tmpdir(), 'tg-store-')), 'tg.db');
 
