@@ -10,7 +10,7 @@ import { StoreError } from '../core/errors.js';
 import { TIERS, type Tenant } from '../core/tenants.js';
 import { ROLES, type Group, type Membership } from '../core/groups.js';
 import type { FederationGrant } from '../core/federation.js';
-import type { AuditEntry } from '../store/audit.js';
+import type { AuditEntry } from '../core/audit.js';
 import type { UsageRow } from '../store/quotas.js';
 import type { QuotaOverride, LimitSet } from '../core/limits.js';
 import { Admin } from './operations.js';

@@ -15,7 +15,7 @@ import type { FederationVerifier } from '../identity/federation.js';
 import type { TenantResolver } from '../tenancy/resolve.js';
 import type { ContextLoader } from '../tenancy/context.js';
 import type { PolicyEngine } from '../policy/engine.js';
-import type { AuditInput } from '../store/audit.js';
+import type { AuditInput } from '../core/audit.js';
 import type { QuotaService } from '../quota/service.js';
 import type { RepeatedLog } from '../telemetry/repeated-log.js';
 

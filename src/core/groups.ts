@@ -74,3 +74,18 @@ export function parseGroup(doc: unknown): GroupDoc {
   }
   return r.data;
 }
+
+/** A group as stored: the JSON fields still text (a context loader parses them only when it builds a context). */
+export type GroupRow = Omit<Group, 'permissions' | 'data_access_rules' | 'resource_limits' | 'routing' | 'active'> & {
+  permissions: string;
+  data_access_rules: string;
+  resource_limits: string;
+  routing: string;
+  active: number;
+};
+
+/** A group of a user's as stored, with the user's role and membership expiry. */
+export type MemberGroupRow = GroupRow & { role: MembershipRole; membership_expires_at: string | null };
+
+/** A group of a user's, parsed, with the user's role and membership expiry. */
+export type MemberGroup = Group & { role: MembershipRole; membership_expires_at: string | null };

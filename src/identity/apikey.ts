@@ -4,7 +4,6 @@
 import { LRUCache } from 'lru-cache';
 import { Denial, type Identity } from '../core/types.js';
 import { parseKey, secretMatches, type ApiKeyRecord } from '../core/api-keys.js';
-import { type ApiKeyRepository } from '../store/apikeys.js';
 
 const ABSENT = Symbol('absent');
 
@@ -24,11 +23,16 @@ interface CachedKey {
   reported: number;
 }
 
+/** Where the verifier reads keys by id (the store implements it). */
+export interface ApiKeySource {
+  get(id: string): ApiKeyRecord | undefined;
+}
+
 export class ApiKeyVerifier {
   private readonly cache: LRUCache<string, CachedKey | typeof ABSENT>;
 
   constructor(
-    private readonly repo: ApiKeyRepository,
+    private readonly repo: ApiKeySource,
     cacheSize: number,
     private readonly onUse: (keyId: string) => void,
   ) {

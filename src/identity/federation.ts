@@ -4,7 +4,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as jose from 'jose';
 import type { FederationGrant, FederationInput } from '../core/federation.js';
-import type { FederationRepository } from '../store/federation.js';
 
 export const FEDERATION_ISSUER = 'tenantgate-federation';
 
@@ -32,12 +31,17 @@ export async function signFederationToken(file: string, grant: FederationGrant):
 }
 
 /** What the policy sees as input.federation. */
+/** Where the verifier reads grants by id (the store implements it). */
+export interface GrantSource {
+  get(id: string): FederationGrant | undefined;
+}
+
 export class FederationVerifier {
   private key: ReturnType<typeof jose.importJWK> | undefined;
 
   constructor(
     private readonly keyFile: string,
-    private readonly grants: FederationRepository,
+    private readonly grants: GrantSource,
   ) {}
 
   /** The key is created by the first grant, possibly after the server started: look again until it exists. */

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from './database.js';
 import { StoreError } from '../core/errors.js';
 import { TIERS, type Tier } from '../core/tenants.js';
+import type { ApiKeySource } from '../identity/apikey.js';
 import { sha256Bytes } from '../util/digest.js';
 import { KEY_PREFIX, publicView, type ApiKey, type ApiKeyRecord } from '../core/api-keys.js';
 
@@ -28,7 +29,7 @@ const COLUMNS = 'id, tenant_id, user_id, name, lower(hex(secret_hash)) AS secret
 
 const SCOPE = /^(\*|[a-z0-9][a-z0-9_.-]*):(\*|[a-z0-9][a-z0-9_.-]*)$/;
 
-export class ApiKeyRepository {
+export class ApiKeyRepository implements ApiKeySource {
   private readonly byId;
   private readonly ofTenant;
   private readonly insert;

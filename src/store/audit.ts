@@ -1,18 +1,6 @@
 // The audit log: who changed what, for which tenant, when, with the record before and after.
 import type { Db } from './database.js';
-
-export interface AuditEntry {
-  seq: number;
-  at: string;
-  actor: string;
-  action: string;
-  tenant_id: string | null;
-  target: string | null;
-  before: unknown;
-  after: unknown;
-}
-
-export type AuditInput = Omit<AuditEntry, 'seq' | 'at'> & { at?: string };
+import type { AuditEntry, AuditInput } from '../core/audit.js';
 
 type Row = Omit<AuditEntry, 'before' | 'after'> & { before: string | null; after: string | null };
 

@@ -2,11 +2,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from './database.js';
 import { StoreError } from '../core/errors.js';
+import type { GrantSource } from '../identity/federation.js';
 import type { FederationGrant } from '../core/federation.js';
 
 const RESOURCE = /^(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,127})$/;
 
-export class FederationRepository {
+export class FederationRepository implements GrantSource {
   private readonly byId;
   private readonly ofTenant;
   private readonly insert;

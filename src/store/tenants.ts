@@ -3,9 +3,10 @@ import type { Db } from './database.js';
 import { DEFAULT_GROUPS } from '../core/groups.js';
 import { GroupRepository } from './groups.js';
 import { StoreError } from '../core/errors.js';
+import type { TenantSource } from '../tenancy/context.js';
 import { TENANT_ID_PATTERN, TIERS, isValidTenantId, type Tenant, type TenantStatus, type Tier } from '../core/tenants.js';
 
-export class TenantRepository {
+export class TenantRepository implements TenantSource {
   private readonly byId;
   private readonly all;
   private readonly insert;

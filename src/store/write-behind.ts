@@ -1,7 +1,7 @@
 // Writes that must not slow the hot path (API key last use, audit entries of federated access) are buffered
 // in memory and handed to the store writer (writes.ts) at most every interval, and on shutdown. A batch that
 // fails is kept for the next round rather than lost.
-import type { AuditInput } from './audit.js';
+import type { AuditInput } from '../core/audit.js';
 import type { StoreWriter } from './writes.js';
 
 export class WriteBehind {

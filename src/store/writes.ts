@@ -4,7 +4,8 @@
 // (bench/README.md).
 import type { Db } from './database.js';
 import { ApiKeyRepository } from './apikeys.js';
-import { AuditLog, type AuditInput } from './audit.js';
+import { AuditLog } from './audit.js';
+import type { AuditInput } from '../core/audit.js';
 import { QuotaRepository } from './quotas.js';
 import type { UsageDelta } from '../quota/limiter.js';
 import type { StoreThread } from './store-thread.js';

@@ -9,15 +9,25 @@
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../core/config.js';
 import type { Tenant } from '../core/tenants.js';
-import type { TenantRepository } from '../store/tenants.js';
-import { memberGroupFromRow, type GroupRepository } from '../store/groups.js';
-import { type Group } from '../core/groups.js';
+import type { Group, MemberGroup, MemberGroupRow } from '../core/groups.js';
 import { aggregate, tierLimits } from './effective.js';
 import { type EffectiveContext } from '../core/limits.js';
 import { sha256Base64 } from '../util/digest.js';
 
 // lru-cache cannot hold undefined, so a known-absent tenant is cached as this marker.
 const ABSENT = Symbol('absent');
+
+/** Where the context loader reads tenants (the store implements it). */
+export interface TenantSource {
+  get(id: string): Tenant | undefined;
+}
+
+/** Where it reads a user's groups: as stored, so that a set of groups already known costs no parsing. */
+export interface GroupSource {
+  activeGroupRowsOf(tenantId: string, userId: string, now: Date): MemberGroupRow[];
+  get(tenantId: string, id: string): Group | undefined;
+  fromRow(row: MemberGroupRow): MemberGroup;
+}
 
 export class ContextLoader {
   private readonly tenants: LRUCache<string, Tenant | typeof ABSENT>;
@@ -29,8 +39,8 @@ export class ContextLoader {
 
   constructor(
     private readonly config: Config,
-    private readonly tenantRepo: TenantRepository,
-    private readonly groupRepo: GroupRepository,
+    private readonly tenantRepo: TenantSource,
+    private readonly groupRepo: GroupSource,
   ) {
     this.tenants = new LRUCache({ max: config.tenancy.cache_size });
     this.contexts = new LRUCache({ max: config.tenancy.context_cache_size });
@@ -76,7 +86,7 @@ export class ContextLoader {
     const digest = sha256Base64(JSON.stringify(inputs));
     let ctx = this.interned.get(digest);
     if (!ctx) {
-      ctx = aggregate(rows.map(memberGroupFromRow), fromClaim, tenant, tierLimits(this.config, tenant), validUntil);
+      ctx = aggregate(rows.map((r) => this.groupRepo.fromRow(r)), fromClaim, tenant, tierLimits(this.config, tenant), validUntil);
       this.interned.set(digest, ctx);
     }
     this.contexts.set(key, ctx);
