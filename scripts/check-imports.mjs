@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SRC = join(ROOT, 'src');
 // Folders that may import check/: they carry requests to the pipeline or build it.
-const MAY_IMPORT_CHECK = new Set(['.', 'http', 'admin', 'cli']);
+const MAY_IMPORT_CHECK = new Set(['.', 'serve', 'http', 'admin', 'cli']);
 
 function files(dir) {
   return readdirSync(dir).flatMap((name) => {

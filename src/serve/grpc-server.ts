@@ -1,0 +1,97 @@
+// The gRPC listener: ext_authz Check, grpc.health.v1 and reflection, and the drain at shutdown.
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Config } from '../core/config.js';
+import type { CheckService } from '../check/service.js';
+import { FAILSAFE_RESPONSE } from '../check/respond.js';
+import { AUTH_SERVICE, MalformedRequest, authServiceForServer, loadPackageDefinition } from '../check/protos.js';
+import { listenerTls, peerOf } from '../tls/listener-tls.js';
+import type { Logger } from '../telemetry/logger.js';
+
+export interface GrpcListener {
+  address: string;
+  port: number;
+  /** Health to NOT_SERVING, no new calls, the calls in flight answered (or cut off at shutdown_timeout_ms), closed. */
+  drain(): Promise<void>;
+}
+
+export async function serveGrpc(config: Config, service: CheckService, log: Logger): Promise<GrpcListener> {
+  const tls = listenerTls(config.server.tls);
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': config.server.max_request_bytes,
+    // channelz bookkeeping costs time on every call and nobody reads it here.
+    'grpc.enable_channelz': 0,
+  });
+  const calls = new PendingCalls();
+  server.addService(authServiceForServer(), {
+    Check: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      if (call.request instanceof MalformedRequest) return callback({ code: grpc.status.INVALID_ARGUMENT, details: call.request.reason });
+      calls.add(callback);
+      service
+        .checkEncoded(call.request, tls.clientCerts ? peerOf(call.getAuthContext()?.sslPeerCertificate) : null)
+        // check() never rejects; this is the last line of defence, and it still answers with a decision.
+        .catch(() => FAILSAFE_RESPONSE)
+        .then((response) => calls.answer(callback, response));
+    },
+  });
+  const health = new HealthImplementation({ '': 'SERVING', [AUTH_SERVICE]: 'SERVING' });
+  health.addToServer(server);
+  if (config.server.reflection) {
+    const { ReflectionService } = await import('@grpc/reflection');
+    new ReflectionService(loadPackageDefinition()).addToServer(server);
+  }
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync(config.server.address, tls.grpc, (err, p) => (err ? reject(err) : resolve(p))));
+  await tls.ready();
+  const unix = config.server.address.startsWith('unix:');
+  const address = unix ? config.server.address : `${config.server.address.replace(/:\d+$/, '')}:${port}`;
+
+  const drain = async () => {
+    health.setStatus('', 'NOT_SERVING');
+    health.setStatus(AUTH_SERVICE, 'NOT_SERVING');
+    // Stop taking new calls and let the Checks in flight answer. Health Watch streams never end by themselves,
+    // so once the Checks are done, give the connections a short grace to flush and close, then end the rest.
+    const closed = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    await calls.settled(config.server.shutdown_timeout_ms, log);
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 250).unref())]);
+    server.forceShutdown();
+  };
+  return { address, port, drain };
+}
+
+/**
+ * The callbacks of the Check calls in flight: shutdown waits for them, and past its timeout answers them itself.
+ * grpc-js's forceShutdown cannot cut them off: with channelz off its sessions are not in the map it destroys.
+ */
+class PendingCalls {
+  private readonly pending = new Set<grpc.sendUnaryData<unknown>>();
+  private drained: (() => void) | undefined;
+
+  add(callback: grpc.sendUnaryData<unknown>): void {
+    this.pending.add(callback);
+  }
+
+  answer(callback: grpc.sendUnaryData<unknown>, response: unknown): void {
+    // Already answered if shutdown cut it off.
+    if (!this.pending.delete(callback)) return;
+    callback(null, response);
+    if (this.pending.size === 0) this.drained?.();
+  }
+
+  /** Resolves when no call is in flight, or after `timeoutMs`, answering the rest UNAVAILABLE. */
+  settled(timeoutMs: number, log: Logger): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.pending.size === 0) return resolve();
+      const force = setTimeout(() => {
+        log.warn({ in_flight: this.pending.size }, 'shutdown timeout: answering the calls still in flight UNAVAILABLE');
+        for (const callback of this.pending) callback({ code: grpc.status.UNAVAILABLE, details: 'tenantgate is shutting down' });
+        this.pending.clear();
+        resolve();
+      }, timeoutMs);
+      force.unref();
+      this.drained = () => {
+        clearTimeout(force);
+        resolve();
+      };
+    });
+  }
+}

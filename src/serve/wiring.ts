@@ -1,0 +1,173 @@
+// Builds the object graph once, before the first call: the store and its writers, the phases (identity, tenancy,
+// policy, quotas), the pipeline, and telemetry. Everything opened registers its close with the lifecycle.
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import type { Config } from '../core/config.js';
+import { openDatabase, watchDataVersion, type Db } from '../store/database.js';
+import { TenantRepository } from '../store/tenants.js';
+import { GroupRepository } from '../store/groups.js';
+import { ApiKeyRepository } from '../store/apikeys.js';
+import { FederationRepository } from '../store/federation.js';
+import { QuotaRepository } from '../store/quotas.js';
+import { WriteBehind } from '../store/write-behind.js';
+import { StoreWriter } from '../store/writes.js';
+import { startStoreThread } from '../store/store-thread.js';
+import { ContextLoader } from '../tenancy/context.js';
+import { TenantResolver } from '../tenancy/resolve.js';
+import { JwtVerifier } from '../identity/jwt.js';
+import { ApiKeyVerifier } from '../identity/apikey.js';
+import { FederationVerifier } from '../identity/federation.js';
+import { PolicyManager } from '../policy/manager.js';
+import { LocalLimiter } from '../quota/limiter.js';
+import type { RedisLimiter } from '../quota/redis.js';
+import { QuotaService } from '../quota/service.js';
+import { UsageFlusher } from '../quota/persist.js';
+import { CheckPipeline } from '../check/pipeline.js';
+import { CheckService } from '../check/service.js';
+import type { Logger } from '../telemetry/logger.js';
+import { Metrics } from '../telemetry/metrics.js';
+import { DecisionLog } from '../telemetry/decision-log.js';
+import { RepeatedLog } from '../telemetry/repeated-log.js';
+import type { Lifecycle } from './lifecycle.js';
+
+export interface Graph {
+  db: Db;
+  policies: PolicyManager;
+  pipeline: CheckPipeline;
+  service: CheckService;
+  metrics: Metrics;
+  quota: QuotaService | undefined;
+  redisLimiter: RedisLimiter | undefined;
+  /** Data changed (another process, the admin API): drop what the caches hold. */
+  invalidate(): void;
+}
+
+export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, life: Lifecycle, clock?: () => number): Promise<Graph> {
+  const repeated = new RepeatedLog(log);
+  let metrics: Metrics | undefined;
+  const policies = new PolicyManager(config, log, {
+    onReload: (result, source, revision) => {
+      metrics?.reloads.inc({ result, source });
+      if (result === 'success') metrics?.setRevision('live', revision);
+    },
+  });
+  await policies.start();
+  life.add('policies', () => policies.close());
+  const policy = policies.live;
+
+  const store = openStore(config, log, life);
+  const jwt = new JwtVerifier(config.auth.jwt, env);
+  const context = new ContextLoader(config, new TenantRepository(store.db), new GroupRepository(store.db));
+  const apiKeys = new ApiKeyVerifier(new ApiKeyRepository(store.db), config.auth.api_keys.cache_size, (id) => store.writes.keyUsed(id));
+  const federation = new FederationVerifier(config.federation.signing_key_file, new FederationRepository(store.db));
+  const { quota, redisLimiter } = await buildQuota(config, store, log, repeated, life, clock);
+  const invalidate = () => {
+    metrics?.storeChanges.inc();
+    context.invalidate();
+    apiKeys.invalidate();
+    quota?.invalidate();
+  };
+  const stopWatching = watchDataVersion(store.db, config.store.poll_interval_ms, invalidate);
+  life.add('store watch', stopWatching);
+
+  const pipeline = new CheckPipeline({ config, jwt, apiKeys, federation, resolver: new TenantResolver(config.tenancy), context, policy, audit: (entry) => store.writes.record(entry), quota, log: repeated });
+  const decisionLog = config.decision_log.enabled ? new DecisionLog(decisionLogOptions(config)) : undefined;
+  if (decisionLog) life.add('decision log', () => decisionLog.close());
+  metrics = new Metrics(
+    config.metrics.tenant_labels,
+    { context: () => context, jwt: () => jwt.stats, decisions: () => policy.cacheStats },
+    {
+      redisFailures: redisLimiter ? () => redisLimiter.failures : undefined,
+      redisShortCircuited: redisLimiter ? () => redisLimiter.breaker.shortCircuited : undefined,
+      logSuppressed: () => repeated.totalSuppressed,
+      decisionLogTruncated: () => decisionLog?.truncated ?? 0,
+      decisionLogDropped: () => decisionLog?.dropped ?? 0,
+    },
+  );
+  metrics.setRevision('live', policy.revision);
+  if (policies.shadow) metrics.setRevision('shadow', policies.shadow.revision);
+  const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log });
+  return { db: store.db, policies, pipeline, service, metrics, quota, redisLimiter, invalidate };
+}
+
+interface Store {
+  db: Db;
+  writer: StoreWriter;
+  writes: WriteBehind;
+}
+
+/** The SQLite store, its background thread and its writers (closed after everything that writes to them). */
+function openStore(config: Config, log: Logger, life: Lifecycle): Store {
+  const db = openDatabase(config.store.path, { cacheMb: config.store.cache_mb });
+  life.add('store', () => db.close());
+  const storeThread =
+    config.store.checkpoint_interval_ms > 0
+      ? startStoreThread(db, config.store.checkpoint_interval_ms, (err) => log.warn({ err }, 'store thread failed; checkpoints and key last-use writes on the serving thread again'))
+      : undefined;
+  if (storeThread) life.add('store thread', () => storeThread.close());
+  const writer = new StoreWriter(db, storeThread);
+  life.add('store writer', () => writer.close());
+  const writes = new WriteBehind(writer, 1000, (err) => log.error({ err }, 'write-behind flush failed'));
+  life.add('write-behind', () => writes.close());
+  return { db, writer, writes };
+}
+
+/** Quotas: local counters (flushed to the store), or Redis in front of them; undefined when quotas are off. */
+async function buildQuota(config: Config, store: Store, log: Logger, repeated: RepeatedLog, life: Lifecycle, clock?: () => number) {
+  const q = config.quota;
+  const quotaRepo = new QuotaRepository(store.db);
+  const localLimiter = new LocalLimiter(quotaRepo);
+  let redisLimiter: RedisLimiter | undefined;
+  if (q.enabled && q.store === 'redis') {
+    // Loaded only when asked for: ioredis alone is about 10 MB of memory.
+    const { RedisLimiter } = await import('../quota/redis.js');
+    const limiter = new RedisLimiter(
+      {
+        url: q.redis_url!,
+        prefix: q.redis_prefix,
+        timeoutMs: q.redis_timeout_ms,
+        failure: q.redis_failure,
+        onFailure: (err) => repeated.warn('redis_quota_failed', { err: (err as Error).message, mode: q.redis_failure }, 'redis quota store failed'),
+        tls: redisTls(q),
+        breakerFailures: q.redis_breaker_failures,
+        breakerProbeMs: q.redis_breaker_probe_ms,
+        onBreaker: (open) =>
+          open
+            ? log.warn({ mode: q.redis_failure, failures: q.redis_breaker_failures }, 'redis quota store circuit open: checks use the failure mode until a probe succeeds')
+            : log.info('redis quota store answers again: circuit closed'),
+      },
+      localLimiter,
+    );
+    life.add('redis', () => limiter.close());
+    if (!(await limiter.ready(2000))) log.warn({ mode: q.redis_failure }, 'redis quota store not reachable yet; serving with the configured failure mode until it is');
+    redisLimiter = limiter;
+  }
+  const usage = new UsageFlusher(localLimiter, store.writer, q.flush_interval_ms, (err) => log.error({ err }, 'usage flush failed'));
+  life.add('usage flush', () => usage.close());
+  const quota = q.enabled ? new QuotaService(config, quotaRepo, redisLimiter ?? localLimiter, clock) : undefined;
+  return { quota, redisLimiter };
+}
+
+function decisionLogOptions(config: Config): ConstructorParameters<typeof DecisionLog>[0] {
+  const d = config.decision_log;
+  return {
+    output: d.output,
+    sampleAllows: d.sample_allows,
+    includeHeaders: d.include_headers,
+    maxValueBytes: d.max_value_bytes,
+    anonymousDenialsPerSecond: d.anonymous_denials_per_second,
+    extraRedacted: [...d.redact_headers, config.auth.api_keys.header, config.federation.header],
+  };
+}
+
+/** TLS options for a rediss:// quota store, from quota.redis_tls (files read once at start-up). */
+function redisTls(q: Config['quota']): ConnectionOptions | undefined {
+  if (!q.redis_url?.startsWith('rediss://')) return undefined;
+  const t = q.redis_tls ?? {};
+  return {
+    ...(t.ca_file ? { ca: readFileSync(t.ca_file) } : {}),
+    ...(t.cert_file ? { cert: readFileSync(t.cert_file) } : {}),
+    ...(t.key_file ? { key: readFileSync(t.key_file) } : {}),
+    ...(t.server_name ? { servername: t.server_name } : {}),
+  };
+}
