@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/services.sh
-node scripts/check-imports.mjs
+node scripts/check-structure.mjs
 node bin/tenantgate.js policy test
 npx --no-install vitest run "$@"

@@ -27,6 +27,18 @@ const limitLine = (l: LimitSet) => (['per_minute', 'per_day', 'per_month', 'burs
 const keyState = (k: KeyView) => (k.revoked_at ? 'revoked' : k.expires_at && Date.parse(k.expires_at) <= Date.now() ? 'expired' : k.rotated_to ? `rotated (valid until ${k.expires_at})` : 'active');
 
 export function registerDataCommands(program: Command, configFrom: ConfigLoader): void {
+  const kit = dataCommandKit(configFrom);
+  registerTenantCommands(program, kit);
+  registerGroupCommands(program, kit);
+  registerMemberCommands(program, kit);
+  registerApiKeyCommands(program, kit);
+  registerQuotaAndUsageCommands(program, kit);
+  registerFederationCommands(program, kit);
+  registerAuditCommands(program, kit);
+}
+
+/** What every data command shares: one operation, locally or through the admin API, and its output. */
+function dataCommandKit(configFrom: ConfigLoader) {
   /** One operation, locally or through the admin API. */
   const run = async <T>(o: Opts, op: string, req: Record<string, unknown>): Promise<T> => {
     if (o.server) {
@@ -51,8 +63,13 @@ export function registerDataCommands(program: Command, configFrom: ConfigLoader)
     for (const [flags, help] of CLIENT_TLS_OPTIONS) c.option(flags, `${help} (with --server)`);
     return c.option('--json', 'print JSON');
   };
+  return { run, out, common };
+}
 
-  // tenant
+type Kit = ReturnType<typeof dataCommandKit>;
+
+// tenant create, list, show, update, suspend, activate, delete
+function registerTenantCommands(program: Command, { run, out, common }: Kit): void {
   const tenant = program.command('tenant').description('manage tenants');
   common(tenant.command('create <id>').description('create a tenant (with its default groups: admin, analyst, viewer)'))
     .requiredOption('-n, --name <name>', 'display name')
@@ -94,8 +111,10 @@ export function registerDataCommands(program: Command, configFrom: ConfigLoader)
     const r = await run<{ deleted: string }>(o, 'DeleteTenant', { id });
     out(o, r, () => `deleted tenant ${r.deleted} and all its data`);
   });
+}
 
-  // group
+// a tenant's groups
+function registerGroupCommands(program: Command, { run, out, common }: Kit): void {
   const group = program.command('group').description("manage a tenant's groups");
   common(group.command('apply').description('create or update a group from a YAML or JSON document'))
     .requiredOption('--tenant <id>', 'tenant')
@@ -125,8 +144,10 @@ export function registerDataCommands(program: Command, configFrom: ConfigLoader)
       const r = await run<{ deleted: string }>(o, 'DeleteGroup', { tenant: o.tenant, id: o.id });
       out(o, r, () => `deleted group ${r.deleted} (and its memberships) from tenant ${o.tenant}`);
     });
+}
 
-  // member
+// group memberships
+function registerMemberCommands(program: Command, { run, out, common }: Kit): void {
   const member = program.command('member').description('manage group memberships');
   common(member.command('add'))
     .requiredOption('--tenant <id>', 'tenant')
@@ -153,8 +174,10 @@ export function registerDataCommands(program: Command, configFrom: ConfigLoader)
       const list = await run<Membership[]>(o, 'ListMembers', { tenant: o.tenant, user: o.user });
       out(o, list, () => list.map((m) => `${m.user_id.padEnd(24)} ${m.group_id.padEnd(16)} ${m.role.padEnd(7)} ${m.expires_at ?? ''}`).join('\n') || '(no memberships)');
     });
+}
 
-  // apikey
+// API keys
+function registerApiKeyCommands(program: Command, { run, out, common }: Kit): void {
   const apikey = program.command('apikey').description('manage API keys (only a hash is stored)');
   common(apikey.command('create').description('create a key and print it once'))
     .requiredOption('--tenant <id>', 'tenant')
@@ -189,8 +212,10 @@ export function registerDataCommands(program: Command, configFrom: ConfigLoader)
       const r = await run<KeyView & { key: string; replaces: string; old_expires_at: string }>(o, 'RotateApiKey', { tenant: o.tenant, id: o.id, grace: o.grace });
       out(o, r, () => `new API key ${r.id} (shown only now):\n${r.key}\nthe old key ${r.replaces} works until ${r.old_expires_at}`);
     });
+}
 
-  // quota and usage
+// quota limits and the usage report
+function registerQuotaAndUsageCommands(program: Command, { run, out, common }: Kit): void {
   const quota = program.command('quota').description('quota limits per tenant, group or API key');
   const num = (v: string | undefined, name: string): number | undefined => {
     if (v === undefined || v === 'none') return undefined;
@@ -237,8 +262,10 @@ export function registerDataCommands(program: Command, configFrom: ConfigLoader)
       }
       out(o, r, () => r.rows.map((x) => `${x.window.padEnd(6)} ${x.window_start.slice(0, 10)}  ${(x.subject === '*' ? '(tenant)' : x.subject).padEnd(30)} ${x.count}`).join('\n') || '(no usage)');
     });
+}
 
-  // federation
+// cross-tenant grants
+function registerFederationCommands(program: Command, { run, out, common }: Kit): void {
   const federation = program.command('federation').description('cross-tenant access grants');
   common(federation.command('grant').description('let tenant SOURCE access resources of tenant TARGET; prints the federation token'))
     .requiredOption('--source <id>', 'the tenant that gets access')
@@ -266,8 +293,10 @@ export function registerDataCommands(program: Command, configFrom: ConfigLoader)
       const list = await run<FederationGrant[]>(o, 'ListFederation', { tenant: o.tenant });
       out(o, list, () => list.map((g) => `${g.id}  ${g.source_tenant} → ${g.target_tenant}  ${g.access} ${g.resource_type}${g.resource_id ? `/${g.resource_id}` : ''}  until ${g.expires_at}${g.revoked_at ? ' (revoked)' : ''}`).join('\n') || '(no grants)');
     });
+}
 
-  // audit
+// the audit log
+function registerAuditCommands(program: Command, { run, out, common }: Kit): void {
   common(program.command('audit').description('the audit log').command('list'))
     .option('--tenant <id>', 'only this tenant')
     .option('--limit <n>', 'newest N entries', '100')

@@ -8,6 +8,9 @@ import protobuf from 'protobufjs';
 
 const EMPTY_BYTES = new Uint8Array(0);
 
+/** protobufjs 7.6's skipType takes the nesting depth too; its typings do not say so. */
+type DepthReader = protobuf.Reader & { skipType(wireType: number, depth?: number): protobuf.Reader };
+
 /** The decoded message: every field present with proto3's default, like a protobufjs message. */
 class HttpRequest {
   id = '';
@@ -35,10 +38,8 @@ export function installHttpRequestDecoder(checkRequest: protobuf.Type): void {
   // limit, an entry that must end where its length says), so that both accept and refuse the same bytes; a
   // differential property test holds them to it. Only the map's target object differs.
   const R = protobuf.Reader as typeof protobuf.Reader & { recursionLimit: number };
-  type Skip = (wireType: number, depth?: number) => protobuf.Reader;
   type.decode = (r: protobuf.Reader | Uint8Array, l?: number, e?: number, n = 0): protobuf.Message => {
     const reader = r instanceof protobuf.Reader ? r : protobuf.Reader.create(r);
-    const skip = reader.skipType.bind(reader) as Skip;
     if (n > R.recursionLimit) throw Error('maximum nesting depth exceeded');
     let end: number;
     let outer = 0;
@@ -56,24 +57,7 @@ export function installHttpRequestDecoder(checkRequest: protobuf.Type): void {
       switch (tag >>> 3) {
         case 1: m.id = reader.string(); break;
         case 2: m.method = reader.string(); break;
-        case 3: {
-          // A map entry: key = 1, value = 2, either may be absent (then "").
-          const entryEnd = reader.uint32() + reader.pos;
-          if (entryEnd > reader.len) throw RangeError('index out of range');
-          reader.len = entryEnd;
-          let key = '';
-          let value = '';
-          while (reader.pos < entryEnd) {
-            const t = reader.uint32();
-            if (t >>> 3 === 1) key = reader.string();
-            else if (t >>> 3 === 2) value = reader.string();
-            else skip(t & 7, n);
-          }
-          if (reader.pos !== entryEnd) throw RangeError('index out of range');
-          reader.len = end;
-          m.headers[key] = value;
-          break;
-        }
+        case 3: readHeaderEntry(reader, end, n, m.headers); break;
         case 4: m.path = reader.string(); break;
         case 5: m.host = reader.string(); break;
         case 6: m.scheme = reader.string(); break;
@@ -84,7 +68,7 @@ export function installHttpRequestDecoder(checkRequest: protobuf.Type): void {
         case 11: m.body = reader.string(); break;
         case 12: m.rawBody = reader.bytes(); break;
         case 13: m.headerMap = (headerMap.decode as (r: protobuf.Reader, l: number, e: undefined, n: number) => protobuf.Message)(reader, reader.uint32(), undefined, n + 1); break;
-        default: skip(tag & 7, n);
+        default: (reader as DepthReader).skipType(tag & 7, n);
       }
     }
     if (l !== undefined) {
@@ -93,4 +77,22 @@ export function installHttpRequestDecoder(checkRequest: protobuf.Type): void {
     }
     return m as unknown as protobuf.Message;
   };
+}
+
+/** A map entry of `headers`: key = 1, value = 2, either may be absent (then ""); bounded as protobufjs bounds it. */
+function readHeaderEntry(reader: protobuf.Reader, end: number, depth: number, headers: Record<string, string>): void {
+  const entryEnd = reader.uint32() + reader.pos;
+  if (entryEnd > reader.len) throw RangeError('index out of range');
+  reader.len = entryEnd;
+  let key = '';
+  let value = '';
+  while (reader.pos < entryEnd) {
+    const t = reader.uint32();
+    if (t >>> 3 === 1) key = reader.string();
+    else if (t >>> 3 === 2) value = reader.string();
+    else (reader as DepthReader).skipType(t & 7, depth);
+  }
+  if (reader.pos !== entryEnd) throw RangeError('index out of range');
+  reader.len = end;
+  headers[key] = value;
 }

@@ -67,28 +67,7 @@ export function normalize(req: unknown, limits: Config['limits']): NormalizedReq
     headers['x-envoy-auth-partial-body'] === 'true' ||
     (body !== null && Number.isFinite(contentLength) && Buffer.byteLength(body) < contentLength);
 
-  const attributes: Record<string, unknown> = {
-    source: attrs.source ?? {},
-    destination: attrs.destination ?? {},
-    request: {
-      time: attrs.request?.time ?? null,
-      http: {
-        id: http.id ?? '',
-        method,
-        headers,
-        path: rawPath,
-        host,
-        scheme: http.scheme ?? headers[':scheme'] ?? '',
-        // int64: a string from proto-loader, a Long from a decoded message; protojson writes a string.
-        size: String(http.size ?? '0'),
-        protocol: http.protocol ?? '',
-        ...(body !== null ? { body } : {}),
-      },
-    },
-    contextExtensions: attrs.contextExtensions ?? EMPTY,
-    metadataContext: attrs.metadataContext ?? {},
-    routeMetadataContext: attrs.routeMetadataContext ?? {},
-  };
+  const attributes = attributesOf(attrs, http, method, headers, rawPath, host, body);
 
   return {
     method,
@@ -105,6 +84,32 @@ export function normalize(req: unknown, limits: Config['limits']): NormalizedReq
     bodyError: null,
     truncatedBody,
     attributes,
+  };
+}
+
+/** CheckRequest.attributes in protojson names, for OPA-Envoy compatible policies. */
+function attributesOf(attrs: Attrs, http: HttpReq, method: string, headers: Record<string, string>, path: string, host: string, body: string | null): Record<string, unknown> {
+  return {
+    source: attrs.source ?? {},
+    destination: attrs.destination ?? {},
+    request: {
+      time: attrs.request?.time ?? null,
+      http: {
+        id: http.id ?? '',
+        method,
+        headers,
+        path,
+        host,
+        scheme: http.scheme ?? headers[':scheme'] ?? '',
+        // int64: a string from proto-loader, a Long from a decoded message; protojson writes a string.
+        size: String(http.size ?? '0'),
+        protocol: http.protocol ?? '',
+        ...(body !== null ? { body } : {}),
+      },
+    },
+    contextExtensions: attrs.contextExtensions ?? EMPTY,
+    metadataContext: attrs.metadataContext ?? {},
+    routeMetadataContext: attrs.routeMetadataContext ?? {},
   };
 }
 

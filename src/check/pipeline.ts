@@ -16,7 +16,7 @@ import type { TenantResolver } from '../tenancy/resolve.js';
 import type { ContextLoader } from '../tenancy/context.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { AuditInput } from '../core/audit.js';
-import type { QuotaService } from '../quota/service.js';
+import type { QuotaOutcome, QuotaService } from '../quota/service.js';
 import type { RepeatedLog } from '../telemetry/repeated-log.js';
 
 export interface PipelineDeps {
@@ -78,42 +78,53 @@ export class CheckPipeline {
       if (identity instanceof Promise) identity = await identity;
       if (identity instanceof Denial) return end(identity, req);
       who = identity;
-      if (identity.kind !== 'anonymous' && req.body !== null && this.deps.policy.readsBody) {
-        const refused = parseBody(req, this.deps.config.limits.max_json_depth);
-        if (refused) return end(refused, req);
-      }
+      const refused = this.readBody(req, identity);
+      if (refused) return end(refused, req);
 
       const resolved = await this.resolve(req, identity);
-      if (resolved instanceof Denial) {
-        ctx = { ...NOBODY, identity };
-        return end(resolved, req);
-      }
-      ctx = resolved;
+      ctx = resolved instanceof Denial ? { ...NOBODY, identity } : resolved;
+      if (resolved instanceof Denial) return end(resolved, req);
 
       policyInput = buildInput(req, ctx, peer);
       const t0 = process.hrtime.bigint();
-      let decision = this.deps.policy.evaluate(policyInput);
+      const decision = this.deps.policy.evaluate(policyInput);
       policySeconds = Number(process.hrtime.bigint() - t0) / 1e9;
       policyDecision = decision;
       if (decision instanceof Denial || !decision.allowed) return end(decision, req);
 
-      // Quota: only what the policy allowed spends quota, and always the caller's own tenant (federated too).
-      const quota = this.deps.quota;
-      const charged = ctx.tenant;
-      if (quota && charged) {
-        let q = quota.enforce(charged, ctx.identity, ctx.effective, decision);
-        if (q instanceof Promise) q = await q;
-        if (!q.allowed) return end(new Denial(q.http_status, q.code, q.reason, q.headers), req);
-        if (q.headers.ratelimit) decision = { ...decision, response_headers_to_add: { ...decision.response_headers_to_add, ...q.headers } };
-      }
-      if (decision.federation) this.auditFederated(decisionId, req, ctx, decision);
-      return end(decision, req);
+      let charged = this.charge(ctx, decision);
+      if (charged instanceof Promise) charged = await charged;
+      if (charged instanceof Denial) return end(charged, req);
+      if (charged.federation) this.auditFederated(decisionId, req, ctx, charged);
+      return end(charged, req);
     } catch (err) {
       // A bug or a failing store must not let a request through, nor take the server down; it is logged, with
       // the tenant and decision id, so the 503 can be traced.
       this.deps.log.error('check_failed', { err, decision_id: decisionId, tenant: who.tenant_id, subject: who.subject }, 'check failed');
       return end(new Denial(503, 'internal_error', 'the authorization service failed to decide'), req instanceof Denial ? null : (req ?? null));
     }
+  }
+
+  /**
+   * Quota: only what the policy allowed spends quota, and always the caller's own tenant (federated too). The
+   * decision with the RateLimit fields added, or the quota's denial; synchronous unless the limiter is Redis.
+   */
+  private charge(ctx: ResolvedContext, decision: Decision): Decision | Denial | Promise<Decision | Denial> {
+    const quota = this.deps.quota;
+    const tenant = ctx.tenant;
+    if (!quota || !tenant) return decision;
+    const q = quota.enforce(tenant, ctx.identity, ctx.effective, decision);
+    const apply = (r: QuotaOutcome): Decision | Denial => {
+      if (!r.allowed) return new Denial(r.http_status, r.code, r.reason, r.headers);
+      return r.headers.ratelimit ? { ...decision, response_headers_to_add: { ...decision.response_headers_to_add, ...r.headers } } : decision;
+    };
+    return q instanceof Promise ? q.then(apply) : apply(q);
+  }
+
+  /** The body is parsed only for an identified caller, and only when the policy reads it. */
+  private readBody(req: NormalizedRequest, identity: Identity): Denial | undefined {
+    if (identity.kind === 'anonymous' || req.body === null || !this.deps.policy.readsBody) return undefined;
+    return parseBody(req, this.deps.config.limits.max_json_depth);
   }
 
   private identify(req: NormalizedRequest): Identity | Denial | Promise<Identity | Denial> {

@@ -15,7 +15,7 @@ export interface HttpPort {
   close(): Promise<void>;
 }
 
-export async function startHttpPort(opts: {
+export interface HttpPortOptions {
   address: string;
   tls: ListenerTls;
   metrics: Metrics;
@@ -23,14 +23,12 @@ export async function startHttpPort(opts: {
   ready: () => boolean;
   maxBodyBytes: number;
   log: Logger;
-}): Promise<HttpPort> {
+}
+
+export async function startHttpPort(opts: HttpPortOptions): Promise<HttpPort> {
   const authz = new HttpAuthz(opts.service);
-  const send = (res: ServerResponse, a: HttpAnswer) => {
-    res.writeHead(a.status, a.headers);
-    res.end(a.body);
-  };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res).catch((err) => {
+    route(req, res, opts, authz).catch((err) => {
       opts.log.error({ err: (err as Error).message }, 'HTTP request failed');
       if (!res.headersSent) send(res, json(503, { error: 'internal_error', reason: 'the authorization service failed to decide', decision_id: '' }));
       else res.destroy();
@@ -45,7 +43,25 @@ export async function startHttpPort(opts: {
     stopWatching = opts.tls.watch((ctx) => secure.setSecureContext(ctx));
     server = secure;
   }
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+  const [host, port] = splitAddress(opts.address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  return {
+    address: `${bound.address}:${bound.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        stopWatching();
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+/** One request to the HTTP port, by path. */
+async function route(req: IncomingMessage, res: ServerResponse, opts: HttpPortOptions, authz: HttpAuthz): Promise<void> {
     const url = req.url ?? '/';
     const path = url.split('?')[0]!;
     if (path === '/authz' || path.startsWith('/authz/')) {
@@ -66,22 +82,11 @@ export async function startHttpPort(opts: {
     if (path === '/healthz') return send(res, json(200, { status: 'ok' }));
     if (path === '/readyz') return send(res, opts.ready() ? json(200, { status: 'ready' }) : json(503, { status: 'not ready' }));
     return send(res, json(404, { error: 'not_found' }));
-  };
-  const [host, port] = splitAddress(opts.address);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const bound = server.address() as AddressInfo;
-  return {
-    address: `${bound.address}:${bound.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        stopWatching();
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
-  };
+}
+
+function send(res: ServerResponse, a: HttpAnswer): void {
+  res.writeHead(a.status, a.headers);
+  res.end(a.body);
 }
 
 function splitAddress(a: string): [string, number] {

@@ -57,22 +57,6 @@ export function aggregate(
   let strategy: RoutingStrategy = 'cost';
   let strategySet = false;
   const preferred: string[] = [];
-  const maxOf = (k: 'requests_per_minute' | 'requests_per_day' | 'max_tokens_per_request') => {
-    let m: number | null = null;
-    for (const v of views) {
-      const x = v.resource_limits[k];
-      if (x !== undefined && (m === null || x > m)) m = x;
-    }
-    return m ?? tierDefaults[k];
-  };
-  const unionOf = (k: 'allowed_models' | 'allowed_providers') => {
-    let u: Set<string> | null = null;
-    for (const v of views) {
-      const x = v.resource_limits[k];
-      if (x) for (const item of x) (u ??= new Set()).add(item);
-    }
-    return u ? [...u].sort() : tierDefaults[k];
-  };
   for (const v of views) {
     for (const p of v.permissions) for (const a of p.actions) permissions.add(`${a}:${p.resource}`);
     level = Math.max(level, LEVELS.indexOf(v.data_access_level));
@@ -86,13 +70,7 @@ export function aggregate(
   const primary = [...views].sort((a, b) => ROLE_RANK[a.role]! - ROLE_RANK[b.role]!)[0]!.id;
   const allowedLevels = LEVELS.slice(0, level + 1);
 
-  const limits: Limits = {
-    requests_per_minute: maxOf('requests_per_minute'),
-    requests_per_day: maxOf('requests_per_day'),
-    max_tokens_per_request: maxOf('max_tokens_per_request'),
-    allowed_models: unionOf('allowed_models'),
-    allowed_providers: unionOf('allowed_providers'),
-  };
+  const limits = limitsOf(views, tierDefaults);
   const groupIds = views.map((v) => v.id);
   const headers: Record<string, string> = {
     'x-user-groups': groupIds.join(','),
@@ -114,6 +92,33 @@ export function aggregate(
     primary_group: primary,
     headers,
     valid_until: validUntil,
+  };
+}
+
+/** Numeric limits by maximum, models and providers united; what no group sets comes from the tier. */
+function limitsOf(views: GroupView[], tierDefaults: Limits): Limits {
+  const maxOf = (k: 'requests_per_minute' | 'requests_per_day' | 'max_tokens_per_request') => {
+    let m: number | null = null;
+    for (const v of views) {
+      const x = v.resource_limits[k];
+      if (x !== undefined && (m === null || x > m)) m = x;
+    }
+    return m ?? tierDefaults[k];
+  };
+  const unionOf = (k: 'allowed_models' | 'allowed_providers') => {
+    let u: Set<string> | null = null;
+    for (const v of views) {
+      const x = v.resource_limits[k];
+      if (x) for (const item of x) (u ??= new Set()).add(item);
+    }
+    return u ? [...u].sort() : tierDefaults[k];
+  };
+  return {
+    requests_per_minute: maxOf('requests_per_minute'),
+    requests_per_day: maxOf('requests_per_day'),
+    max_tokens_per_request: maxOf('max_tokens_per_request'),
+    allowed_models: unionOf('allowed_models'),
+    allowed_providers: unionOf('allowed_providers'),
   };
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The import rules of src/ (docs/architecture.md): no import cycle between folders, and no folder imports the
-// pipeline's folder (check/) except the ones that serve it (the transports and the wiring). Prints the offending
-// imports and exits 1 when a rule is broken; run by `npm test`.
+// The structure rules of src/ (docs/architecture.md): no import cycle between folders; no folder imports the
+// pipeline's folder (check/) except the ones that serve it (the transports and the wiring); no function longer than
+// 60 lines (TypeScript's own parser finds them). Prints what breaks a rule and exits 1; run by `npm test`.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import ts from 'typescript';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +11,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SRC = join(ROOT, 'src');
 // Folders that may import check/: they carry requests to the pipeline or build it.
 const MAY_IMPORT_CHECK = new Set(['.', 'serve', 'http', 'admin', 'cli']);
+const MAX_FUNCTION_LINES = 60;
 
 function files(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -72,8 +74,22 @@ function connect(v) {
 }
 for (const v of edges.keys()) if (!idx.has(v)) connect(v);
 
+// Function length.
+for (const file of files(SRC).filter((f) => f.endsWith('.ts'))) {
+  const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+  const visit = (node) => {
+    if (ts.isFunctionLike(node) && 'body' in node && node.body) {
+      const first = sf.getLineAndCharacterOfPosition(node.getStart()).line;
+      const last = sf.getLineAndCharacterOfPosition(node.getEnd()).line;
+      if (last - first + 1 > MAX_FUNCTION_LINES) problems.push(`${relative(ROOT, file)}:${first + 1}: ${node.name?.getText() ?? 'a function'} is ${last - first + 1} lines (at most ${MAX_FUNCTION_LINES})`);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+}
+
 if (problems.length) {
-  console.error(`import rules broken (scripts/check-imports.mjs):\n- ${problems.join('\n- ')}`);
+  console.error(`structure rules broken (scripts/check-structure.mjs):\n- ${problems.join('\n- ')}`);
   process.exit(1);
 }
-console.log(`imports: ${edges.size} folders, no cycles, check/ imported only by ${[...MAY_IMPORT_CHECK].join(', ')}`);
+console.log(`structure: ${edges.size} folders, no import cycles, check/ imported only by ${[...MAY_IMPORT_CHECK].join(', ')}, no function over ${MAX_FUNCTION_LINES} lines`);
