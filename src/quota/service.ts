@@ -28,7 +28,7 @@ export interface OverrideSource {
 export class QuotaService {
   private readonly overrides = new Map<string, TenantOverrides>();
   private readonly tenantItems = new Map<string, LimitItem[]>();
-  private readonly callerItems = new WeakMap<object, Map<string, LimitItem[]>>();
+  private callerItems = new WeakMap<object, Map<string, LimitItem[]>>();
   private readonly fair: FairShare | undefined;
 
   constructor(
@@ -45,6 +45,8 @@ export class QuotaService {
   invalidate(): void {
     this.overrides.clear();
     this.tenantItems.clear();
+    // Contexts rebuilt after a change are new keys anyway; an identity object may outlive the change.
+    this.callerItems = new WeakMap();
   }
 
   enforce(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision): QuotaOutcome | Promise<QuotaOutcome> {

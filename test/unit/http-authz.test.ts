@@ -1,0 +1,61 @@
+// The HTTP mode through a fake CheckService: how each gateway's request becomes a check, and how the answer goes
+// back (allow headers and removals, nginx's status mapping and replay).
+import { describe, expect, it } from 'vitest';
+import type { IncomingMessage } from 'node:http';
+import { HttpAuthz } from '../../src/http/authz.js';
+import type { CheckService } from '../../src/check/service.js';
+
+type Seen = { method: string; path: string; host: string; headers: Record<string, string> };
+
+function fake(response: Record<string, unknown>) {
+  const seen: Seen[] = [];
+  const service = {
+    check: async (raw: { attributes: { request: { http: { method: string; path: string; host: string; headers: Record<string, string> } } } }) => {
+      const h = raw.attributes.request.http;
+      seen.push({ method: h.method, path: h.path, host: h.host, headers: h.headers });
+      return { response, outcome: { decisionId: 'd-1' } };
+    },
+  } as unknown as CheckService;
+  return { authz: new HttpAuthz(service), seen };
+}
+
+const req = (url: string, headers: Record<string, string>, method = 'GET') => ({ url, method, headers, httpVersion: '1.1' }) as unknown as IncomingMessage;
+const ALLOW = { status: { code: 0 }, okResponse: { headers: [{ header: { key: 'x-tenant-id', value: 'acme' } }], headersToRemove: ['x-api-key-id', 'x-tenant-upstream'], responseHeadersToAdd: [{ header: { key: 'ratelimit', value: 'r=1' } }] } };
+const DENY = (status: number) => ({ status: { code: 7 }, deniedResponse: { status: { code: status }, headers: [{ header: { key: 'content-type', value: 'application/json' } }], body: '{"error":"x"}' } });
+
+describe('HttpAuthz', () => {
+  it('Envoy http_service: the original method and the path after /authz', async () => {
+    const { authz, seen } = fake(ALLOW);
+    await authz.handle(req('/authz/api/v1/items?q=1', { host: 'api.example.com', authorization: 'Bearer t' }, 'POST'), undefined);
+    expect(seen[0]).toMatchObject({ method: 'POST', path: '/api/v1/items?q=1', host: 'api.example.com' });
+    expect(seen[0]!.headers.authorization).toBe('Bearer t');
+  });
+
+  it('forward auth: x-forwarded-method, -uri and -host, which are not passed on as request headers', async () => {
+    const { authz, seen } = fake(ALLOW);
+    await authz.handle(req('/authz', { 'x-forwarded-method': 'delete', 'x-forwarded-uri': '/api/v1/x', 'x-forwarded-host': 'acme.example.com' }), undefined);
+    expect(seen[0]).toMatchObject({ method: 'DELETE', path: '/api/v1/x', host: 'acme.example.com' });
+    expect(seen[0]!.headers['x-forwarded-uri']).toBeUndefined();
+  });
+
+  it('an allow sets the upstream headers, and sends the removed ones empty and named in x-envoy-auth-headers-to-remove', async () => {
+    const { authz } = fake(ALLOW);
+    const a = await authz.handle(req('/authz/x', {}), undefined);
+    expect(a).toEqual({ status: 200, body: '', headers: { 'x-tenant-id': 'acme', ratelimit: 'r=1', 'x-api-key-id': '', 'x-tenant-upstream': '', 'x-envoy-auth-headers-to-remove': 'x-api-key-id,x-tenant-upstream' } });
+  });
+
+  it('nginx: 401/403 pass, others become 403 with x-authz-status, and the full answer is kept for /decisions', async () => {
+    const { authz } = fake(DENY(429));
+    const a = await authz.handle(req('/authz', { 'x-original-uri': '/api/v1/x' }), undefined);
+    expect([a.status, a.headers['x-authz-status']]).toEqual([403, '429']);
+    expect(authz.replay('d-1')).toMatchObject({ status: 429, body: '{"error":"x"}' });
+    const { authz: other } = fake(DENY(401));
+    expect((await other.handle(req('/authz', { 'x-original-uri': '/api/v1/x' }), undefined)).status).toBe(401);
+  });
+
+  it('refuses a request that names no original request', async () => {
+    const { authz, seen } = fake(ALLOW);
+    expect((await authz.handle(req('/authz', {}), undefined)).status).toBe(400);
+    expect(seen).toHaveLength(0);
+  });
+});
