@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { makeFixtures, ISSUER, AUDIENCE } from './fixtures.mjs';
 import { ENVOY_PROTO_DIRS } from '../dist/check/protos.js';
 import { renderChart } from './chart.mjs';
-import { callCheck, createAuthClient } from '../dist/admin/check-client.js';
+import { callCheck, createAuthClient } from '../dist/cli/check-client.js';
 import { GENERATOR_ENV, writeGhzBinary } from './ghz-data.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -12,7 +12,7 @@ import { openDatabase } from '../dist/store/database.js';
 import { TenantRepository } from '../dist/store/tenants.js';
 import { buildCheckRequest } from '../dist/check/envoy-request.js';
 import { ENVOY_PROTO_DIRS } from '../dist/check/protos.js';
-import { callCheck, createAuthClient } from '../dist/admin/check-client.js';
+import { callCheck, createAuthClient } from '../dist/cli/check-client.js';
 import { GENERATOR_ENV, writeGhzBinary } from './ghz-data.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const entry = join(root, 'dist', 'cli.js');
+const entry = join(root, 'dist', 'cli', 'main.js');
 if (!existsSync(entry)) {
   console.error('tenantgate is not built yet: run `npm run setup` (installs dependencies and opa, then compiles).');
   process.exit(1);

@@ -10,7 +10,7 @@ import { findOpa } from '../../src/policy/opa.js';
 import { readBundle } from '../../src/policy/bundle.js';
 import { PolicyEngine } from '../../src/policy/engine.js';
 import { spawnServe } from '../support/serve-process.js';
-import { createAuthClient } from '../../src/admin/check-client.js';
+import { createAuthClient } from '../../src/cli/check-client.js';
 import { envoyCheck } from '../support/envoy.js';
 
 const ROOT = resolve(__dirname, '..', '..');

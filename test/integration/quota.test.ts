@@ -9,7 +9,7 @@ import { openDatabase } from '../../src/store/database.js';
 import { spawnServe } from '../support/serve-process.js';
 import { expectExactlyLimit } from '../support/quota.js';
 import { type EnvoyResult, envoyCheck } from '../support/envoy.js';
-import { createAuthClient } from '../../src/admin/check-client.js';
+import { createAuthClient } from '../../src/cli/check-client.js';
 import { dayWindow } from '../../src/quota/windows.js';
 
 const ROOT = resolve(__dirname, '..', '..');

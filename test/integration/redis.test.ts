@@ -8,7 +8,7 @@ import { AUDIENCE, ISSUER, bearer, mint, startTestServer, type TestServer } from
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { spawnServe } from '../support/serve-process.js';
 import { expectExactlyLimit } from '../support/quota.js';
-import { createAuthClient } from '../../src/admin/check-client.js';
+import { createAuthClient } from '../../src/cli/check-client.js';
 import { envoyCheck, type EnvoyResult } from '../support/envoy.js';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/telemetry/logger.js';

@@ -10,7 +10,7 @@ import { connect } from 'node:tls';
 import { request as httpsRequest } from 'node:https';
 import { bearer, mint, startTestServer, testKeys, ISSUER, AUDIENCE, type TestServer } from '../support/server.js';
 import { makeCerts, type Pair, type TestCerts } from '../support/certs.js';
-import { createAuthClient } from '../../src/admin/check-client.js';
+import { createAuthClient } from '../../src/cli/check-client.js';
 import { envoyCheck } from '../support/envoy.js';
 import { callAdmin } from '../../src/admin/api.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';

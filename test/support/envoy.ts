@@ -3,7 +3,7 @@
 // Envoy would, so tests assert what the upstream or the client really gets.
 import type * as grpc from '@grpc/grpc-js';
 import { buildCheckRequest, type HttpRequestSpec } from '../../src/check/envoy-request.js';
-import { callCheck, httpStatusOf, type CheckResponseMsg, type HeaderOptionMsg } from '../../src/admin/check-client.js';
+import { callCheck, httpStatusOf, type CheckResponseMsg, type HeaderOptionMsg } from '../../src/cli/check-client.js';
 
 export interface EnvoyOptions {
   timeoutMs?: number;

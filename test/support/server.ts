@@ -11,7 +11,7 @@ import { startServer, type RunningServer } from '../../src/server.js';
 import { openDatabase } from '../../src/store/database.js';
 import { TenantRepository } from '../../src/store/tenants.js';
 import { type Tier, type TenantStatus } from '../../src/core/tenants.js';
-import { createAuthClient } from '../../src/admin/check-client.js';
+import { createAuthClient } from '../../src/cli/check-client.js';
 import { createLogger, type Logger } from '../../src/telemetry/logger.js';
 import { Admin } from '../../src/admin/operations.js';
 import { envoyCheck, type EnvoyOptions, type EnvoyResult } from './envoy.js';

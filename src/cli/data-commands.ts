@@ -13,9 +13,9 @@ import type { FederationGrant } from '../core/federation.js';
 import type { AuditEntry } from '../core/audit.js';
 import type { UsageRow } from '../store/quotas.js';
 import type { QuotaOverride, LimitSet } from '../core/limits.js';
-import { Admin } from './operations.js';
-import { OPERATIONS, keyView } from './dispatch.js';
-import { callAdmin } from './api.js';
+import { Admin } from '../admin/operations.js';
+import { OPERATIONS, keyView } from '../admin/dispatch.js';
+import { callAdmin } from '../admin/api.js';
 import { CLIENT_TLS_OPTIONS, type ClientTlsFiles } from '../tls/client-tls.js';
 
 export type ConfigLoader = (opts: { config?: string }) => Config;

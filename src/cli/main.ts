@@ -2,19 +2,19 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { loadConfig, ConfigError, type Config } from './core/config.js';
-import { startServer, type RunningServer } from './server.js';
-import { CLIENT_TLS_OPTIONS } from './tls/client-tls.js';
-import { openDatabase } from './store/database.js';
-import { StoreError } from './core/errors.js';
-import { compilePolicies, PolicyCompileError } from './policy/compile.js';
-import { findOpa } from './policy/opa.js';
-import { checkOnce, formatResponse } from './admin/check-client.js';
-import { demoIssuer, ensureDemoKeys, mintToken, seedDemoTenants, signingKeyPath } from './admin/demo.js';
+import { loadConfig, ConfigError, type Config } from '../core/config.js';
+import { startServer, type RunningServer } from '../server.js';
+import { CLIENT_TLS_OPTIONS } from '../tls/client-tls.js';
+import { openDatabase } from '../store/database.js';
+import { StoreError } from '../core/errors.js';
+import { compilePolicies, PolicyCompileError } from '../policy/compile.js';
+import { findOpa } from '../policy/opa.js';
+import { checkOnce, formatResponse } from './check-client.js';
+import { demoIssuer, ensureDemoKeys, mintToken, seedDemoTenants, signingKeyPath } from './demo.js';
 import { spawnSync } from 'node:child_process';
-import { registerDataCommands } from './admin/cli-data.js';
+import { registerDataCommands } from './data-commands.js';
 import { isPrimary, runPrimary } from './cluster.js';
-import { parseDuration } from './admin/dispatch.js';
+import { parseDuration } from '../admin/dispatch.js';
 
 const DEFAULT_CONFIG = 'tenantgate.yaml';
 
