@@ -8,6 +8,7 @@
 import { Denial } from '../core/types.js';
 import { parseQuery } from './normalize.js';
 import { type NormalizedRequest } from '../core/request.js';
+import { deny } from '../core/denials.js';
 
 /** Fills parsedBody / bodyError, or refuses the body. */
 export function parseBody(req: NormalizedRequest, maxDepth: number): Denial | undefined {
@@ -16,7 +17,7 @@ export function parseBody(req: NormalizedRequest, maxDepth: number): Denial | un
   const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (ct === 'application/json' || ct.endsWith('+json')) {
     const refused = scanJson(body, maxDepth);
-    if (refused) return new Denial(400, 'bad_request', refused);
+    if (refused) return deny('bad_request', refused);
     try {
       req.parsedBody = JSON.parse(body);
     } catch {

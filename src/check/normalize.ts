@@ -3,6 +3,7 @@
 import type { Config } from '../core/config.js';
 import { Denial } from '../core/types.js';
 import type { NormalizedRequest } from '../core/request.js';
+import { deny } from '../core/denials.js';
 
 type Attrs = {
   source?: unknown;
@@ -114,7 +115,7 @@ function attributesOf(attrs: Attrs, http: HttpReq, method: string, headers: Reco
 }
 
 function bad(reason: string): Denial {
-  return new Denial(400, 'bad_request', reason);
+  return deny('bad_request', reason);
 }
 
 function collectHeaders(http: HttpReq, max: number): Record<string, string> | Denial {

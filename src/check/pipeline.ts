@@ -18,6 +18,7 @@ import type { PolicyEngine } from '../policy/engine.js';
 import type { AuditInput } from '../core/audit.js';
 import type { QuotaOutcome, QuotaService } from '../quota/service.js';
 import type { RepeatedLog } from '../telemetry/repeated-log.js';
+import { deny } from '../core/denials.js';
 
 export interface PipelineDeps {
   config: Config;
@@ -101,7 +102,7 @@ export class CheckPipeline {
       // A bug or a failing store must not let a request through, nor take the server down; it is logged, with
       // the tenant and decision id, so the 503 can be traced.
       this.deps.log.error('check_failed', { err, decision_id: decisionId, tenant: who.tenant_id, subject: who.subject }, 'check failed');
-      return end(new Denial(503, 'internal_error', 'the authorization service failed to decide'), req instanceof Denial ? null : (req ?? null));
+      return end(deny('internal_error', 'the authorization service failed to decide'), req instanceof Denial ? null : (req ?? null));
     }
   }
 
@@ -115,7 +116,7 @@ export class CheckPipeline {
     if (!quota || !tenant) return decision;
     const q = quota.enforce(tenant, ctx.identity, ctx.effective, decision);
     const apply = (r: QuotaOutcome): Decision | Denial => {
-      if (!r.allowed) return new Denial(r.http_status, r.code, r.reason, r.headers);
+      if (r instanceof Denial) return r;
       return r.headers.ratelimit ? { ...decision, response_headers_to_add: { ...decision.response_headers_to_add, ...r.headers } } : decision;
     };
     return q instanceof Promise ? q.then(apply) : apply(q);
@@ -132,7 +133,7 @@ export class CheckPipeline {
     if (cred instanceof Denial) return cred;
     const apiKey = req.headers[this.apiKeyHeader];
     if (apiKey !== undefined && apiKey !== '') {
-      if (cred.kind !== 'none') return new Denial(400, 'bad_request', 'send either a bearer token or an API key, not both');
+      if (cred.kind !== 'none') return deny('bad_request', 'send either a bearer token or an API key, not both');
       return this.deps.apiKeys.verify(apiKey);
     }
     if (cred.kind === 'none') return ANONYMOUS;

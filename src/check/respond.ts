@@ -3,6 +3,7 @@
 // client-supplied copy of a tenantgate header is removed.
 import { Denial, type Decision } from '../core/types.js';
 import type { Outcome } from '../core/outcome.js';
+import { challengeFor, grpcCodeFor } from '../core/denials.js';
 
 /** Every header tenantgate may set for the upstream: clients never get to supply one of these. */
 export const TRUSTED_HEADERS = [
@@ -28,12 +29,6 @@ export const TRUSTED_HEADERS = [
 
 const TRUSTED_SET: ReadonlySet<string> = new Set(TRUSTED_HEADERS);
 
-const HTTP_TO_GRPC: Record<number, number> = { 400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 413: 8, 429: 8, 500: 13, 501: 12, 503: 14, 504: 4 };
-
-export function grpcCodeFor(httpStatus: number): number {
-  return HTTP_TO_GRPC[httpStatus] ?? (httpStatus >= 500 ? 14 : 7);
-}
-
 interface HeaderOption {
   header: { key: string; value: string };
   append: { value: boolean };
@@ -41,8 +36,6 @@ interface HeaderOption {
 
 export const set = (key: string, value: string): HeaderOption => ({ header: { key, value }, append: { value: false } });
 const CONTENT_TYPE_JSON = Object.freeze(set('content-type', 'application/json'));
-const WWW_AUTH = Object.freeze(set('www-authenticate', 'Bearer realm="tenantgate"'));
-const WWW_AUTH_INVALID = Object.freeze(set('www-authenticate', 'Bearer realm="tenantgate", error="invalid_token"'));
 
 // Header values come partly from token claims: keep them to visible ASCII so Envoy's mutation checks pass
 // and nothing can inject a header line.
@@ -119,7 +112,7 @@ function denyResponse(outcome: Outcome, d: Decision | Denial): Record<string, un
   const code = d.code ?? 'denied';
   const reason = d.reason ?? 'the request is not allowed';
   const headers: HeaderOption[] = [CONTENT_TYPE_JSON];
-  if (status === 401) headers.push(code === 'invalid_token' || code === 'invalid_api_key' ? WWW_AUTH_INVALID : WWW_AUTH);
+  if (status === 401) headers.push(set('www-authenticate', challengeFor(code)));
   if (d.headers) {
     for (const [k, v] of Object.entries(d.headers)) if (k !== 'content-type' && k !== 'www-authenticate') headers.push(set(k, safe(v)));
   }

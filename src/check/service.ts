@@ -7,6 +7,7 @@ import { toCheckResponse } from './respond.js';
 import { encodeCheckResponse } from './encode.js';
 import { encodeAllowed } from './allow-template.js';
 import { Denial, type Peer } from '../core/types.js';
+import { QUOTA_DENIALS } from '../core/denials.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { DecisionLog } from '../telemetry/decision-log.js';
 import type { PolicyEngine } from '../policy/engine.js';
@@ -47,7 +48,7 @@ export class CheckService {
       metrics.checks.inc({ decision: d.allowed ? 'allow' : 'deny', code: d.allowed ? 'ok' : (d.code ?? 'denied') });
       metrics.checkDuration.observe({ transport }, seconds);
       if (o.policySeconds !== undefined) metrics.policyEval.observe(o.policySeconds);
-      if (!d.allowed && (d.code === 'quota_exceeded' || d.code === 'capacity_exceeded' || d.code === 'quota_unavailable')) metrics.quotaDenials.inc({ code: d.code });
+      if (!d.allowed && d.code && QUOTA_DENIALS.has(d.code)) metrics.quotaDenials.inc({ code: d.code });
       if (o.tenant) metrics.tenantCheck(o.tenant.id);
     }
     if (decisionLog) decisionLog.record(o, seconds * 1000);

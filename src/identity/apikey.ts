@@ -4,6 +4,7 @@
 import { LRUCache } from 'lru-cache';
 import { Denial, type Identity } from '../core/types.js';
 import { parseKey, secretMatches, type ApiKeyRecord } from '../core/api-keys.js';
+import { deny } from '../core/denials.js';
 
 const ABSENT = Symbol('absent');
 
@@ -92,5 +93,5 @@ function cached(rec: ApiKeyRecord): CachedKey {
 }
 
 function invalidKey(reason: string): Denial {
-  return new Denial(401, 'invalid_api_key', reason);
+  return deny('invalid_api_key', reason);
 }

@@ -1,5 +1,6 @@
 // Finds the credential in the request headers. It never echoes a token in a reason.
 import { Denial } from '../core/types.js';
+import { deny } from '../core/denials.js';
 
 export type Credential = { kind: 'none' } | { kind: 'bearer'; token: string };
 
@@ -22,5 +23,5 @@ export function extractCredential(headers: Record<string, string>, maxTokenBytes
 }
 
 export function invalidToken(reason: string): Denial {
-  return new Denial(401, 'invalid_token', reason);
+  return deny('invalid_token', reason);
 }

@@ -8,6 +8,7 @@ import type { Config, IssuerConfig } from '../core/config.js';
 import { Denial, type Identity } from '../core/types.js';
 import { readClaim } from '../core/claims.js';
 import { invalidToken } from './credentials.js';
+import { deny } from '../core/denials.js';
 
 type KeyInput = Parameters<typeof jose.jwtVerify>[1];
 
@@ -170,7 +171,7 @@ function verifyError(err: unknown): Denial {
 }
 
 function jwksUnavailable(): Denial {
-  return new Denial(503, 'jwks_unavailable', 'the identity provider keys are not available');
+  return deny('jwks_unavailable', 'the identity provider keys are not available');
 }
 
 /**

@@ -12,6 +12,7 @@ import { Denial, type Decision } from '../core/types.js';
 import type { PolicyBundle } from './bundle.js';
 import { bundleProjection, project, type Projection } from './deps.js';
 import { sha256Base64 } from '../util/digest.js';
+import { deny } from '../core/denials.js';
 
 type Loaded = Awaited<ReturnType<typeof loadPolicy>>;
 
@@ -113,7 +114,7 @@ function run(active: Active, given: unknown): Decision | Denial {
 }
 
 function policyError(reason: string): Denial {
-  return new Denial(503, 'policy_error', reason);
+  return deny('policy_error', reason);
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

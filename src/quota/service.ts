@@ -3,7 +3,8 @@
 // RateLimit fields for the response. Limit sets are computed when data changes, not per request.
 import type { Config } from '../core/config.js';
 import type { Tenant, Tier } from '../core/tenants.js';
-import type { Decision, Identity } from '../core/types.js';
+import type { Decision, Denial, Identity } from '../core/types.js';
+import { deny } from '../core/denials.js';
 import type { EffectiveContext, QuotaOverride, LimitSet } from '../core/limits.js';
 import { itemsFor, overlay, type LimitItem, type Scope } from './limits.js';
 import type { Limiter, QuotaResult } from './limiter.js';
@@ -12,7 +13,7 @@ import { rateLimitFields } from './headers.js';
 
 export type QuotaOutcome =
   | { allowed: true; headers: Record<string, string> }
-  | { allowed: false; http_status: number; code: string; reason: string; headers: Record<string, string> };
+  | Denial;
 
 interface TenantOverrides {
   tenant?: LimitSet;
@@ -53,7 +54,7 @@ export class QuotaService {
     const now = this.clock();
     if (this.fair) {
       const a = this.fair.admit(tenant.id, tenant.tier, now);
-      if (!a.allowed) return { allowed: false, http_status: 429, code: 'capacity_exceeded', reason: a.reason, headers: { 'retry-after': String(a.retryAfter) } };
+      if (!a.allowed) return deny('capacity_exceeded', a.reason, { 'retry-after': String(a.retryAfter) });
     }
     const items = this.itemsFor(tenant, identity, effective, decision);
     if (items.length === 0) return { allowed: true, headers: {} };
@@ -62,7 +63,7 @@ export class QuotaService {
     // The only rejection is the Redis store failing with fail_closed: deny as unavailable (503), fail closed.
     return r.then(
       (x) => this.outcome(x, now),
-      () => ({ allowed: false as const, http_status: 503, code: 'quota_unavailable', reason: 'the quota store is unavailable', headers: {} }),
+      () => deny('quota_unavailable', 'the quota store is unavailable'),
     );
   }
 
@@ -71,13 +72,7 @@ export class QuotaService {
     if (r.allowed) return { allowed: true, headers: fields };
     const it = r.exceeded!.item;
     const what = it.kind === 'bucket' ? `burst limit of ${it.limit} (${it.rate}/s)` : `limit of ${it.limit} requests per ${it.kind}`;
-    return {
-      allowed: false,
-      http_status: 429,
-      code: 'quota_exceeded',
-      reason: `quota exceeded: the ${it.name} ${what}`,
-      headers: { 'retry-after': String(r.retryAfter), ...fields },
-    };
+    return deny('quota_exceeded', `quota exceeded: the ${it.name} ${what}`, { 'retry-after': String(r.retryAfter), ...fields });
   }
 
   private itemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision): LimitItem[] {

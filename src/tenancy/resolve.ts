@@ -4,6 +4,7 @@ import type { Config } from '../core/config.js';
 import { Denial, type Identity, type TenantHint } from '../core/types.js';
 import { isValidTenantId } from '../core/tenants.js';
 import type { NormalizedRequest } from '../core/request.js';
+import { deny } from '../core/denials.js';
 
 export class TenantResolver {
   private readonly header: string;
@@ -17,8 +18,8 @@ export class TenantResolver {
   /** The tenant of an authenticated identity, or the denial that says why there is none. */
   identityTenant(identity: Identity): string | Denial {
     const id = identity.tenant_id;
-    if (id === null || id === '') return new Denial(403, 'missing_tenant', 'the credential does not name a tenant');
-    if (!isValidTenantId(id)) return new Denial(400, 'invalid_tenant_id', 'the credential names a malformed tenant id');
+    if (id === null || id === '') return deny('missing_tenant', 'the credential does not name a tenant');
+    if (!isValidTenantId(id)) return deny('invalid_tenant_id', 'the credential names a malformed tenant id');
     return id;
   }
 
@@ -60,7 +61,7 @@ export class TenantResolver {
 }
 
 function badHint(where: string): Denial {
-  return new Denial(400, 'invalid_tenant_id', `${where} names a malformed tenant id`);
+  return deny('invalid_tenant_id', `${where} names a malformed tenant id`);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { grpcCodeFor, headersToRemove, toCheckResponse, toValue } from '../../src/check/respond.js';
+import { headersToRemove, toCheckResponse, toValue } from '../../src/check/respond.js';
+import { grpcCodeFor } from '../../src/core/denials.js';
 import { DOCUMENTED_TRUSTED_HEADERS as TRUSTED_HEADERS } from '../support/documented.js';
 import { ANONYMOUS, Denial, type Decision } from '../../src/core/types.js';
 import type { Outcome } from '../../src/core/outcome.js';
