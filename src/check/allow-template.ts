@@ -39,7 +39,7 @@ function build(o: Outcome, d: Decision): Template {
   // Not through the option cache: the template is the cache for these.
   writeOptions(h, 2, names.filter((n) => n !== 'x-decision-id').map((k) => set(k, headers[k]!)));
   const m = protobuf.Writer.create();
-  for (const [k, v] of Object.entries(metadata(o, d, false).fields as Record<string, Record<string, unknown>>)) encodeStructEntry(m, k, v);
+  for (const [k, v] of Object.entries(metadata(o, d, false).fields)) encodeStructEntry(m, k, v);
   const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
   // Shared, not per caller: headersToRemove returns one array per set of header names, and encodeRemoveList
   // keeps its bytes per array.

@@ -6,12 +6,7 @@
 import protobuf from 'protobufjs';
 import { LRUCache } from 'lru-cache';
 
-interface HeaderOption {
-  header: { key: string; value: string };
-  append?: { value: boolean };
-}
-
-type Msg = Record<string, unknown>;
+import type { CheckResponseModel, HeaderOption, Struct, StructValue } from '../core/response.js';
 
 /**
  * A copy with its own memory, for bytes that are kept. protobufjs writes into Buffer.allocUnsafe, which hands out
@@ -31,13 +26,13 @@ function encodeHeaderOption(o: HeaderOption): Uint8Array {
   hv.uint32(10).string(o.header.key).uint32(18).string(o.header.value);
   w.uint32(10).bytes(hv.finish());
   // BoolValue{value}, written explicitly even when false (as protobufjs does for a set field).
-  if (o.append) w.uint32(18).bytes(o.append.value ? Uint8Array.of(8, 1) : Uint8Array.of(8, 0));
+  w.uint32(18).bytes(o.append.value ? Uint8Array.of(8, 1) : Uint8Array.of(8, 0));
   return w.finish();
 }
 
 function headerOption(o: HeaderOption, cache: boolean): Uint8Array {
   if (!cache) return encodeHeaderOption(o);
-  const k = `${o.header.key}\u0000${o.header.value}\u0000${o.append ? (o.append.value ? 1 : 0) : 2}`;
+  const k = `${o.header.key}\u0000${o.header.value}\u0000${o.append.value ? 1 : 0}`;
   let b = optionCache.get(k);
   if (!b) optionCache.set(k, (b = own(encodeHeaderOption(o))));
   return b;
@@ -52,31 +47,31 @@ export function writeOptions(w: protobuf.Writer, field: number, options: HeaderO
   for (const o of options) w.uint32((field << 3) | 2).bytes(headerOption(o, cache && o.header.key !== 'x-decision-id'));
 }
 
-function encodeValue(v: Msg): Uint8Array {
+function encodeValue(v: StructValue): Uint8Array {
   const w = protobuf.Writer.create();
   if ('nullValue' in v) w.uint32(8).int32(0);
-  else if ('numberValue' in v) w.uint32(17).double(v.numberValue as number);
-  else if ('stringValue' in v) w.uint32(26).string(v.stringValue as string);
-  else if ('boolValue' in v) w.uint32(32).bool(v.boolValue as boolean);
-  else if ('structValue' in v) w.uint32(42).bytes(encodeStruct(v.structValue as Msg));
-  else if ('listValue' in v) {
+  else if ('numberValue' in v) w.uint32(17).double(v.numberValue);
+  else if ('stringValue' in v) w.uint32(26).string(v.stringValue);
+  else if ('boolValue' in v) w.uint32(32).bool(v.boolValue);
+  else if ('structValue' in v) w.uint32(42).bytes(encodeStruct(v.structValue));
+  else {
     const l = protobuf.Writer.create();
-    for (const x of ((v.listValue as Msg).values as Msg[]) ?? []) l.uint32(10).bytes(encodeValue(x));
+    for (const x of v.listValue.values) l.uint32(10).bytes(encodeValue(x));
     w.uint32(50).bytes(l.finish());
   }
   return w.finish();
 }
 
 /** One entry of a Struct's fields map, as the field (tag and length included). */
-export function encodeStructEntry(w: protobuf.Writer, key: string, value: Msg): void {
+export function encodeStructEntry(w: protobuf.Writer, key: string, value: StructValue): void {
   const e = protobuf.Writer.create();
   e.uint32(10).string(key).uint32(18).bytes(encodeValue(value));
   w.uint32(10).bytes(e.finish());
 }
 
-function encodeStruct(s: Msg): Uint8Array {
+function encodeStruct(s: Struct): Uint8Array {
   const w = protobuf.Writer.create();
-  for (const [k, v] of Object.entries((s.fields as Record<string, Msg>) ?? {})) encodeStructEntry(w, k, v);
+  for (const [k, v] of Object.entries(s.fields)) encodeStructEntry(w, k, v);
   return w.finish();
 }
 
@@ -97,29 +92,27 @@ export function encodeRemoveList(names: readonly string[]): Uint8Array {
   return b;
 }
 
-export function encodeCheckResponse(r: Msg): Uint8Array {
+export function encodeCheckResponse(r: CheckResponseModel): Uint8Array {
   const w = protobuf.Writer.create();
-  if (r.status) w.uint32(10).bytes(encodeStatus(r.status as { code?: number; message?: string }));
-  const denied = r.deniedResponse as Msg | undefined;
+  w.uint32(10).bytes(encodeStatus(r.status));
+  const denied = r.deniedResponse;
   if (denied) {
     const d = protobuf.Writer.create();
-    const code = (denied.status as { code?: number } | undefined)?.code;
-    d.uint32(10).bytes(code !== undefined ? protobuf.Writer.create().uint32(8).int32(code).finish() : new Uint8Array(0));
-    writeOptions(d, 2, denied.headers as HeaderOption[] | undefined);
-    if (denied.body) d.uint32(26).string(denied.body as string);
+    d.uint32(10).bytes(protobuf.Writer.create().uint32(8).int32(denied.status.code).finish());
+    writeOptions(d, 2, denied.headers);
+    if (denied.body) d.uint32(26).string(denied.body);
     w.uint32(18).bytes(d.finish());
   }
-  const ok = r.okResponse as Msg | undefined;
+  const ok = r.okResponse;
   if (ok) {
     // Fields in number order: headers (2), headers_to_remove (5, cached already encoded), response_headers_to_add (6).
     const headers = protobuf.Writer.create();
-    writeOptions(headers, 2, ok.headers as HeaderOption[] | undefined, true);
-    const remove = ok.headersToRemove as readonly string[] | undefined;
+    writeOptions(headers, 2, ok.headers, true);
     const add = protobuf.Writer.create();
-    writeOptions(add, 6, ok.responseHeadersToAdd as HeaderOption[] | undefined);
-    const parts = [headers.finish(), remove?.length ? encodeRemoveList(remove) : new Uint8Array(0), add.finish()];
+    writeOptions(add, 6, ok.responseHeadersToAdd);
+    const parts = [headers.finish(), ok.headersToRemove.length ? encodeRemoveList(ok.headersToRemove) : new Uint8Array(0), add.finish()];
     w.uint32(26).bytes(Buffer.concat(parts));
   }
-  if (r.dynamicMetadata) w.uint32(34).bytes(encodeStruct(r.dynamicMetadata as Msg));
+  if (r.dynamicMetadata) w.uint32(34).bytes(encodeStruct(r.dynamicMetadata));
   return w.finish();
 }

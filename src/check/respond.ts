@@ -4,6 +4,8 @@
 import { Denial, type Decision } from '../core/types.js';
 import type { Outcome } from '../core/outcome.js';
 import { challengeFor, grpcCodeFor } from '../core/denials.js';
+import type { CheckResponseModel, HeaderOption, OkResponse, Struct, StructValue } from '../core/response.js';
+import { encodeCheckResponse } from './encode.js';
 
 /** Every header tenantgate may set for the upstream: clients never get to supply one of these. */
 export const TRUSTED_HEADERS = [
@@ -29,11 +31,6 @@ export const TRUSTED_HEADERS = [
 
 const TRUSTED_SET: ReadonlySet<string> = new Set(TRUSTED_HEADERS);
 
-interface HeaderOption {
-  header: { key: string; value: string };
-  append: { value: boolean };
-}
-
 export const set = (key: string, value: string): HeaderOption => ({ header: { key, value }, append: { value: false } });
 const CONTENT_TYPE_JSON = Object.freeze(set('content-type', 'application/json'));
 
@@ -58,7 +55,7 @@ export function headersToRemove(setNames: string[], extra: string[] | undefined)
   return [...new Set([...base, ...extra.filter((h) => !s.has(h))])];
 }
 
-export function toCheckResponse(outcome: Outcome): Record<string, unknown> {
+export function toCheckResponse(outcome: Outcome): CheckResponseModel {
   const d = outcome.decision;
   return d.allowed ? allowResponse(outcome, d) : denyResponse(outcome, d);
 }
@@ -94,10 +91,10 @@ export function upstreamHeaders(outcome: Outcome, decision: Decision): Record<st
   return out;
 }
 
-function allowResponse(outcome: Outcome, decision: Decision): Record<string, unknown> {
+function allowResponse(outcome: Outcome, decision: Decision): CheckResponseModel {
   const headers = upstreamHeaders(outcome, decision);
   const names = Object.keys(headers);
-  const ok: Record<string, unknown> = {
+  const ok: OkResponse = {
     headers: names.map((k) => set(k, headers[k]!)),
     headersToRemove: headersToRemove(names, decision.request_headers_to_remove),
   };
@@ -107,7 +104,7 @@ function allowResponse(outcome: Outcome, decision: Decision): Record<string, unk
   return { status: { code: 0, message: '' }, okResponse: ok, dynamicMetadata: metadata(outcome, decision) };
 }
 
-function denyResponse(outcome: Outcome, d: Decision | Denial): Record<string, unknown> {
+function denyResponse(outcome: Outcome, d: Decision | Denial): CheckResponseModel {
   const status = d.http_status ?? 403;
   const code = d.code ?? 'denied';
   const reason = d.reason ?? 'the request is not allowed';
@@ -128,8 +125,8 @@ function denyResponse(outcome: Outcome, d: Decision | Denial): Record<string, un
 }
 
 /** The metadata fields; decision_id comes last, so that a cached encoding of the others can be followed by it. */
-export function metadata(outcome: Outcome, d: Decision | Denial, withDecisionId = true): Record<string, unknown> {
-  const fields: Record<string, unknown> = {
+export function metadata(outcome: Outcome, d: Decision | Denial, withDecisionId = true): Struct {
+  const fields: Record<string, StructValue> = {
     allowed: { boolValue: d.allowed },
     policy_revision: { stringValue: outcome.policyRevision },
   };
@@ -143,19 +140,19 @@ export function metadata(outcome: Outcome, d: Decision | Denial, withDecisionId 
 }
 
 /** JS value → google.protobuf.Value in protobufjs' camelCase form (see ENVOY-EXTAUTHZ.md section 6). */
-export function toValue(v: unknown): Record<string, unknown> {
+export function toValue(v: unknown): StructValue {
   if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
   if (typeof v === 'string') return { stringValue: v };
   if (typeof v === 'number') return { numberValue: v };
   if (typeof v === 'boolean') return { boolValue: v };
   if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
-  const fields: Record<string, unknown> = {};
+  const fields: Record<string, StructValue> = {};
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) fields[k] = toValue(x);
   return { structValue: { fields } };
 }
 
-/** Sent if building a decision itself failed: deny, fail closed (503), still a well-formed answer. */
-export const FAILSAFE_RESPONSE = Object.freeze({
+/** Sent if building a decision itself failed: deny, fail closed (503), still a well-formed answer; encoded once. */
+export const FAILSAFE_RESPONSE: Uint8Array = encodeCheckResponse({
   status: { code: 14, message: 'the authorization service failed to decide' },
   deniedResponse: {
     status: { code: 503 },

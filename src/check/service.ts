@@ -8,6 +8,7 @@ import { encodeCheckResponse } from './encode.js';
 import { encodeAllowed } from './allow-template.js';
 import { Denial, type Peer } from '../core/types.js';
 import { QUOTA_DENIALS } from '../core/denials.js';
+import type { CheckResponseModel } from '../core/response.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { DecisionLog } from '../telemetry/decision-log.js';
 import type { PolicyEngine } from '../policy/engine.js';
@@ -20,7 +21,7 @@ export class CheckService {
   ) {}
 
   /** The HTTP form: the outcome and the CheckResponse as an object. */
-  check(raw: unknown, transport: 'grpc' | 'http', peer: Peer | null = null): Promise<{ outcome: Outcome; response: Record<string, unknown> }> {
+  check(raw: unknown, transport: 'grpc' | 'http', peer: Peer | null = null): Promise<{ outcome: Outcome; response: CheckResponseModel }> {
     return this.decide(raw, peer, transport, (outcome) => ({ outcome, response: toCheckResponse(outcome) }));
   }
 

@@ -3,11 +3,10 @@ import * as grpc from '@grpc/grpc-js';
 import { authClientConstructor, loadPackageDefinition } from '../check/protos.js';
 import { buildCheckRequest, type HttpRequestSpec } from '../check/envoy-request.js';
 import { clientCredentials, type ClientTlsFiles } from '../tls/client-tls.js';
+import type { HeaderOption } from '../core/response.js';
 
-export interface HeaderOptionMsg {
-  header?: { key?: string; value?: string; rawValue?: Buffer };
-  append?: { value?: boolean } | null;
-}
+/** A header option as the client decodes it from the wire: the model's, with any field possibly absent. */
+export type HeaderOptionMsg = { header?: Partial<HeaderOption['header']> & { rawValue?: Buffer }; append?: Partial<HeaderOption['append']> | null };
 
 export interface CheckResponseMsg {
   status?: { code?: number; message?: string };

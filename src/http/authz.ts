@@ -9,6 +9,7 @@ import { LRUCache } from 'lru-cache';
 import { buildCheckRequest } from '../check/envoy-request.js';
 import type { CheckService } from '../check/service.js';
 import type { Peer } from '../core/types.js';
+import type { OkResponse } from '../core/response.js';
 
 export interface HttpAnswer {
   status: number;
@@ -17,8 +18,6 @@ export interface HttpAnswer {
 }
 
 const META = new Set(['x-forwarded-method', 'x-forwarded-uri', 'x-forwarded-host', 'x-forwarded-proto', 'x-original-method', 'x-original-uri', 'x-original-url', 'x-original-host', 'content-length', 'connection', 'transfer-encoding', 'keep-alive']);
-
-type HeaderOpt = { header?: { key?: string; value?: string }; append?: { value?: boolean } };
 
 export class HttpAuthz {
   // Full denials kept briefly for nginx's error_page to fetch by decision id.
@@ -55,11 +54,10 @@ export class HttpAuthz {
     const host = one('x-forwarded-host') ?? one('x-original-host') ?? one('host') ?? 'localhost';
     const check = buildCheckRequest({ method, path: uri, host, headers, body, scheme: one('x-forwarded-proto') ?? 'http', protocol: `HTTP/${req.httpVersion}`, principal: peer?.principal });
     const { response, outcome } = await this.service.check(check, 'http', peer);
-    const ok = response.okResponse as { headers?: HeaderOpt[]; headersToRemove?: string[]; responseHeadersToAdd?: HeaderOpt[] } | undefined;
-    if (ok) return allowAnswer(ok);
-    const denied = response.deniedResponse as { status?: { code?: number }; headers?: HeaderOpt[]; body?: string };
-    const answer: HttpAnswer = { status: denied.status?.code ?? 403, headers: { 'x-decision-id': outcome.decisionId }, body: denied.body ?? '' };
-    for (const o of denied.headers ?? []) answer.headers[o.header!.key!] = o.header!.value ?? '';
+    if (response.okResponse) return allowAnswer(response.okResponse);
+    const denied = response.deniedResponse!;
+    const answer: HttpAnswer = { status: denied.status.code, headers: { 'x-decision-id': outcome.decisionId }, body: denied.body };
+    for (const o of denied.headers) answer.headers[o.header.key] = o.header.value;
     if (nginx && answer.status !== 401 && answer.status !== 403) {
       this.replays.set(outcome.decisionId, answer);
       return { status: 403, headers: { ...answer.headers, 'x-authz-status': String(answer.status) }, body: answer.body };
@@ -76,10 +74,10 @@ export class HttpAuthz {
  * client's copy wherever the gateway copies it) and named in x-envoy-auth-headers-to-remove (which Envoy's
  * http_service honours by removing it).
  */
-function allowAnswer(ok: { headers?: HeaderOpt[]; headersToRemove?: string[]; responseHeadersToAdd?: HeaderOpt[] }): HttpAnswer {
+function allowAnswer(ok: OkResponse): HttpAnswer {
   const out: Record<string, string> = {};
-  for (const o of [...(ok.headers ?? []), ...(ok.responseHeadersToAdd ?? [])]) out[o.header!.key!] = o.header!.value ?? '';
-  const remove = ok.headersToRemove ?? [];
+  for (const o of [...ok.headers, ...(ok.responseHeadersToAdd ?? [])]) out[o.header.key] = o.header.value;
+  const remove = ok.headersToRemove;
   for (const name of remove) out[name] ??= '';
   if (remove.length) out['x-envoy-auth-headers-to-remove'] = remove.join(',');
   return { status: 200, headers: out, body: '' };
