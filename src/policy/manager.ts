@@ -119,6 +119,9 @@ export class PolicyManager {
       this.log.info({ url, etag: this.etag, policy_revision: this.live.revision }, 'policy bundle loaded');
       return true;
     } catch (err) {
+      // The next poll downloads whatever is there: an ETag made of mtime and size (nginx's) can repeat for a new
+      // bundle written within the same second, and a 304 would then hide it.
+      this.etag = undefined;
       const message = (err as Error).message;
       this.events.onReload('failure', 'bundle_url', this.live.revision, message);
       this.log.error({ url, error: message }, 'policy bundle poll failed; the last good policy keeps serving');
