@@ -115,11 +115,8 @@ export class CheckPipeline {
     const tenant = ctx.tenant;
     if (!quota || !tenant) return decision;
     const q = quota.enforce(tenant, ctx.identity, ctx.effective, decision);
-    const apply = (r: QuotaOutcome): Decision | Denial => {
-      if (r instanceof Denial) return r;
-      return r.headers.ratelimit ? { ...decision, response_headers_to_add: { ...decision.response_headers_to_add, ...r.headers } } : decision;
-    };
-    return q instanceof Promise ? q.then(apply) : apply(q);
+    // No closure on the synchronous (local limiter) path, which is every check without Redis.
+    return q instanceof Promise ? q.then((r) => withQuota(decision, r)) : withQuota(decision, q);
   }
 
   /** The body is parsed only for an identified caller, and only when the policy reads it. */
@@ -172,4 +169,10 @@ export class CheckPipeline {
       after: { decision_id: decisionId, source: f.source, access: f.access, method: req.method, path: req.path },
     });
   }
+}
+
+/** The decision with the quota's RateLimit fields added, or the quota's denial. */
+function withQuota(decision: Decision, r: QuotaOutcome): Decision | Denial {
+  if (r instanceof Denial) return r;
+  return r.headers.ratelimit ? { ...decision, response_headers_to_add: { ...decision.response_headers_to_add, ...r.headers } } : decision;
 }
