@@ -6,7 +6,7 @@ import { StoreError } from '../core/errors.js';
 import type { Tier } from '../core/tenants.js';
 import type { MembershipRole } from '../core/groups.js';
 import type { ApiKey } from '../core/api-keys.js';
-import type { LimitSet } from '../core/limits.js';
+import { LIMIT_FIELDS, type LimitField, type LimitSet } from '../core/limits.js';
 import type { Config } from '../core/config.js';
 
 type Req = Record<string, unknown>;
@@ -56,7 +56,6 @@ function quotaScope(r: Req): { scope: 'tenant' | 'group' | 'key'; id: string } {
   return key ? { scope: 'key', id: key } : group ? { scope: 'group', id: group } : { scope: 'tenant', id: s(r, 'tenant') };
 }
 
-const LIMITS = ['per_minute', 'per_day', 'per_month', 'burst', 'rate'] as const;
 
 export type Operation = (admin: Admin, req: Req, config: Config) => unknown | Promise<unknown>;
 
@@ -120,10 +119,10 @@ export const OPERATIONS: Record<string, Operation> = {
   SetQuota: (a, r) => {
     const { scope, id } = quotaScope(r);
     const change: LimitSet = {};
-    for (const k of LIMITS) if (typeof r[k] === 'number') change[k] = r[k] as number;
+    for (const k of LIMIT_FIELDS) if (typeof r[k] === 'number') change[k] = r[k] as number;
     for (const k of (Array.isArray(r.clear) ? r.clear : []) as string[]) {
-      if (!(LIMITS as readonly string[]).includes(k)) throw new StoreError(`unknown limit "${k}" to clear`, 'invalid');
-      change[k as (typeof LIMITS)[number]] = null;
+      if (!(LIMIT_FIELDS as readonly string[]).includes(k)) throw new StoreError(`unknown limit "${k}" to clear`, 'invalid');
+      change[k as LimitField] = null;
     }
     if (Object.keys(change).length === 0) throw new StoreError('name at least one limit: per-minute, per-day, per-month, burst or rate', 'invalid');
     return a.quotaSet(s(r, 'tenant'), scope, id, change);

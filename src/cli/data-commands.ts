@@ -12,7 +12,7 @@ import { ROLES, type Group, type Membership } from '../core/groups.js';
 import type { FederationGrant } from '../core/federation.js';
 import type { AuditEntry } from '../core/audit.js';
 import type { UsageRow } from '../store/quotas.js';
-import type { QuotaOverride, LimitSet } from '../core/limits.js';
+import { LIMIT_FIELDS, type QuotaOverride, type LimitSet } from '../core/limits.js';
 import { Admin } from '../admin/operations.js';
 import { OPERATIONS, keyView } from '../admin/dispatch.js';
 import { callAdmin } from '../admin/api.js';
@@ -23,7 +23,7 @@ type Opts = { config?: string; server?: string; token?: string; json?: boolean }
 type KeyView = ReturnType<typeof keyView>;
 
 const tenantLine = (t: Tenant) => `${t.id.padEnd(20)} ${t.tier.padEnd(10)} ${t.status.padEnd(9)} ${t.name}${t.upstream ? `  → ${t.upstream}` : ''}`;
-const limitLine = (l: LimitSet) => (['per_minute', 'per_day', 'per_month', 'burst', 'rate'] as const).map((k) => `${k.replace('_', '-')}=${l[k] ?? '-'}`).join(' ');
+const limitLine = (l: LimitSet) => LIMIT_FIELDS.map((k) => `${k.replace('_', '-')}=${l[k] ?? '-'}`).join(' ');
 const keyState = (k: KeyView) => (k.revoked_at ? 'revoked' : k.expires_at && Date.parse(k.expires_at) <= Date.now() ? 'expired' : k.rotated_to ? `rotated (valid until ${k.expires_at})` : 'active');
 
 export function registerDataCommands(program: Command, configFrom: ConfigLoader): void {
@@ -234,7 +234,9 @@ function registerQuotaAndUsageCommands(program: Command, { run, out, common }: K
     .option('--rate <n>', 'token bucket refill, requests per second')
     .action(async (o: Opts) => {
       const req: Record<string, unknown> = { tenant: o.tenant, key: o.key, group: o.group, clear: [] as string[] };
-      for (const [flag, field] of [['perMinute', 'per_minute'], ['perDay', 'per_day'], ['perMonth', 'per_month'], ['burst', 'burst'], ['rate', 'rate']] as const) {
+      for (const field of LIMIT_FIELDS) {
+        // commander names --per-minute perMinute.
+        const flag = field.replace(/_(.)/g, (_, c: string) => c.toUpperCase());
         if (o[flag] === 'none') (req.clear as string[]).push(field);
         else req[field] = num(o[flag], field.replace('_', '-'));
       }

@@ -11,13 +11,13 @@ export interface QuotaOverride extends LimitSet {
   updated_at: string;
 }
 
-export interface LimitSet {
-  rate?: number | null; // tokens per second (token bucket)
-  burst?: number | null; // bucket capacity
-  per_minute?: number | null;
-  per_day?: number | null;
-  per_month?: number | null;
-}
+/**
+ * The request limits a tier, tenant, group, key or policy bucket can set: windows per minute, day and calendar
+ * month, and a token bucket (`burst` capacity refilled at `rate` per second). The one list of their names.
+ */
+export const LIMIT_FIELDS = ['per_minute', 'per_day', 'per_month', 'burst', 'rate'] as const;
+export type LimitField = (typeof LIMIT_FIELDS)[number];
+export type LimitSet = { [K in LimitField]?: number | null };
 
 export interface GroupView {
   id: string;

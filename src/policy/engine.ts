@@ -13,6 +13,7 @@ import type { PolicyBundle } from './bundle.js';
 import { bundleProjection, project, type Projection } from './deps.js';
 import { sha256Base64 } from '../util/digest.js';
 import { deny } from '../core/denials.js';
+import { LIMIT_FIELDS } from '../core/limits.js';
 
 type Loaded = Awaited<ReturnType<typeof loadPolicy>>;
 
@@ -161,7 +162,7 @@ export function validateDecision(result: unknown): Decision | Denial {
       return policyError('the policy decision has an invalid quota (want {"bucket": name, "limits": {...}})');
     }
     const limits: Record<string, number> = {};
-    for (const k of ['rate', 'burst', 'per_minute', 'per_day', 'per_month']) {
+    for (const k of LIMIT_FIELDS) {
       const v = q.limits[k];
       if (v === undefined) continue;
       if (typeof v !== 'number' || !(v > 0)) return policyError(`the policy decision's quota.limits.${k} must be a positive number`);

@@ -1,7 +1,7 @@
 // Which limits apply to a request. Limits stack: a tenant-wide set (tier defaults, overridden per tenant) and a
 // caller set (the API key's override, else the user's groups, else the tier); the strictest item wins.
 import type { WindowName } from './windows.js';
-import type { LimitSet } from '../core/limits.js';
+import { LIMIT_FIELDS, type LimitSet } from '../core/limits.js';
 
 export type ItemKind = 'bucket' | WindowName;
 
@@ -55,6 +55,6 @@ export function itemsFor(scopes: Scope[]): LimitItem[] {
 export function overlay(base: LimitSet, over: LimitSet | undefined): LimitSet {
   if (!over) return base;
   const out: LimitSet = { ...base };
-  for (const k of ['rate', 'burst', 'per_minute', 'per_day', 'per_month'] as const) if (over[k] != null) out[k] = over[k];
+  for (const k of LIMIT_FIELDS) if (over[k] != null) out[k] = over[k];
   return out;
 }

@@ -5,7 +5,7 @@ import type { Config } from '../core/config.js';
 import type { Tenant, Tier } from '../core/tenants.js';
 import type { Decision, Denial, Identity } from '../core/types.js';
 import { deny } from '../core/denials.js';
-import type { EffectiveContext, QuotaOverride, LimitSet } from '../core/limits.js';
+import { LIMIT_FIELDS, type EffectiveContext, type QuotaOverride, type LimitSet } from '../core/limits.js';
 import { itemsFor, overlay, type LimitItem, type Scope } from './limits.js';
 import type { Limiter, QuotaResult } from './limiter.js';
 import { FairShare } from './fair-share.js';
@@ -130,7 +130,7 @@ export class QuotaService {
     const out: LimitSet = {};
     for (const g of effective.groups) {
       const set = overlay({ per_minute: g.resource_limits.requests_per_minute, per_day: g.resource_limits.requests_per_day }, ov.groups.get(g.id));
-      for (const k of ['rate', 'burst', 'per_minute', 'per_day', 'per_month'] as const) {
+      for (const k of LIMIT_FIELDS) {
         const v = set[k];
         if (v != null && (out[k] == null || v > out[k]!)) out[k] = v;
       }

@@ -1,7 +1,7 @@
 // Quota limit overrides (per tenant, group or API key) and the persisted usage counters.
 import type { Db } from './database.js';
 import { StoreError } from '../core/errors.js';
-import type { LimitSet, QuotaOverride, QuotaScope } from '../core/limits.js';
+import { LIMIT_FIELDS, type LimitSet, type QuotaOverride, type QuotaScope } from '../core/limits.js';
 import type { UsageDelta, UsageSource } from '../quota/limiter.js';
 import type { OverrideSource } from '../quota/service.js';
 
@@ -12,8 +12,6 @@ export interface UsageRow {
   window_start: string;
   count: number;
 }
-
-const FIELDS = ['per_minute', 'per_day', 'per_month', 'burst', 'rate'] as const;
 
 export class QuotaRepository implements UsageSource, OverrideSource {
   private readonly getStmt;
@@ -54,7 +52,7 @@ export class QuotaRepository implements UsageSource, OverrideSource {
 
   /** Sets the given fields (others keep their value; null clears one). */
   set(tenantId: string, scope: QuotaScope, scopeId: string, change: LimitSet): QuotaOverride {
-    for (const f of FIELDS) {
+    for (const f of LIMIT_FIELDS) {
       const v = change[f];
       if (v != null && (!Number.isFinite(v) || v <= 0 || (f !== 'rate' && !Number.isInteger(v)))) {
         throw new StoreError(`invalid ${f.replace('_', '-')} ${v}: a positive ${f === 'rate' ? 'number' : 'whole number'}`, 'invalid');
@@ -69,7 +67,7 @@ export class QuotaRepository implements UsageSource, OverrideSource {
     }
     const before = this.get(tenantId, scope, scopeId);
     const row: Record<string, unknown> = { tenant_id: tenantId, scope, scope_id: scopeId, updated_at: new Date().toISOString() };
-    for (const f of FIELDS) row[f] = change[f] !== undefined ? change[f] : (before?.[f] ?? null);
+    for (const f of LIMIT_FIELDS) row[f] = change[f] !== undefined ? change[f] : (before?.[f] ?? null);
     this.upsert.run(row);
     return this.get(tenantId, scope, scopeId)!;
   }
