@@ -2,6 +2,7 @@
 // and on shutdown.
 // After a crash at most one interval of counts is lost.
 import type { LocalLimiter, UsageDelta } from './limiter.js';
+import { Periodic } from '../util/periodic.js';
 
 /** Where usage counts are flushed to (the store's writer implements it). */
 export interface UsageSink {
@@ -9,7 +10,7 @@ export interface UsageSink {
 }
 
 export class UsageFlusher {
-  private readonly timer: NodeJS.Timeout;
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly limiter: LocalLimiter,
@@ -18,8 +19,7 @@ export class UsageFlusher {
     private readonly onError: (err: unknown) => void,
     private readonly clock: () => number = Date.now,
   ) {
-    this.timer = setInterval(() => void this.flush(), intervalMs);
-    this.timer.unref();
+    this.periodic = new Periodic(() => this.flush(), intervalMs);
   }
 
   flush(): Promise<void> {
@@ -32,7 +32,6 @@ export class UsageFlusher {
   }
 
   close(): Promise<void> {
-    clearInterval(this.timer);
-    return this.flush();
+    return this.periodic.close();
   }
 }

@@ -3,19 +3,19 @@
 // fails is kept for the next round rather than lost.
 import type { AuditInput } from '../core/audit.js';
 import type { StoreWriter } from './writes.js';
+import { Periodic } from '../util/periodic.js';
 
 export class WriteBehind {
   private usedKeys = new Set<string>();
   private audits: AuditInput[] = [];
-  private readonly timer: NodeJS.Timeout;
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly writer: StoreWriter,
     intervalMs: number,
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {
-    this.timer = setInterval(() => void this.flush(), intervalMs);
-    this.timer.unref();
+    this.periodic = new Periodic(() => this.flush(), intervalMs);
   }
 
   /** A key's use, to record with the next batch (the verifier calls this at most once a minute per key). */
@@ -41,7 +41,6 @@ export class WriteBehind {
   }
 
   close(): Promise<void> {
-    clearInterval(this.timer);
-    return this.flush();
+    return this.periodic.close();
   }
 }
