@@ -13,8 +13,6 @@ export interface HttpRequestSpec {
   body?: string;
   contextExtensions?: Record<string, string>;
   protocol?: string;
-  /** attributes.source.principal: the client certificate's principal (HTTP mode over mTLS). */
-  principal?: string;
 }
 
 export function buildCheckRequest(spec: HttpRequestSpec): Record<string, unknown> {
@@ -47,7 +45,7 @@ export function buildCheckRequest(spec: HttpRequestSpec): Record<string, unknown
   const now = Date.now();
   return {
     attributes: {
-      source: { address: { socketAddress: { address: '127.0.0.1', portValue: 50000 } }, ...(spec.principal ? { principal: spec.principal } : {}) },
+      source: { address: { socketAddress: { address: '127.0.0.1', portValue: 50000 } } },
       destination: { address: { socketAddress: { address: '127.0.0.1', portValue: 8000 } } },
       request: { time: { seconds: String(Math.floor(now / 1000)), nanos: (now % 1000) * 1e6 }, http },
       contextExtensions: spec.contextExtensions ?? {},

@@ -32,19 +32,71 @@ const EMPTY: Record<string, string> = Object.freeze({}) as Record<string, string
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/**
+ * What a transport hands the pipeline: the request's parts, before they are checked. The gRPC transport reads them
+ * from Envoy's CheckRequest (partsOf); the HTTP mode builds them from the HTTP request it was asked about.
+ */
+export interface RequestParts {
+  method: string;
+  /** The path as sent, with its query. */
+  path: string;
+  host: string;
+  scheme: string;
+  protocol: string;
+  /** Lower-case names; repeated headers joined with "," as Envoy does. */
+  headers: Record<string, string>;
+  body: string | null;
+  contextExtensions: Record<string, string>;
+  /** CheckRequest fields the policy may read, passed through: request.http.id and size, and the rest. */
+  id: string;
+  size: string;
+  time: unknown;
+  source: unknown;
+  destination: unknown;
+  metadataContext: unknown;
+  routeMetadataContext: unknown;
+}
+
+/** A CheckRequest, normalised. */
 export function normalize(req: unknown, limits: Config['limits']): NormalizedRequest | Denial {
+  const parts = partsOf(req, limits.max_headers);
+  return parts instanceof Denial ? parts : normalizeParts(parts, limits);
+}
+
+/** The parts of an Envoy CheckRequest (fields, else the pseudo-headers). */
+export function partsOf(req: unknown, maxHeaders: number): RequestParts | Denial {
   const attrs = ((req as { attributes?: Attrs } | null)?.attributes ?? {}) as Attrs;
   const http = attrs.request?.http;
   if (!http) return bad('the check request carries no HTTP request attributes');
-
-  const headers = collectHeaders(http, limits.max_headers);
+  const headers = collectHeaders(http, maxHeaders);
   if (headers instanceof Denial) return headers;
+  return {
+    method: http.method || headers[':method'] || '',
+    path: http.path || headers[':path'] || '',
+    host: http.host || headers[':authority'] || headers['host'] || '',
+    scheme: http.scheme ?? headers[':scheme'] ?? '',
+    protocol: http.protocol ?? '',
+    headers,
+    // An unset string field may arrive as "" (a decoded message) or be absent (a plain object): both mean no body.
+    body: http.body ? http.body : http.rawBody && http.rawBody.length ? utf8.decode(http.rawBody) : null,
+    contextExtensions: attrs.contextExtensions ?? EMPTY,
+    id: http.id ?? '',
+    // int64: a string from proto-loader, a Long from a decoded message; protojson writes a string.
+    size: String(http.size ?? '0'),
+    time: attrs.request?.time ?? null,
+    source: attrs.source,
+    destination: attrs.destination,
+    metadataContext: attrs.metadataContext,
+    routeMetadataContext: attrs.routeMetadataContext,
+  };
+}
 
-  const method = (http.method || headers[':method'] || '').toUpperCase();
+/** Checks the parts and canonicalises them: method, path (ambiguous ones refused), query, body truncation. */
+export function normalizeParts(p: RequestParts, limits: Config['limits']): NormalizedRequest | Denial {
+  const method = p.method.toUpperCase();
   if (!method) return bad('the request has no method');
   if (!TOKEN.test(method)) return bad('the request method is malformed');
-
-  const rawPath = http.path || headers[':path'] || '';
+  const rawPath = p.path;
   if (!rawPath) return bad('the request has no path');
   if (rawPath.length > limits.max_path_bytes) return bad(`the request path is longer than ${limits.max_path_bytes} bytes`);
 
@@ -55,62 +107,54 @@ export function normalize(req: unknown, limits: Config['limits']): NormalizedReq
   if (hash >= 0) query = query.slice(0, hash);
   const frag = pathPart.indexOf('#');
   if (frag >= 0) pathPart = pathPart.slice(0, frag);
-
   const parsedPath = canonicalSegments(pathPart, limits.reject_ambiguous_paths);
   if (parsedPath instanceof Denial) return parsedPath;
-  const parsedQuery = parseQuery(query);
 
-  const host = http.host || headers[':authority'] || headers['host'] || '';
-  // An unset string field may arrive as "" (a decoded message) or be absent (a plain object): both mean no body.
-  const body = http.body ? http.body : http.rawBody && http.rawBody.length ? utf8.decode(http.rawBody) : null;
+  const { headers, body } = p;
   const contentLength = Number(headers['content-length']);
   const truncatedBody =
     headers['x-envoy-auth-partial-body'] === 'true' ||
     (body !== null && Number.isFinite(contentLength) && Buffer.byteLength(body) < contentLength);
-
-  const attributes = attributesOf(attrs, http, method, headers, rawPath, host, body);
-
   return {
     method,
     path: '/' + parsedPath.join('/'),
     parsedPath,
-    parsedQuery,
+    parsedQuery: parseQuery(query),
     headers,
-    host,
-    scheme: http.scheme ?? headers[':scheme'] ?? '',
-    contextExtensions: attrs.contextExtensions ?? EMPTY,
+    host: p.host,
+    scheme: p.scheme,
+    contextExtensions: p.contextExtensions,
     body,
     // Filled by parseBody (body.ts) once the caller is known, if the policy reads the body.
     parsedBody: null,
     bodyError: null,
     truncatedBody,
-    attributes,
+    attributes: attributesOf(p, method),
   };
 }
 
 /** CheckRequest.attributes in protojson names, for OPA-Envoy compatible policies. */
-function attributesOf(attrs: Attrs, http: HttpReq, method: string, headers: Record<string, string>, path: string, host: string, body: string | null): Record<string, unknown> {
+function attributesOf(p: RequestParts, method: string): Record<string, unknown> {
   return {
-    source: attrs.source ?? {},
-    destination: attrs.destination ?? {},
+    source: p.source ?? {},
+    destination: p.destination ?? {},
     request: {
-      time: attrs.request?.time ?? null,
+      time: p.time,
       http: {
-        id: http.id ?? '',
+        id: p.id,
         method,
-        headers,
-        path,
-        host,
-        scheme: http.scheme ?? headers[':scheme'] ?? '',
-        // int64: a string from proto-loader, a Long from a decoded message; protojson writes a string.
-        size: String(http.size ?? '0'),
-        protocol: http.protocol ?? '',
-        ...(body !== null ? { body } : {}),
+        headers: p.headers,
+        path: p.path,
+        host: p.host,
+        scheme: p.scheme,
+        size: p.size,
+        protocol: p.protocol,
+        ...(p.body !== null ? { body: p.body } : {}),
       },
     },
-    contextExtensions: attrs.contextExtensions ?? EMPTY,
-    metadataContext: attrs.metadataContext ?? {},
-    routeMetadataContext: attrs.routeMetadataContext ?? {},
+    contextExtensions: p.contextExtensions,
+    metadataContext: p.metadataContext ?? {},
+    routeMetadataContext: p.routeMetadataContext ?? {},
   };
 }
 

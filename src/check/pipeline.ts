@@ -2,7 +2,7 @@
 // Each phase returns its result or a typed Denial; nothing here throws to the gRPC layer.
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../core/config.js';
-import { normalize } from './normalize.js';
+import { normalize, normalizeParts, type RequestParts } from './normalize.js';
 import { type NormalizedRequest } from '../core/request.js';
 import { buildInput } from './input.js';
 import type { ResolvedContext, Outcome } from '../core/outcome.js';
@@ -46,8 +46,11 @@ export class CheckPipeline {
     this.federationHeader = deps.config.federation.header.toLowerCase();
   }
 
-  /** `peer`: the client certificate the listener authenticated (mTLS), if any. */
-  async check(raw: unknown, peer: Peer | null = null): Promise<Outcome> {
+  /**
+   * One check of an Envoy CheckRequest (`raw`), or of a request a transport has already taken apart (`parts`, the
+   * HTTP mode). `peer`: the client certificate the listener authenticated (mTLS), if any.
+   */
+  async check(raw: unknown, peer: Peer | null = null, parts?: RequestParts): Promise<Outcome> {
     const decisionId = randomUUID();
     const revision = this.deps.policy.revision;
     let policyInput: Record<string, unknown> | undefined;
@@ -72,7 +75,7 @@ export class CheckPipeline {
     let req: NormalizedRequest | Denial | undefined;
     let who: Identity = ANONYMOUS; // for the error log when a later phase fails
     try {
-      req = normalize(raw, this.deps.config.limits);
+      req = parts ? normalizeParts(parts, this.deps.config.limits) : normalize(raw, this.deps.config.limits);
       if (req instanceof Denial) return end(req);
 
       let identity = this.identify(req);

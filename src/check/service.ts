@@ -2,6 +2,7 @@
 // the decision log, and the shadow policy. Only the pipeline is on the caller's clock; logging and the shadow
 // evaluation run after the answer is handed back.
 import { CheckPipeline } from './pipeline.js';
+import type { RequestParts } from './normalize.js';
 import { type Outcome } from '../core/outcome.js';
 import { toCheckResponse } from './respond.js';
 import { encodeCheckResponse } from './encode.js';
@@ -22,21 +23,26 @@ export class CheckService {
 
   /** The HTTP form: the outcome and the CheckResponse as an object. */
   check(raw: unknown, transport: 'grpc' | 'http', peer: Peer | null = null): Promise<{ outcome: Outcome; response: CheckResponseModel }> {
-    return this.decide(raw, peer, transport, (outcome) => ({ outcome, response: toCheckResponse(outcome) }));
+    return this.decide(raw, undefined, peer, transport, (outcome) => ({ outcome, response: toCheckResponse(outcome) }));
+  }
+
+  /** The HTTP mode: a request it took apart itself, and the answer as the model. */
+  checkParts(parts: RequestParts, peer: Peer | null = null): Promise<{ outcome: Outcome; response: CheckResponseModel }> {
+    return this.decide(undefined, parts, peer, 'http', (outcome) => ({ outcome, response: toCheckResponse(outcome) }));
   }
 
   /** The gRPC form: the encoded CheckResponse, from the caller's cached bytes when the request is allowed. */
   checkEncoded(raw: unknown, peer: Peer | null = null): Promise<Uint8Array> {
-    return this.decide(raw, peer, 'grpc', (outcome) => {
+    return this.decide(raw, undefined, peer, 'grpc', (outcome) => {
       const d = outcome.decision;
       return (!(d instanceof Denial) && d.allowed ? encodeAllowed(outcome, d) : undefined) ?? encodeCheckResponse(toCheckResponse(outcome));
     });
   }
 
   /** The pipeline and the answer, timed together; then the metrics, decision log and shadow policy. */
-  private async decide<T>(raw: unknown, peer: Peer | null, transport: 'grpc' | 'http', answer: (outcome: Outcome) => T): Promise<T> {
+  private async decide<T>(raw: unknown, parts: RequestParts | undefined, peer: Peer | null, transport: 'grpc' | 'http', answer: (outcome: Outcome) => T): Promise<T> {
     const t0 = process.hrtime.bigint();
-    const outcome = await this.pipeline.check(raw, peer);
+    const outcome = await this.pipeline.check(raw, peer, parts);
     const result = answer(outcome);
     this.observe(outcome, Number(process.hrtime.bigint() - t0) / 1e9, transport);
     return result;

@@ -6,8 +6,8 @@
 // - Traefik ForwardAuth, APISIX forward-auth: x-forwarded-method / x-forwarded-uri / x-forwarded-host.
 import type { IncomingMessage } from 'node:http';
 import { LRUCache } from 'lru-cache';
-import { buildCheckRequest } from '../check/envoy-request.js';
 import type { CheckService } from '../check/service.js';
+import type { RequestParts } from '../check/normalize.js';
 import type { Peer } from '../core/types.js';
 import type { OkResponse } from '../core/response.js';
 
@@ -46,14 +46,9 @@ export class HttpAuthz {
       return json(400, { error: 'bad_request', reason: `send the original request as ${this.prefix}/<path>, or with x-forwarded-uri / x-original-uri`, decision_id: '' });
     }
     const method = (one('x-forwarded-method') ?? one('x-original-method') ?? req.method ?? 'GET').toUpperCase();
-    const headers: [string, string][] = [];
-    for (const [k, v] of Object.entries(h)) {
-      if (v === undefined || META.has(k)) continue;
-      headers.push([k, Array.isArray(v) ? v.join(',') : v]);
-    }
     const host = one('x-forwarded-host') ?? one('x-original-host') ?? one('host') ?? 'localhost';
-    const check = buildCheckRequest({ method, path: uri, host, headers, body, scheme: one('x-forwarded-proto') ?? 'http', protocol: `HTTP/${req.httpVersion}`, principal: peer?.principal });
-    const { response, outcome } = await this.service.check(check, 'http', peer);
+    const parts = requestParts(req, method, uri, host, one('x-forwarded-proto') ?? 'http', body, peer);
+    const { response, outcome } = await this.service.checkParts(parts, peer);
     if (response.okResponse) return allowAnswer(response.okResponse);
     const denied = response.deniedResponse!;
     const answer: HttpAnswer = { status: denied.status.code, headers: { 'x-decision-id': outcome.decisionId }, body: denied.body };
@@ -65,6 +60,40 @@ export class HttpAuthz {
     if (nginx) this.replays.set(outcome.decisionId, answer);
     return answer;
   }
+}
+
+/**
+ * The request the gateway asks about, as the pipeline takes it: the headers it forwarded (lower-case, as Node gives
+ * them, without the gateway's own x-forwarded-* / x-original-* and hop-by-hop ones) with Envoy's pseudo-headers, and
+ * the connection it came on as the source (its principal with mTLS: the client of this port is the source here).
+ */
+function requestParts(req: IncomingMessage, method: string, path: string, host: string, scheme: string, body: string | undefined, peer: Peer | null): RequestParts {
+  const headers: Record<string, string> = { ':authority': host, ':method': method, ':path': path, ':scheme': scheme };
+  for (const [k, v] of Object.entries(req.headers)) {
+    // A client-sent x-envoy-auth-partial-body is dropped, as Envoy drops it.
+    if (v === undefined || META.has(k) || k === 'x-envoy-auth-partial-body') continue;
+    headers[k] = Array.isArray(v) ? v.join(',') : v;
+  }
+  if (body !== undefined) headers['x-envoy-auth-partial-body'] = 'false';
+  const now = Date.now();
+  const socket = (s: string | undefined, port: number | undefined) => ({ address: { socketAddress: { address: s ?? '', portValue: port ?? 0 } } });
+  return {
+    method,
+    path,
+    host,
+    scheme,
+    protocol: `HTTP/${req.httpVersion}`,
+    headers,
+    body: body ?? null,
+    contextExtensions: {},
+    id: '',
+    size: String(body ? Buffer.byteLength(body) : 0),
+    time: { seconds: String(Math.floor(now / 1000)), nanos: (now % 1000) * 1e6 },
+    source: { ...socket(req.socket.remoteAddress, req.socket.remotePort), ...(peer ? { principal: peer.principal } : {}) },
+    destination: socket(req.socket.localAddress, req.socket.localPort),
+    metadataContext: {},
+    routeMetadataContext: {},
+  };
 }
 
 /**

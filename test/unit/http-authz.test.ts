@@ -10,16 +10,15 @@ type Seen = { method: string; path: string; host: string; headers: Record<string
 function fake(response: Record<string, unknown>) {
   const seen: Seen[] = [];
   const service = {
-    check: async (raw: { attributes: { request: { http: { method: string; path: string; host: string; headers: Record<string, string> } } } }) => {
-      const h = raw.attributes.request.http;
-      seen.push({ method: h.method, path: h.path, host: h.host, headers: h.headers });
+    checkParts: async (p: { method: string; path: string; host: string; headers: Record<string, string> }) => {
+      seen.push({ method: p.method, path: p.path, host: p.host, headers: p.headers });
       return { response, outcome: { decisionId: 'd-1' } };
     },
   } as unknown as CheckService;
   return { authz: new HttpAuthz(service), seen };
 }
 
-const req = (url: string, headers: Record<string, string>, method = 'GET') => ({ url, method, headers, httpVersion: '1.1' }) as unknown as IncomingMessage;
+const req = (url: string, headers: Record<string, string>, method = 'GET') => ({ url, method, headers, httpVersion: '1.1', socket: { remoteAddress: '127.0.0.1', remotePort: 1 } }) as unknown as IncomingMessage;
 const ALLOW = { status: { code: 0 }, okResponse: { headers: [{ header: { key: 'x-tenant-id', value: 'acme' } }], headersToRemove: ['x-api-key-id', 'x-tenant-upstream'], responseHeadersToAdd: [{ header: { key: 'ratelimit', value: 'r=1' } }] } };
 const DENY = (status: number) => ({ status: { code: 7 }, deniedResponse: { status: { code: status }, headers: [{ header: { key: 'content-type', value: 'application/json' } }], body: '{"error":"x"}' } });
 
