@@ -1,9 +1,8 @@
 // A hand-written decoder for AttributeContext.HttpRequest, the part of a CheckRequest that carries the headers.
 // protobufjs builds the `headers` map by adding one property after another to a `{}`: V8 then makes a new hidden
-// class per header name and order, and under load (other code sharing the inline caches, mark-compacts dropping the
-// transition trees) that cost 25-29 µs per request in the server against 6 µs in a loop (bench/README.md). Here the
-// map is a prototype-less object, which V8 keeps as a hash table from the start; `__proto__` is then a plain header
-// name too. Every other field is read exactly as protobufjs reads it.
+// class per header name and order, which under load costs several times what it does in a loop (bench/README.md).
+// Here the map is a prototype-less object, which V8 keeps as a hash table from the start; `__proto__` is then a
+// plain header name too. Every other field is read exactly as protobufjs reads it.
 import protobuf from 'protobufjs';
 
 const EMPTY_BYTES = new Uint8Array(0);

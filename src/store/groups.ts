@@ -5,7 +5,7 @@ import { ROLES, parseGroup, type Group, type GroupRow, type MemberGroup, type Me
 import type { GroupSource } from '../tenancy/context.js';
 
 // Field by field rather than by rest and spread over the row, which copy it property by property on V8's generic
-// path: a user's context built from scratch took 48-58 µs instead of 60-65 (bench/miss-path.mjs).
+// path (measured with bench/miss-path.mjs).
 function fromRow(r: GroupRow): Group {
   return {
     tenant_id: r.tenant_id,

@@ -1,12 +1,10 @@
 // The store's background thread: WAL checkpoints and API keys' last-use writes, off the serving thread.
 //
 // Checkpoints: with SQLite's default, the commit that takes the WAL past 1,000 pages copies them all into the
-// database file and syncs it: 10-60 ms during which no check is answered (the scale scenario writes a page per
-// API key first used). The serving connection turns automatic checkpoints off, and this thread checkpoints every
-// interval instead.
-// Last use: a key first used writes a row somewhere in a table of up to hundreds of thousands; done on the
-// serving thread, in short slices, they still lengthened the checks' tail by a millisecond where half the keys
-// were new every second (bench/README.md). The thread makes those writes on its own connection.
+// database file and syncs it, and no check is answered meanwhile. The serving connection turns automatic
+// checkpoints off, and this thread checkpoints every interval instead.
+// Last use: a key first used writes a row somewhere in a large table; on the serving thread, even in short
+// slices, those writes lengthen the checks' tail (bench/README.md). The thread makes them on its own connection.
 // It runs at the lowest priority, so on a core shared with the checks it takes what they leave. If it cannot
 // start or fails, the serving connection takes its automatic checkpoints back and the last-use writes return to
 // the serving thread (writes.ts), so the WAL never grows unbounded and no write is lost.

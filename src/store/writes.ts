@@ -1,7 +1,6 @@
 // Background writes to the store (API key last use, audit entries of federated access, quota usage), off the
-// checks' path: key last use on the store thread's connection (store-thread.ts), or here in short slices, since
-// written in one go a second's worth of last-use updates over 100,000 keys held the event loop for 30-60 ms
-// (bench/README.md).
+// checks' path: key last use on the store thread's connection (store-thread.ts), or here in short slices, since a
+// second's worth of last-use updates written in one go holds the event loop for tens of milliseconds.
 import type { Db } from './database.js';
 import { ApiKeyRepository } from './apikeys.js';
 import { AuditLog } from './audit.js';
@@ -17,10 +16,9 @@ export interface WriteBatch {
 }
 
 // Without the store thread, key last-use updates go in transactions of about this long, with checks served in
-// between: one long transaction (hundreds of rows scattered over a large table) would hold the event loop for tens
-// of milliseconds, and even 50 rows took 4-5 ms when their pages had to be read from the file (the scale
-// scenario). The commit comes on top (a 1 ms budget gave 1.3-2.2 ms slices); a quarter of that gives slices under
-// a millisecond.
+// between: one long transaction (rows scattered over a large table, their pages read from the file) would hold the
+// event loop for tens of milliseconds. The commit comes on top, so the budget is a quarter of the millisecond a
+// slice may take (bench/README.md).
 const KEY_SLICE_MS = 0.25;
 
 /** Applies a batch: key last-use on the store thread, or here in short slices when it is not running (idempotent,
@@ -55,10 +53,8 @@ function batchApplier(db: Db, thread: StoreThread | undefined): (batch: WriteBat
 }
 
 /**
- * Applies batches one after another, in order: key last use on the store thread when there is one, the rest on
- * the main connection. (A thread of its own for these writes was tried first: at normal priority, on a core shared
- * with the checks, it took the core for whole scheduler slices, and its isolate cost 15-20 MB. The store thread
- * runs at the lowest priority and already exists for the checkpoints.)
+ * Applies batches one after another, in order: key last use on the store thread when there is one (it runs at the
+ * lowest priority, so it takes only what the checks leave of a shared core), the rest on the main connection.
  */
 export class StoreWriter {
   private readonly apply: (b: WriteBatch) => Promise<void>;

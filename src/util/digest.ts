@@ -2,13 +2,13 @@
 // they are stored.
 import * as crypto from 'node:crypto';
 
-// crypto.hash (Node 20.12+) skips the Hash object: 0.6 µs for a ~600-byte key against 1.1 µs.
+// crypto.hash (Node 20.12+) skips the Hash object, about half the cost per call (bench/README.md).
 export const sha256Base64: (s: string) => string =
   typeof crypto.hash === 'function' ? (s) => crypto.hash('sha256', s, 'base64') : (s) => crypto.createHash('sha256').update(s).digest('base64');
 
 // Hex, for API key secrets checked on every request: a string, where a Buffer would be an ArrayBuffer with a
-// native backing store per request (and ~300 bytes more per cached key). createHash() makes a Hash, a native
-// object that V8 tracks with a weak global handle: one per request cost each mark-compact 2-6 ms of clearing them.
+// native backing store per request (and more memory per cached key). createHash() makes a Hash, a native object
+// that V8 tracks with a weak global handle: one per request lengthens every mark-compact (bench/README.md).
 export const sha256Hex: (s: string) => string =
   typeof crypto.hash === 'function' ? (s) => crypto.hash('sha256', s, 'hex') : (s) => crypto.createHash('sha256').update(s).digest('hex');
 
