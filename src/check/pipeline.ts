@@ -1,4 +1,4 @@
-// The Check pipeline: normalize → identify → resolve tenant → load context → evaluate policy.
+// The Check pipeline: normalize → identify → body → tenancy → federation → policy → quota. It only orders the phases.
 // Each phase returns its result or a typed Denial; nothing here throws to the gRPC layer.
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../core/config.js';
@@ -11,11 +11,9 @@ import { ANONYMOUS, Denial, type Decision, type Identity, type Peer } from '../c
 import { extractCredential } from '../identity/credentials.js';
 import type { JwtVerifier } from '../identity/jwt.js';
 import type { ApiKeyVerifier } from '../identity/apikey.js';
-import type { FederationVerifier } from '../identity/federation.js';
-import type { TenantResolver } from '../tenancy/resolve.js';
-import type { ContextLoader } from '../tenancy/context.js';
+import { federationFor, type FederationVerifier } from '../identity/federation.js';
+import type { TenancyPhase } from '../tenancy/tenancy.js';
 import type { PolicyEngine } from '../policy/engine.js';
-import type { AuditInput } from '../core/audit.js';
 import type { QuotaOutcome, QuotaService } from '../quota/service.js';
 import type { RepeatedLog } from '../telemetry/repeated-log.js';
 import { deny } from '../core/denials.js';
@@ -25,16 +23,13 @@ export interface PipelineDeps {
   jwt: JwtVerifier;
   apiKeys: ApiKeyVerifier;
   federation: FederationVerifier;
-  resolver: TenantResolver;
-  context: ContextLoader;
+  tenancy: TenancyPhase;
   policy: PolicyEngine;
-  audit: (entry: AuditInput) => void;
   quota?: QuotaService;
   /** Errors that can repeat per request go through a limiter (one line per interval, the rest counted). */
   log: RepeatedLog;
 }
 
-const NO_GROUPS: readonly string[] = Object.freeze([]);
 const NOBODY: ResolvedContext = Object.freeze({ identity: ANONYMOUS, tenant: null, effective: null, hints: [], federation: null, targetTenant: null });
 
 export class CheckPipeline {
@@ -99,7 +94,6 @@ export class CheckPipeline {
       let charged = this.charge(ctx, decision);
       if (charged instanceof Promise) charged = await charged;
       if (charged instanceof Denial) return end(charged, req);
-      if (charged.federation) this.auditFederated(decisionId, req, ctx, charged);
       return end(charged, req);
     } catch (err) {
       // A bug or a failing store must not let a request through, nor take the server down; it is logged, with
@@ -142,36 +136,12 @@ export class CheckPipeline {
 
   private async resolve(req: NormalizedRequest, identity: Identity): Promise<ResolvedContext | Denial> {
     if (identity.kind === 'anonymous') return { ...NOBODY, identity };
-    const { resolver, context } = this.deps;
-    const tenantId = resolver.identityTenant(identity);
-    if (tenantId instanceof Denial) return tenantId;
-    const hints = resolver.hints(req);
-    if (hints instanceof Denial) return hints;
-    const tenant = context.tenant(tenantId);
-    const effective = tenant ? context.user(tenant, identity.subject ?? '', identity.claim_groups ?? NO_GROUPS) : null;
-
-    let federation = null;
-    let targetTenant = null;
-    const token = req.headers[this.federationHeader];
-    const other = hints.find((h) => h.id !== tenantId);
-    if (token !== undefined && other) {
-      federation = await this.deps.federation.verify(token, tenantId);
-      targetTenant = context.tenant(other.id);
-    }
-    return { identity, tenant, effective, hints, federation, targetTenant };
+    const t = this.deps.tenancy.resolve(req, identity);
+    if (t instanceof Denial) return t;
+    const fed = await federationFor(this.deps.federation, req.headers[this.federationHeader], t.tenantId, t.hints, (id) => this.deps.tenancy.tenant(id));
+    return { identity, tenant: t.tenant, effective: t.effective, hints: t.hints, federation: fed?.federation ?? null, targetTenant: fed?.targetTenant ?? null };
   }
 
-  private auditFederated(decisionId: string, req: NormalizedRequest, ctx: ResolvedContext, decision: Decision): void {
-    const f = decision.federation!;
-    this.deps.audit({
-      actor: `${ctx.identity.kind}:${ctx.identity.subject ?? ''}@${f.source}`,
-      action: 'federation.access',
-      tenant_id: f.target,
-      target: f.grant_id,
-      before: null,
-      after: { decision_id: decisionId, source: f.source, access: f.access, method: req.method, path: req.path },
-    });
-  }
 }
 
 /** The decision with the quota's RateLimit fields added, or the quota's denial. */

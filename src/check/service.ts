@@ -7,7 +7,9 @@ import { type Outcome } from '../core/outcome.js';
 import { toCheckResponse } from './respond.js';
 import { encodeCheckResponse } from './encode.js';
 import { encodeAllowed } from './allow-template.js';
-import { Denial, type Peer } from '../core/types.js';
+import { Denial, type Decision, type Peer } from '../core/types.js';
+import type { AuditInput } from '../core/audit.js';
+import type { NormalizedRequest } from '../core/request.js';
 import { QUOTA_DENIALS } from '../core/denials.js';
 import type { CheckResponseModel } from '../core/response.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -18,7 +20,7 @@ import type { Logger } from '../telemetry/logger.js';
 export class CheckService {
   constructor(
     readonly pipeline: CheckPipeline,
-    private readonly deps: { metrics?: Metrics; decisionLog?: DecisionLog; shadow?: PolicyEngine; log: Logger },
+    private readonly deps: { metrics?: Metrics; decisionLog?: DecisionLog; shadow?: PolicyEngine; log: Logger; audit?: (entry: AuditInput) => void },
   ) {}
 
   /** The HTTP form: the outcome and the CheckResponse as an object. */
@@ -59,6 +61,7 @@ export class CheckService {
       if (o.tenant) metrics.tenantCheck(o.tenant.id);
     }
     if (decisionLog) decisionLog.record(o, seconds * 1000);
+    if (d.allowed && !(d instanceof Denial) && d.federation && o.request && this.deps.audit) this.deps.audit(federatedAccess(o, d.federation, o.request));
     if (shadow && o.policyInput) {
       const input = o.policyInput;
       const live = o.policyDecision!;
@@ -73,4 +76,16 @@ export class CheckService {
       });
     }
   }
+}
+
+/** The audit entry of an access through a federation grant: who, as which tenant, what, under which grant. */
+function federatedAccess(o: Outcome, f: NonNullable<Decision['federation']>, req: NormalizedRequest): AuditInput {
+  return {
+    actor: `${o.identity.kind}:${o.identity.subject ?? ''}@${f.source}`,
+    action: 'federation.access',
+    tenant_id: f.target,
+    target: f.grant_id,
+    before: null,
+    after: { decision_id: o.decisionId, source: f.source, access: f.access, method: req.method, path: req.path },
+  };
 }

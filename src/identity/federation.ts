@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as jose from 'jose';
 import type { FederationGrant, FederationInput } from '../core/federation.js';
+import type { TenantHint } from '../core/types.js';
+import type { Tenant } from '../core/tenants.js';
 
 export const FEDERATION_ISSUER = 'tenantgate-federation';
 
@@ -73,4 +75,20 @@ export class FederationVerifier {
     if (Date.parse(grant.expires_at) <= Date.now()) return fail('the federation grant has expired');
     return { valid: true, reason: null, grant };
   }
+}
+
+/**
+ * Phase: a federation token, verified, when the request names a tenant other than the caller's; the target's
+ * record goes with it. Null when there is nothing to verify.
+ */
+export async function federationFor(
+  verifier: FederationVerifier,
+  token: string | undefined,
+  tenantId: string,
+  hints: TenantHint[],
+  tenantOf: (id: string) => Tenant | null,
+): Promise<{ federation: FederationInput; targetTenant: Tenant | null } | null> {
+  const other = hints.find((h) => h.id !== tenantId);
+  if (token === undefined || !other) return null;
+  return { federation: await verifier.verify(token, tenantId), targetTenant: tenantOf(other.id) };
 }

@@ -14,6 +14,7 @@ import { StoreWriter } from '../store/writes.js';
 import { startStoreThread } from '../store/store-thread.js';
 import { ContextLoader } from '../tenancy/context.js';
 import { TenantResolver } from '../tenancy/resolve.js';
+import { TenancyPhase } from '../tenancy/tenancy.js';
 import { JwtVerifier } from '../identity/jwt.js';
 import { ApiKeyVerifier } from '../identity/apikey.js';
 import { FederationVerifier } from '../identity/federation.js';
@@ -70,7 +71,8 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const stopWatching = watchDataVersion(store.db, config.store.poll_interval_ms, invalidate);
   life.add('store watch', stopWatching);
 
-  const pipeline = new CheckPipeline({ config, jwt, apiKeys, federation, resolver: new TenantResolver(config.tenancy), context, policy, audit: (entry) => store.writes.record(entry), quota, log: repeated });
+  const tenancy = new TenancyPhase(new TenantResolver(config.tenancy), context);
+  const pipeline = new CheckPipeline({ config, jwt, apiKeys, federation, tenancy, policy, quota, log: repeated });
   const decisionLog = config.decision_log.enabled ? new DecisionLog(decisionLogOptions(config)) : undefined;
   if (decisionLog) life.add('decision log', () => decisionLog.close());
   metrics = new Metrics(
@@ -86,7 +88,7 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   );
   metrics.setRevision('live', policy.revision);
   if (policies.shadow) metrics.setRevision('shadow', policies.shadow.revision);
-  const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log });
+  const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log, audit: (entry) => store.writes.record(entry) });
   return { db: store.db, policies, pipeline, service, metrics, quota, redisLimiter, invalidate };
 }
 

@@ -7,6 +7,8 @@ import { buildCheckRequest } from '../../src/check/envoy-request.js';
 import { parseConfig } from '../../src/core/config.js';
 import { ANONYMOUS, Denial, type Identity } from '../../src/core/types.js';
 import { TenantResolver } from '../../src/tenancy/resolve.js';
+import { TenancyPhase } from '../../src/tenancy/tenancy.js';
+import type { ContextLoader } from '../../src/tenancy/context.js';
 import { RepeatedLog } from '../../src/telemetry/repeated-log.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 
@@ -23,8 +25,7 @@ function pipeline(over: { evaluate?: () => unknown; readsBody?: boolean } = {}) 
     jwt: { cached: () => { seen.push('identify'); return alice; }, verify: async () => alice },
     apiKeys: { verify: () => new Denial(401, 'invalid_api_key', 'no') },
     federation: { verify: async () => null },
-    resolver: new TenantResolver(config.tenancy),
-    context: { tenant: () => { seen.push('tenant'); return acme; }, user: () => { seen.push('context'); return null; } },
+    tenancy: new TenancyPhase(new TenantResolver(config.tenancy), { tenant: () => { seen.push('tenant'); return acme; }, user: () => { seen.push('context'); return null; } } as unknown as ContextLoader),
     policy: {
       revision: 'r1',
       readsBody: over.readsBody ?? true,
@@ -33,7 +34,6 @@ function pipeline(over: { evaluate?: () => unknown; readsBody?: boolean } = {}) 
         return over.evaluate ? over.evaluate() : { allowed: true, input };
       },
     },
-    audit: () => undefined,
     log: new RepeatedLog(createLogger('info', sink as never)),
   } as unknown as PipelineDeps;
   return { p: new CheckPipeline(deps), lines, seen };
