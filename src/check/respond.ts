@@ -33,6 +33,14 @@ const TRUSTED_SET: ReadonlySet<string> = new Set(TRUSTED_HEADERS);
 
 export const set = (key: string, value: string): HeaderOption => ({ header: { key, value }, append: { value: false } });
 const CONTENT_TYPE_JSON = Object.freeze(set('content-type', 'application/json'));
+// The 401 challenges (two of them), each header option built once.
+const challenges = new Map<string, HeaderOption>();
+function challengeOption(code: string): HeaderOption {
+  const value = challengeFor(code);
+  let o = challenges.get(value);
+  if (!o) challenges.set(value, (o = Object.freeze(set('www-authenticate', value))));
+  return o;
+}
 
 // Header values come partly from token claims: keep them to visible ASCII so Envoy's mutation checks pass
 // and nothing can inject a header line.
@@ -109,7 +117,7 @@ function denyResponse(outcome: Outcome, d: Decision | Denial): CheckResponseMode
   const code = d.code ?? 'denied';
   const reason = d.reason ?? 'the request is not allowed';
   const headers: HeaderOption[] = [CONTENT_TYPE_JSON];
-  if (status === 401) headers.push(set('www-authenticate', challengeFor(code)));
+  if (status === 401) headers.push(challengeOption(code));
   if (d.headers) {
     for (const [k, v] of Object.entries(d.headers)) if (k !== 'content-type' && k !== 'www-authenticate') headers.push(set(k, safe(v)));
   }

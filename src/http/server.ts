@@ -34,15 +34,10 @@ export async function startHttpPort(opts: HttpPortOptions): Promise<HttpPort> {
       else res.destroy();
     });
   };
-  let stopWatching = () => undefined as void;
-  let server: Server;
-  if (!opts.tls.enabled) server = createServer(onRequest);
-  else {
-    const secure = createSecureServer(opts.tls.initial(), onRequest);
-    // A renewed certificate (or CA) applies to new connections; open ones keep theirs.
-    stopWatching = opts.tls.watch((ctx) => secure.setSecureContext(ctx));
-    server = secure;
-  }
+  const secure = opts.tls.enabled ? createSecureServer(opts.tls.initial(), onRequest) : undefined;
+  const server: Server = secure ?? createServer(onRequest);
+  // A renewed certificate (or CA) applies to new connections; open ones keep theirs.
+  const stopWatching = secure ? opts.tls.watch((ctx) => secure.setSecureContext(ctx)) : () => undefined;
   const [host, port] = splitAddress(opts.address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -23,6 +23,8 @@ interface Active {
   revision: string;
   /** The parts of the input the policy reads (opa deps), when known. */
   projection: Projection | undefined;
+  /** Whether it can read the parsed body (no projection: it may read anything). */
+  readsBody: boolean;
   decisions: LRUCache<string, Decision | Denial> | undefined;
 }
 
@@ -58,8 +60,7 @@ export class PolicyEngine {
 
   /** Whether the loaded policy can read the parsed body (unknown: yes), so that the body is parsed only then. */
   get readsBody(): boolean {
-    const p = this.active?.projection;
-    return p === undefined || 'parsed_body' in p || 'body_error' in p;
+    return this.active?.readsBody ?? true;
   }
 
   get revision(): string {
@@ -79,7 +80,8 @@ export class PolicyEngine {
     policy.setData(bundle.data);
     const projection = bundleProjection(bundle.data);
     const cacheable = this.decisionCacheSize > 0 && projection !== undefined && !impure;
-    this.active = { policy, entrypoint, revision: bundle.revision, projection, decisions: cacheable ? new LRUCache({ max: this.decisionCacheSize }) : undefined };
+    const readsBody = projection === undefined || 'parsed_body' in projection || 'body_error' in projection;
+    this.active = { policy, entrypoint, revision: bundle.revision, projection, readsBody, decisions: cacheable ? new LRUCache({ max: this.decisionCacheSize }) : undefined };
   }
 
   /** The decision for an input. A cached decision is shared: callers must not change it. */

@@ -18,7 +18,6 @@ export class Metrics {
   readonly policyRevision: Gauge<'revision' | 'role'>;
   readonly reloads: Counter<'result' | 'source'>;
   readonly shadowDivergences: Counter;
-  readonly decisionLogDropped: Counter;
   readonly storeChanges: Counter;
   private readonly tenantChecks: Counter<'tenant'>;
   private readonly tenantCounts = new Map<string, number>();
@@ -38,7 +37,6 @@ export class Metrics {
     this.policyRevision = new Gauge({ name: 'tenantgate_policy_revision_info', help: 'The policy revision in service (value 1)', labelNames: ['revision', 'role'], registers: [r] });
     this.reloads = new Counter({ name: 'tenantgate_policy_reloads_total', help: 'Policy reloads by result', labelNames: ['result', 'source'], registers: [r] });
     this.shadowDivergences = new Counter({ name: 'tenantgate_shadow_divergences_total', help: 'Checks where the shadow policy decided differently', registers: [r] });
-    this.decisionLogDropped = new Counter({ name: 'tenantgate_decision_log_dropped_total', help: 'Decision log entries dropped because the sink was behind', registers: [r] });
     this.storeChanges = new Counter({ name: 'tenantgate_store_changes_total', help: 'Store changes the server has seen (its caches dropped and rebuilt)', registers: [r] });
     this.tenantChecks = new Counter({ name: 'tenantgate_tenant_checks_total', help: 'Checks per tenant (the busiest N tenants; the rest as "_other")', labelNames: ['tenant'], registers: [r] });
     new Gauge({
