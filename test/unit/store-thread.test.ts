@@ -139,11 +139,13 @@ describe('StoreThread', () => {
     const usedAt = (at: string) => (db.prepare('SELECT count(*) AS n FROM api_keys WHERE last_used_at = ?').get(at) as { n: number }).n;
     // Each change reads, then writes: without an IMMEDIATE transaction one that meets a commit of the thread in
     // between fails with SQLITE_BUSY_SNAPSHOT. The proof of overlap: a change that succeeded when the thread had
-    // written some of the rows but not all. A fast machine may finish a pass before one lands: up to three passes.
+    // written some of the rows but not all. A pass may end before one lands (a fast machine, or one so loaded that
+    // the thread writes everything while this one waits for its timer): passes go on until one lands, for 20 s.
     let changes = 0;
     let overlapped = 0;
-    for (let pass = 0; pass < 3 && overlapped === 0; pass++) {
-      const at = `2026-11-23T09:00:0${pass}.000Z`;
+    const end = Date.now() + 20_000;
+    for (let pass = 0; overlapped === 0 && Date.now() < end; pass++) {
+      const at = new Date(Date.UTC(2026, 10, 23, 9, 0, pass)).toISOString();
       let done = false;
       const written = thread.touchKeys(ids, at).then(() => (done = true));
       while (!done) {
@@ -159,7 +161,7 @@ describe('StoreThread', () => {
     expect(overlapped).toBeGreaterThan(0);
     await thread.close();
     db.close();
-  });
+  }, 30_000);
 
   it('is not started for an in-memory store', () => {
     const db = openDatabase(':memory:');
