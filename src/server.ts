@@ -1,20 +1,13 @@
 // Starts the sidecar: the object graph (serve/wiring.ts), the gRPC listener (serve/grpc-server.ts), the HTTP port
 // and the admin API, and the shutdown that stops them in order (serve/lifecycle.ts).
 import type { Config } from './core/config.js';
-import type { Db } from './store/database.js';
-import type { PolicyEngine } from './policy/engine.js';
-import type { PolicyManager } from './policy/manager.js';
-import type { RedisLimiter } from './quota/redis.js';
-import type { QuotaService } from './quota/service.js';
-import type { CheckPipeline } from './check/pipeline.js';
-import type { CheckService } from './check/service.js';
+import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from './telemetry/logger.js';
-import type { Metrics } from './telemetry/metrics.js';
 import { startHttpPort } from './http/server.js';
 import { adminToken, startAdminApi } from './admin/api.js';
 import { listenerTls } from './tls/listener-tls.js';
 import { Lifecycle } from './serve/lifecycle.js';
-import { wire } from './serve/wiring.js';
+import { wire, type Graph } from './serve/wiring.js';
 import { serveGrpc } from './serve/grpc-server.js';
 
 export interface RunningServer {
@@ -23,14 +16,10 @@ export interface RunningServer {
   port: number;
   httpAddress: string | undefined;
   adminAddress: string | undefined;
-  pipeline: CheckPipeline;
-  service: CheckService;
-  policy: PolicyEngine;
-  policies: PolicyManager;
-  metrics: Metrics;
-  db: Db;
-  quota: QuotaService | undefined;
-  redisLimiter: RedisLimiter | undefined;
+  /** The revision of the policy serving now. */
+  readonly policyRevision: string;
+  /** The Prometheus registry that /metrics serves. */
+  readonly metrics: Registry;
   /** Rebuild the policy (what SIGHUP does). */
   reloadPolicy(): Promise<void>;
   /** Health to NOT_SERVING, let in-flight calls finish, then close. Idempotent. */
@@ -72,22 +61,29 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       log.info('tenantgate stopped');
     })());
 
-  return {
+  const running: RunningServer = {
     address: grpc.address,
     port: grpc.port,
     httpAddress: http?.address,
     adminAddress: admin?.address,
-    pipeline: graph.pipeline,
-    service: graph.service,
-    policy,
-    policies: graph.policies,
-    metrics: graph.metrics,
-    db: graph.db,
-    quota: graph.quota,
-    redisLimiter: graph.redisLimiter,
+    get policyRevision() {
+      return policy.revision;
+    },
+    metrics: graph.metrics.registry,
     reloadPolicy: () => graph.policies.reload('sighup'),
     shutdown,
   };
+  graphs.set(running, graph);
+  return running;
+}
+
+const graphs = new WeakMap<RunningServer, Graph>();
+
+/** The object graph behind a running server: for the tests and the bench that drive a phase or the store directly. */
+export function internalsOf(server: RunningServer): Graph {
+  const graph = graphs.get(server);
+  if (!graph) throw new Error('not a server started by startServer');
+  return graph;
 }
 
 /** How V8 collects garbage here: bin/tenantgate.js starts node with --single-threaded-gc (its comment says why). */

@@ -81,6 +81,7 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     {
       redisFailures: redisLimiter ? () => redisLimiter.failures : undefined,
       redisShortCircuited: redisLimiter ? () => redisLimiter.breaker.shortCircuited : undefined,
+      redisCircuitOpen: redisLimiter ? () => (redisLimiter.breaker.open ? 1 : 0) : undefined,
       logSuppressed: () => repeated.totalSuppressed,
       decisionLogTruncated: () => decisionLog?.truncated ?? 0,
       decisionLogDropped: () => decisionLog?.dropped ?? 0,

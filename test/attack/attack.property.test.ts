@@ -138,9 +138,9 @@ describe('attack suite', () => {
     const claims = { tenant_id: 'acme', sub: 'vera', iss: ISSUER, aud: AUDIENCE, exp: now + 3600, iat: now };
     const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
     const rsaPublicJwk = keys.jwks.keys.find((k) => k.kid === 'rs-1')!;
-    const rsaPublicPem = (await jose.exportSPKI(await jose.importJWK(rsaPublicJwk, 'RS256') as CryptoKey));
+    const rsaPublicPem = (await jose.exportSPKI(await jose.importJWK(rsaPublicJwk, 'RS256') as import('node:crypto').webcrypto.CryptoKey));
     const attacker = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const signEs = (header: Record<string, unknown>, body: Record<string, unknown>, key: CryptoKey | import('node:crypto').KeyObject = keys.es256.privateKey) =>
+    const signEs = (header: Record<string, unknown>, body: Record<string, unknown>, key: import('node:crypto').webcrypto.CryptoKey | import('node:crypto').KeyObject = keys.es256.privateKey) =>
       new jose.SignJWT(body).setProtectedHeader({ alg: 'ES256', ...header }).sign(key);
     const forged: [string, Promise<string> | string][] = [
       ['alg none', `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`],

@@ -2,6 +2,7 @@
 // a hang or a crash), and the server keeps serving after all of them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
+import { internalsOf } from '../../src/server.js';
 import { AUDIENCE, ISSUER, bearer, mint, startTestServer, testKeys, waitFor, type TestServer } from '../support/server.js';
 import { startJwksServer } from '../support/jwks-server.js';
 import { buildCheckRequest } from '../../src/check/envoy-request.js';
@@ -197,7 +198,7 @@ describe('a failing store', () => {
     const logger = createLogger('error', { write: (s: string) => void lines.push(s) });
     const s = await startTestServer({ logger });
     const newcomer = await mint({ tenant: 'globex', sub: 'gus' });
-    s.server.db.close(); // the store goes away under the server
+    internalsOf(s.server).db.close(); // the store goes away under the server
     const r = denied(await s.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(newcomer)] }));
     expect(r).toMatchObject({ status: 503, grpc: 14, error: 'internal_error' });
     const entry = lines.map((l) => JSON.parse(l)).find((e) => e.msg === 'check failed');

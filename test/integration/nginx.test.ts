@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { bearer, mint, startTestServer, type TestServer } from '../support/server.js';
+import { mint, startTestServer, type TestServer } from '../support/server.js';
 import { startNginx, type Nginx } from '../support/nginx.js';
 import { DOCUMENTED_TRUSTED_HEADERS as TRUSTED_HEADERS } from '../support/documented.js';
 
@@ -76,7 +76,7 @@ describe('nginx auth_request', () => {
   it('answers 403 tenant_mismatch', async () => {
     const res = await fetch(`${base}/tenants/globex/items`, { headers: { authorization: `Bearer ${await mint({ tenant: 'acme' })}` } });
     expect(res.status).toBe(403);
-    expect((await res.json()).error).toBe('tenant_mismatch');
+    expect(((await res.json()) as { error: string }).error).toBe('tenant_mismatch');
   });
 
   it('answers 429 with retry-after, not nginx\'s 500, and 400 for a bad request', async () => {
@@ -85,10 +85,10 @@ describe('nginx auth_request', () => {
     const res = await fetch(`${base}/api/v1/items`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(429);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect((await res.json()).error).toBe('quota_exceeded');
+    expect(((await res.json()) as { error: string }).error).toBe('quota_exceeded');
     const bad = await fetch(`${base}/api/v1/items`, { headers: { authorization: `Bearer ${await mint({ tenant: 'acme' })}`, 'x-tenant-id': 'Not_Valid' } });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error).toBe('invalid_tenant_id');
+    expect(((await bad.json()) as { error: string }).error).toBe('invalid_tenant_id');
   });
 });
 
@@ -138,6 +138,6 @@ describe('other gateways over HTTP', () => {
   it('refuses /authz without the original request', async () => {
     const r = await authz('/authz', {});
     expect(r.status).toBe(400);
-    expect((await r.json()).error).toBe('bad_request');
+    expect(((await r.json()) as { error: string }).error).toBe('bad_request');
   });
 });

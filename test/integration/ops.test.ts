@@ -42,7 +42,7 @@ describe('metrics and health', () => {
     expect(text).toMatch(/^tenantgate_check_duration_seconds_bucket\{le="0.0001",transport="grpc"\} \d+/m);
     expect(text).toMatch(/^tenantgate_check_duration_seconds_bucket\{le="0.0005",transport="grpc"\} \d+/m);
     expect(metricValue(text, /^tenantgate_policy_eval_duration_seconds_count/)).toBe(5);
-    expect(text).toContain(`tenantgate_policy_revision_info{revision="${t.server.policy.revision}",role="live"} 1`);
+    expect(text).toContain(`tenantgate_policy_revision_info{revision="${t.server.policyRevision}",role="live"} 1`);
     expect(metricValue(text, /^tenantgate_cache_hit_ratio\{cache="jwt"\}/)).toBeGreaterThan(0);
     expect(metricValue(text, /^tenantgate_tenant_checks_total\{tenant="acme"\}/)).toBe(3);
     expect(metricValue(text, /^tenantgate_tenant_checks_total\{tenant="_other"\}/)).toBe(1);
@@ -111,7 +111,7 @@ describe('live policy reload', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tg-pol-'));
     cpSync(join(ROOT, 'policies'), dir, { recursive: true });
     const t = await startTestServer({ config: { server: { http_address: '127.0.0.1:0' }, policies: { bundle_file: undefined, dir, debounce_ms: 50 } } });
-    const before = t.server.policy.revision;
+    const before = t.server.policyRevision;
     const anon = () => t.envoy({ method: 'GET', path: '/status' });
     expect((await anon()).outcome).toBe('denied');
 
@@ -120,7 +120,7 @@ describe('live policy reload', () => {
     data.tenantgate.settings.public_paths.push('/status');
     writeFileSync(join(dir, 'data.json'), JSON.stringify(data));
     expect(await until(async () => (await anon()).outcome === 'upstream')).toBe(true);
-    const after = t.server.policy.revision;
+    const after = t.server.policyRevision;
     expect(after).not.toBe(before);
     const r = await anon();
     expect(r.outcome === 'upstream' && r.dynamicMetadata.policy_revision).toBe(after);
@@ -129,7 +129,7 @@ describe('live policy reload', () => {
     writeFileSync(join(dir, 'main.rego'), readFileSync(join(dir, 'main.rego'), 'utf8') + '\nthis is not rego\n');
     const metrics = () => fetch(`http://${t.server.httpAddress}/metrics`).then((x) => x.text());
     expect(await until(async () => metricValue(await metrics(), /^tenantgate_policy_reloads_total\{result="failure",source="watch"\}/) >= 1)).toBe(true);
-    expect(t.server.policy.revision).toBe(after);
+    expect(t.server.policyRevision).toBe(after);
     expect((await anon()).outcome).toBe('upstream');
 
     // Fixed, then reloaded on demand (what SIGHUP does).
@@ -182,9 +182,9 @@ describe('bundles from an HTTP bundle server (real nginx)', () => {
     const nginx = await startNginx((port) => `log_format polls '$status "$http_if_none_match"'; server { listen 127.0.0.1:${port}; root ${bundles}; etag on; access_log ${bundles}/../polls.log polls; }`);
     const port = nginx.port;
     const polls = () => readFileSync(join(dir, 'polls.log'), 'utf8').split('\n').filter(Boolean);
-    const failures = async () => (await t.server.metrics.registry.getSingleMetric('tenantgate_policy_reloads_total')!.get()).values.find((v) => v.labels.result === 'failure')?.value ?? 0;
+    const failures = async () => (await t.server.metrics.getSingleMetric('tenantgate_policy_reloads_total')!.get()).values.find((v) => v.labels.result === 'failure')?.value ?? 0;
     const t = await startTestServer({ config: { policies: { bundle_file: undefined, bundle_url: `http://127.0.0.1:${port}/bundle.tar.gz`, bundle_poll_seconds: 0.1 } } });
-    const first = t.server.policy.revision;
+    const first = t.server.policyRevision;
     expect(first).toMatch(/^[0-9a-f]{12}$/);
     expect((await t.envoy({ method: 'GET', path: '/status' })).outcome).toBe('denied');
     // Unchanged: conditional requests answered 304 (the first poll had no ETag to send).
@@ -192,17 +192,17 @@ describe('bundles from an HTTP bundle server (real nginx)', () => {
     expect(polls()[0]).toBe('200 "-"');
 
     await build('/status');
-    expect(await until(() => t.server.policy.revision !== first)).toBe(true);
+    expect(await until(() => t.server.policyRevision !== first)).toBe(true);
     expect((await t.envoy({ method: 'GET', path: '/status' })).outcome).toBe('upstream');
 
-    const good = t.server.policy.revision;
+    const good = t.server.policyRevision;
     writeFileSync(join(bundles, 'bundle.tar.gz'), 'not a bundle');
     expect(await until(async () => (await failures()) >= 2)).toBe(true);
-    expect(t.server.policy.revision).toBe(good);
+    expect(t.server.policyRevision).toBe(good);
     expect((await t.envoy({ method: 'GET', path: '/status' })).outcome).toBe('upstream');
     // Polling goes on after a failure: a good bundle again is picked up.
     await build('/status2');
-    expect(await until(() => t.server.policy.revision !== good)).toBe(true);
+    expect(await until(() => t.server.policyRevision !== good)).toBe(true);
     expect((await t.envoy({ method: 'GET', path: '/status2' })).outcome).toBe('upstream');
     await t.close();
     await nginx.stop();
@@ -215,7 +215,7 @@ describe('atomic policy swap', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tg-swap-'));
     cpSync(join(ROOT, 'policies'), dir, { recursive: true });
     const t = await startTestServer({ config: { policies: { bundle_file: undefined, dir, watch: false } } });
-    const before = t.server.policy.revision;
+    const before = t.server.policyRevision;
     // The new policy opens /swapped to anonymous callers; the old one refuses it (401).
     const data = JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8'));
     data.tenantgate.settings.public_paths.push('/swapped');
@@ -232,7 +232,7 @@ describe('atomic policy swap', () => {
     });
     await waitFor(() => answers.length >= 100, 'answers from the old policy');
     await t.server.reloadPolicy();
-    const after = t.server.policy.revision;
+    const after = t.server.policyRevision;
     swappedAt = answers.length;
     await Promise.all(load);
     expect(after).not.toBe(before);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AUDIENCE, ISSUER, bearer, mint, startTestServer, type TestServer } from '../support/server.js';
+import { AUDIENCE, ISSUER, bearer, metric, mint, startTestServer, type TestServer } from '../support/server.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { spawnServe } from '../support/serve-process.js';
 import { expectExactlyLimit } from '../support/quota.js';
@@ -75,7 +75,7 @@ describe('tenants on one Redis', () => {
         a.quotaSet('umbrella', 'tenant', 'umbrella', { per_minute: 2 });
       });
       await expectExactlyLimit(t, ['initech', 'umbrella'], 'same-subject', 2);
-      expect(t.server.redisLimiter!.failures).toBe(0);
+      expect(await metric(t.server, 'tenantgate_quota_redis_failures')).toBe(0);
     } finally {
       await t.close();
     }
@@ -97,7 +97,7 @@ describe('Redis down', () => {
     await redis.stop();
     // Local limits still hold: 3 per minute, counted locally from here on.
     expect([await call(), await call(), await call(), await call()]).toEqual(['allow', 'allow', 'allow', 'quota_exceeded']);
-    expect(t.server.redisLimiter!.failures).toBeGreaterThanOrEqual(4);
+    expect(await metric(t.server, 'tenantgate_quota_redis_failures')).toBeGreaterThanOrEqual(4);
 
     // Back: the limiter reconnects by itself and counts in Redis again (new keys appear there).
     await redis.start();
@@ -148,7 +148,9 @@ describe('a hung Redis (connections open, no answers)', () => {
     const token = await mint({ tenant: 'acme', sub: 'h' });
     const call = async () => code(await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] }, { timeoutMs: 2000 }));
     expect(await call()).toBe('allow');
-    const limiter = t.server.redisLimiter!;
+    const failures = () => metric(t.server, 'tenantgate_quota_redis_failures');
+    const shortCircuited = () => metric(t.server, 'tenantgate_quota_redis_short_circuited');
+    const open = async () => (await metric(t.server, 'tenantgate_quota_redis_circuit_open')) === 1;
     const expected = mode === 'fail_open' ? 'allow' : 'quota_unavailable';
     redis.pause();
     try {
@@ -156,9 +158,9 @@ describe('a hung Redis (connections open, no answers)', () => {
       for (let i = 0; i < 40; i++) answers.push(await call());
       expect(answers).toEqual(Array(40).fill(expected));
       // Five checks waited for Redis and timed out; the other 35 never asked it.
-      expect(limiter.failures).toBe(5);
-      expect(limiter.breaker.shortCircuited).toBe(35);
-      expect(limiter.breaker.open).toBe(true);
+      expect(await failures()).toBe(5);
+      expect(await shortCircuited()).toBe(35);
+      expect(await open()).toBe(true);
       // One warning for the failures, not one per check, and one for the breaker.
       expect(lines.filter((l) => l.msg === 'redis quota store failed')).toHaveLength(1);
       expect(lines.filter((l) => l.msg.startsWith('redis quota store circuit open'))).toHaveLength(1);
@@ -166,10 +168,10 @@ describe('a hung Redis (connections open, no answers)', () => {
       redis.resume();
     }
     const start = Date.now();
-    while (limiter.breaker.open && Date.now() - start < 5000) await new Promise((r) => setTimeout(r, 20));
-    expect(limiter.breaker.open).toBe(false);
+    while ((await open()) && Date.now() - start < 5000) await new Promise((r) => setTimeout(r, 20));
+    expect(await open()).toBe(false);
     expect(await call()).toBe('allow');
-    expect(limiter.breaker.shortCircuited).toBe(35);
+    expect(await shortCircuited()).toBe(35);
     await t.close();
   });
 

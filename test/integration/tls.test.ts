@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { request as httpsRequest } from 'node:https';
-import { bearer, mint, startTestServer, testKeys, ISSUER, AUDIENCE, type TestServer } from '../support/server.js';
+import { bearer, metric, mint, startTestServer, testKeys, ISSUER, AUDIENCE, type TestServer } from '../support/server.js';
 import { makeCerts, type Pair, type TestCerts } from '../support/certs.js';
 import { createAuthClient } from '../../src/cli/check-client.js';
 import { envoyCheck } from '../support/envoy.js';
@@ -169,7 +169,7 @@ describe('certificate renewal', () => {
       const s = connect({ host, port: Number(port), ca: readFileSync(certs.ca), cert: readFileSync(good.cert), key: readFileSync(good.key), ALPNProtocols: ['h2'], servername: 'localhost' }, () => {
         const cn = s.getPeerCertificate().subject.CN;
         s.end();
-        resolve(Array.isArray(cn) ? cn[0]! : cn);
+        resolve(String(Array.isArray(cn) ? cn[0] : cn));
       });
       s.on('error', reject);
     });
@@ -210,7 +210,7 @@ describe('TLS to Redis and to a JWKS server with a private CA', () => {
     try {
       const res = await r.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(await mint())] });
       expect(res.outcome).toBe('upstream');
-      expect(r.server.redisLimiter!.failures).toBe(0);
+      expect(await metric(r.server, 'tenantgate_quota_redis_failures')).toBe(0);
       expect((await redis.client().keys('tg:tls:*')).length).toBeGreaterThan(0);
     } finally {
       await r.close();

@@ -20,6 +20,8 @@ import type { HttpRequestSpec } from '../../src/check/envoy-request.js';
 export const ISSUER = 'https://idp.test/';
 export const AUDIENCE = 'tenantgate';
 
+type CryptoKey = import('node:crypto').webcrypto.CryptoKey;
+
 export interface TestKeys {
   es256: { privateKey: CryptoKey; kid: string };
   rs256: { privateKey: CryptoKey; kid: string };
@@ -192,11 +194,15 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
 
 export const bearer = (token: string): [string, string] => ['authorization', `Bearer ${token}`];
 
-/** How many store changes the server has seen (its tenantgate_store_changes_total metric). */
-export async function storeChanges(server: RunningServer): Promise<number> {
-  const m = await server.metrics.registry.getSingleMetric('tenantgate_store_changes_total')!.get();
-  return m.values[0]?.value ?? 0;
+/** The value of one of the server's unlabelled metrics, as /metrics would show it. */
+export async function metric(server: RunningServer, name: string): Promise<number> {
+  const m = server.metrics.getSingleMetric(name);
+  if (!m) throw new Error(`no metric ${name}`);
+  return (await m.get()).values[0]?.value ?? 0;
 }
+
+/** How many store changes the server has seen (its tenantgate_store_changes_total metric). */
+export const storeChanges = (server: RunningServer): Promise<number> => metric(server, 'tenantgate_store_changes_total');
 
 /** Polls `condition` until it holds, or fails after `ms` naming what it waited for. */
 export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {

@@ -57,8 +57,8 @@ describe('QuotaService', () => {
     const r = q.enforce(acme, alice, null, allow);
     expect(r).toMatchObject({ allowed: false, http_status: 429, code: 'quota_exceeded', reason: 'quota exceeded: the tenant-minute limit of 60 requests per minute' });
     if (!(r instanceof Promise) && !r.allowed) {
-      expect(r.headers['retry-after']).toBe('30');
-      expect(r.headers['ratelimit-policy']).toContain('"tenant-minute";q=60;w=60');
+      expect(r.headers?.['retry-after']).toBe('30');
+      expect(r.headers?.['ratelimit-policy']).toContain('"tenant-minute";q=60;w=60');
     }
   });
 

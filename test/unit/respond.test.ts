@@ -6,7 +6,7 @@ import { ANONYMOUS, Denial, type Decision } from '../../src/core/types.js';
 import type { Outcome } from '../../src/core/outcome.js';
 import { encodeRemoveList } from '../../src/check/encode.js';
 
-const tenant = { id: 'acme', name: 'Acme', tier: 'premium' as const, status: 'active' as const, upstream: null, created_at: '', updated_at: '' };
+const tenant = { id: 'acme', name: 'Acme', tier: 'premium' as const, status: 'active' as const, upstream: null, billing_anchor_day: null, created_at: '', updated_at: '' };
 const identity = { ...ANONYMOUS, kind: 'jwt' as const, subject: 'alice', tenant_id: 'acme' };
 const outcome = (decision: Decision | Denial, o: Partial<Outcome> = {}): Outcome => ({
   decisionId: 'd-1', decision, identity, tenant, effective: null, hints: [], federation: null, targetTenant: null, request: null, policyRevision: 'rev1', ...o,
