@@ -10,7 +10,8 @@ import type { Decision, Identity } from '../core/types.js';
 import type { Tenant } from '../core/tenants.js';
 import type { EffectiveContext } from '../core/limits.js';
 import { encodeRemoveList, encodeStatus, encodeStructEntry, own, writeOptions } from './encode.js';
-import { headersToRemove, metadata, safe, set, upstreamHeaders } from './respond.js';
+import { safe, upstreamHeaders } from '../core/upstream-headers.js';
+import { headersToRemove, metadata, set } from './respond.js';
 
 interface Template {
   tenant: Tenant;

@@ -1,4 +1,4 @@
-// Builds the policy input (DESIGN.md section 4): OPA-Envoy's input plus tenantgate's resolved context.
+// Builds the policy input (docs/architecture.md, "Policy contract"): OPA-Envoy's input plus tenantgate's resolved context.
 import type { NormalizedRequest } from '../core/request.js';
 import type { Peer } from '../core/types.js';
 import type { ResolvedContext } from '../core/outcome.js';

@@ -1,35 +1,12 @@
-// Phase: decision → CheckResponse (DESIGN.md section 5). Deny is always in `status` with the RPC OK;
+// Phase: decision → CheckResponse (docs/architecture.md, "Wire behaviour"). Deny is always in `status` with the RPC OK;
 // every header option sets `append` explicitly; trusted headers are set with append false and any
 // client-supplied copy of a tenantgate header is removed.
 import { Denial, type Decision } from '../core/types.js';
 import type { Outcome } from '../core/outcome.js';
 import { challengeFor, grpcCodeFor } from '../core/denials.js';
 import type { CheckResponseModel, HeaderOption, OkResponse, Struct, StructValue } from '../core/response.js';
+import { TRUSTED_HEADERS, safe, upstreamHeaders } from '../core/upstream-headers.js';
 import { encodeCheckResponse } from './encode.js';
-
-/** Every header tenantgate may set for the upstream: clients never get to supply one of these. */
-export const TRUSTED_HEADERS = [
-  'x-tenant-id',
-  'x-tenant-tier',
-  'x-user-id',
-  'x-user-groups',
-  'x-primary-group',
-  'x-data-access-level',
-  'x-data-filters',
-  'x-tenant-partition',
-  'x-tenant-storage-prefix',
-  'x-tenant-search-index',
-  'x-tenant-upstream',
-  'x-routing-strategy',
-  'x-upstream-provider',
-  'x-api-key-id',
-  'x-federation-source',
-  'x-federation-access',
-  'x-decision-id',
-  'x-policy-revision',
-] as const;
-
-const TRUSTED_SET: ReadonlySet<string> = new Set(TRUSTED_HEADERS);
 
 export const set = (key: string, value: string): HeaderOption => ({ header: { key, value }, append: { value: false } });
 const CONTENT_TYPE_JSON = Object.freeze(set('content-type', 'application/json'));
@@ -41,12 +18,6 @@ function challengeOption(code: string): HeaderOption {
   if (!o) challenges.set(value, (o = Object.freeze(set('www-authenticate', value))));
   return o;
 }
-
-// Header values come partly from token claims: keep them to visible ASCII so Envoy's mutation checks pass
-// and nothing can inject a header line.
-const UNSAFE = /[^\x20-\x7e]/;
-const UNSAFE_ALL = /[^\x20-\x7e]/g;
-export const safe = (v: string): string => (UNSAFE.test(v) ? v.replace(UNSAFE_ALL, (c) => encodeURIComponent(c)) : v);
 
 // headers_to_remove depends only on which trusted names are set, so it is computed once per combination.
 const removeListCache = new Map<string, string[]>();
@@ -66,37 +37,6 @@ export function headersToRemove(setNames: string[], extra: string[] | undefined)
 export function toCheckResponse(outcome: Outcome): CheckResponseModel {
   const d = outcome.decision;
   return d.allowed ? allowResponse(outcome, d) : denyResponse(outcome, d);
-}
-
-/** The upstream headers for an allowed request, trusted context first (policy headers cannot override it). */
-export function upstreamHeaders(outcome: Outcome, decision: Decision): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (decision.headers) for (const [k, v] of Object.entries(decision.headers)) if (!TRUSTED_SET.has(k)) out[k] = v;
-  // A federated request acts on the target tenant's data: the upstream sees the target as the tenant.
-  const fed = decision.federation;
-  const t = fed ? outcome.targetTenant : outcome.tenant;
-  if (t) {
-    out['x-tenant-id'] = t.id;
-    out['x-tenant-tier'] = t.tier;
-    out['x-tenant-partition'] = `TENANT#${t.id}`;
-    out['x-tenant-storage-prefix'] = `tenant-${t.id}/`;
-    out['x-tenant-search-index'] = `tenant-${t.id}`;
-  }
-  if (outcome.identity.subject) out['x-user-id'] = safe(outcome.identity.subject);
-  if (outcome.identity.api_key_id) out['x-api-key-id'] = outcome.identity.api_key_id;
-  if (outcome.effective) {
-    Object.assign(out, outcome.effective.headers);
-    // The tenant's own upstream does not apply to another tenant's data.
-    if (fed) delete out['x-tenant-upstream'];
-    if (fed && t?.upstream) out['x-tenant-upstream'] = t.upstream;
-  }
-  if (decision.upstream_provider) out['x-upstream-provider'] = safe(decision.upstream_provider);
-  if (fed) {
-    out['x-federation-source'] = fed.source;
-    out['x-federation-access'] = fed.access;
-  }
-  out['x-decision-id'] = outcome.decisionId;
-  return out;
 }
 
 function allowResponse(outcome: Outcome, decision: Decision): CheckResponseModel {

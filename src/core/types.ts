@@ -11,7 +11,7 @@ export class Denial {
   ) {}
 }
 
-/** The policy's decision (DESIGN.md section 4), validated. */
+/** The policy's decision (docs/architecture.md, "Policy contract"), validated. */
 export interface Decision {
   allowed: boolean;
   http_status?: number;

@@ -122,7 +122,7 @@ function policyError(reason: string): Denial {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The decision contract (DESIGN.md section 4). Anything else fails closed rather than guessing. */
+/** The decision contract (docs/architecture.md, "Policy contract"). Anything else fails closed rather than guessing. */
 export function validateDecision(result: unknown): Decision | Denial {
   if (typeof result === 'boolean') return { allowed: result };
   if (!isObject(result) || typeof result.allowed !== 'boolean') return policyError('the policy decision has no boolean "allowed"');

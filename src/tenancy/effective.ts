@@ -4,6 +4,7 @@ import type { Config } from '../core/config.js';
 import type { Tenant } from '../core/tenants.js';
 import { LEVELS, type Group, type MembershipRole, type RoutingStrategy } from '../core/groups.js';
 import type { EffectiveContext, GroupView, Limits } from '../core/limits.js';
+import { contextHeaders } from '../core/upstream-headers.js';
 
 const STRICTNESS: Record<RoutingStrategy, number> = { cost: 0, performance: 1, compliance: 2 };
 const ROLE_RANK: Record<string, number> = { owner: 0, admin: 1, member: 2, claim: 3, default: 4 };
@@ -72,15 +73,7 @@ export function aggregate(
 
   const limits = limitsOf(views, tierDefaults);
   const groupIds = views.map((v) => v.id);
-  const headers: Record<string, string> = {
-    'x-user-groups': groupIds.join(','),
-    'x-primary-group': primary,
-    'x-data-access-level': LEVELS[level]!,
-    'x-routing-strategy': strategy,
-    // Non-ASCII escaped as \\uXXXX: still the same JSON, and a valid header value.
-    'x-data-filters': JSON.stringify(dataFilters(views, allowedLevels)).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
-  };
-  if (tenant.upstream) headers['x-tenant-upstream'] = tenant.upstream;
+  const headers = contextHeaders({ groupIds, primaryGroup: primary, level: LEVELS[level]!, routingStrategy: strategy, dataFilters: dataFilters(views, allowedLevels) }, tenant);
   return {
     groups: views,
     permissions: [...permissions].sort(),
