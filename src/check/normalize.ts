@@ -199,7 +199,7 @@ function collectHeaders(http: HttpReq, max: number): Record<string, string> | De
  * The path's segments, percent-decoded. With `strict` (limits.reject_ambiguous_paths, the default), a path that
  * upstream servers read in different ways is refused rather than guessed at, because Envoy forwards the raw path
  * and a guess that differs from the upstream's is a way around a route (SECURITY.md, "How paths and hosts are matched"):
- * dot segments (raw or encoded), empty segments, ";" path parameters, backslashes, encoded "/" or backslash, and double
+ * dot segments (raw or encoded), empty segments, ";" path parameters (raw or encoded), backslashes, encoded "/" or backslash, and double
  * percent-encoding. A trailing slash is not ambiguous and is dropped. Without `strict`, "." and ".." are resolved
  * (RFC 3986 remove_dot_segments, clamped at the root) and empty segments dropped, for a proxy that normalises
  * paths itself before the check (Envoy's normalize_path, merge_slashes, path_with_escaped_slashes_action).
@@ -207,7 +207,8 @@ function collectHeaders(http: HttpReq, max: number): Record<string, string> | De
 export function canonicalSegments(pathPart: string, strict = true): string[] | Denial {
   if (pathPart[0] !== '/' && pathPart !== '*') return bad('the request path must start with "/"');
   if (strict) {
-    if (pathPart.includes(';')) return ambiguous('";" path parameters');
+    // Encoded too: some servers decode "%3b" before they split off path parameters.
+    if (PATH_PARAMETER.test(pathPart)) return ambiguous('";" path parameters');
     if (pathPart.includes('\\')) return ambiguous('a backslash');
     if (ENCODED_SEPARATOR.test(pathPart)) return ambiguous('an encoded separator');
   }
@@ -243,6 +244,7 @@ export function canonicalSegments(pathPart: string, strict = true): string[] | D
 }
 
 const ENCODED_SEPARATOR = /%(2f|5c)/i;
+const PATH_PARAMETER = /;|%3b/i;
 const PERCENT = /%[0-9a-f]{2}/i;
 
 function ambiguous(what: string): Denial {

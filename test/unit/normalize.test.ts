@@ -36,6 +36,8 @@ describe('normalize', () => {
     ['/a/%2e%2e/b', 'a dot segment'],
     ['/healthz/..;/api/v1/admin', '";" path parameters'],
     ['/api/v1/admin;/users', '";" path parameters'],
+    ['/api/v1/admin%3b/api', '";" path parameters'],
+    ['/api/v1/admin%3B/users', '";" path parameters'],
     ['//x/people', 'an empty segment'],
     ['/api//v1', 'an empty segment'],
     ['/%2Fmy%2Ftest%2Fpath', 'an encoded separator'],
