@@ -1,10 +1,13 @@
 // `opa build -t wasm`: compiles the Rego under policies/ into a bundle (policy.wasm + data.json).
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findOpa } from './opa.js';
 import { inputProjection, PROJECTION_KEY } from './deps.js';
+import { readBundle } from './bundle.js';
+import { WasmPolicy } from './wasm/host.js';
+import { HOST_BUILTINS, unsupportedBuiltins } from './builtins/index.js';
 
 export class PolicyCompileError extends Error {
   override name = 'PolicyCompileError';
@@ -28,10 +31,42 @@ export async function compilePolicies(dir: string, entrypoint: string, opaBin = 
     }
     const { code, output } = await run(opaBin, args);
     if (code !== 0) throw new PolicyCompileError(`opa build failed:\n${output.trim()}`);
-    return await readFile(out);
+    const bytes = await readFile(out);
+    await refuseUnsupportedBuiltins(bytes, dir);
+    return bytes;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * A policy that calls a builtin tenantgate does not answer fails here, when it is built, naming the builtin and
+ * where it is called: it would otherwise pass `opa test` and then fail every check.
+ */
+async function refuseUnsupportedBuiltins(bundle: Buffer, dir: string): Promise<void> {
+  const policy = await WasmPolicy.load((await readBundle(bundle)).wasm, HOST_BUILTINS);
+  const missing = unsupportedBuiltins(policy.importedBuiltins);
+  if (!missing.length) return;
+  const calls = await callSites(dir, missing.map((m) => m.slice(0, m.indexOf(' '))));
+  throw new PolicyCompileError(`the policy calls builtins tenantgate does not provide:\n${missing.map((m, i) => `  ${m}${calls[i] ? `, called at ${calls[i]}` : ''}`).join('\n')}`);
+}
+
+/** For each builtin, the first place in the Rego sources (tests aside) that calls it: file:line (rule). */
+async function callSites(dir: string, builtins: string[]): Promise<(string | undefined)[]> {
+  const files = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.rego') && !f.endsWith('_test.rego')).sort();
+  const found: (string | undefined)[] = builtins.map(() => undefined);
+  for (const file of files) {
+    const lines = (await readFile(join(dir, file), 'utf8')).split('\n');
+    let rule = '';
+    lines.forEach((line, n) => {
+      const head = /^([a-z_][A-Za-z0-9_]*)\b/.exec(line);
+      if (head && !['package', 'import', 'default'].includes(head[1]!)) rule = head[1]!;
+      builtins.forEach((b, i) => {
+        if (!found[i] && new RegExp(`(^|[^A-Za-z0-9_.])${b.replace(/\./g, '\\.')}\\s*\\(`).test(line)) found[i] = `${file}:${n + 1} (rule ${rule || '?'})`;
+      });
+    });
+  }
+  return found;
 }
 
 function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {

@@ -6,7 +6,6 @@
 // cache is off when the bundle has no projection (the whole input, request ids and all, would be the key) or when
 // the policy calls a builtin whose answer can change between calls (time, randomness, HTTP, ...). The cache keeps
 // the SHA-256 of that JSON, not the JSON (about 600 bytes): at 10,000 entries that is 6 MB less to keep and mark.
-import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { LRUCache } from 'lru-cache';
 import { Denial, type Decision } from '../core/types.js';
 import type { PolicyBundle } from './bundle.js';
@@ -14,11 +13,11 @@ import { bundleProjection, project, type Projection } from './deps.js';
 import { sha256Base64 } from '../util/digest.js';
 import { deny } from '../core/denials.js';
 import { LIMIT_FIELDS } from '../core/limits.js';
-
-type Loaded = Awaited<ReturnType<typeof loadPolicy>>;
+import { WasmPolicy } from './wasm/host.js';
+import { HOST_BUILTINS, unsupportedBuiltins } from './builtins/index.js';
 
 interface Active {
-  policy: Loaded;
+  policy: WasmPolicy;
   entrypoint: number;
   revision: string;
   /** The parts of the input the policy reads (opa deps), when known. */
@@ -30,19 +29,6 @@ interface Active {
 
 /** Builtins whose result is not a function of their arguments: a policy using one is never cached. */
 const IMPURE_BUILTINS = /^(time\.now_ns|rand\.|uuid\.rfc4122|http\.send|opa\.runtime|net\.lookup|io\.jwt\.decode_verify|trace|print|crypto\.x509\.parse_and_verify)/;
-
-/** The builtins the WASM module asks its host for (the `builtins` export of OPA's WASM ABI). */
-function hostBuiltins(policy: Loaded): string[] {
-  const p = policy as unknown as { wasmInstance: { exports: unknown }; mem: { buffer: ArrayBuffer } };
-  const ex = p.wasmInstance.exports as Record<string, (...a: number[]) => number>;
-  const addr = ex.opa_json_dump!(ex.builtins!());
-  const bytes = new Uint8Array(p.mem.buffer);
-  let end = addr;
-  while (bytes[end] !== 0) end++;
-  return Object.keys(JSON.parse(new TextDecoder().decode(bytes.subarray(addr, end))) as Record<string, number>);
-}
-
-const encoder = new TextEncoder();
 
 export class PolicyEngine {
   private active: Active | undefined;
@@ -69,15 +55,15 @@ export class PolicyEngine {
 
   /** Instantiates and checks the bundle, then swaps it in. Throws (and keeps the old one) if it is unusable. */
   async load(bundle: PolicyBundle): Promise<void> {
-    const policy = await loadPolicy(bundle.wasm);
-    const entrypoints = policy.entrypoints as Record<string, number>;
-    const entrypoint = entrypoints[this.entrypointName];
+    const policy = await WasmPolicy.load(bundle.wasm, HOST_BUILTINS);
+    const missing = unsupportedBuiltins(policy.importedBuiltins);
+    if (missing.length) throw new Error(`the policy calls builtins tenantgate does not provide: ${missing.join('; ')}`);
+    const entrypoint = policy.entrypoints[this.entrypointName];
     if (entrypoint === undefined) {
-      throw new Error(`the policy bundle has no entrypoint ${this.entrypointName} (has: ${Object.keys(entrypoints).join(', ')})`);
+      throw new Error(`the policy bundle has no entrypoint ${this.entrypointName} (has: ${Object.keys(policy.entrypoints).join(', ')})`);
     }
-    // Asked before the data is loaded: the answer is written into the instance's heap, which setData starts over.
-    const impure = hostBuiltins(policy).some((b) => IMPURE_BUILTINS.test(b));
-    policy.setData(bundle.data);
+    const impure = policy.importedBuiltins.some((b) => IMPURE_BUILTINS.test(b));
+    policy.setData(JSON.stringify(bundle.data));
     const projection = bundleProjection(bundle.data);
     const cacheable = this.decisionCacheSize > 0 && projection !== undefined && !impure;
     const readsBody = projection === undefined || 'parsed_body' in projection || 'body_error' in projection;
@@ -89,7 +75,7 @@ export class PolicyEngine {
     const active = this.active;
     if (!active) return policyError('no policy is loaded');
     const { decisions, projection } = active;
-    if (!decisions) return run(active, projection ? project(input, projection) : input);
+    if (!decisions) return run(active, JSON.stringify(projection ? project(input, projection) : input));
     // The JSON is the one the policy would be given anyway; on a miss it is what WASM receives.
     const json = JSON.stringify(project(input, projection!));
     const key = sha256Base64(json);
@@ -99,17 +85,17 @@ export class PolicyEngine {
       return hit;
     }
     this.cacheStats.misses++;
-    const d = run(active, encoder.encode(json).buffer);
+    const d = run(active, json);
     // A failure to evaluate is not a decision of the policy: it is not kept.
     if (!(d instanceof Denial && d.code === 'policy_error')) decisions.set(key, Object.freeze(d));
     return d;
   }
 }
 
-function run(active: Active, given: unknown): Decision | Denial {
+function run(active: Active, input: string): Decision | Denial {
   let result: unknown;
   try {
-    result = (active.policy.evaluate(given, active.entrypoint) as { result?: unknown }[])[0]?.result;
+    result = (JSON.parse(active.policy.evaluate(input, active.entrypoint)) as { result?: unknown }[])[0]?.result;
   } catch {
     return policyError('the policy failed to evaluate');
   }

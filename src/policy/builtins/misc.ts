@@ -1,0 +1,111 @@
+// The rest of OPA's host builtins that a policy for an authorization check may call: numbers, objects, uuid,
+// randomness, YAML, runtime information and tracing.
+import { randomInt, randomUUID } from 'node:crypto';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { RawJson, bigintArg, int, obj, str, type Builtins } from '../wasm/builtin.js';
+import { RegoSet, parseRego, regoEqual, type RegoValue } from '../wasm/rego-value.js';
+
+/** object.subset as OPA has it (topdown/subset.go): objects, sets, arrays (a contiguous run), or a set in an array. */
+function subset(sup: RegoValue, sub: RegoValue): boolean {
+  if (isObj(sup) && isObj(sub)) return objectSubset(sup, sub);
+  if (sup instanceof RegoSet && sub instanceof RegoSet) return sub.items.every((x) => sup.items.some((y) => regoEqual(x, y)));
+  if (Array.isArray(sup) && Array.isArray(sub)) return arraySubset(sup, sub);
+  if (Array.isArray(sup) && sub instanceof RegoSet) return sub.items.every((x) => sup.some((y) => regoEqual(x, y)));
+  throw new Error('both arguments object.subset must be of the same type or array and set');
+}
+
+const isObj = (v: RegoValue): v is Record<string, RegoValue> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof RegoSet);
+
+function objectSubset(sup: Record<string, RegoValue>, sub: Record<string, RegoValue>): boolean {
+  return Object.entries(sub).every(([k, v]) => {
+    if (!(k in sup)) return false;
+    const s = sup[k]!;
+    if (regoEqual(v, s)) return true;
+    if (isObj(s) && isObj(v)) return objectSubset(s, v);
+    if (s instanceof RegoSet && v instanceof RegoSet) return subset(s, v);
+    if (Array.isArray(s) && Array.isArray(v)) return arraySubset(s, v);
+    return false;
+  });
+}
+
+function arraySubset(sup: RegoValue[], sub: RegoValue[]): boolean {
+  if (sub.length > sup.length) return false;
+  let superCursor = 0;
+  let subCursor = 0;
+  for (;;) {
+    if (subCursor === sub.length) return true;
+    if (superCursor + subCursor === sup.length) return false;
+    if (regoEqual(sup[superCursor + subCursor]!, sub[subCursor]!)) subCursor++;
+    else {
+      superCursor++;
+      subCursor = 0;
+    }
+  }
+}
+
+
+/** A string as Go's encoding/json writes it: <, > and & (and the JavaScript line separators) escaped too. */
+const goQuote = (s: string) => JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** JSON as Go's json.MarshalIndent writes a Rego value: object keys sorted (by code unit, integer-like keys too). */
+function goJson(v: unknown, indent: string, prefix: string, depth = 0): string {
+  const nl = indent || prefix ? `\n${prefix}${indent.repeat(depth + 1)}` : '';
+  const end = indent || prefix ? `\n${prefix}${indent.repeat(depth)}` : '';
+  const sep = indent || prefix ? ': ' : ':';
+  if (Array.isArray(v)) return v.length ? `[${v.map((x) => nl + goJson(x, indent, prefix, depth + 1)).join(',')}${end}]` : '[]';
+  if (v !== null && typeof v === 'object') {
+    const keys = Object.keys(v).sort();
+    if (!keys.length) return '{}';
+    return `{${keys.map((k) => nl + goQuote(k) + sep + goJson((v as Record<string, unknown>)[k], indent, prefix, depth + 1)).join(',')}${end}}`;
+  }
+  return typeof v === 'string' ? goQuote(v) : JSON.stringify(v);
+}
+
+export const miscBuiltins: Builtins = {
+  'numbers.range_step': ([a, b, s], _c, raw) => {
+    const from = bigintArg(raw[0]);
+    const to = bigintArg(raw[1]);
+    const step = bigintArg(raw[2]);
+    if (!Number.isInteger(a) || !Number.isInteger(b) || !Number.isInteger(s)) throw new Error('operands must be integers');
+    if (step <= 0n) throw new Error('numbers.range_step: step must be a positive integer');
+    const out: string[] = [];
+    if (from <= to) for (let x = from; x <= to; x += step) out.push(x.toString());
+    else for (let x = from; x >= to; x -= step) out.push(x.toString());
+    return new RawJson(`[${out.join(',')}]`);
+  },
+  'object.subset': (_a, _c, _r, rego) => subset(parseRego(rego(0)), parseRego(rego(1))),
+  // Same call, same answer within one evaluation, as in OPA.
+  'rand.intn': ([s, n], ctx) => {
+    const key = `rand.intn:${str(s)}:${int(n)}`;
+    if (!ctx.memo.has(key)) ctx.memo.set(key, n === 0 ? 0 : randomInt(Math.abs(n as number)));
+    return ctx.memo.get(key);
+  },
+  'uuid.rfc4122': ([k], ctx) => {
+    const key = `uuid:${str(k)}`;
+    if (!ctx.memo.has(key)) ctx.memo.set(key, randomUUID());
+    return ctx.memo.get(key);
+  },
+  'yaml.is_valid': ([s]) => {
+    if (typeof s !== 'string') return false;
+    try {
+      parseYaml(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  'yaml.unmarshal': ([s]) => parseYaml(str(s)) as unknown,
+  'yaml.marshal': ([v]) => stringifyYaml(v, { sortMapEntries: true, singleQuote: true }),
+  'opa.runtime': () => ({}),
+  // Notes go to OPA's tracer, which tenantgate does not run: the call succeeds, as OPA's does without one.
+  trace: ([s]) => (str(s), true),
+  'json.marshal_with_options': ([v, o]) => {
+    const opts = obj(o);
+    const indent = typeof opts.indent === 'string' ? opts.indent : '\t';
+    const prefix = typeof opts.prefix === 'string' ? opts.prefix : '';
+    const pretty = opts.pretty === true || (opts.pretty === undefined && ('indent' in opts || 'prefix' in opts));
+    if (!pretty) return goJson(v, '', '');
+    // As OPA: every line, the first included, starts with the prefix.
+    return prefix + goJson(v, indent, prefix);
+  },
+};

@@ -1,0 +1,107 @@
+// What a host builtin is: a function of its arguments (parsed, and as the JSON text they came in) and of the
+// evaluation it is called in. It returns a JSON value, `undefined` (undefined in Rego), or RawJson; a throw is
+// undefined too, as a builtin's error is in OPA without strict builtin errors.
+
+/** A builtin's result given as JSON text: numbers that a double cannot hold exactly (nanoseconds) stay exact. */
+export class RawJson {
+  constructor(readonly text: string) {}
+}
+
+/** State that lasts one evaluation: OPA gives every call of `time.now_ns` in one evaluation the same value. */
+export class BuiltinContext {
+  private nowNs: bigint | undefined;
+  /** Per-evaluation memo of calls that must agree within one evaluation (rand.intn). */
+  readonly memo = new Map<string, unknown>();
+
+  begin(): void {
+    this.nowNs = undefined;
+    if (this.memo.size) this.memo.clear();
+  }
+
+  end(): void {
+    this.nowNs = undefined;
+  }
+
+  /** Nanoseconds since the epoch, fixed at the first call in this evaluation. */
+  now(): bigint {
+    return (this.nowNs ??= BigInt(Date.now()) * 1_000_000n + BigInt(process.hrtime()[1] % 1_000_000));
+  }
+}
+
+/** args parsed; raw: their JSON text; rego(i): argument i in Rego's own syntax (sets as sets). */
+export type Builtin = (args: unknown[], ctx: BuiltinContext, raw: string[], rego: (i: number) => string) => unknown;
+
+/** A family of builtins by name. */
+export type Builtins = Record<string, Builtin>;
+
+/** Throws (so the call is undefined) unless v is a string. */
+export function str(v: unknown): string {
+  if (typeof v !== 'string') throw new TypeError('operand must be a string');
+  return v;
+}
+
+export function num(v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError('operand must be a number');
+  return v;
+}
+
+export function int(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError('operand must be an integer');
+  return v;
+}
+
+export function obj(v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError('operand must be an object');
+  return v as Record<string, unknown>;
+}
+
+export function arr(v: unknown): unknown[] {
+  if (!Array.isArray(v)) throw new TypeError('operand must be an array');
+  return v;
+}
+
+/** An integer argument as an exact BigInt, from the JSON text it came in (a double would round nanoseconds). */
+export function bigintArg(raw: string | undefined): bigint {
+  if (raw === undefined || !/^-?\d+$/.test(raw)) {
+    const n = Number(raw);
+    if (!Number.isFinite(n)) throw new TypeError('operand must be a number');
+    return BigInt(Math.trunc(n));
+  }
+  return BigInt(raw);
+}
+
+/**
+ * Bytes as Go's JSON encoding of a Go string shows them: valid UTF-8 as it is, each byte of an invalid sequence as
+ * U+FFFD (the WHATWG decoder in Buffer#toString replaces a whole broken sequence with one).
+ */
+export function goString(bytes: Uint8Array): string {
+  let out = '';
+  let start = 0;
+  let i = 0;
+  while (i < bytes.length) {
+    const n = validSequence(bytes, i);
+    if (n > 0) {
+      i += n;
+      continue;
+    }
+    out += Buffer.from(bytes.subarray(start, i)).toString('utf8') + '\uFFFD';
+    i++;
+    start = i;
+  }
+  return out + Buffer.from(bytes.subarray(start)).toString('utf8');
+}
+
+/** The length of the valid UTF-8 sequence at i, or 0. */
+function validSequence(b: Uint8Array, i: number): number {
+  const c = b[i]!;
+  if (c < 0x80) return 1;
+  const cont = (k: number, lo = 0x80, hi = 0xbf) => b[i + k] !== undefined && b[i + k]! >= lo && b[i + k]! <= hi;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c === 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
+  if ((c >= 0xe1 && c <= 0xec) || c === 0xee || c === 0xef) return cont(1) && cont(2) ? 3 : 0;
+  if (c === 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0;
+  if (c === 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+  if (c >= 0xf1 && c <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
+  if (c === 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
+  return 0;
+}
