@@ -104,6 +104,25 @@ export class CheckPipeline {
   }
 
   /**
+   * The OPA-Envoy mode's use of the phases: who the caller is and which tenant, for the input only. Nothing here
+   * refuses a request: a credential that does not verify, or a tenant that does not resolve, leaves them unknown.
+   */
+  async enrich(raw: unknown): Promise<{ ctx: ResolvedContext; request: NormalizedRequest | null }> {
+    try {
+      const req = normalize(raw, { ...this.deps.config.limits, reject_ambiguous_paths: false });
+      if (req instanceof Denial) return { ctx: NOBODY, request: null };
+      let identity = this.identify(req);
+      if (identity instanceof Promise) identity = await identity;
+      if (identity instanceof Denial) return { ctx: NOBODY, request: req };
+      const resolved = await this.resolve(req, identity);
+      return { ctx: resolved instanceof Denial ? { ...NOBODY, identity } : resolved, request: req };
+    } catch (err) {
+      this.deps.log.error('enrich_failed', { err }, 'could not resolve the caller for the policy input');
+      return { ctx: NOBODY, request: null };
+    }
+  }
+
+  /**
    * Quota: only what the policy allowed spends quota, and always the caller's own tenant (federated too). The
    * decision with the RateLimit fields added, or the quota's denial; synchronous unless the limiter is Redis.
    */

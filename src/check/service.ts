@@ -7,7 +7,8 @@ import { type Outcome } from '../core/outcome.js';
 import { toCheckResponse } from './respond.js';
 import { encodeCheckResponse } from './encode.js';
 import { encodeAllowed } from './allow-template.js';
-import { Denial, type Decision, type Peer } from '../core/types.js';
+import { ANONYMOUS, Denial, type Decision, type Peer } from '../core/types.js';
+import { randomUUID } from 'node:crypto';
 import type { AuditInput } from '../core/audit.js';
 import type { NormalizedRequest } from '../core/request.js';
 import { QUOTA_DENIALS } from '../core/denials.js';
@@ -16,11 +17,13 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { DecisionLog } from '../telemetry/decision-log.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { Logger } from '../telemetry/logger.js';
+import { deny } from '../core/denials.js';
+import type { OpaEnvoyCheck, RpcFailure } from './opa-envoy.js';
 
 export class CheckService {
   constructor(
     readonly pipeline: CheckPipeline,
-    private readonly deps: { metrics?: Metrics; decisionLog?: DecisionLog; shadow?: PolicyEngine; log: Logger; audit?: (entry: AuditInput) => void },
+    private readonly deps: { metrics?: Metrics; decisionLog?: DecisionLog; shadow?: PolicyEngine; log: Logger; audit?: (entry: AuditInput) => void; opaEnvoy?: OpaEnvoyCheck },
   ) {}
 
   /** The HTTP form: the outcome and the CheckResponse as an object. */
@@ -30,11 +33,19 @@ export class CheckService {
 
   /** The HTTP mode: a request it took apart itself, and the answer as the model. */
   checkParts(parts: RequestParts, peer: Peer | null = null): Promise<{ outcome: Outcome; response: CheckResponseModel }> {
+    if (this.deps.opaEnvoy) return Promise.resolve(opaEnvoyOverHttp());
     return this.decide(undefined, parts, peer, 'http', (outcome) => ({ outcome, response: toCheckResponse(outcome) }));
   }
 
   /** The gRPC form: the encoded CheckResponse, from the caller's cached bytes when the request is allowed. */
-  checkEncoded(raw: unknown, peer: Peer | null = null): Promise<Uint8Array> {
+  async checkEncoded(raw: unknown, peer: Peer | null = null): Promise<Uint8Array | RpcFailure> {
+    const opaEnvoy = this.deps.opaEnvoy;
+    if (opaEnvoy) {
+      const t0 = process.hrtime.bigint();
+      const { outcome, answer } = await opaEnvoy.check(raw, peer);
+      this.observe(outcome, Number(process.hrtime.bigint() - t0) / 1e9, 'grpc');
+      return answer;
+    }
     return this.decide(raw, undefined, peer, 'grpc', (outcome) => {
       const d = outcome.decision;
       return (!(d instanceof Denial) && d.allowed ? encodeAllowed(outcome, d) : undefined) ?? encodeCheckResponse(toCheckResponse(outcome));
@@ -76,6 +87,13 @@ export class CheckService {
       });
     }
   }
+}
+
+/** The HTTP mode takes requests apart itself; an OPA-Envoy policy reads Envoy's CheckRequest, which it does not have. */
+function opaEnvoyOverHttp(): { outcome: Outcome; response: CheckResponseModel } {
+  const decision = deny('policy_error', 'the HTTP authorization mode does not run OPA-Envoy policies; use ext_authz over gRPC');
+  const outcome: Outcome = { identity: ANONYMOUS, tenant: null, effective: null, hints: [], federation: null, targetTenant: null, decisionId: randomUUID(), decision, request: null, policyRevision: '' };
+  return { outcome, response: toCheckResponse(outcome) };
 }
 
 /** The audit entry of an access through a federation grant: who, as which tenant, what, under which grant. */

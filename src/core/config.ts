@@ -190,7 +190,17 @@ export const configSchema = z
         dir: z.string().min(1).default('policies'),
         // A prebuilt `opa build -t wasm` bundle; when set, the server loads it instead of compiling `dir`.
         bundle_file: z.string().min(1).optional(),
+        // The decision's path (OPA-Envoy's `path`). Another path than tenantgate's own turns the OPA-Envoy mode on
+        // (mode: auto): the policy decides alone, as on the OPA-Envoy plugin (docs/opa-envoy.md).
         entrypoint: z.string().default('tenantgate/authz/decision'),
+        mode: z.enum(['auto', 'tenantgate', 'opa-envoy']).default('auto'),
+        // OPA-Envoy mode: answer every request as allowed and only log the decision (the plugin's dry-run).
+        dry_run: z.boolean().default(false),
+        // OPA-Envoy mode: no parsed_body / truncated_body in the input (the plugin's skip-request-body-parse).
+        skip_request_body_parse: z.boolean().default(false),
+        // OPA-Envoy mode: a protobuf descriptor set (protoc --descriptor_set_out --include_imports) whose services'
+        // gRPC request bodies are decoded into parsed_body (the plugin's proto-descriptor).
+        proto_descriptor: z.string().min(1).optional(),
         // An OPA bundle server: the bundle (built with opa build -t wasm) is polled with ETags.
         bundle_url: z.url().optional(),
         bundle_poll_seconds: z.number().min(0.1).max(3600).default(10),
@@ -301,6 +311,13 @@ function formatIssues(error: z.ZodError): string {
     .join('\n');
 }
 
+export const TENANTGATE_ENTRYPOINT = 'tenantgate/authz/decision';
+
+/** Whether the policy decides alone, as on the OPA-Envoy plugin (policies.mode, or auto: another entrypoint). */
+export function opaEnvoyMode(p: Config['policies']): boolean {
+  return p.mode === 'opa-envoy' || (p.mode === 'auto' && p.entrypoint !== TENANTGATE_ENTRYPOINT);
+}
+
 /** Validate a raw object (from YAML, env or a test) into a Config. Paths stay relative to `baseDir`. */
 export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
   const result = configSchema.safeParse(raw ?? {});
@@ -310,6 +327,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
   cfg.store.path = abs(cfg.store.path);
   cfg.policies.dir = abs(cfg.policies.dir);
   if (cfg.policies.bundle_file) cfg.policies.bundle_file = abs(cfg.policies.bundle_file);
+  if (cfg.policies.proto_descriptor) cfg.policies.proto_descriptor = abs(cfg.policies.proto_descriptor);
   cfg.federation.signing_key_file = abs(cfg.federation.signing_key_file);
   if (cfg.policies.shadow?.dir) cfg.policies.shadow.dir = abs(cfg.policies.shadow.dir);
   if (cfg.policies.shadow?.bundle_file) cfg.policies.shadow.bundle_file = abs(cfg.policies.shadow.bundle_file);

@@ -70,6 +70,13 @@ export class PolicyEngine {
     this.active = { policy, entrypoint, revision: bundle.revision, projection, readsBody, decisions: cacheable ? new LRUCache({ max: this.decisionCacheSize }) : undefined };
   }
 
+  /** The entrypoint's value, as it is (no decision contract, no cache): for the OPA-Envoy mode. */
+  evaluateRaw(input: unknown): RawResult {
+    const active = this.active;
+    if (!active) return { error: 'no policy is loaded' };
+    return runRaw(active, JSON.stringify(active.projection ? project(input, active.projection) : input));
+  }
+
   /** The decision for an input. A cached decision is shared: callers must not change it. */
   evaluate(input: unknown): Decision | Denial {
     const active = this.active;
@@ -90,6 +97,20 @@ export class PolicyEngine {
     if (!(d instanceof Denial && d.code === 'policy_error')) decisions.set(key, Object.freeze(d));
     return d;
   }
+}
+
+/** The entrypoint's value for an input, unvalidated (the OPA-Envoy mode reads it as the plugin does). */
+export type RawResult = { value: unknown } | { error: string };
+
+function runRaw(active: Active, input: string): RawResult {
+  let results: { result?: unknown }[];
+  try {
+    results = JSON.parse(active.policy.evaluate(input, active.entrypoint)) as { result?: unknown }[];
+  } catch (err) {
+    return { error: `the policy failed to evaluate: ${(err as Error).message}` };
+  }
+  if (results.length === 0 || !('result' in results[0]!)) return { error: 'undefined decision' };
+  return { value: results[0]!.result };
 }
 
 function run(active: Active, input: string): Decision | Denial {

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Config } from '../core/config.js';
 import type { CheckService } from '../check/service.js';
+import { RpcFailure } from '../check/opa-envoy.js';
 import { FAILSAFE_RESPONSE } from '../check/respond.js';
 import { AUTH_SERVICE, MalformedRequest, authServiceForServer, loadPackageDefinition } from '../check/protos.js';
 import { listenerTls, peerOf } from '../tls/listener-tls.js';
@@ -30,7 +31,10 @@ export async function serveGrpc(config: Config, service: CheckService, log: Logg
       service
         .checkEncoded(call.request, tls.clientCerts ? peerOf(call.getAuthContext()?.sslPeerCertificate) : null)
         // check() never rejects; this is the last line of defence, and it still answers with a decision.
-        .catch(() => FAILSAFE_RESPONSE)
+        .catch((err: unknown) => {
+          log.error({ err }, 'check failed outside the pipeline');
+          return FAILSAFE_RESPONSE;
+        })
         .then((response) => calls.answer(callback, response));
     },
   });
@@ -73,7 +77,8 @@ class PendingCalls {
   answer(callback: grpc.sendUnaryData<unknown>, response: unknown): void {
     // Already answered if shutdown cut it off.
     if (!this.pending.delete(callback)) return;
-    callback(null, response);
+    if (response instanceof RpcFailure) callback({ code: response.code, details: response.details });
+    else callback(null, response);
     if (this.pending.size === 0) this.drained?.();
   }
 

@@ -2,7 +2,7 @@
 // policy, quotas), the pipeline, and telemetry. Everything opened registers its close with the lifecycle.
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import type { Config } from '../core/config.js';
+import { opaEnvoyMode, type Config } from '../core/config.js';
 import { openDatabase, watchDataVersion, type Db } from '../store/database.js';
 import { TenantRepository } from '../store/tenants.js';
 import { GroupRepository } from '../store/groups.js';
@@ -25,6 +25,8 @@ import { QuotaService } from '../quota/service.js';
 import { UsageFlusher } from '../quota/persist.js';
 import { CheckPipeline } from '../check/pipeline.js';
 import { CheckService } from '../check/service.js';
+import { OpaEnvoyCheck, type OpaEnvoyOptions } from '../check/opa-envoy.js';
+import protobuf from 'protobufjs';
 import type { Logger } from '../telemetry/logger.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { DecisionLog } from '../telemetry/decision-log.js';
@@ -73,6 +75,8 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
 
   const tenancy = new TenancyPhase(new TenantResolver(config.tenancy), context);
   const pipeline = new CheckPipeline({ config, jwt, apiKeys, federation, tenancy, policy, quota, log: repeated });
+  const opaEnvoy = opaEnvoyMode(config.policies) ? new OpaEnvoyCheck(pipeline, policy, await opaEnvoyOptions(config)) : undefined;
+  if (opaEnvoy) log.info({ path: config.policies.entrypoint, dry_run: config.policies.dry_run }, 'OPA-Envoy mode: the policy decides alone, as on the OPA-Envoy plugin');
   const decisionLog = config.decision_log.enabled ? new DecisionLog(decisionLogOptions(config)) : undefined;
   if (decisionLog) life.add('decision log', () => decisionLog.close());
   metrics = new Metrics(
@@ -89,8 +93,20 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   );
   metrics.setRevision('live', policy.revision);
   if (policies.shadow) metrics.setRevision('shadow', policies.shadow.revision);
-  const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log, audit: (entry) => store.writes.record(entry) });
+  const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log, audit: (entry) => store.writes.record(entry), opaEnvoy });
   return { db: store.db, policies, pipeline, service, metrics, quota, redisLimiter, invalidate };
+}
+
+/** The OPA-Envoy mode's options, the descriptor set read once at start-up. */
+async function opaEnvoyOptions(config: Config): Promise<OpaEnvoyOptions> {
+  const p = config.policies;
+  let protoDescriptor: protobuf.Root | undefined;
+  if (p.proto_descriptor) {
+    const { default: descriptor } = await import('protobufjs/ext/descriptor/index.js');
+    const set = (descriptor as unknown as { FileDescriptorSet: protobuf.Type }).FileDescriptorSet.decode(readFileSync(p.proto_descriptor));
+    protoDescriptor = (protobuf.Root as unknown as { fromDescriptor(d: unknown): protobuf.Root }).fromDescriptor(set);
+  }
+  return { dryRun: p.dry_run, skipRequestBodyParse: p.skip_request_body_parse, protoDescriptor };
 }
 
 interface Store {

@@ -1,0 +1,86 @@
+// The OPA-Envoy mode (docs/opa-envoy.md): the policy decides alone, on the input the plugin builds, and its decision
+// becomes the CheckResponse the plugin would send. tenantgate's identity and tenancy phases only add what they
+// found under input.tenantgate; they never refuse a request themselves.
+import { randomUUID } from 'node:crypto';
+import type protobuf from 'protobufjs';
+import type { CheckPipeline } from './pipeline.js';
+import type { PolicyEngine } from '../policy/engine.js';
+import type { Outcome, ResolvedContext } from '../core/outcome.js';
+import type { Decision, Peer } from '../core/types.js';
+import { TRUSTED_HEADERS } from '../core/upstream-headers.js';
+import { opaEnvoyInput, RequestParseError } from '../opa-envoy/input.js';
+import { DecisionError, pluginResponse, type PluginResponse } from '../opa-envoy/response.js';
+import type { BodyOptions } from '../opa-envoy/body.js';
+import { authServiceDefinition } from './protos.js';
+import { toValue } from './respond.js';
+
+/** An answer that is an RPC error, as the plugin fails a check it cannot decide (Envoy applies its failure mode). */
+export class RpcFailure {
+  constructor(
+    readonly code: number,
+    readonly details: string,
+  ) {}
+}
+
+const UNKNOWN = 2;
+const PERMISSION_DENIED = 7;
+
+export interface OpaEnvoyOptions extends BodyOptions {
+  dryRun: boolean;
+}
+
+export class OpaEnvoyCheck {
+  private readonly serialize = authServiceDefinition().Check!.responseSerialize;
+
+  constructor(
+    private readonly pipeline: CheckPipeline,
+    private readonly policy: PolicyEngine,
+    private readonly options: OpaEnvoyOptions,
+  ) {}
+
+  async check(raw: unknown, peer: Peer | null): Promise<{ outcome: Outcome; answer: Uint8Array | RpcFailure }> {
+    const decisionId = randomUUID();
+    const { ctx, request } = await this.pipeline.enrich(raw);
+    const outcome = (decision: Decision): Outcome => ({ ...ctx, decisionId, decision, request, policyRevision: this.policy.revision });
+    const input = opaEnvoyInput(raw as protobuf.Message & Record<string, unknown>, this.options);
+    if (input instanceof RequestParseError) {
+      const message = `request_parse_error: ${input.message}`;
+      const response = { status: { code: PERMISSION_DENIED, message }, deniedResponse: { status: { code: 400 }, body: message } };
+      return { outcome: outcome({ allowed: false, http_status: 400, code: 'bad_request', reason: message }), answer: this.serialize(response) };
+    }
+    input.tenantgate = tenantgateInput(ctx, peer);
+    const t0 = process.hrtime.bigint();
+    const result = this.policy.evaluateRaw(input);
+    const policySeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    let resp: PluginResponse;
+    try {
+      if ('error' in result) throw new DecisionError(result.error);
+      resp = pluginResponse(result.value, { decisionId, dryRun: this.options.dryRun, trustedHeaders: TRUSTED_HEADERS });
+    } catch (err) {
+      if (!(err instanceof DecisionError)) throw err;
+      return { outcome: { ...outcome({ allowed: false, code: 'policy_error', reason: err.message }), policySeconds }, answer: new RpcFailure(UNKNOWN, err.message) };
+    }
+    const allowed = resp.status.code === 0;
+    const decision: Decision = allowed ? { allowed } : { allowed, http_status: resp.deniedResponse?.status.code ?? 403, code: 'denied' };
+    return { outcome: { ...outcome(decision), policySeconds }, answer: this.serialize(wire(resp)) };
+  }
+}
+
+/** What tenantgate found about the caller, for policies that want it (absent from the plugin's input). */
+function tenantgateInput(c: ResolvedContext, peer: Peer | null): Record<string, unknown> {
+  return {
+    identity: c.identity,
+    tenant: c.tenant,
+    groups: c.effective ? c.effective.groups : [],
+    effective: c.effective ? { permissions: c.effective.permissions, data_access_level: c.effective.data_access_level, limits: c.effective.limits } : null,
+    request_tenant_hints: c.hints,
+    peer,
+  };
+}
+
+/** The response in proto-loader's object form, for its serializer. */
+function wire(r: PluginResponse): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r.dynamicMetadata)) fields[k] = toValue(v);
+  return { ...r, dynamicMetadata: { fields } };
+}

@@ -1,0 +1,100 @@
+// The policy input as the OPA-Envoy plugin builds it (its envoyauth/request.go), field for field: the CheckRequest
+// mapped as the plugin's protomap does (JSON names, populated fields only, a Struct as plain JSON, int64 as numbers,
+// enums as numbers, bytes as base64), `version`, `parsed_path` and `parsed_query` as Go's net/url reads them,
+// `parsed_body` and `truncated_body` (body.ts), and `source_principal`.
+import type protobuf from 'protobufjs';
+import { parsedBody, type BodyOptions } from './body.js';
+import { parseQuery, pathUnescape } from '../util/go-url.js';
+
+const VERSION = Object.freeze({ ext_authz: 'v3', encoding: 'protojson' });
+
+/** What the plugin answers 400 for: a path, query or body it cannot read. The message is Go's error, near enough. */
+export class RequestParseError {
+  constructor(readonly message: string) {}
+}
+
+type Msg = protobuf.Message & Record<string, unknown>;
+
+export function opaEnvoyInput(msg: Msg, opts: BodyOptions): Record<string, unknown> | RequestParseError {
+  const input = protomap(msg, msg.$type);
+  const http = ((msg.attributes as Msg | undefined)?.request as Msg | undefined)?.http as Msg | undefined;
+  const path = (http?.path as string | undefined) ?? '';
+  const headers = (http?.headers as Record<string, string> | undefined) ?? {};
+  input.version = VERSION;
+  const q = path.indexOf('?');
+  const rawPath = q < 0 ? path : path.slice(0, q);
+  const rawQuery = q < 0 ? '' : path.slice(q + 1);
+  let parsedPath: string[];
+  let parsedQuery: Record<string, string[]>;
+  try {
+    parsedPath = pathUnescape(rawPath).replace(/^\/+/, '').split('/');
+    parsedQuery = parseQuery(rawQuery);
+  } catch (err) {
+    return new RequestParseError((err as Error).message);
+  }
+  input.parsed_path = parsedPath;
+  input.parsed_query = parsedQuery;
+  if (!opts.skipRequestBodyParse) {
+    const body = parsedBody(headers, (http?.body as string | undefined) ?? '', http?.rawBody as Uint8Array | undefined, parsedPath, opts);
+    if (body instanceof Error) return new RequestParseError(body.message);
+    input.parsed_body = body.data;
+    input.truncated_body = body.truncated;
+  }
+  const principal = ((msg.attributes as Msg | undefined)?.source as Msg | undefined)?.principal;
+  if (typeof principal === 'string' && principal !== '') input.source_principal = principal;
+  return input;
+}
+
+/** A decoded message of `type` as the plugin's protomap writes it. */
+export function protomap(msg: Msg, type: protobuf.Type): Record<string, unknown> {
+  if (type.fullName === '.google.protobuf.Struct') return structToJson(msg);
+  const out: Record<string, unknown> = {};
+  for (const f of type.fieldsArray) {
+    const v = msg[f.name];
+    if (!populated(msg, f, v)) continue;
+    f.resolve();
+    if (f.map) {
+      const m: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) m[k] = scalarOrMessage(f, x);
+      out[f.name] = m;
+    } else if (f.repeated) out[f.name] = (v as unknown[]).map((x) => scalarOrMessage(f, x));
+    else out[f.name] = scalarOrMessage(f, v);
+  }
+  return out;
+}
+
+/** Go's protoreflect Range: a field with presence when set, else when it is not its zero value. */
+function populated(msg: Msg, f: protobuf.Field, v: unknown): boolean {
+  if (v === undefined || v === null) return false;
+  if (f.map) return Object.keys(v as object).length > 0;
+  if (f.repeated) return (v as unknown[]).length > 0;
+  if (f.partOf) return msg[f.partOf.name] === f.name;
+  if (f.resolvedType && 'fieldsArray' in f.resolvedType) return true;
+  if (typeof v === 'string') return v !== '';
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v !== 0;
+  if (v instanceof Uint8Array) return v.length > 0;
+  return String(v) !== '0';
+}
+
+function scalarOrMessage(f: protobuf.Field, v: unknown): unknown {
+  if (f.resolvedType && 'fieldsArray' in f.resolvedType) return protomap(v as Msg, f.resolvedType);
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  // int64 and uint64 (protobufjs Longs), as JSON numbers.
+  if (typeof v === 'object' && v !== null) return Number(String(v));
+  return v;
+}
+
+/** google.protobuf.Struct as its JSON (structpb's AsMap). */
+function structToJson(msg: Msg): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries((msg.fields as Record<string, Msg> | undefined) ?? {})) out[k] = valueToJson(v);
+  return out;
+}
+
+function valueToJson(v: Msg): unknown {
+  if (v.kind === 'structValue') return structToJson(v.structValue as Msg);
+  if (v.kind === 'listValue') return (((v.listValue as Msg).values as Msg[] | undefined) ?? []).map(valueToJson);
+  if (v.kind === 'nullValue' || v.kind === undefined) return null;
+  return v[v.kind as string];
+}

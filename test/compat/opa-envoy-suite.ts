@@ -1,0 +1,140 @@
+// The OPA-Envoy compatibility suite: policies in the style of the plugin's examples (test/compat/opa-envoy/*), each
+// with requests and the Envoy-observable answer expected. Shared by the tenantgate test and the side-by-side run
+// against the plugin (OPA_ENVOY_BIN, test/compat/compare.test.ts).
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildCheckRequest } from '../../src/check/envoy-request.js';
+import { TRUSTED_HEADERS } from '../../src/core/upstream-headers.js';
+import { httpStatusOf, type CheckResponseMsg } from '../../src/cli/check-client.js';
+
+export const SUITE_DIR = new URL('./opa-envoy/', import.meta.url).pathname;
+
+export interface CaseRequest {
+  method: string;
+  path: string;
+  headers?: [string, string][];
+  body?: string;
+  /** base64 of http.raw_body. */
+  rawBody?: string;
+  /** attributes.source.principal (Istio's SPIFFE id of the caller). */
+  principal?: string;
+  /** Envoy cut the body at its max_request_bytes (it then sends x-envoy-auth-partial-body: true). */
+  partialBody?: boolean;
+}
+
+/** What Envoy observes; header pairs sorted (the plugin's order comes from a Go map). */
+export interface Observed {
+  code?: number;
+  rpcError?: number;
+  ok?: { headers?: string[][]; headersToRemove?: string[]; responseHeadersToAdd?: string[][]; queryParametersToRemove?: string[]; queryParametersToSet?: string[][] };
+  denied?: { status: number; headers: string[][]; body: string };
+  /** dynamic_metadata without decision_id; null: none at all. */
+  metadata?: Record<string, unknown> | null;
+}
+
+export interface Case {
+  name: string;
+  request: CaseRequest;
+  expect: Observed;
+}
+
+export interface Policy {
+  name: string;
+  dir: string;
+  path: string;
+  cases: Case[];
+}
+
+export function suite(): Policy[] {
+  return readdirSync(SUITE_DIR, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => {
+      const dir = join(SUITE_DIR, d.name);
+      const { path, cases } = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as { path: string; cases: Case[] };
+      return { name: d.name, dir, path, cases };
+    });
+}
+
+/** The CheckRequest Envoy would send for a case. */
+export function checkRequestOf(r: CaseRequest): Record<string, unknown> {
+  const req = buildCheckRequest({ method: r.method, path: r.path, headers: r.headers, body: r.body }) as {
+    attributes: { source?: Record<string, unknown>; request: { http: Record<string, unknown> } };
+  };
+  if (r.principal) req.attributes.source = { ...(req.attributes.source ?? {}), principal: r.principal };
+  if (r.rawBody !== undefined) req.attributes.request.http.rawBody = Buffer.from(r.rawBody, 'base64');
+  if (r.partialBody) (req.attributes.request.http.headers as Record<string, string>)['x-envoy-auth-partial-body'] = 'true';
+  return req;
+}
+
+const TRUSTED: ReadonlySet<string> = new Set(TRUSTED_HEADERS);
+const pairs = (hs: { header?: { key?: string; value?: string } }[] | undefined) => (hs ?? []).map((h) => [h.header?.key ?? '', h.header?.value ?? '']).sort(byPair);
+const byPair = (a: string[], b: string[]) => (a.join('\u0000') < b.join('\u0000') ? -1 : 1);
+
+/**
+ * A CheckResponse as Envoy observes it. tenantgate's removal of its own trusted headers (the one deliberate addition,
+ * docs/opa-envoy.md) is left out, so that the plugin's answers and tenantgate's compare as they are.
+ */
+export function observe(res: CheckResponseMsg | { rpcError: number }): Observed {
+  if ('rpcError' in res) return { rpcError: res.rpcError };
+  const out: Observed = { code: res.status?.code ?? 0 };
+  const ok = res.okResponse;
+  if (ok) {
+    const o: NonNullable<Observed['ok']> = {};
+    const headers = pairs(ok.headers);
+    if (headers.length) o.headers = headers;
+    const remove = (ok.headersToRemove ?? []).filter((h) => !TRUSTED.has(h)).sort();
+    if (remove.length) o.headersToRemove = remove;
+    const add = pairs(ok.responseHeadersToAdd);
+    if (add.length) o.responseHeadersToAdd = add;
+    const okAny = ok as { queryParametersToRemove?: string[]; queryParametersToSet?: { key?: string; value?: string }[] };
+    if (okAny.queryParametersToRemove?.length) o.queryParametersToRemove = [...okAny.queryParametersToRemove].sort();
+    if (okAny.queryParametersToSet?.length) o.queryParametersToSet = okAny.queryParametersToSet.map((q) => [q.key ?? '', q.value ?? '']).sort(byPair);
+    if (Object.keys(o).length) out.ok = o;
+  }
+  const denied = res.deniedResponse;
+  if (denied) {
+    const body = denied.body ?? '';
+    out.denied = { status: httpStatusOf(res as CheckResponseMsg), headers: pairs(denied.headers), body: body.startsWith('request_parse_error:') ? '<request_parse_error>' : body };
+  }
+  const meta = fromStruct(res.dynamicMetadata as StructMsg | undefined);
+  if (meta === null) out.metadata = null;
+  else {
+    delete meta.decision_id;
+    if (Object.keys(meta).length) out.metadata = meta;
+  }
+  return out;
+}
+
+type StructMsg = { fields?: Record<string, ValueMsg> };
+type ValueMsg = { nullValue?: unknown; numberValue?: number; stringValue?: string; boolValue?: boolean; structValue?: StructMsg; listValue?: { values?: ValueMsg[] }; kind?: string };
+
+function fromStruct(s: StructMsg | undefined | null): Record<string, unknown> | null {
+  if (!s) return null;
+  return Object.fromEntries(Object.entries(s.fields ?? {}).map(([k, v]) => [k, fromValue(v)]));
+}
+
+function fromValue(v: ValueMsg): unknown {
+  if (v.structValue) return fromStruct(v.structValue);
+  if (v.listValue) return (v.listValue.values ?? []).map(fromValue);
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.numberValue !== undefined) return v.numberValue;
+  if (v.boolValue !== undefined) return v.boolValue;
+  return null;
+}
+
+
+
+/** One case against a server at `address`: the CheckResponse as Envoy observes it, or the RPC's error code. */
+export async function runCase(address: string, c: Case): Promise<Observed> {
+  const { createAuthClient, callCheck } = await import('../../src/cli/check-client.js');
+  const client = createAuthClient(address);
+  try {
+    return observe(await callCheck(client, checkRequestOf(c.request), 5000));
+  } catch (err) {
+    const code = (err as { code?: number }).code;
+    if (typeof code !== 'number') throw err;
+    return observe({ rpcError: code });
+  } finally {
+    client.close();
+  }
+}
