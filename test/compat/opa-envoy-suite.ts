@@ -1,7 +1,7 @@
 // The OPA-Envoy compatibility suite: policies in the style of the plugin's examples (test/compat/opa-envoy/*), each
 // with requests and the Envoy-observable answer expected. Shared by the tenantgate test and the side-by-side run
 // against the plugin (OPA_ENVOY_BIN, test/compat/compare.test.ts).
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCheckRequest } from '../../src/check/envoy-request.js';
 import { TRUSTED_HEADERS } from '../../src/core/upstream-headers.js';
@@ -42,6 +42,8 @@ export interface Policy {
   name: string;
   dir: string;
   path: string;
+  /** A .proto in dir whose descriptor set decodes gRPC bodies (the plugin's proto-descriptor). */
+  proto?: string;
   cases: Case[];
 }
 
@@ -50,9 +52,20 @@ export function suite(): Policy[] {
     .filter((d) => d.isDirectory())
     .map((d) => {
       const dir = join(SUITE_DIR, d.name);
-      const { path, cases } = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as { path: string; cases: Case[] };
-      return { name: d.name, dir, path, cases };
+      const { path, proto, cases } = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as { path: string; proto?: string; cases: Case[] };
+      return { name: d.name, dir, path, proto, cases };
     });
+}
+
+/** The policy's descriptor set (as protoc --descriptor_set_out writes it), built from its .proto into `outDir`. */
+export async function descriptorSet(policy: Policy, outDir: string): Promise<string | undefined> {
+  if (!policy.proto) return undefined;
+  const protobuf = (await import('protobufjs')).default;
+  const { default: descriptor } = await import('protobufjs/ext/descriptor/index.js');
+  const set = (protobuf.loadSync(join(policy.dir, policy.proto)) as unknown as { toDescriptor(syntax: string): protobuf.Message }).toDescriptor('proto3');
+  const file = join(outDir, `${policy.name}.pb`);
+  writeFileSync(file, (descriptor as unknown as { FileDescriptorSet: protobuf.Type }).FileDescriptorSet.encode(set).finish());
+  return file;
 }
 
 /** The CheckRequest Envoy would send for a case. */

@@ -2,13 +2,17 @@
 // tenantgate with its OPA-Envoy path; every request gets exactly the answer the plugin gives (docs/opa-envoy.md).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { runCase, suite } from '../compat/opa-envoy-suite.js';
+import { descriptorSet, runCase, suite } from '../compat/opa-envoy-suite.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 for (const policy of suite()) {
   describe(`OPA-Envoy mode: ${policy.name}`, () => {
     let t: TestServer;
     beforeAll(async () => {
-      t = await startTestServer({ config: { policies: { bundle_file: undefined, dir: policy.dir, entrypoint: policy.path, watch: false } } });
+      const proto_descriptor = await descriptorSet(policy, mkdtempSync(join(tmpdir(), 'tg-pb-')));
+      t = await startTestServer({ config: { policies: { bundle_file: undefined, dir: policy.dir, entrypoint: policy.path, watch: false, proto_descriptor } } });
     });
     afterAll(() => t?.close());
 
