@@ -201,8 +201,19 @@ export const configSchema = z
         // OPA-Envoy mode: a protobuf descriptor set (protoc --descriptor_set_out --include_imports) whose services'
         // gRPC request bodies are decoded into parsed_body (the plugin's proto-descriptor).
         proto_descriptor: z.string().min(1).optional(),
-        // An OPA bundle server: the bundle (built with opa build -t wasm) is polled with ETags.
+        // An OPA bundle server: the bundle (opa build -t wasm, or plain Rego, compiled at load) is polled with ETags.
         bundle_url: z.url().optional(),
+        // OPA bundle signing: bundles from bundle_file or bundle_url are used only with a valid .signatures.json.
+        bundle_verification: z
+          .object({
+            // A PEM public key, or for HS256/384/512 the shared secret itself.
+            key_file: z.string().min(1),
+            key_id: z.string().min(1).default('default'),
+            algorithm: z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'HS256', 'HS384', 'HS512', 'EdDSA']).default('RS256'),
+            scope: z.string().optional(),
+          })
+          .strict()
+          .optional(),
         bundle_poll_seconds: z.number().min(0.1).max(3600).default(10),
         // Rebuild and swap when files under `dir` change (debounced), and on SIGHUP.
         watch: z.boolean().default(true),
@@ -328,6 +339,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
   cfg.policies.dir = abs(cfg.policies.dir);
   if (cfg.policies.bundle_file) cfg.policies.bundle_file = abs(cfg.policies.bundle_file);
   if (cfg.policies.proto_descriptor) cfg.policies.proto_descriptor = abs(cfg.policies.proto_descriptor);
+  if (cfg.policies.bundle_verification) cfg.policies.bundle_verification.key_file = abs(cfg.policies.bundle_verification.key_file);
   cfg.federation.signing_key_file = abs(cfg.federation.signing_key_file);
   if (cfg.policies.shadow?.dir) cfg.policies.shadow.dir = abs(cfg.policies.shadow.dir);
   if (cfg.policies.shadow?.bundle_file) cfg.policies.shadow.bundle_file = abs(cfg.policies.shadow.bundle_file);

@@ -7,6 +7,8 @@ import type { Config } from '../core/config.js';
 import type { Logger } from '../telemetry/logger.js';
 import { compilePolicies } from './compile.js';
 import { readBundle, type PolicyBundle } from './bundle.js';
+import { loadBundle } from './bundle-loader.js';
+import { bundleVerifier, type BundleVerifier } from './signature.js';
 import { PolicyEngine } from './engine.js';
 
 export interface ReloadEvents {
@@ -16,6 +18,7 @@ export interface ReloadEvents {
 export class PolicyManager {
   readonly live: PolicyEngine;
   readonly shadow: PolicyEngine | undefined;
+  private readonly verifier: BundleVerifier | undefined;
   private watcher: FSWatcher | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private poller: NodeJS.Timeout | undefined;
@@ -30,6 +33,7 @@ export class PolicyManager {
     private readonly events: ReloadEvents,
   ) {
     this.live = new PolicyEngine(config.policies.entrypoint, config.policies.decision_cache_size);
+    this.verifier = config.policies.bundle_verification ? bundleVerifier(config.policies.bundle_verification) : undefined;
     if (config.policies.shadow) this.shadow = new PolicyEngine(config.policies.entrypoint, config.policies.decision_cache_size);
   }
 
@@ -45,15 +49,19 @@ export class PolicyManager {
       if (!p.bundle_file && p.watch) this.watchDir(p.dir);
     }
     if (this.shadow && p.shadow) {
-      const bytes = p.shadow.bundle_file ? await readFile(p.shadow.bundle_file) : await compilePolicies(p.shadow.dir!, p.entrypoint);
-      await this.shadow.load(await readBundle(bytes));
+      await this.shadow.load(p.shadow.bundle_file ? await this.fromBundle(await readFile(p.shadow.bundle_file)) : await readBundle(await compilePolicies(p.shadow.dir!, p.entrypoint)));
     }
   }
 
   /** Compiles policies/ or reads the prebuilt bundle file, and swaps it in. */
   private async loadLocal(): Promise<void> {
     const p = this.config.policies;
-    await this.swapIn(await readBundle(p.bundle_file ? await readFile(p.bundle_file) : await compilePolicies(p.dir, p.entrypoint)));
+    await this.swapIn(p.bundle_file ? await this.fromBundle(await readFile(p.bundle_file)) : await readBundle(await compilePolicies(p.dir, p.entrypoint)));
+  }
+
+  /** A bundle from a file or a server: signature checked when a key is configured, Rego compiled. */
+  private fromBundle(bytes: Buffer): Promise<PolicyBundle> {
+    return loadBundle(bytes, { entrypoint: this.config.policies.entrypoint, verifier: this.verifier });
   }
 
   private swapIn(bundle: PolicyBundle): Promise<void> {
@@ -113,7 +121,7 @@ export class PolicyManager {
       if (res.status === 304) return true;
       if (!res.ok) throw new Error(`the bundle server answered ${res.status}`);
       const bytes = Buffer.from(await res.arrayBuffer());
-      await this.swapIn(await readBundle(bytes));
+      await this.swapIn(await this.fromBundle(bytes));
       this.etag = res.headers.get('etag') ?? undefined;
       this.events.onReload('success', 'bundle_url', this.live.revision);
       this.log.info({ url, etag: this.etag, policy_revision: this.live.revision }, 'policy bundle loaded');
