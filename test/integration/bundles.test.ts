@@ -88,10 +88,10 @@ describe('signed bundles', () => {
       expect(t.server.policyRevision).toBe('signed-1');
       expect((await t.envoy({ method: 'GET', path: '/bad' })).outcome).toBe('denied');
     }
-    // Tampered: a signed bundle whose data.json was changed after signing.
-    publish(['--signing-key', priv, '--revision', 'tampered'], ['/two']);
+    // Tampered: a signed bundle whose data.json was changed after signing (built aside, never served as signed).
+    opaBuild(work, join(work, 'aside.tar.gz'), ['-t', 'wasm', '-e', ENTRY, '--signing-key', priv, '--revision', 'tampered'], ['/two']);
     const { unpackBundle } = await import('../../src/policy/bundle.js');
-    const files = await unpackBundle(readFileSync(file));
+    const files = await unpackBundle(readFileSync(join(work, 'aside.tar.gz')));
     expect(files.has('.signatures.json')).toBe(true);
     const tar = await import('tar');
     const dir = join(work, 'tampered');
