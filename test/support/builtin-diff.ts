@@ -27,13 +27,14 @@ const UNDEFINED = '<undefined>';
 export async function diffBuiltins(calls: Call[]): Promise<Diff[]> {
   const dir = mkdtempSync(join(tmpdir(), 'tg-builtins-'));
   try {
-    const rules = calls.map((c, i) => `c${i} := x if { x := ${c.builtin}(${c.args.map((_, j) => `input.c${i}[${j}]`).join(', ')}) }`);
+    // With whether the value is a set: JSON shows a set as an array, and a builtin must return the right one.
+    const rules = calls.map((c, i) => `c${i} := {"v": x, "set": is_set(x)} if { x := ${c.builtin}(${c.args.map((_, j) => `input.c${i}[${j}]`).join(', ')}) }`);
     writeFileSync(join(dir, 'cmp.rego'), `package cmp\n\n${rules.join('\n')}\n`);
     const input = Object.fromEntries(calls.map((c, i) => [`c${i}`, c.args]));
     writeFileSync(join(dir, 'input.json'), JSON.stringify(input));
     const opa = findOpa();
     const ev = spawnSync(opa, ['eval', '--v1-compatible', '-f', 'json', '-d', join(dir, 'cmp.rego'), '-i', join(dir, 'input.json'), 'data.cmp'], { encoding: 'utf8', maxBuffer: 256 << 20 });
-    if (ev.status !== 0) throw new Error(`opa eval failed: ${ev.stderr}${ev.stdout}`);
+    if (ev.status !== 0) throw new Error(`opa eval failed (${ev.status}): ${ev.stderr}${ev.stdout.slice(-3000)}`);
     const expected = (JSON.parse(ev.stdout) as { result: { expressions: { value: Record<string, unknown> }[] }[] }).result[0]!.expressions[0]!.value;
     const build = spawnSync(opa, ['build', '-t', 'wasm', '-e', 'cmp', '-o', join(dir, 'b.tar.gz'), join(dir, 'cmp.rego')], { encoding: 'utf8' });
     if (build.status !== 0) throw new Error(`opa build failed: ${build.stderr}${build.stdout}`);
@@ -42,14 +43,20 @@ export async function diffBuiltins(calls: Call[]): Promise<Diff[]> {
     const got = (JSON.parse(policy.evaluate(JSON.stringify(input), policy.entrypoints.cmp!)) as { result: Record<string, unknown> }[])[0]!.result;
     const diffs: Diff[] = [];
     calls.forEach((call, i) => {
-      const a = `c${i}` in expected ? expected[`c${i}`] : UNDEFINED;
-      const b = `c${i}` in got ? got[`c${i}`] : UNDEFINED;
+      const a = `c${i}` in expected ? plain(expected[`c${i}`]) : UNDEFINED;
+      const b = `c${i}` in got ? plain(got[`c${i}`]) : UNDEFINED;
       if (JSON.stringify(sorted(a)) !== JSON.stringify(sorted(b))) diffs.push({ call, opa: a, tenantgate: b });
     });
     return diffs;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The value, its members in order when it is a set (a set's order in JSON is nobody's to observe). */
+function plain(r: unknown): unknown {
+  const { v, set } = r as { v: unknown; set: boolean };
+  return set ? { set: (v as unknown[]).map((x) => JSON.stringify(sorted(x))).sort() } : v;
 }
 
 /** Objects with their keys in order, so that key order is not a difference. */

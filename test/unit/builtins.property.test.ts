@@ -78,6 +78,23 @@ const constraints = fc.record(
   { requiredKeys: [] },
 );
 
+const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((p) => p.join('.'));
+const ipv6 = fc.oneof(fc.ipV6(), fc.constantFrom('::1', '::', '2001:db8::', '::ffff:10.1.2.3', 'fe80::1%eth0', '1:2:3:4:5:6:7:8', '2001:db8:0:0:1:0:0:1'));
+const ip = fc.oneof(ipv4, ipv6, fc.constantFrom('10.0.0.1', '010.0.0.1', '256.1.1.1', '1.2.3', 'x', ''));
+const cidr = fc.oneof(
+  fc.tuple(ipv4, fc.integer({ min: 0, max: 33 })).map(([a, n]) => `${a}/${n}`),
+  fc.tuple(ipv6, fc.integer({ min: 0, max: 129 })).map(([a, n]) => `${a}/${n}`),
+  fc.constantFrom('10.0.0.0/8', '192.168.1.0/24', '10.1.2.3/32', '::ffff:10.0.0.0/104', '2001:db8::/32', '10.0.0.0/08', '1.2.3.4', '10.0.0.0/-1'),
+);
+// Small networks only: OPA expands whatever it is given, and a /8 is sixteen million addresses.
+const smallCidr = fc.oneof(
+  fc.tuple(ipv4, fc.integer({ min: 26, max: 32 })).map(([a, n]) => `${a}/${n}`),
+  fc.tuple(ipv6, fc.integer({ min: 122, max: 128 })).map(([a, n]) => `${a}/${n}`),
+  fc.constantFrom('::ffff:10.0.0.0/126', '10.0.0.0/030', '1.2.3.4', 'x/1', '10.0.0.0/33'),
+);
+const cidrs = fc.oneof(cidr, fc.array(fc.oneof(cidr, fc.tuple(cidr, text)), { maxLength: 3 }), fc.dictionary(fc.constantFrom('a', 'b'), cidr, { maxKeys: 2 }));
+const addrs = fc.oneof(ip, cidr, fc.array(fc.oneof(ip, cidr), { maxLength: 3 }), fc.dictionary(fc.constantFrom('x', 'y'), ip, { maxKeys: 2 }));
+
 /** The calls to compare, per builtin. */
 const GENERATORS: Record<string, fc.Arbitrary<unknown[]>> = {
   sprintf: fc.tuple(format, fc.array(fc.oneof(int, float, text, fc.boolean(), fc.constant(null), fc.array(int, { maxLength: 2 }), fc.dictionary(fc.constantFrom('a', 'b'), int, { maxKeys: 2 })), { maxLength: 4 })),
@@ -114,6 +131,9 @@ const GENERATORS: Record<string, fc.Arbitrary<unknown[]>> = {
   'regex.split': fc.tuple(regex, fc.oneof(text, fc.constantFrom('a,b,,c', 'abc', 'AaA'))),
   'regex.find_n': fc.tuple(regex, fc.oneof(text, fc.constantFrom('a1b22c333', 'abab')), fc.integer({ min: -1, max: 3 })),
   'regex.replace': fc.tuple(fc.oneof(text, fc.constantFrom('abcabc', 'a1b2')), regex, fc.constantFrom('x', '$1', '${1}y', '$$', '$n', '')),
+  'net.cidr_is_valid': fc.tuple(fc.oneof(cidr, ip, int)),
+  'net.cidr_contains_matches': fc.tuple(cidrs, addrs),
+  'net.cidr_expand': fc.tuple(smallCidr),
   'numbers.range_step': fc.tuple(fc.integer({ min: -20, max: 20 }), fc.integer({ min: -20, max: 20 }), fc.integer({ min: -1, max: 7 })),
   'object.subset': fc.tuple(json, json),
   'yaml.is_valid': fc.tuple(fc.oneof(text, fc.constantFrom('a: 1', 'a: [1, 2', '- x\n- y', 'key: "v"'))),

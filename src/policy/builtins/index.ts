@@ -5,12 +5,13 @@ import { cryptoBuiltins } from './crypto.js';
 import { encodingBuiltins } from './encoding.js';
 import { jwtBuiltins } from './jwt.js';
 import { miscBuiltins } from './misc.js';
+import { netBuiltins } from './net.js';
 import { semverBuiltins } from './semver.js';
 import { stringBuiltins } from './strings.js';
 import { timeBuiltins } from './time.js';
 import { unitsBuiltins } from './units.js';
 
-const families: Builtins[] = [cryptoBuiltins, encodingBuiltins, jwtBuiltins, miscBuiltins, semverBuiltins, stringBuiltins, timeBuiltins, unitsBuiltins];
+const families: Builtins[] = [cryptoBuiltins, encodingBuiltins, jwtBuiltins, miscBuiltins, netBuiltins, semverBuiltins, stringBuiltins, timeBuiltins, unitsBuiltins];
 
 export const HOST_BUILTINS: ReadonlyMap<string, Builtin> = new Map(families.flatMap((f) => Object.entries(f)));
 

@@ -1,7 +1,7 @@
 // The rest of OPA's host builtins that a policy for an authorization check may call: numbers, objects, uuid,
 // randomness, YAML, runtime information and tracing.
 import { randomInt, randomUUID } from 'node:crypto';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { Lexer, parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { RawJson, bigintArg, int, obj, str, type Builtins } from '../wasm/builtin.js';
 import { RegoSet, parseRego, regoEqual, type RegoValue } from '../wasm/rego-value.js';
 
@@ -61,6 +61,14 @@ function goJson(v: unknown, indent: string, prefix: string, depth = 0): string {
   return typeof v === 'string' ? goQuote(v) : JSON.stringify(v);
 }
 
+/** YAML as OPA's Go reader takes it: anchor and alias names of letters, digits, "_" and "-" only. */
+function readYaml(s: string): unknown {
+  for (const token of new Lexer().lex(s)) {
+    if ((token[0] === '&' || token[0] === '*') && !/^[&*][0-9A-Za-z_-]+$/.test(token)) throw new Error('did not find expected alphabetic or numeric character');
+  }
+  return parseYaml(s) as unknown;
+}
+
 export const miscBuiltins: Builtins = {
   'numbers.range_step': ([a, b, s], _c, raw) => {
     const from = bigintArg(raw[0]);
@@ -88,13 +96,13 @@ export const miscBuiltins: Builtins = {
   'yaml.is_valid': ([s]) => {
     if (typeof s !== 'string') return false;
     try {
-      parseYaml(s);
+      readYaml(s);
       return true;
     } catch {
       return false;
     }
   },
-  'yaml.unmarshal': ([s]) => parseYaml(str(s)) as unknown,
+  'yaml.unmarshal': ([s]) => readYaml(str(s)),
   'yaml.marshal': ([v]) => stringifyYaml(v, { sortMapEntries: true, singleQuote: true }),
   'opa.runtime': () => ({}),
   // Notes go to OPA's tracer, which tenantgate does not run: the call succeeds, as OPA's does without one.

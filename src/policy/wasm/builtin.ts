@@ -7,6 +7,11 @@ export class RawJson {
   constructor(readonly text: string) {}
 }
 
+/** A builtin's result in Rego's own syntax: how a builtin returns a set (JSON has none). */
+export class RegoText {
+  constructor(readonly text: string) {}
+}
+
 /** State that lasts one evaluation: OPA gives every call of `time.now_ns` in one evaluation the same value. */
 export class BuiltinContext {
   private nowNs: bigint | undefined;

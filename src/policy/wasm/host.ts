@@ -4,7 +4,7 @@
 // because the builtins need what that SDK does not give them: the arguments' JSON text (nanosecond timestamps are
 // integers beyond a double's precision), one clock per evaluation (OPA's `time.now_ns` is constant within one), and
 // OPA's own semantics where the SDK's differ (its `sprintf` and `regex.split` follow JavaScript, not Go).
-import { BuiltinContext, RawJson, type Builtin } from './builtin.js';
+import { BuiltinContext, RawJson, RegoText, type Builtin } from './builtin.js';
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -16,6 +16,7 @@ type Exports = {
   opa_json_parse(addr: number, len: number): number;
   opa_json_dump(addr: number): number;
   opa_value_dump(addr: number): number;
+  opa_value_parse(addr: number, len: number): number;
   opa_heap_ptr_get(): number;
   opa_heap_ptr_set(addr: number): void;
   builtins(): number;
@@ -145,6 +146,7 @@ export class WasmPolicy {
       return 0;
     }
     if (result === undefined) return 0;
+    if (result instanceof RegoText) return this.loadValue(result.text);
     return this.loadJson(result instanceof RawJson ? result.text : JSON.stringify(result));
   }
 
@@ -154,6 +156,16 @@ export class WasmPolicy {
     new Uint8Array(this.memory.buffer).set(bytes, addr);
     const parsed = this.ex.opa_json_parse(addr, bytes.byteLength);
     if (parsed === 0) throw new Error('the policy module could not parse a JSON value');
+    return parsed;
+  }
+
+  /** A value written in Rego's syntax (sets included), parsed by the module. */
+  private loadValue(text: string): number {
+    const bytes = encoder.encode(text);
+    const addr = this.ex.opa_malloc(bytes.byteLength);
+    new Uint8Array(this.memory.buffer).set(bytes, addr);
+    const parsed = this.ex.opa_value_parse(addr, bytes.byteLength);
+    if (parsed === 0) throw new Error('the policy module could not parse a Rego value');
     return parsed;
   }
 
