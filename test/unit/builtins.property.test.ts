@@ -95,6 +95,17 @@ const smallCidr = fc.oneof(
 const cidrs = fc.oneof(cidr, fc.array(fc.oneof(cidr, fc.tuple(cidr, text)), { maxLength: 3 }), fc.dictionary(fc.constantFrom('a', 'b'), cidr, { maxKeys: 2 }));
 const addrs = fc.oneof(ip, cidr, fc.array(fc.oneof(ip, cidr), { maxLength: 3 }), fc.dictionary(fc.constantFrom('x', 'y'), ip, { maxKeys: 2 }));
 
+const node = fc.constantFrom('a', 'b', 'c', 'd', 'e');
+const graph = fc.dictionary(node, fc.oneof(fc.array(node, { maxLength: 3 }), fc.constant([])), { maxKeys: 5 });
+const uuid = fc.oneof(
+  fc.uuid({ version: [1, 2, 3, 4, 5] }),
+  fc.uuid().map((u) => `urn:uuid:${u}`),
+  fc.uuid().map((u) => `{${u.toUpperCase()}}`),
+  fc.uuid().map((u) => u.replaceAll('-', '')),
+  fc.constantFrom('6ba7b810-9dad-11d1-80b4-00c04fd430c8', '000003e8-2363-21ef-b200-325096b39f47', 'not-a-uuid', '', 'URN:UUID:6ba7b810-9dad-11d1-80b4-00c04fd430c8'),
+);
+const zoned = fc.oneof(ns, ns.map((n) => [n]), ns.map((n) => [n, 'America/New_York']), ns.map((n) => [n, 'Europe/Berlin']), ns.map((n) => [n, 'Asia/Kathmandu']), fc.constant(1.5), fc.constant([1.5e18 + 0.5, 'UTC']));
+
 /** The calls to compare, per builtin. */
 const GENERATORS: Record<string, fc.Arbitrary<unknown[]>> = {
   sprintf: fc.tuple(format, fc.array(fc.oneof(int, float, text, fc.boolean(), fc.constant(null), fc.array(int, { maxLength: 2 }), fc.dictionary(fc.constantFrom('a', 'b'), int, { maxKeys: 2 })), { maxLength: 4 })),
@@ -134,6 +145,10 @@ const GENERATORS: Record<string, fc.Arbitrary<unknown[]>> = {
   'net.cidr_is_valid': fc.tuple(fc.oneof(cidr, ip, int)),
   'net.cidr_contains_matches': fc.tuple(cidrs, addrs),
   'net.cidr_expand': fc.tuple(smallCidr),
+  'graph.reachable_paths': fc.tuple(graph, fc.array(node, { maxLength: 3 })),
+  'uuid.parse': fc.tuple(uuid),
+  'time.add_date': fc.tuple(zoned, fc.integer({ min: -30, max: 30 }), fc.integer({ min: -30, max: 30 }), fc.integer({ min: -400, max: 400 })),
+  'time.diff': fc.tuple(zoned, zoned),
   'numbers.range_step': fc.tuple(fc.integer({ min: -20, max: 20 }), fc.integer({ min: -20, max: 20 }), fc.integer({ min: -1, max: 7 })),
   'object.subset': fc.tuple(json, json),
   'yaml.is_valid': fc.tuple(fc.oneof(text, fc.constantFrom('a: 1', 'a: [1, 2', '- x\n- y', 'key: "v"'))),

@@ -10,8 +10,9 @@ import { semverBuiltins } from './semver.js';
 import { stringBuiltins } from './strings.js';
 import { timeBuiltins } from './time.js';
 import { unitsBuiltins } from './units.js';
+import { uuidBuiltins } from './uuid.js';
 
-const families: Builtins[] = [cryptoBuiltins, encodingBuiltins, jwtBuiltins, miscBuiltins, netBuiltins, semverBuiltins, stringBuiltins, timeBuiltins, unitsBuiltins];
+const families: Builtins[] = [cryptoBuiltins, encodingBuiltins, jwtBuiltins, miscBuiltins, netBuiltins, semverBuiltins, stringBuiltins, timeBuiltins, unitsBuiltins, uuidBuiltins];
 
 export const HOST_BUILTINS: ReadonlyMap<string, Builtin> = new Map(families.flatMap((f) => Object.entries(f)));
 

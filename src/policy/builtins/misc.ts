@@ -2,8 +2,8 @@
 // randomness, YAML, runtime information and tracing.
 import { randomInt, randomUUID } from 'node:crypto';
 import { Lexer, parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { RawJson, bigintArg, int, obj, str, type Builtins } from '../wasm/builtin.js';
-import { RegoSet, parseRego, regoEqual, type RegoValue } from '../wasm/rego-value.js';
+import { RawJson, RegoText, bigintArg, int, obj, str, type Builtins } from '../wasm/builtin.js';
+import { RegoSet, parseRego, regoEqual, regoText, type RegoValue } from '../wasm/rego-value.js';
 
 /** object.subset as OPA has it (topdown/subset.go): objects, sets, arrays (a contiguous run), or a set in an array. */
 function subset(sup: RegoValue, sub: RegoValue): boolean {
@@ -104,6 +104,14 @@ export const miscBuiltins: Builtins = {
   },
   'yaml.unmarshal': ([s]) => readYaml(str(s)),
   'yaml.marshal': ([v]) => stringifyYaml(v, { sortMapEntries: true, singleQuote: true }),
+  'graph.reachable_paths': (_a, _c, _r, rego) => {
+    const graph = parseRego(rego(0));
+    const starts = parseRego(rego(1));
+    if (graph === null || typeof graph !== 'object' || Array.isArray(graph) || graph instanceof RegoSet) throw new Error('operand 1 must be an object');
+    const list = Array.isArray(starts) ? starts : starts instanceof RegoSet ? starts.items : undefined;
+    if (!list) throw new Error('operand 2 must be an array or a set');
+    return new RegoText(regoText(new RegoSet(reachablePaths(graph, list))));
+  },
   'opa.runtime': () => ({}),
   // Notes go to OPA's tracer, which tenantgate does not run: the call succeeds, as OPA's does without one.
   trace: ([s]) => (str(s), true),
@@ -117,3 +125,33 @@ export const miscBuiltins: Builtins = {
     return prefix + goJson(v, indent, prefix);
   },
 };
+
+/** graph.reachable_paths as OPA walks it (topdown/reachable.go): every path from each start until a leaf or a cycle. */
+export function reachablePaths(graph: Record<string, RegoValue>, starts: RegoValue[]): RegoValue[][] {
+  const out: RegoValue[][] = [];
+  const key = (v: RegoValue) => (typeof v === 'string' ? v : undefined);
+  const edgesOf = (v: RegoValue): RegoValue[] | undefined => {
+    const k = key(v);
+    if (k === undefined || !(k in graph)) return undefined;
+    const e = graph[k]!;
+    return Array.isArray(e) ? e : e instanceof RegoSet ? e.items : [];
+  };
+  const walk = (root: RegoValue, path: RegoValue[], reached: RegoValue[]): void => {
+    const edges = edgesOf(root);
+    if (!edges) return void out.push(path);
+    const next = [...path, root];
+    if (edges.length === 0) return void out.push(next);
+    const seen = [...reached, root];
+    for (const n of edges) {
+      if (seen.some((r) => regoEqual(r, n))) out.push(next);
+      else walk(n, next, seen);
+    }
+  };
+  for (const node of starts) {
+    const edges = edgesOf(node);
+    if (!edges) continue;
+    if (edges.length === 0) out.push([node]);
+    else for (const n of edges) walk(n, [node], [node]);
+  }
+  return out;
+}

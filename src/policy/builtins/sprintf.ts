@@ -143,7 +143,8 @@ function formatInt(verb: string, a: Arg & { kind: 'int' }, spec: Spec): string {
     case 'q':
       return pad(quoteRune(rune(a.v)), spec, false);
     case 'U':
-      return pad('U+' + abs(a.v).toString(16).toUpperCase().padStart(spec.prec ?? 4, '0'), spec, false);
+      // Go prints the integer as a uint64: a negative one wraps around.
+      return pad('U+' + BigInt.asUintN(64, a.v).toString(16).toUpperCase().padStart(spec.prec ?? 4, '0'), spec, false);
     default:
       return bad(verb, a, spec);
   }
@@ -154,6 +155,8 @@ function formatFloatArg(verb: string, v: number, spec: Spec): string {
   switch (verb) {
     case 'v':
       return pad(neg + formatFloat(Math.abs(v), 'g', spec.prec ?? -1), spec, true);
+    case 'b':
+      return pad(neg + binaryFloat(Math.abs(v)), spec, Number.isFinite(v));
     case 'x':
     case 'X': {
       const h = neg + hexFloat(Math.abs(v), spec.prec);
@@ -232,6 +235,23 @@ function pad(s: string, spec: Spec, numeric: boolean): string {
     return s.slice(0, signed) + '0'.repeat(w - len) + s.slice(signed);
   }
   return ' '.repeat(w - len) + s;
+}
+
+/** Go's %b of a float: the mantissa as an integer and the power of two, "4503599627370496p-52". */
+function binaryFloat(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (!Number.isFinite(v)) return 'Inf';
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, v);
+  const bits = view.getBigUint64(0);
+  const biased = Number((bits >> 52n) & 0x7ffn);
+  let mant = bits & ((1n << 52n) - 1n);
+  let exp = -1074;
+  if (biased !== 0) {
+    mant |= 1n << 52n;
+    exp = biased - 1075;
+  }
+  return `${mant}p${exp < 0 ? '-' : '+'}${Math.abs(exp)}`;
 }
 
 /** Go's %x of a float: 0x1.<hex mantissa>p±<exponent>, trailing zeros dropped (or rounded to prec hex digits). */

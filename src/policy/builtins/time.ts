@@ -91,43 +91,111 @@ interface Civil {
 const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const zoneFormats = new Map<string, Intl.DateTimeFormat>();
 
-/** The civil time of ns (or [ns, zone]) in UTC or in the named IANA zone. */
-function civil(arg: unknown, raw: string | undefined): Civil {
-  let ns: bigint;
-  let zone = 'UTC';
+/** A time argument as OPA's tzTime reads it: ns, or [ns], [ns, zone] or [ns, zone, layout]; ns a whole number. */
+function timeArg(arg: unknown, raw: string | undefined): { ns: bigint; zone: string; layout: string } {
   if (Array.isArray(arg)) {
-    if (arg.length !== 2 || typeof arg[1] !== 'string') throw new Error('expected [ns, zone]');
-    ns = bigintArg(firstElement(raw));
-    zone = arg[1] === '' ? 'UTC' : arg[1];
-  } else ns = bigintArg(raw);
-  const ms = Number(ns / NS_PER_MS) - (ns % NS_PER_MS < 0n ? 1 : 0);
+    if (arg.length === 0 || typeof arg[0] !== 'number') throw new Error('either number (ns) or [number (ns), string (tz)]');
+    if (arg.length > 1 && typeof arg[1] !== 'string') throw new Error('the time zone must be a string');
+    if (arg.length > 2 && typeof arg[2] !== 'string') throw new Error('the layout must be a string');
+    const zone = arg.length > 1 ? (arg[1] as string) : '';
+    return { ns: wholeNs(firstElement(raw)), zone: zone === '' ? 'UTC' : zone, layout: arg.length > 2 ? (arg[2] as string) : '' };
+  }
+  if (typeof arg !== 'number') throw new Error('either number (ns) or [number (ns), string (tz)]');
+  return { ns: wholeNs(raw), zone: 'UTC', layout: '' };
+}
+
+/** OPA reads the nanoseconds as a float converted exactly to int64, else "timestamp too big". */
+function wholeNs(raw: string | undefined): bigint {
+  const n = bigintArg(raw);
+  if (raw !== undefined && !/^-?\d+$/.test(raw) && !Number.isInteger(Number(raw))) throw new Error('timestamp too big');
+  return n;
+}
+
+/** The zone's offset from UTC at an instant, in ms ("Local" is the machine's zone, as in OPA). */
+function offsetMs(ms: number, zone: string): number {
+  if (zone === 'UTC') return 0;
+  const c = civilAt(ms, zone);
+  return Date.UTC(c.year, c.month - 1, c.day, c.hour, c.minute, c.second) - (ms - (((ms % 1000) + 1000) % 1000));
+}
+
+function civilAt(ms: number, zone: string): Civil {
   if (zone === 'UTC') {
     const d = new Date(ms);
     return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds(), weekday: d.getUTCDay() };
   }
   let f = zoneFormats.get(zone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric', weekday: 'long' });
+    const timeZone = zone === 'Local' ? undefined : zone;
+    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', era: 'short', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric', weekday: 'long' });
     zoneFormats.set(zone, f);
   }
   const parts = Object.fromEntries(f.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
-  return {
-    year: Number(parts.year),
-    month: Number(parts.month),
-    day: Number(parts.day),
-    hour: Number(parts.hour),
-    minute: Number(parts.minute),
-    second: Number(parts.second),
-    weekday: WEEKDAYS.indexOf(parts.weekday!),
-  };
+  const year = parts.era === 'BC' ? 1 - Number(parts.year) : Number(parts.year);
+  return { year, month: Number(parts.month), day: Number(parts.day), hour: Number(parts.hour), minute: Number(parts.minute), second: Number(parts.second), weekday: WEEKDAYS.indexOf(parts.weekday!) };
 }
 
-/** The first element's JSON text of a two-element array's JSON text ([ns, "zone"]). */
+/** The first element's JSON text of an array's JSON text ([ns, "zone", ...]). */
 function firstElement(raw: string | undefined): string {
-  const m = /^\[\s*(-?[0-9.eE+-]+)\s*,/.exec(raw ?? '');
+  const m = /^\[\s*(-?[0-9.eE+-]+)\s*[,\]]/.exec(raw ?? '');
   if (!m) throw new Error('expected [ns, zone]');
   return m[1]!;
 }
+
+const floorMs = (ns: bigint) => Number(ns / NS_PER_MS) - (ns % NS_PER_MS < 0n ? 1 : 0);
+
+/** The civil time of a time argument in its zone. */
+function civil(arg: unknown, raw: string | undefined): Civil {
+  const { ns, zone } = timeArg(arg, raw);
+  return civilAt(floorMs(ns), zone);
+}
+
+/** Go's time.Date in a zone: the civil time normalised, then the zone's offset as Go resolves it. */
+function instantOf(y: number, mo: number, d: number, h: number, mi: number, s: number, subMsNs: bigint, zone: string): bigint {
+  const asUtc = new Date(0);
+  asUtc.setUTCFullYear(y, mo - 1, d);
+  asUtc.setUTCHours(h, mi, s, 0);
+  const local = asUtc.getTime();
+  let off = offsetMs(local, zone);
+  const off2 = offsetMs(local - off, zone);
+  if (off2 !== off) off = off2;
+  return BigInt(local - off) * NS_PER_MS + subMsNs;
+}
+
+const addDate: Builtin = ([t, y, m, d], _c, raw) => {
+  const { ns, zone } = timeArg(t, raw[0]);
+  for (const v of [y, m, d]) if (typeof v !== 'number' || !Number.isInteger(v)) throw new Error('operands must be integers');
+  const c = civilAt(floorMs(ns), zone);
+  const sub = ((ns % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n;
+  return safe(instantOf(c.year + (y as number), c.month + (m as number), c.day + (d as number), c.hour, c.minute, c.second, sub, zone));
+};
+
+/** time.diff as OPA computes it: [years, months, days, hours, minutes, seconds] between two times, in the first's zone. */
+const diff: Builtin = ([a, b], _c, raw) => {
+  const t1 = timeArg(a, raw[0]);
+  const t2 = timeArg(b, raw[1]);
+  let [x, y] = [t1.ns, t2.ns];
+  if (x > y) [x, y] = [y, x];
+  const c1 = civilAt(floorMs(x), t1.zone);
+  const c2 = civilAt(floorMs(y), t1.zone);
+  let year = c2.year - c1.year;
+  let month = c2.month - c1.month;
+  let day = c2.day - c1.day;
+  let hour = c2.hour - c1.hour;
+  let min = c2.minute - c1.minute;
+  let sec = c2.second - c1.second;
+  if (sec < 0) (sec += 60), min--;
+  if (min < 0) (min += 60), hour--;
+  if (hour < 0) (hour += 24), day--;
+  if (day < 0) {
+    // Go: the days of c1's month, found as 32 minus the day that "the 32nd" of it lands on.
+    const t = new Date(Date.UTC(2000, 0, 1));
+    t.setUTCFullYear(c1.year, c1.month - 1, 32);
+    day += 32 - t.getUTCDate();
+    month--;
+  }
+  if (month < 0) (month += 12), year--;
+  return [year, month, day, hour, min, sec];
+};
 
 const date: Builtin = ([t], _c, raw) => {
   const c = civil(t, raw[0]);
@@ -145,4 +213,6 @@ export const timeBuiltins: Builtins = {
   'time.date': date,
   'time.clock': clock,
   'time.weekday': ([t], _c, raw) => WEEKDAYS[civil(t, raw[0]).weekday],
+  'time.add_date': addDate,
+  'time.diff': diff,
 };
