@@ -1,5 +1,5 @@
 // semver.is_valid and semver.compare as OPA has them (its internal/semver): SemVer 2.0.0, with an optional "v".
-import { str, type Builtins } from '../wasm/builtin.js';
+import { str, validity, type Builtins } from '../wasm/builtin.js';
 
 interface Version {
   major: bigint;
@@ -61,14 +61,6 @@ export function compareSemver(a: Version, b: Version): number {
 }
 
 export const semverBuiltins: Builtins = {
-  'semver.is_valid': ([v]) => {
-    if (typeof v !== 'string') return false;
-    try {
-      parseSemver(v);
-      return true;
-    } catch {
-      return false;
-    }
-  },
+  'semver.is_valid': validity(parseSemver),
   'semver.compare': ([a, b]) => compareSemver(parseSemver(str(a)), parseSemver(str(b))),
 };

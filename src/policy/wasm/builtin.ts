@@ -74,3 +74,16 @@ export function bigintArg(raw: string | undefined): bigint {
   }
   return BigInt(raw);
 }
+
+/** A builtin `*.is_valid`: true when `read` accepts the string, false for anything else (never undefined). */
+export function validity(read: (s: string) => unknown): Builtin {
+  return ([s]) => {
+    if (typeof s !== 'string') return false;
+    try {
+      read(s);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+}

@@ -151,21 +151,20 @@ export class WasmPolicy {
   }
 
   private loadJson(json: string | Uint8Array): number {
-    const bytes = typeof json === 'string' ? encoder.encode(json) : json;
-    const addr = this.ex.opa_malloc(bytes.byteLength);
-    new Uint8Array(this.memory.buffer).set(bytes, addr);
-    const parsed = this.ex.opa_json_parse(addr, bytes.byteLength);
-    if (parsed === 0) throw new Error('the policy module could not parse a JSON value');
-    return parsed;
+    return this.load(json, 'opa_json_parse');
   }
 
   /** A value written in Rego's syntax (sets included), parsed by the module. */
   private loadValue(text: string): number {
-    const bytes = encoder.encode(text);
+    return this.load(text, 'opa_value_parse');
+  }
+
+  private load(text: string | Uint8Array, parse: 'opa_json_parse' | 'opa_value_parse'): number {
+    const bytes = typeof text === 'string' ? encoder.encode(text) : text;
     const addr = this.ex.opa_malloc(bytes.byteLength);
     new Uint8Array(this.memory.buffer).set(bytes, addr);
-    const parsed = this.ex.opa_value_parse(addr, bytes.byteLength);
-    if (parsed === 0) throw new Error('the policy module could not parse a Rego value');
+    const parsed = this.ex[parse](addr, bytes.byteLength);
+    if (parsed === 0) throw new Error(`the policy module could not parse a value (${parse})`);
     return parsed;
   }
 
