@@ -47,6 +47,11 @@ export async function diffBuiltins(calls: Call[]): Promise<Diff[]> {
       const b = `c${i}` in got ? plain(got[`c${i}`]) : UNDEFINED;
       if (JSON.stringify(sorted(a)) !== JSON.stringify(sorted(b))) diffs.push({ call, opa: a, tenantgate: b });
     });
+    if (process.env.TENANTGATE_BUILTINS_DUMP) {
+      const defined = new Map<string, number>();
+      calls.forEach((c, i) => `c${i}` in expected && defined.set(c.builtin, (defined.get(c.builtin) ?? 0) + 1));
+      console.log(`DEFINED ${JSON.stringify(Object.fromEntries(defined))}`);
+    }
     return diffs;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { generateKeyPairSync, createHmac } from 'node:crypto';
 import { diffBuiltins, type Call } from '../support/builtin-diff.js';
 import { HOST_BUILTINS } from '../../src/policy/builtins/index.js';
+import { formatGo } from '../../src/policy/builtins/go-time.js';
 import { parse as parseYaml } from 'yaml';
 
 const SEED = Number(process.env.TENANTGATE_BUILTINS_SEED ?? 20261130);
@@ -106,6 +107,21 @@ const uuid = fc.oneof(
 );
 const zoned = fc.oneof(ns, ns.map((n) => [n]), ns.map((n) => [n, 'America/New_York']), ns.map((n) => [n, 'Europe/Berlin']), ns.map((n) => [n, 'Asia/Kathmandu']), fc.constant(1.5), fc.constant([1.5e18 + 0.5, 'UTC']));
 
+const LAYOUT_NAMES = ['ANSIC', 'UnixDate', 'RubyDate', 'RFC822', 'RFC822Z', 'RFC850', 'RFC1123', 'RFC1123Z', 'RFC3339', 'RFC3339Nano'];
+const layoutPart = fc.constantFrom('2006', '06', 'Jan', 'January', '01', '1', 'Mon', 'Monday', '02', '2', '_2', '__2', '002', '15', '03', '3', '04', '4', '05', '5', 'PM', 'pm', 'MST', 'Z07:00', 'Z0700', 'Z07', '-07:00', '-0700', '-07', '-07:00:00', '.000', '.999', ',000000', '.9', 'T', ' ', '-', ':', '/', 'x');
+const layout = fc.oneof(
+  fc.constantFrom(...LAYOUT_NAMES, '2006-01-02', '2006-01-02 15:04:05', '15:04', 'Jan _2, 2006 at 3:04pm (MST)', '02/01/2006', '2006-002', 'Monday January 2 2006 15:04:05.000000 -07:00'),
+  fc.array(layoutPart, { minLength: 1, maxLength: 6 }).map((p) => p.join('')),
+);
+// Years a nanosecond timestamp can hold (1678-2262).
+const timeFields = fc.record({ year: fc.integer({ min: 1700, max: 2250 }), month: fc.integer({ min: 1, max: 12 }), day: fc.integer({ min: 1, max: 28 }), hour: fc.integer({ min: 0, max: 23 }), minute: fc.nat(59), second: fc.nat(59), nanos: fc.nat(999_999_999), weekday: fc.nat(6), yearDay: fc.integer({ min: 1, max: 365 }), offset: fc.constantFrom(0, 3600, -18000, 19800, -34200), abbrev: fc.constantFrom('UTC', 'EST', 'CET', '') });
+// A year in the layout (without one the year is 0, out of a timestamp's range), and mostly nothing after the time.
+const yearLayout = layout.map((l) => (LAYOUT_NAMES.includes(l) || /2006|(^|[^0-9])06/.test(l) ? l : `2006 ${l}`));
+const parseCase = fc.tuple(yearLayout, timeFields, fc.constantFrom('', '', '', 'x', ' ', '0')).map(([l, f, junk]) => {
+  const concrete = ({ ANSIC: 'Mon Jan _2 15:04:05 2006', RFC3339: '2006-01-02T15:04:05Z07:00', RFC1123: 'Mon, 02 Jan 2006 15:04:05 MST' } as Record<string, string>)[l] ?? l;
+  return [l, (LAYOUT_NAMES.includes(l) && !(l in { ANSIC: 1, RFC3339: 1, RFC1123: 1 }) ? '' : formatGo(concrete, f)) + junk];
+});
+
 /** The calls to compare, per builtin. */
 const GENERATORS: Record<string, fc.Arbitrary<unknown[]>> = {
   sprintf: fc.tuple(format, fc.array(fc.oneof(int, float, text, fc.boolean(), fc.constant(null), fc.array(int, { maxLength: 2 }), fc.dictionary(fc.constantFrom('a', 'b'), int, { maxKeys: 2 })), { maxLength: 4 })),
@@ -149,6 +165,8 @@ const GENERATORS: Record<string, fc.Arbitrary<unknown[]>> = {
   'uuid.parse': fc.tuple(uuid),
   'time.add_date': fc.tuple(zoned, fc.integer({ min: -30, max: 30 }), fc.integer({ min: -30, max: 30 }), fc.integer({ min: -400, max: 400 })),
   'time.diff': fc.tuple(zoned, zoned),
+  'time.format': fc.tuple(fc.oneof(zoned, fc.tuple(ns, fc.constantFrom('UTC', 'America/New_York', 'Asia/Kolkata', ''), layout))),
+  'time.parse_ns': fc.oneof(parseCase, fc.tuple(layout, fc.oneof(text, rfc3339))),
   'numbers.range_step': fc.tuple(fc.integer({ min: -20, max: 20 }), fc.integer({ min: -20, max: 20 }), fc.integer({ min: -1, max: 7 })),
   'object.subset': fc.tuple(json, json),
   'yaml.is_valid': fc.tuple(fc.oneof(text, fc.constantFrom('a: 1', 'a: [1, 2', '- x\n- y', 'key: "v"'))),

@@ -297,6 +297,8 @@ function hexFloat(v: number, prec: number | undefined): string {
 export function formatFloat(v: number, verb: 'e' | 'f' | 'g', prec: number): string {
   if (Number.isNaN(v)) return 'NaN';
   if (!Number.isFinite(v)) return v > 0 ? '+Inf' : '-Inf';
+  // toFixed turns to exponents from 1e21; such doubles are whole numbers, written out exactly as Go does.
+  if (verb === 'f' && prec >= 0 && Math.abs(v) >= 1e21) return BigInt(v).toString() + (prec ? '.' + '0'.repeat(prec) : '');
   if (verb === 'f') return prec < 0 ? shortestFixed(v) : v.toFixed(Math.min(prec, 100));
   if (verb === 'e') return goExp(prec < 0 ? v.toExponential() : v.toExponential(Math.min(prec, 100)));
   // 'g' (Go's strconv): %e when the exponent is < -4 or >= the precision (6 when shortest), else %f, with no

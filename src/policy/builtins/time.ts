@@ -1,6 +1,8 @@
 // time.* as OPA has them (topdown/time.go): nanoseconds since the epoch as exact integers, one clock per evaluation,
 // Go's RFC 3339 and duration syntax, and a time zone given as [ns, "Area/City"] (IANA names, "" and "UTC").
 import { RawJson, bigintArg, str, type Builtin, type Builtins } from '../wasm/builtin.js';
+import { formatGo, parseGo } from './go-time.js';
+import { zoneAbbreviation } from './tz-abbrev.js';
 
 const NS_PER_MS = 1_000_000n;
 const MIN_NS = -(2n ** 63n);
@@ -206,6 +208,40 @@ const clock: Builtin = ([t], _c, raw) => {
   return [c.hour, c.minute, c.second];
 };
 
+// OPA's names for Go's predefined layouts.
+const LAYOUTS: Record<string, string> = {
+  ANSIC: 'Mon Jan _2 15:04:05 2006',
+  UnixDate: 'Mon Jan _2 15:04:05 MST 2006',
+  RubyDate: 'Mon Jan 02 15:04:05 -0700 2006',
+  RFC822: '02 Jan 06 15:04 MST',
+  RFC822Z: '02 Jan 06 15:04 -0700',
+  RFC850: 'Monday, 02-Jan-06 15:04:05 MST',
+  RFC1123: 'Mon, 02 Jan 2006 15:04:05 MST',
+  RFC1123Z: 'Mon, 02 Jan 2006 15:04:05 -0700',
+  RFC3339: '2006-01-02T15:04:05Z07:00',
+  RFC3339Nano: '2006-01-02T15:04:05.999999999Z07:00',
+};
+
+const format: Builtin = ([t], _c, raw) => {
+  const { ns, zone, layout } = timeArg(t, raw[0]);
+  const ms = floorMs(ns);
+  const c = civilAt(ms, zone);
+  const offset = offsetMs(ms, zone) / 1000;
+  const yearDay = Math.round((Date.UTC(c.year, c.month - 1, c.day) - Date.UTC(c.year, 0, 1)) / 86_400_000) + 1;
+  const nanos = Number(((ns % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n);
+  const fields = { ...c, nanos, yearDay, offset, abbrev: zoneAbbreviation(zone, ms, offset) };
+  return formatGo(LAYOUTS[layout || 'RFC3339Nano'] ?? layout, fields);
+};
+
+const parseNs: Builtin = ([l, v]) => {
+  const layout = str(l);
+  const p = parseGo(LAYOUTS[layout] ?? layout, str(v));
+  const d = new Date(0);
+  d.setUTCFullYear(p.year, p.month - 1, p.day);
+  d.setUTCHours(p.hour, p.minute, p.second, 0);
+  return safe(BigInt(d.getTime()) * NS_PER_MS + BigInt(p.nanos) - BigInt(p.offset) * 1_000_000_000n);
+};
+
 export const timeBuiltins: Builtins = {
   'time.now_ns': (_a, ctx) => safe(ctx.now()),
   'time.parse_rfc3339_ns': ([s]) => safe(parseRfc3339Ns(str(s))),
@@ -214,5 +250,7 @@ export const timeBuiltins: Builtins = {
   'time.clock': clock,
   'time.weekday': ([t], _c, raw) => WEEKDAYS[civil(t, raw[0]).weekday],
   'time.add_date': addDate,
+  'time.format': format,
+  'time.parse_ns': parseNs,
   'time.diff': diff,
 };
