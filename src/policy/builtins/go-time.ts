@@ -73,13 +73,17 @@ export function chunks(layout: string): Chunk[] {
 export const LONG_MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 export const LONG_DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
-export interface Fields {
+/** A civil date and time, as its fields (month and day from 1). */
+export interface CivilTime {
   year: number;
   month: number;
   day: number;
   hour: number;
   minute: number;
   second: number;
+}
+
+export interface Fields extends CivilTime {
   nanos: number;
   weekday: number;
   yearDay: number;
@@ -157,13 +161,7 @@ function zoneText(offset: number, colon: boolean, seconds: boolean, short: boole
   return sign + hh + sep + mm + (seconds ? sep + pad(z % 60, 2) : '');
 }
 
-export interface Parsed {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
+export interface Parsed extends CivilTime {
   nanos: number;
   /** Seconds east of UTC. */
   offset: number;

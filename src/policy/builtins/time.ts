@@ -1,7 +1,7 @@
 // time.* as OPA has them (topdown/time.go): nanoseconds since the epoch as exact integers, one clock per evaluation,
 // Go's RFC 3339 and duration syntax, and a time zone given as [ns, "Area/City"] (IANA names, "" and "UTC").
 import { RawJson, bigintArg, str, type Builtin, type Builtins } from '../wasm/builtin.js';
-import { formatGo, parseGo } from './go-time.js';
+import { formatGo, parseGo, type CivilTime } from './go-time.js';
 import { zoneAbbreviation } from './tz-abbrev.js';
 
 const NS_PER_MS = 1_000_000n;
@@ -80,13 +80,7 @@ export function parseDurationNs(s: string): bigint {
   return v;
 }
 
-interface Civil {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
+interface Civil extends CivilTime {
   weekday: number;
 }
 
