@@ -122,6 +122,17 @@ const parseCase = fc.tuple(yearLayout, timeFields, fc.constantFrom('', '', '', '
   return [l, (LAYOUT_NAMES.includes(l) && !(l in { ANSIC: 1, RFC3339: 1, RFC1123: 1 }) ? '' : formatGo(concrete, f)) + junk];
 });
 
+// Deterministic signatures only (HMAC, RSA PKCS#1 v1.5, Ed25519): the same call signs the same bytes on both.
+const signingKey = fc.constantFrom(
+  JSON.stringify({ kty: 'oct', k: Buffer.from('sekrit').toString('base64url') }),
+  JSON.stringify({ keys: [rsa.privateKey.export({ format: 'jwk' })] }),
+  JSON.stringify(ed.privateKey.export({ format: 'jwk' })),
+  '{"keys": []}',
+  'not a key',
+);
+const signHeader = fc.constantFrom({ alg: 'HS256' }, { alg: 'HS512', typ: 'JWT' }, { alg: 'RS256', kid: 'r1' }, { alg: 'EdDSA' }, { alg: 'none' }, { typ: 'JWT' }, { alg: 'HS256', typ: 'text' });
+const signPayload = fc.oneof(fc.record({ sub: text, n: int }), fc.constant({ a: '<&>' }), text);
+
 /** The calls to compare, per builtin. */
 const GENERATORS: Record<string, fc.Arbitrary<unknown[]>> = {
   sprintf: fc.tuple(format, fc.array(fc.oneof(int, float, text, fc.boolean(), fc.constant(null), fc.array(int, { maxLength: 2 }), fc.dictionary(fc.constantFrom('a', 'b'), int, { maxKeys: 2 })), { maxLength: 4 })),
@@ -174,6 +185,8 @@ const GENERATORS: Record<string, fc.Arbitrary<unknown[]>> = {
   'yaml.marshal': fc.tuple(json),
   'json.marshal_with_options': fc.tuple(json, fc.constantFrom({}, { pretty: true }, { indent: '  ' }, { prefix: '>', indent: ' ' }, { pretty: false, indent: ' ' })),
   'io.jwt.decode': fc.tuple(fc.oneof(token, text)),
+  'io.jwt.encode_sign': fc.tuple(signHeader, signPayload, signingKey.map((k) => (k.startsWith('{') ? JSON.parse(k) : k))),
+  'io.jwt.encode_sign_raw': fc.tuple(signHeader.map((h) => JSON.stringify(h)), fc.oneof(signPayload.map((p) => JSON.stringify(p)), text), signingKey),
   ...Object.fromEntries(['hs256', 'hs384', 'hs512'].map((a) => [`io.jwt.verify_${a}`, fc.tuple(token, fc.constantFrom('sekrit', 'other'))])),
   ...Object.fromEntries(
     ['rs256', 'rs384', 'rs512', 'ps256', 'ps384', 'ps512', 'es256', 'es384', 'es512', 'eddsa'].map((a) => [`io.jwt.verify_${a}`, fc.tuple(token, keyText)]),

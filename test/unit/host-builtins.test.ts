@@ -135,3 +135,24 @@ describe('the builtins a WASM module can leave to its host', () => {
     expect([...refusedInDocs].filter((b) => HOST_BUILTINS.has(b))).toEqual([]);
   });
 });
+
+describe('io.jwt.encode_sign with a randomised signature (ES256, PS256)', () => {
+  it('signs tokens that OPA itself verifies', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const e = await engineFor(`package tenantgate.authz
+
+decision := {"allowed": true, "headers": {"x-es": es, "x-ps": ps}} if {
+	es := io.jwt.encode_sign({"alg": "ES256"}, {"sub": "alice"}, input.ec)
+	ps := io.jwt.encode_sign_raw("{\\"alg\\":\\"PS256\\"}", "{\\"sub\\":\\"bob\\"}", json.marshal(input.rsa))
+}
+`);
+    const d = e.evaluate({ ec: ec.privateKey.export({ format: 'jwk' }), rsa: rsa.privateKey.export({ format: 'jwk' }) });
+    expect(d.allowed).toBe(true);
+    const { es, ps } = { es: d.headers!['x-es']!, ps: d.headers!['x-ps']! };
+    const query = `[io.jwt.verify_es256(${JSON.stringify(es)}, ${JSON.stringify(JSON.stringify(ec.publicKey.export({ format: 'jwk' })))}), io.jwt.verify_ps256(${JSON.stringify(ps)}, ${JSON.stringify(JSON.stringify(rsa.publicKey.export({ format: 'jwk' })))})]`;
+    const r = spawnSync(findOpa(), ['eval', '-f', 'json', query], { encoding: 'utf8' });
+    expect((JSON.parse(r.stdout) as { result: { expressions: { value: unknown }[] }[] }).result[0]!.expressions[0]!.value).toEqual([true, true]);
+  });
+});

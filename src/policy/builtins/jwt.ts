@@ -2,7 +2,8 @@
 // PEM public key, a JWK or a JWK set; a key with a kid matching the token's is the only one tried; a key with an
 // alg is tried only for tokens of that alg; an invalid signature is `false` (or [false, {}, {}]), a malformed token
 // undefined.
-import { createHmac, createPublicKey, timingSafeEqual, verify as cryptoVerify, X509Certificate, constants, type KeyObject } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify, X509Certificate, constants, type KeyObject } from 'node:crypto';
+import { goJson } from './misc.js';
 import { LRUCache } from 'lru-cache';
 import { obj, str, type Builtin, type Builtins } from '../wasm/builtin.js';
 
@@ -227,7 +228,54 @@ function critUnderstood(header: Record<string, unknown>): boolean {
   return crit.every((c) => typeof c === 'string' && (KNOWN_HEADERS.has(c) || header[c] === undefined));
 }
 
+/** OPA's JWS signing: the first key of a JWK (set), the header's alg, and a JSON payload unless typ says otherwise. */
+function encodeSign(headerText: string, payload: string, jwkText: string): string {
+  const parsed = JSON.parse(jwkText) as { keys?: unknown[] } & Record<string, unknown>;
+  const jwk = (Array.isArray(parsed.keys) ? parsed.keys[0] : parsed) as Record<string, unknown> | undefined;
+  if (!jwk) throw new Error('no keys found in JWK set');
+  const header = JSON.parse(headerText) as Record<string, unknown>;
+  const alg = header.alg;
+  if (typeof alg !== 'string' || !ALGS.has(alg)) throw new Error('missing or invalid alg header');
+  if ((typeof header.typ !== 'string' || header.typ === 'JWT') && !isJson(payload)) throw new Error('type is JWT but payload is not JSON');
+  const input = `${Buffer.from(headerText).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+  const hash = HASHES[alg.slice(2)];
+  let sig: Buffer;
+  if (alg.startsWith('HS')) sig = createHmac(hash!, hmacSecret(jwk)).update(input).digest();
+  else {
+    const key = createPrivateKey({ key: jwk as never, format: 'jwk' });
+    const type = key.asymmetricKeyType;
+    // A key of another kind than the alg is refused, as jwx refuses it.
+    if (alg === 'EdDSA' ? type !== 'ed25519' : alg.startsWith('ES') ? type !== 'ec' : type !== 'rsa') throw new Error('the key does not fit the algorithm');
+    if (alg === 'EdDSA') sig = cryptoSign(null, Buffer.from(input), key);
+    else if (alg.startsWith('PS')) sig = cryptoSign(hash!, Buffer.from(input), { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST });
+    else if (alg.startsWith('ES')) sig = cryptoSign(hash!, Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+    else sig = cryptoSign(hash!, Buffer.from(input), key);
+  }
+  return `${input}.${sig.toString('base64url')}`;
+}
+
+/** The HMAC secret jwx takes from a key: an oct key's bytes, or an Ed25519 key's own bytes (its []byte type). */
+function hmacSecret(jwk: Record<string, unknown>): Buffer {
+  if (jwk.kty === 'oct') return Buffer.from(str(jwk.k), 'base64url');
+  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
+    const x = Buffer.from(str(jwk.x), 'base64url');
+    return typeof jwk.d === 'string' ? Buffer.concat([Buffer.from(jwk.d, 'base64url'), x]) : x;
+  }
+  throw new Error('the key does not fit the algorithm');
+}
+
+function isJson(s: string): boolean {
+  try {
+    JSON.parse(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const jwtBuiltins: Builtins = {
+  'io.jwt.encode_sign_raw': ([h, p, k]) => encodeSign(str(h), str(p), str(k)),
+  'io.jwt.encode_sign': ([h, p, k]) => encodeSign(goJson(obj(h)), goJson(p), goJson(k)),
   'io.jwt.decode': decode,
   'io.jwt.decode_verify': decodeVerify,
   'io.jwt.verify_hs256': hmacVerifier('HS256'),

@@ -48,7 +48,7 @@ function arraySubset(sup: RegoValue[], sub: RegoValue[]): boolean {
 const goQuote = (s: string) => JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** JSON as Go's json.MarshalIndent writes a Rego value: object keys sorted (by code unit, integer-like keys too). */
-function goJson(v: unknown, indent: string, prefix: string, depth = 0): string {
+export function goJson(v: unknown, indent = '', prefix = '', depth = 0): string {
   const nl = indent || prefix ? `\n${prefix}${indent.repeat(depth + 1)}` : '';
   const end = indent || prefix ? `\n${prefix}${indent.repeat(depth)}` : '';
   const sep = indent || prefix ? ': ' : ':';
