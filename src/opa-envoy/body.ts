@@ -3,6 +3,7 @@
 // a body shorter than its content-length, or x-envoy-auth-partial-body: true, is truncated and not parsed.
 import type protobuf from 'protobufjs';
 import { parseQuery } from '../util/go-url.js';
+import { protojson } from './protojson.js';
 
 export interface BodyOptions {
   skipRequestBodyParse: boolean;
@@ -92,6 +93,6 @@ function grpcBody(raw: Uint8Array | undefined, parsedPath: string[], root: proto
   }
   if (!method) return NOTHING;
   const type = root.lookupType(method.requestType);
-  const msg = type.decode(raw.subarray(5, 5 + size));
-  return { data: type.toObject(msg, { longs: String, enums: String, bytes: String, json: true }), truncated: false };
+  const msg = type.decode(raw.subarray(5, 5 + size)) as unknown as Record<string, unknown>;
+  return { data: protojson(msg, type), truncated: false };
 }

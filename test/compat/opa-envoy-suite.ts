@@ -62,7 +62,24 @@ export async function descriptorSet(policy: Policy, outDir: string): Promise<str
   if (!policy.proto) return undefined;
   const protobuf = (await import('protobufjs')).default;
   const { default: descriptor } = await import('protobufjs/ext/descriptor/index.js');
-  const set = (protobuf.loadSync(join(policy.dir, policy.proto)) as unknown as { toDescriptor(syntax: string): protobuf.Message }).toDescriptor('proto3');
+  const root = protobuf.loadSync(join(policy.dir, policy.proto));
+  const set = (root as unknown as { toDescriptor(syntax: string): protobuf.Message & { file: { name: string; package: string; dependency: string[] }[] } }).toDescriptor('proto3');
+  // protobufjs writes one file per package, without imports; as protoc's --include_imports set, the policy's files
+  // import the well-known types' file.
+  const wkt = set.file.find((f) => f.package === 'google.protobuf');
+  if (wkt) for (const f of set.file) if (f !== wkt) f.dependency = [...(f.dependency ?? []), wkt.name];
+  // protoc names a map's entry message <Field>Entry; protobufjs leaves off "Entry", which Go refuses.
+  type Message = { name: string; field?: { typeName?: string }[]; nestedType?: (Message & { options?: { mapEntry?: boolean } })[] };
+  const entries = (m: Message) => {
+    for (const n of m.nestedType ?? []) {
+      entries(n);
+      if (!n.options?.mapEntry) continue;
+      const old = n.name;
+      n.name = `${old}Entry`;
+      for (const fd of m.field ?? []) if (fd.typeName === old || fd.typeName?.endsWith(`.${old}`)) fd.typeName = `${fd.typeName.slice(0, -old.length)}${n.name}`;
+    }
+  };
+  for (const f of set.file as unknown as { messageType?: Message[] }[]) for (const m of f.messageType ?? []) entries(m);
   const file = join(outDir, `${policy.name}.pb`);
   writeFileSync(file, (descriptor as unknown as { FileDescriptorSet: protobuf.Type }).FileDescriptorSet.encode(set).finish());
   return file;
