@@ -172,6 +172,13 @@ const GENERATORS: Record<string, fc.Arbitrary<unknown[]>> = {
   'net.cidr_is_valid': fc.tuple(fc.oneof(cidr, ip, int)),
   'net.cidr_contains_matches': fc.tuple(cidrs, addrs),
   'net.cidr_expand': fc.tuple(smallCidr),
+  // Without IPv4-mapped IPv6 networks, where OPA's range arithmetic has a quirk tenantgate does not copy (docs/policies.md).
+  'net.cidr_merge': fc.tuple(
+    fc.oneof(
+      fc.array(fc.oneof(smallCidr, cidr, fc.constantFrom('10.0.0.1', '192.168.1.5', '172.16.4.4', '::1', '10.0.0.0/9', '10.128.0.0/9', '10.0.0.0/24', '10.0.1.0/24', '10.0.2.0/23', '2001:db8::/33', '2001:db8:8000::/33')).filter((c) => !/ffff:\d+\./i.test(c)), { maxLength: 5 }),
+      fc.constantFrom(['1.2.3.4/32', '1.2.3.5/32', '1.2.3.6/31'], ['10.0.0.0/8', '10.1.0.0/16'], [], 'x', [1]),
+    ),
+  ),
   'graph.reachable_paths': fc.tuple(graph, fc.array(node, { maxLength: 3 })),
   'uuid.parse': fc.tuple(uuid),
   'time.add_date': fc.tuple(zoned, fc.integer({ min: -30, max: 30 }), fc.integer({ min: -30, max: 30 }), fc.integer({ min: -400, max: 400 })),

@@ -204,3 +204,85 @@ export const netBuiltins: Builtins = {
     return new RegoText(regoText(new RegoSet(out)));
   },
 };
+
+// net.cidr_merge as OPA computes it (topdown/cidr.go and its internal/cidr/merge): addresses as 128-bit numbers
+// (IPv4 as IPv4-mapped), ranges sorted by their last then first address, merged from the end when they touch or
+// overlap, and each merged range written as the fewest CIDRs; a range that merged with nothing keeps its own text.
+interface Range {
+  first: bigint;
+  last: bigint;
+  /** The network's own text (Go's IPNet.String), when it merged with nothing. */
+  text?: string;
+  /**
+   * An IPv4-mapped IPv6 network ("::ffff:10.1.2.3/125"). OPA's GetAddressRange prefixes its 16 bytes once more, and
+   * the 28-byte range it gets merges with nothing: it is kept as it is.
+   */
+  apart?: boolean;
+}
+
+const V4_BASE = 0xffffn << 32n;
+const toBig = (ip: IP) => (ip.length === 4 ? V4_BASE | BigInt(`0x${Buffer.from(ip).toString('hex')}`) : BigInt(`0x${Buffer.from(ip).toString('hex')}`));
+
+function fromBig(n: bigint, v4: boolean): IP {
+  const hex = (v4 ? n & 0xffffffffn : n).toString(16).padStart(v4 ? 8 : 32, '0');
+  return Uint8Array.from(Buffer.from(hex, 'hex'));
+}
+
+/** Go's generateIPNet: a CIDR, or a bare IPv4 address with its classful default mask (the address left unmasked). */
+function rangeOf(v: RegoValue): Range {
+  if (typeof v !== 'string') throw new Error('element must be string');
+  const ip = parseIP(v);
+  if (ip) {
+    const v4 = to4(ip);
+    if (!v4) throw new Error('IPv6 invalid: needs prefix length');
+    const ones = v4[0]! < 0x80 ? 8 : v4[0]! < 0xc0 ? 16 : 24;
+    const base = toBig(v4);
+    const host = (1n << BigInt(32 - ones)) - 1n;
+    return { first: base & ~host, last: (base & ~host) | host, text: `${ipString(v4)}/${ones}` };
+  }
+  const n = parseCIDR(v);
+  if (!n) throw new Error('invalid CIDR');
+  const [nn, m] = networkAndMask(n)!;
+  if (n.ip.length === 16 && nn.length === 4) return { first: 0n, last: 0n, text: `${ipString(nn)}/${ones(m)}`, apart: true };
+  const bits = (nn.length === 4 ? 96 : 0) + ones(n.mask) - (n.mask.length === 16 && nn.length === 4 ? 96 : 0);
+  const first = toBig(nn);
+  const host = (1n << BigInt(128 - bits)) - 1n;
+  return { first, last: first | host, text: `${ipString(nn)}/${ones(m)}` };
+}
+
+/** The fewest CIDRs that cover [first, last] exactly. */
+function rangeToCidrs(first: bigint, last: bigint): string[] {
+  const v4 = first >> 32n === 0xffffn && last >> 32n === 0xffffn;
+  const width = v4 ? 32 : 128;
+  const out: string[] = [];
+  let cur = first;
+  while (cur <= last) {
+    let size = 0;
+    while (size < width && (cur & ((1n << BigInt(size + 1)) - 1n)) === 0n && cur + (1n << BigInt(size + 1)) - 1n <= last) size++;
+    out.push(`${ipString(fromBig(cur, v4))}/${width - size}`);
+    cur += 1n << BigInt(size);
+  }
+  return out;
+}
+
+function mergeRanges(all: Range[]): string[] {
+  const ranges = all.filter((r) => !r.apart);
+  ranges.sort((a, b) => (a.last !== b.last ? (a.last < b.last ? -1 : 1) : a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  for (let i = ranges.length - 1; i > 0; i--) {
+    const cur = ranges[i]!;
+    const prev = ranges[i - 1]!;
+    const before = cur.first === V4_BASE || cur.first === 0n ? cur.first : cur.first - 1n;
+    if (before <= prev.last) {
+      ranges[i - 1] = { first: prev.first < cur.first ? prev.first : cur.first, last: cur.last };
+      ranges.splice(i, 1);
+    }
+  }
+  return [...ranges.flatMap((r) => (r.text ? [r.text] : rangeToCidrs(r.first, r.last))), ...all.filter((r) => r.apart).map((r) => r.text!)];
+}
+
+netBuiltins['net.cidr_merge'] = (_a, _c, _r, rego) => {
+  const v = parseRego(rego(0));
+  const items = Array.isArray(v) ? v : v instanceof RegoSet ? v.items : undefined;
+  if (!items) throw new Error('operand must be an array');
+  return new RegoText(regoText(new RegoSet(mergeRanges(items.map(rangeOf)))));
+};
