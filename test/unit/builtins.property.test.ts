@@ -160,6 +160,11 @@ const GENERATORS: Record<string, fc.Arbitrary<unknown[]>> = {
   'time.weekday': fc.tuple(fc.oneof(ns, ns.map((n) => [n, 'Australia/Sydney']))),
   'semver.is_valid': fc.tuple(fc.oneof(semver, int)),
   'semver.compare': fc.tuple(semver, semver),
+  'regex.template_match': fc.oneof(
+    fc.tuple(fc.constantFrom('urn:foo:{.*}', 'urn:{[a-z]+}:{\\d+}', 'a.b{x|y}c', '{[}', '{a}}', '{(}', 'plain', 'urn:foo:{.*}:bar'), fc.constantFrom('urn:foo:123', 'urn:abc:42', 'a.bxc', 'aXbyc', 'plain', 'urn:foo::bar', ''), fc.constant('{'), fc.constant('}')),
+    fc.tuple(fc.constantFrom('id-<[0-9]+>', '<.*>'), fc.constantFrom('id-7', 'id-x', 'anything'), fc.constant('<'), fc.constant('>')),
+    fc.tuple(fc.constant('a{b}'), fc.constant('ab'), fc.constantFrom('{{', ''), fc.constant('}')),
+  ),
   'strings.any_prefix_match': fc.tuple(fc.oneof(text, fc.array(text, { maxLength: 3 })), fc.oneof(text, fc.array(text, { maxLength: 3 }))),
   'strings.any_suffix_match': fc.tuple(fc.oneof(text, fc.array(text, { maxLength: 3 })), fc.oneof(text, fc.array(text, { maxLength: 3 }))),
   'strings.count': fc.tuple(text, fc.oneof(text, fc.constantFrom('a', ''))),

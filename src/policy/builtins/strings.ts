@@ -88,6 +88,33 @@ function splitN(text: string, delim: string, limit: number): string[] {
   return [...parts.slice(0, limit - 1), parts.slice(limit - 1).join(delim)];
 }
 
+/** Go's regexp.QuoteMeta. */
+const quoteMeta = (s: string) => s.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+
+/** OPA's regex.template_match: literal text between delimited patterns ("urn:foo:{.*}"), the whole string matched. */
+function templateMatch(template: string, value: string, start: string, end: string): boolean {
+  if (Buffer.byteLength(start) !== 1 || Buffer.byteLength(end) !== 1) throw new Error('delimiters must be one character long');
+  let level = 0;
+  let open = 0;
+  let last = 0;
+  let pattern = '^';
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i];
+    if (c === start && ++level === 1) open = i;
+    else if (c === end) {
+      if (--level < 0) throw new Error('unbalanced braces');
+      if (level === 0) {
+        const inner = template.slice(open + 1, i);
+        goRegExp(`^${inner}$`); // each variable must compile on its own, as in OPA
+        pattern += `${quoteMeta(template.slice(last, open))}(${inner})`;
+        last = i + 1;
+      }
+    }
+  }
+  if (level !== 0) throw new Error('unbalanced braces');
+  return goRegExp(`${pattern}${quoteMeta(template.slice(last))}$`).test(value);
+}
+
 const GLOB_SPECIALS = new Set(['*', '?', '\\', '[', ']', '{', '}']);
 
 function affix(suffix: boolean) {
@@ -116,6 +143,7 @@ export const stringBuiltins: Builtins = {
     }
     return out + text.slice(last);
   },
+  'regex.template_match': ([t, v, a, b]) => templateMatch(str(t), str(v), str(a), str(b)),
   'strings.any_prefix_match': affix(false),
   'strings.any_suffix_match': affix(true),
   'strings.count': ([s, sub]) => {
