@@ -133,6 +133,9 @@ const signingKey = fc.constantFrom(
 const signHeader = fc.constantFrom({ alg: 'HS256' }, { alg: 'HS512', typ: 'JWT' }, { alg: 'RS256', kid: 'r1' }, { alg: 'EdDSA' }, { alg: 'none' }, { typ: 'JWT' }, { alg: 'HS256', typ: 'text' });
 const signPayload = fc.oneof(fc.record({ sub: text, n: int }), fc.constant({ a: '<&>' }), text);
 
+const uriPart = fc.constantFrom('https://', 'http://', 'HTTP://', 'mailto:', 'urn:', '//', '/', 'a:b', 'user:pw@', 'u@', 'ex.com', '[::1]', '[fe80::1%25eth0]', '[1.2.3.4]', ':8080', ':80:90', ':x', '/p/a%20th', '/a b', '/%zz', '?q=1&r', '?', '#frag', '#a%41', '%41', 'é', '\t', '*', '[', ']', ':');
+const uri = fc.oneof(fc.array(uriPart, { minLength: 1, maxLength: 5 }).map((p) => p.join('')), fc.webUrl({ withQueryParameters: true, withFragments: true }), text);
+
 /** The calls to compare, per builtin. */
 const GENERATORS: Record<string, fc.Arbitrary<unknown[]>> = {
   sprintf: fc.tuple(format, fc.array(fc.oneof(int, float, text, fc.boolean(), fc.constant(null), fc.array(int, { maxLength: 2 }), fc.dictionary(fc.constantFrom('a', 'b'), int, { maxKeys: 2 })), { maxLength: 4 })),
@@ -186,6 +189,8 @@ const GENERATORS: Record<string, fc.Arbitrary<unknown[]>> = {
   ),
   'graph.reachable_paths': fc.tuple(graph, fc.array(node, { maxLength: 3 })),
   'uuid.parse': fc.tuple(uuid),
+  'uri.parse': fc.tuple(uri),
+  'uri.is_valid': fc.tuple(fc.oneof(uri, int)),
   'time.add_date': fc.tuple(zoned, fc.integer({ min: -30, max: 30 }), fc.integer({ min: -30, max: 30 }), fc.integer({ min: -400, max: 400 })),
   'time.diff': fc.tuple(zoned, zoned),
   'time.format': fc.tuple(fc.oneof(zoned, fc.tuple(ns, fc.constantFrom('UTC', 'America/New_York', 'Asia/Kolkata', ''), layout))),

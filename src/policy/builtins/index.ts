@@ -11,8 +11,9 @@ import { stringBuiltins } from './strings.js';
 import { timeBuiltins } from './time.js';
 import { unitsBuiltins } from './units.js';
 import { uuidBuiltins } from './uuid.js';
+import { uriBuiltins } from './uri.js';
 
-const families: Builtins[] = [cryptoBuiltins, encodingBuiltins, jwtBuiltins, miscBuiltins, netBuiltins, semverBuiltins, stringBuiltins, timeBuiltins, unitsBuiltins, uuidBuiltins];
+const families: Builtins[] = [cryptoBuiltins, encodingBuiltins, jwtBuiltins, miscBuiltins, netBuiltins, semverBuiltins, stringBuiltins, timeBuiltins, unitsBuiltins, uriBuiltins, uuidBuiltins];
 
 export const HOST_BUILTINS: ReadonlyMap<string, Builtin> = new Map(families.flatMap((f) => Object.entries(f)));
 
