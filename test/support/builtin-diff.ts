@@ -34,7 +34,7 @@ export async function diffBuiltins(calls: Call[]): Promise<Diff[]> {
     writeFileSync(join(dir, 'input.json'), JSON.stringify(input));
     const opa = findOpa();
     const ev = spawnSync(opa, ['eval', '--v1-compatible', '-f', 'json', '-d', join(dir, 'cmp.rego'), '-i', join(dir, 'input.json'), 'data.cmp'], { encoding: 'utf8', maxBuffer: 256 << 20 });
-    if (ev.status !== 0) throw new Error(`opa eval failed (${ev.status}): ${ev.stderr}${ev.stdout.slice(-3000)}`);
+    if (ev.status !== 0) throw new Error(`opa eval failed (${ev.status}): ${ev.stderr.slice(0, 6000)}${ev.stdout.slice(-3000)}`);
     const expected = (JSON.parse(ev.stdout) as { result: { expressions: { value: Record<string, unknown> }[] }[] }).result[0]!.expressions[0]!.value;
     const build = spawnSync(opa, ['build', '-t', 'wasm', '-e', 'cmp', '-o', join(dir, 'b.tar.gz'), join(dir, 'cmp.rego')], { encoding: 'utf8' });
     if (build.status !== 0) throw new Error(`opa build failed: ${build.stderr}${build.stdout}`);

@@ -117,3 +117,14 @@ describe('validateDecision', () => {
     },
   );
 });
+
+describe('PolicyEngine with a large policy', () => {
+  it('loads a module whose constants do not fit the customary initial memory, and evaluates it', async () => {
+    // 15,000 string constants in the Rego itself: the module's data is larger than 5 pages (320 KB), the memory an
+    // SDK customarily starts with.
+    const names = Array.from({ length: 15_000 }, (_, i) => `"user-${i.toString(36).padStart(6, '0')}"`);
+    const e = await engineFor(`package tenantgate.authz\n\nknown := {${names.join(', ')}}\n\ndecision := {"allowed": input.user in known}\n`);
+    expect(e.evaluate({ user: 'user-0000zz' })).toEqual({ allowed: true });
+    expect(e.evaluate({ user: 'nobody' })).toEqual({ allowed: false });
+  });
+});

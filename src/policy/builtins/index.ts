@@ -4,6 +4,7 @@ import type { Builtin, Builtins } from '../wasm/builtin.js';
 import { cryptoBuiltins } from './crypto.js';
 import { encodingBuiltins } from './encoding.js';
 import { jwtBuiltins } from './jwt.js';
+import { jsonPatchBuiltins } from './json-patch.js';
 import { miscBuiltins } from './misc.js';
 import { netBuiltins } from './net.js';
 import { semverBuiltins } from './semver.js';
@@ -13,7 +14,7 @@ import { unitsBuiltins } from './units.js';
 import { uuidBuiltins } from './uuid.js';
 import { uriBuiltins } from './uri.js';
 
-const families: Builtins[] = [cryptoBuiltins, encodingBuiltins, jwtBuiltins, miscBuiltins, netBuiltins, semverBuiltins, stringBuiltins, timeBuiltins, unitsBuiltins, uriBuiltins, uuidBuiltins];
+const families: Builtins[] = [cryptoBuiltins, encodingBuiltins, jsonPatchBuiltins, jwtBuiltins, miscBuiltins, netBuiltins, semverBuiltins, stringBuiltins, timeBuiltins, unitsBuiltins, uriBuiltins, uuidBuiltins];
 
 export const HOST_BUILTINS: ReadonlyMap<string, Builtin> = new Map(families.flatMap((f) => Object.entries(f)));
 

@@ -71,7 +71,7 @@ export class WasmPolicy {
 
   /** Instantiates the module with its builtins answered from `builtins` (a missing one is undefined in Rego). */
   static async load(wasm: Uint8Array, builtins: ReadonlyMap<string, Builtin>): Promise<WasmPolicy> {
-    const memory = new WebAssembly.Memory({ initial: 5 });
+    const memory = new WebAssembly.Memory({ initial: Math.max(5, pagesForData(wasm) + 2) });
     const idToName = new Map<number, string>();
     const ctx = new BuiltinContext();
     let policy: WasmPolicy | undefined;
@@ -186,4 +186,56 @@ export class WasmPolicy {
 
 function globalValue(g: WebAssembly.Global | undefined): number | undefined {
   return g === undefined ? undefined : typeof g === 'number' ? g : Number(g.value);
+}
+
+/**
+ * The memory pages the module's data segments reach (OPA's compiler puts policies' constants there). The module's
+ * own import asks for less than a large policy needs, and the data would not fit the SDK's customary 5 pages.
+ */
+export function pagesForData(wasm: Uint8Array): number {
+  let pos = 8;
+  const leb = (): number => {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      const b = wasm[pos++]!;
+      result += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (!(b & 0x80)) return result;
+    }
+  };
+  const sleb = (): number => {
+    let result = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      b = wasm[pos++]!;
+      result |= (b & 0x7f) << shift;
+      shift += 7;
+    } while (b & 0x80);
+    return shift < 32 && b & 0x40 ? result | (~0 << shift) : result;
+  };
+  let end = 0;
+  while (pos < wasm.length) {
+    const id = wasm[pos++]!;
+    const size = leb();
+    const next = pos + size;
+    if (id === 11) {
+      for (let n = leb(); n > 0; n--) {
+        const flags = leb();
+        let offset = 0;
+        if (flags !== 1) {
+          if (flags === 2) leb();
+          if (wasm[pos++] === 0x41) offset = sleb();
+          while (wasm[pos] !== 0x0b) pos++;
+          pos++;
+        }
+        const len = leb();
+        end = Math.max(end, offset + len);
+        pos += len;
+      }
+    }
+    pos = next;
+  }
+  return Math.ceil(end / 65536);
 }
