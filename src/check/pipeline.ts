@@ -35,10 +35,13 @@ const NOBODY: ResolvedContext = Object.freeze({ identity: ANONYMOUS, tenant: nul
 export class CheckPipeline {
   private readonly apiKeyHeader: string;
   private readonly federationHeader: string;
+  /** The OPA-Envoy mode reads ambiguous paths too: its policy decides on them (the plugin does not refuse them). */
+  private readonly enrichLimits: PipelineDeps['config']['limits'];
 
   constructor(private readonly deps: PipelineDeps) {
     this.apiKeyHeader = deps.config.auth.api_keys.header.toLowerCase();
     this.federationHeader = deps.config.federation.header.toLowerCase();
+    this.enrichLimits = { ...deps.config.limits, reject_ambiguous_paths: false };
   }
 
   /**
@@ -109,7 +112,7 @@ export class CheckPipeline {
    */
   async enrich(raw: unknown): Promise<{ ctx: ResolvedContext; request: NormalizedRequest | null }> {
     try {
-      const req = normalize(raw, { ...this.deps.config.limits, reject_ambiguous_paths: false });
+      const req = normalize(raw, this.enrichLimits);
       if (req instanceof Denial) return { ctx: NOBODY, request: null };
       let identity = this.identify(req);
       if (identity instanceof Promise) identity = await identity;
