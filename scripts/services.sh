@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Servers the integration tests run for real (each started by the tests on a free loopback port, then stopped):
 # redis-server (quota store across replicas) and nginx (auth_request end-to-end, bundle server); and, where a
-# docker client exists, docker-compose to check docker-compose.yml. Installed from Debian's packages when missing.
+# docker client exists, docker-compose to check docker-compose.yml; and the tz database. Installed from Debian's
+# packages when missing.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+# The time zones' own abbreviations ("IST", "MSK") for time.format, read from the system as Go reads them.
+[ -d /usr/share/zoneinfo/Asia ] || missing+=(tzdata)
 # Where a docker client exists, the tests check docker-compose.yml with `docker compose config` (no engine needed).
 if command -v docker >/dev/null && ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
   missing+=(docker-compose)
