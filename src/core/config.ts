@@ -61,6 +61,9 @@ export const TIER_DEFAULTS = {
   enterprise: { rate: 200, burst: 1_000, requests_per_minute: 5_000, requests_per_day: 2_000_000, max_tokens_per_request: 128_000 },
 };
 
+/** The entrypoint of tenantgate's own policies; any other turns the OPA-Envoy mode on (policies.mode: auto). */
+export const TENANTGATE_ENTRYPOINT = 'tenantgate/authz/decision';
+
 export const configSchema = z
   .object({
     server: z
@@ -192,7 +195,7 @@ export const configSchema = z
         bundle_file: z.string().min(1).optional(),
         // The decision's path (OPA-Envoy's `path`). Another path than tenantgate's own turns the OPA-Envoy mode on
         // (mode: auto): the policy decides alone, as on the OPA-Envoy plugin (docs/opa-envoy.md).
-        entrypoint: z.string().default('tenantgate/authz/decision'),
+        entrypoint: z.string().default(TENANTGATE_ENTRYPOINT),
         mode: z.enum(['auto', 'tenantgate', 'opa-envoy']).default('auto'),
         // OPA-Envoy mode: answer every request as allowed and only log the decision (the plugin's dry-run).
         dry_run: z.boolean().default(false),
@@ -321,8 +324,6 @@ function formatIssues(error: z.ZodError): string {
     })
     .join('\n');
 }
-
-export const TENANTGATE_ENTRYPOINT = 'tenantgate/authz/decision';
 
 /** Whether the policy decides alone, as on the OPA-Envoy plugin (policies.mode, or auto: another entrypoint). */
 export function opaEnvoyMode(p: Config['policies']): boolean {

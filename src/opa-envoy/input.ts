@@ -4,6 +4,7 @@
 // `parsed_body` and `truncated_body` (body.ts), and `source_principal`.
 import type protobuf from 'protobufjs';
 import { parsedBody, type BodyOptions } from './body.js';
+import { populated, structJson } from './protojson.js';
 import { parseQuery, pathUnescape } from '../util/go-url.js';
 
 const VERSION = Object.freeze({ ext_authz: 'v3', encoding: 'protojson' });
@@ -46,13 +47,13 @@ export function opaEnvoyInput(msg: Msg, opts: BodyOptions): Record<string, unkno
 }
 
 /** A decoded message of `type` as the plugin's protomap writes it. */
-export function protomap(msg: Msg, type: protobuf.Type): Record<string, unknown> {
-  if (type.fullName === '.google.protobuf.Struct') return structToJson(msg);
+function protomap(msg: Msg, type: protobuf.Type): Record<string, unknown> {
+  if (type.fullName === '.google.protobuf.Struct') return structJson(msg);
   const out: Record<string, unknown> = {};
   for (const f of type.fieldsArray) {
+    f.resolve();
     const v = msg[f.name];
     if (!populated(msg, f, v)) continue;
-    f.resolve();
     if (f.map) {
       const m: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) m[k] = scalarOrMessage(f, x);
@@ -63,38 +64,10 @@ export function protomap(msg: Msg, type: protobuf.Type): Record<string, unknown>
   return out;
 }
 
-/** Go's protoreflect Range: a field with presence when set, else when it is not its zero value. */
-function populated(msg: Msg, f: protobuf.Field, v: unknown): boolean {
-  if (v === undefined || v === null) return false;
-  if (f.map) return Object.keys(v as object).length > 0;
-  if (f.repeated) return (v as unknown[]).length > 0;
-  if (f.partOf) return msg[f.partOf.name] === f.name;
-  if (f.resolvedType && 'fieldsArray' in f.resolvedType) return true;
-  if (typeof v === 'string') return v !== '';
-  if (typeof v === 'boolean') return v;
-  if (typeof v === 'number') return v !== 0;
-  if (v instanceof Uint8Array) return v.length > 0;
-  return String(v) !== '0';
-}
-
 function scalarOrMessage(f: protobuf.Field, v: unknown): unknown {
   if (f.resolvedType && 'fieldsArray' in f.resolvedType) return protomap(v as Msg, f.resolvedType);
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
   // int64 and uint64 (protobufjs Longs), as JSON numbers.
   if (typeof v === 'object' && v !== null) return Number(String(v));
   return v;
-}
-
-/** google.protobuf.Struct as its JSON (structpb's AsMap). */
-function structToJson(msg: Msg): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries((msg.fields as Record<string, Msg> | undefined) ?? {})) out[k] = valueToJson(v);
-  return out;
-}
-
-function valueToJson(v: Msg): unknown {
-  if (v.kind === 'structValue') return structToJson(v.structValue as Msg);
-  if (v.kind === 'listValue') return (((v.listValue as Msg).values as Msg[] | undefined) ?? []).map(valueToJson);
-  if (v.kind === 'nullValue' || v.kind === undefined) return null;
-  return v[v.kind as string];
 }

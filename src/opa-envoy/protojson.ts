@@ -18,7 +18,7 @@ export function protojson(msg: Msg, type: protobuf.Type): unknown {
   for (const f of type.fieldsArray) {
     f.resolve();
     const v = msg[f.name];
-    if (!present(msg, f, v)) continue;
+    if (!populated(msg, f, v)) continue;
     const entry = mapEntry(f);
     if (f.map) out[jsonName(f)] = Object.fromEntries(Object.entries(v as Msg).map(([k, x]) => [k, value(f, x)]));
     else if (entry) out[jsonName(f)] = Object.fromEntries((v as Msg[]).map((e) => [String(scalar('string', e.key ?? defaultOf(entry.key.type))), value(entry.value, e.value ?? defaultOf(entry.value.type))]));
@@ -42,8 +42,11 @@ function mapEntry(f: protobuf.Field): { key: protobuf.Field; value: protobuf.Fie
   return { key, value };
 }
 
-/** protojson leaves out a field at its zero value, unless it has presence (a oneof member, `optional`, a message). */
-function present(msg: Msg, f: protobuf.Field, v: unknown): boolean {
+/**
+ * Go's protoreflect notion of a populated field, which both protojson and the plugin's protomap go by: set when it
+ * has presence (a oneof member, `optional`, a message), else when it is not its zero value.
+ */
+export function populated(msg: Msg, f: protobuf.Field, v: unknown): boolean {
   if (v === undefined || v === null) return false;
   if (f.map) return Object.keys(v as object).length > 0;
   if (f.repeated) return (v as unknown[]).length > 0;
@@ -133,7 +136,8 @@ function jsonValue(v: Msg): unknown {
   }
 }
 
-function structJson(msg: Msg): Record<string, unknown> {
+/** google.protobuf.Struct as its JSON (structpb's AsMap). */
+export function structJson(msg: Msg): Record<string, unknown> {
   const fields = msg.fields as Record<string, Msg> | { key?: string; value?: Msg }[] | undefined;
   // From a descriptor set the map is a list of entries (see mapEntry); from .proto text, an object.
   const entries: [string, Msg | undefined][] = Array.isArray(fields) ? fields.map((e) => [e.key ?? '', e.value]) : Object.entries(fields ?? {});

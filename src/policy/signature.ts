@@ -5,6 +5,7 @@
 import { createHash, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as jose from 'jose';
+import { goJsonString } from '../util/go-text.js';
 
 export interface VerificationConfig {
   key_file: string;
@@ -97,7 +98,7 @@ export function canonicalJson(text: string): string {
         if (text[i++] === '}') break;
       }
       entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-      return `{${entries.map(([k, v]) => `${goJsonString(k)}:${v}`).join(',')}}`;
+      return `{${entries.map(([k, v]) => `${goJsonString(k, false)}:${v}`).join(',')}}`;
     }
     if (c === '[') {
       i++;
@@ -111,7 +112,7 @@ export function canonicalJson(text: string): string {
       }
       return `[${items.join(',')}]`;
     }
-    if (c === '"') return goJsonString(str());
+    if (c === '"') return goJsonString(str(), false);
     const m = /^(?:true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(i));
     if (!m) throw new Error('invalid JSON in a bundle data file');
     i += m[0].length;
@@ -120,5 +121,3 @@ export function canonicalJson(text: string): string {
   return value();
 }
 
-/** A string as Go's json.Encoder writes it without HTML escaping (U+2028 and U+2029 still escaped). */
-const goJsonString = (s: string) => JSON.stringify(s).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);

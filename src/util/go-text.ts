@@ -35,3 +35,11 @@ function validSequence(b: Uint8Array, i: number): number {
   if (c === 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
   return 0;
 }
+
+/**
+ * A string as Go's encoding/json writes it: as JSON.stringify does, and U+2028 and U+2029 escaped; with `html`
+ * (json.Marshal's default) "<", ">" and "&" too.
+ */
+export function goJsonString(s: string, html: boolean): string {
+  return JSON.stringify(s).replace(html ? /[<>&\u2028\u2029]/g : /[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

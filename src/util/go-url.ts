@@ -1,45 +1,70 @@
-// Go's net/url as OPA and the OPA-Envoy plugin use it: query escaping, and the reading of paths and queries.
+// Go's net/url escaping as OPA and the OPA-Envoy plugin use it (shouldEscape, escape and unescape, per part of a
+// URL), and its reading of queries.
 import { goString } from './go-text.js';
 
-/** Go's url.PathUnescape: "%XX" decoded ("+" stays), a bad escape is an error. */
-export function pathUnescape(s: string): string {
-  if (!s.includes('%')) return s;
-  return unescape(s, false);
+/** The part of a URL a text is escaped for (Go's encoding modes). */
+export type UrlPart = 'path' | 'pathSegment' | 'host' | 'zone' | 'user' | 'query' | 'fragment';
+
+/** Go's shouldEscape. */
+function shouldEscape(c: string, mode: UrlPart): boolean {
+  if (/[A-Za-z0-9]/.test(c)) return false;
+  if ((mode === 'host' || mode === 'zone') && `!$&'()*+,;=:[]<>"`.includes(c)) return false;
+  if ('-_.~'.includes(c)) return false;
+  if ('$&+,/:;=?@'.includes(c)) {
+    if (mode === 'path') return c === '?';
+    if (mode === 'pathSegment') return '/;,?'.includes(c);
+    if (mode === 'user') return '@/?:'.includes(c);
+    if (mode === 'query') return true;
+    if (mode === 'fragment') return false;
+  }
+  if (mode === 'fragment' && '!()*'.includes(c)) return false;
+  return true;
 }
 
-const UNRESERVED = /[A-Za-z0-9\-_.~]/;
+/** Go's unescape: "%XX" decoded ("+" a space in a query), with Go's errors for bad escapes and bad host bytes. */
+export function unescape(s: string, mode: UrlPart): string {
+  for (let i = 0; i < s.length; ) {
+    const c = s[i]!;
+    if (c === '%') {
+      if (!/^[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 3))) throw new Error(`invalid URL escape ${JSON.stringify(s.slice(i, i + 3))}`);
+      const v = parseInt(s.slice(i + 1, i + 3), 16);
+      if (mode === 'host' && v < 0x80 && parseInt(s[i + 1]!, 16) < 8 && s.slice(i, i + 3) !== '%25') throw new Error('invalid URL escape');
+      if (mode === 'zone' && s.slice(i, i + 3) !== '%25' && v !== 0x20 && v < 0x80 && shouldEscape(String.fromCharCode(v), 'host')) throw new Error('invalid URL escape');
+      i += 3;
+    } else {
+      if ((mode === 'host' || mode === 'zone') && c.charCodeAt(0) < 0x80 && shouldEscape(c, mode)) throw new Error(`invalid character ${JSON.stringify(c)} in host name`);
+      i++;
+    }
+  }
+  if (!s.includes('%') && !(mode === 'query' && s.includes('+'))) return s;
+  const bytes: number[] = [];
+  const src = Buffer.from(s, 'utf8');
+  for (let i = 0; i < src.length; i++) {
+    if (src[i] === 0x25) {
+      bytes.push(parseInt(src.subarray(i + 1, i + 3).toString('latin1'), 16));
+      i += 2;
+    } else bytes.push(mode === 'query' && src[i] === 0x2b ? 0x20 : src[i]!);
+  }
+  return goString(Uint8Array.from(bytes));
+}
 
-/** Go's url.QueryEscape: unreserved bytes as they are, space as "+", every other byte as %XX (upper case). */
-export function queryEscape(s: string): string {
+/** Go's escape (upper-case hex; a space is "+" in a query). */
+export function escape(s: string, mode: UrlPart): string {
   let out = '';
   for (const b of Buffer.from(s, 'utf8')) {
     const c = String.fromCharCode(b);
-    if (b < 0x80 && UNRESERVED.test(c)) out += c;
-    else if (c === ' ') out += '+';
-    else out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+    if (mode === 'query' && c === ' ') out += '+';
+    else out += b < 0x80 && !shouldEscape(c, mode) ? c : '%' + b.toString(16).toUpperCase().padStart(2, '0');
   }
   return out;
 }
 
-/** Go's url.QueryUnescape: "+" is a space; a "%" not followed by two hex digits is an error. */
-export function queryUnescape(s: string): string {
-  return unescape(s, true);
-}
-
-function unescape(s: string, plusIsSpace: boolean): string {
-  const bytes: number[] = [];
-  const src = Buffer.from(s, 'utf8');
-  for (let i = 0; i < src.length; i++) {
-    const b = src[i]!;
-    if (b === 0x25) {
-      const hex = src.subarray(i + 1, i + 3).toString('latin1');
-      if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new Error(`invalid URL escape ${JSON.stringify(src.subarray(i, i + 3).toString('latin1'))}`);
-      bytes.push(parseInt(hex, 16));
-      i += 2;
-    } else bytes.push(plusIsSpace && b === 0x2b ? 0x20 : b);
-  }
-  return goString(Buffer.from(bytes));
-}
+/** Go's url.PathUnescape. */
+export const pathUnescape = (s: string): string => unescape(s, 'pathSegment');
+/** Go's url.QueryEscape. */
+export const queryEscape = (s: string): string => escape(s, 'query');
+/** Go's url.QueryUnescape. */
+export const queryUnescape = (s: string): string => unescape(s, 'query');
 
 /** Go's url.ParseQuery: pairs split on "&"; a ";" in a pair, or a bad escape, is an error (the first one). */
 export function parseQuery(q: string): Record<string, string[]> {
@@ -54,4 +79,3 @@ export function parseQuery(q: string): Record<string, string[]> {
   }
   return out;
 }
-

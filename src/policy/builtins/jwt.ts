@@ -29,7 +29,7 @@ function split(jwt: unknown): Token {
 }
 
 /** OPA's base64url.decode: padding optional, anything else refused. */
-export function base64UrlDecode(s: string): Buffer {
+function base64UrlDecode(s: string): Buffer {
   let padded = s;
   if (!s.endsWith('=')) {
     const r = s.length % 4;
@@ -67,7 +67,7 @@ const decode: Builtin = ([jwt]) => decodeToken(jwt);
 // Parsing a key set costs far more than a verification; policies pass the same few sets over and over.
 const keyCache = new LRUCache<string, Key[]>({ max: 64 });
 
-export function keysOf(text: string): Key[] {
+function keysOf(text: string): Key[] {
   let keys = keyCache.get(text);
   if (!keys) keyCache.set(text, (keys = parseKeys(text)));
   return keys;

@@ -4,6 +4,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { Lexer, parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { RawJson, RegoText, bigintArg, int, obj, str, validity, type Builtins } from '../wasm/builtin.js';
 import { RegoSet, parseRego, regoEqual, regoText, type RegoValue } from '../wasm/rego-value.js';
+import { goJsonString } from '../../util/go-text.js';
 
 /** object.subset as OPA has it (topdown/subset.go): objects, sets, arrays (a contiguous run), or a set in an array. */
 function subset(sup: RegoValue, sub: RegoValue): boolean {
@@ -44,8 +45,6 @@ function arraySubset(sup: RegoValue[], sub: RegoValue[]): boolean {
 }
 
 
-/** A string as Go's encoding/json writes it: <, > and & (and the JavaScript line separators) escaped too. */
-const goQuote = (s: string) => JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** JSON as Go's json.MarshalIndent writes a Rego value: object keys sorted (by code unit, integer-like keys too). */
 export function goJson(v: unknown, indent = '', prefix = '', depth = 0): string {
@@ -56,9 +55,9 @@ export function goJson(v: unknown, indent = '', prefix = '', depth = 0): string 
   if (v !== null && typeof v === 'object') {
     const keys = Object.keys(v).sort();
     if (!keys.length) return '{}';
-    return `{${keys.map((k) => nl + goQuote(k) + sep + goJson((v as Record<string, unknown>)[k], indent, prefix, depth + 1)).join(',')}${end}}`;
+    return `{${keys.map((k) => nl + goJsonString(k, true) + sep + goJson((v as Record<string, unknown>)[k], indent, prefix, depth + 1)).join(',')}${end}}`;
   }
-  return typeof v === 'string' ? goQuote(v) : JSON.stringify(v);
+  return typeof v === 'string' ? goJsonString(v, true) : JSON.stringify(v);
 }
 
 /** YAML as OPA's Go reader takes it: anchor and alias names of letters, digits, "_" and "-" only. */
@@ -120,7 +119,7 @@ export const miscBuiltins: Builtins = {
 };
 
 /** graph.reachable_paths as OPA walks it (topdown/reachable.go): every path from each start until a leaf or a cycle. */
-export function reachablePaths(graph: Record<string, RegoValue>, starts: RegoValue[]): RegoValue[][] {
+function reachablePaths(graph: Record<string, RegoValue>, starts: RegoValue[]): RegoValue[][] {
   const out: RegoValue[][] = [];
   const key = (v: RegoValue) => (typeof v === 'string' ? v : undefined);
   const edgesOf = (v: RegoValue): RegoValue[] | undefined => {

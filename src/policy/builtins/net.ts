@@ -67,7 +67,7 @@ export function parseIP(s: string): IP | undefined {
 }
 
 /** Go's net.ParseCIDR: the network (address masked) with a 4- or 16-byte mask. */
-export function parseCIDR(s: string): IPNet | undefined {
+function parseCIDR(s: string): IPNet | undefined {
   const slash = s.indexOf('/');
   if (slash < 0) return undefined;
   const addr = s.slice(0, slash);
@@ -146,7 +146,7 @@ function cidrContains(a: string, b: string): boolean {
 }
 
 /** Go's IP.String. */
-export function ipString(ip: IP): string {
+function ipString(ip: IP): string {
   const v4 = to4(ip);
   if (v4) return [...v4].join('.');
   const g = Array.from({ length: 8 }, (_, i) => (ip[2 * i]! << 8) | ip[2 * i + 1]!);

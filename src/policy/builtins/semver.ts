@@ -19,7 +19,7 @@ function numeric(s: string): bigint {
   return n;
 }
 
-export function parseSemver(text: string): Version {
+function parseSemver(text: string): Version {
   let version = text.startsWith('v') ? text.slice(1) : text;
   const plus = version.indexOf('+');
   if (plus >= 0) {
@@ -40,7 +40,7 @@ export function parseSemver(text: string): Version {
 
 const cmp = <T>(a: T, b: T) => (a > b ? 1 : a < b ? -1 : 0);
 
-export function compareSemver(a: Version, b: Version): number {
+function compareSemver(a: Version, b: Version): number {
   const c = cmp(a.major, b.major) || cmp(a.minor, b.minor) || cmp(a.patch, b.patch);
   if (c) return c;
   if (a.pre === b.pre) return 0;

@@ -61,7 +61,7 @@ function splitTopLevel(json: string): string[] {
   return out;
 }
 
-export function goSprintf(format: string, args: Arg[]): string {
+function goSprintf(format: string, args: Arg[]): string {
   let out = '';
   let argi = 0;
   for (let i = 0; i < format.length; ) {
@@ -294,7 +294,7 @@ function hexFloat(v: number, prec: number | undefined): string {
 }
 
 /** Go's strconv.FormatFloat for 'e', 'f' and 'g' (prec -1: the shortest that reads back the same). */
-export function formatFloat(v: number, verb: 'e' | 'f' | 'g', prec: number): string {
+function formatFloat(v: number, verb: 'e' | 'f' | 'g', prec: number): string {
   if (Number.isNaN(v)) return 'NaN';
   if (!Number.isFinite(v)) return v > 0 ? '+Inf' : '-Inf';
   // toFixed turns to exponents from 1e21; such doubles are whole numbers, written out exactly as Go does.

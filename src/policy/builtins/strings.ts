@@ -6,7 +6,7 @@ import { sprintf } from './sprintf.js';
 const regexps = new Map<string, RegExp>();
 
 /** A Go (RE2) pattern as a global, Unicode JavaScript RegExp; compiled once per pattern. */
-export function goRegExp(pattern: string): RegExp {
+function goRegExp(pattern: string): RegExp {
   let re = regexps.get(pattern);
   if (re) {
     re.lastIndex = 0;

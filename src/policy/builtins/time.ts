@@ -16,7 +16,7 @@ function safe(ns: bigint): RawJson {
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
 
 /** Go's time.Parse(time.RFC3339, s): fractional seconds optional, "Z" or a ±hh:mm offset. */
-export function parseRfc3339Ns(s: string): bigint {
+function parseRfc3339Ns(s: string): bigint {
   const m = RFC3339.exec(s);
   if (!m) throw new Error(`cannot parse ${JSON.stringify(s)} as RFC 3339`);
   const [, y, mo, d, h, mi, se, frac = '', zone] = m as unknown as string[];
@@ -55,7 +55,7 @@ const UNITS: Record<string, bigint> = {
 };
 
 /** Go's time.ParseDuration, with OPA's d, w and y (24 h, 7 d, 365 d). */
-export function parseDurationNs(s: string): bigint {
+function parseDurationNs(s: string): bigint {
   if (s === '') throw new Error('invalid duration');
   let rest = s;
   let sign = 1n;

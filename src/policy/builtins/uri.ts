@@ -1,61 +1,8 @@
 // uri.parse and uri.is_valid as OPA has them (topdown/uri.go over Go's net/url.Parse): the same acceptance, and the
 // scheme, hostname, port, path (with the raw path), raw query and fragment that Go's URL gives.
 import { str, validity, type Builtins } from '../wasm/builtin.js';
-import { goString } from '../../util/go-text.js';
+import { escape, unescape } from '../../util/go-url.js';
 import { parseIP } from './net.js';
-
-type Mode = 'path' | 'host' | 'zone' | 'user' | 'fragment';
-
-/** Go's shouldEscape. */
-function shouldEscape(c: string, mode: Mode): boolean {
-  if (/[A-Za-z0-9]/.test(c)) return false;
-  if ((mode === 'host' || mode === 'zone') && `!$&'()*+,;=:[]<>"`.includes(c)) return false;
-  if ('-_.~'.includes(c)) return false;
-  if ('$&+,/:;=?@'.includes(c)) {
-    if (mode === 'path') return c === '?';
-    if (mode === 'user') return '@/?:'.includes(c);
-    if (mode === 'fragment') return false;
-  }
-  if (mode === 'fragment' && '!()*'.includes(c)) return false;
-  return true;
-}
-
-/** Go's unescape for a mode; throws where Go returns an error. */
-function unescape(s: string, mode: Mode): string {
-  for (let i = 0; i < s.length; ) {
-    const c = s[i]!;
-    if (c === '%') {
-      if (!/^[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 3))) throw new Error(`invalid URL escape ${JSON.stringify(s.slice(i, i + 3))}`);
-      const v = parseInt(s.slice(i + 1, i + 3), 16);
-      if (mode === 'host' && v < 0x80 && parseInt(s[i + 1]!, 16) < 8 && s.slice(i, i + 3) !== '%25') throw new Error('invalid URL escape');
-      if (mode === 'zone' && s.slice(i, i + 3) !== '%25' && v !== 0x20 && v < 0x80 && shouldEscape(String.fromCharCode(v), 'host')) throw new Error('invalid URL escape');
-      i += 3;
-    } else {
-      if ((mode === 'host' || mode === 'zone') && c.charCodeAt(0) < 0x80 && shouldEscape(c, mode)) throw new Error(`invalid character ${JSON.stringify(c)} in host name`);
-      i++;
-    }
-  }
-  if (!s.includes('%')) return s;
-  const bytes: number[] = [];
-  const src = Buffer.from(s, 'utf8');
-  for (let i = 0; i < src.length; i++) {
-    if (src[i] === 0x25) {
-      bytes.push(parseInt(src.subarray(i + 1, i + 3).toString('latin1'), 16));
-      i += 2;
-    } else bytes.push(src[i]!);
-  }
-  return goString(Uint8Array.from(bytes));
-}
-
-/** Go's escape for a mode (upper-case hex). */
-function escape(s: string, mode: Mode): string {
-  let out = '';
-  for (const b of Buffer.from(s, 'utf8')) {
-    const c = String.fromCharCode(b);
-    out += b < 0x80 && !shouldEscape(c, mode) ? c : '%' + b.toString(16).toUpperCase().padStart(2, '0');
-  }
-  return out;
-}
 
 const validPort = (p: string) => p === '' || /^:[0-9]*$/.test(p);
 
@@ -98,7 +45,7 @@ interface Url {
 }
 
 /** Go's url.Parse. */
-export function parseUrl(raw: string): Url {
+function parseUrl(raw: string): Url {
   const hash = raw.indexOf('#');
   const u = hash < 0 ? raw : raw.slice(0, hash);
   // eslint-disable-next-line no-control-regex

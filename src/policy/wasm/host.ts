@@ -32,7 +32,7 @@ type Exports = {
   opa_wasm_abi_minor_version?: WebAssembly.Global;
 };
 
-export class PolicyAbortError extends Error {
+class PolicyAbortError extends Error {
   override name = 'PolicyAbortError';
 }
 
@@ -192,7 +192,7 @@ function globalValue(g: WebAssembly.Global | undefined): number | undefined {
  * The memory pages the module's data segments reach (OPA's compiler puts policies' constants there). The module's
  * own import asks for less than a large policy needs, and the data would not fit the SDK's customary 5 pages.
  */
-export function pagesForData(wasm: Uint8Array): number {
+function pagesForData(wasm: Uint8Array): number {
   let pos = 8;
   const leb = (): number => {
     let result = 0;

@@ -67,7 +67,7 @@ const RANK = (v: RegoValue): number =>
   v === null ? 0 : typeof v === 'boolean' ? 1 : typeof v === 'number' ? 2 : typeof v === 'string' ? 3 : Array.isArray(v) ? 4 : v instanceof RegoSet ? 6 : 5;
 
 /** OPA's order of values (ast.Compare): by type, then by value. */
-export function compareRego(a: RegoValue, b: RegoValue): number {
+function compareRego(a: RegoValue, b: RegoValue): number {
   const ra = RANK(a);
   const rb = RANK(b);
   if (ra !== rb) return ra - rb;
