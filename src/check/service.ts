@@ -38,18 +38,20 @@ export class CheckService {
   }
 
   /** The gRPC form: the encoded CheckResponse, from the caller's cached bytes when the request is allowed. */
-  async checkEncoded(raw: unknown, peer: Peer | null = null): Promise<Uint8Array | RpcFailure> {
-    const opaEnvoy = this.deps.opaEnvoy;
-    if (opaEnvoy) {
-      const t0 = process.hrtime.bigint();
-      const { outcome, answer } = await opaEnvoy.check(raw, peer);
-      this.observe(outcome, Number(process.hrtime.bigint() - t0) / 1e9, 'grpc');
-      return answer;
-    }
+  checkEncoded(raw: unknown, peer: Peer | null = null): Promise<Uint8Array | RpcFailure> {
+    // Not an async function: the tenantgate path hands back decide()'s promise without wrapping it in another.
+    if (this.deps.opaEnvoy) return this.checkOpaEnvoy(this.deps.opaEnvoy, raw, peer);
     return this.decide(raw, undefined, peer, 'grpc', (outcome) => {
       const d = outcome.decision;
       return (!(d instanceof Denial) && d.allowed ? encodeAllowed(outcome, d) : undefined) ?? encodeCheckResponse(toCheckResponse(outcome));
     });
+  }
+
+  private async checkOpaEnvoy(opaEnvoy: OpaEnvoyCheck, raw: unknown, peer: Peer | null): Promise<Uint8Array | RpcFailure> {
+    const t0 = process.hrtime.bigint();
+    const { outcome, answer } = await opaEnvoy.check(raw, peer);
+    this.observe(outcome, Number(process.hrtime.bigint() - t0) / 1e9, 'grpc');
+    return answer;
   }
 
   /** The pipeline and the answer, timed together; then the metrics, decision log and shadow policy. */

@@ -335,6 +335,9 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
   const result = configSchema.safeParse(raw ?? {});
   if (!result.success) throw new ConfigError(`invalid configuration:\n${formatIssues(result.error)}`);
   const cfg = result.data;
+  if (opaEnvoyMode(cfg.policies) && cfg.policies.shadow) {
+    throw new ConfigError('invalid configuration:\npolicies.shadow: not available in the OPA-Envoy mode (its policies decide alone; compare them with the plugin instead)');
+  }
   const abs = (p: string) => (isAbsolute(p) || p === ':memory:' ? p : resolve(baseDir, p));
   cfg.store.path = abs(cfg.store.path);
   cfg.policies.dir = abs(cfg.policies.dir);

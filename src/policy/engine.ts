@@ -102,6 +102,8 @@ export class PolicyEngine {
 /** The entrypoint's value for an input, unvalidated (the OPA-Envoy mode reads it as the plugin does). */
 export type RawResult = { value: unknown } | { error: string };
 
+const UNDEFINED = 'undefined decision';
+
 function runRaw(active: Active, input: string): RawResult {
   let results: { result?: unknown }[];
   try {
@@ -109,18 +111,15 @@ function runRaw(active: Active, input: string): RawResult {
   } catch (err) {
     return { error: `the policy failed to evaluate: ${(err as Error).message}` };
   }
-  if (results.length === 0 || !('result' in results[0]!)) return { error: 'undefined decision' };
+  if (results.length === 0 || !('result' in results[0]!)) return { error: UNDEFINED };
   return { value: results[0]!.result };
 }
 
 function run(active: Active, input: string): Decision | Denial {
-  let result: unknown;
-  try {
-    result = (JSON.parse(active.policy.evaluate(input, active.entrypoint)) as { result?: unknown }[])[0]?.result;
-  } catch {
-    return policyError('the policy failed to evaluate');
-  }
-  return validateDecision(result);
+  const r = runRaw(active, input);
+  if (!('error' in r)) return validateDecision(r.value);
+  // An undefined decision is judged by the contract like any other value; a failure is the evaluation's.
+  return r.error === UNDEFINED ? validateDecision(undefined) : policyError('the policy failed to evaluate');
 }
 
 function policyError(reason: string): Denial {

@@ -76,7 +76,8 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const tenancy = new TenancyPhase(new TenantResolver(config.tenancy), context);
   const pipeline = new CheckPipeline({ config, jwt, apiKeys, federation, tenancy, policy, quota, log: repeated });
   const opaEnvoy = opaEnvoyMode(config.policies) ? new OpaEnvoyCheck(pipeline, policy, await opaEnvoyOptions(config)) : undefined;
-  if (opaEnvoy) log.info({ path: config.policies.entrypoint, dry_run: config.policies.dry_run }, 'OPA-Envoy mode: the policy decides alone, as on the OPA-Envoy plugin');
+  // Quotas apply to tenantgate's own policies only (docs/opa-envoy.md); the start-up line says so.
+  if (opaEnvoy) log.info({ path: config.policies.entrypoint, dry_run: config.policies.dry_run, quotas: 'not applied' }, 'OPA-Envoy mode: the policy decides alone, as on the OPA-Envoy plugin');
   const decisionLog = config.decision_log.enabled ? new DecisionLog(decisionLogOptions(config)) : undefined;
   if (decisionLog) life.add('decision log', () => decisionLog.close());
   metrics = new Metrics(

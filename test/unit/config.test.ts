@@ -43,6 +43,7 @@ describe('config', () => {
     [{ auth: { jwt: { issuers: [{ issuer: 'x', jwks_file: 'a', secret_env: 'B' }] } } }, 'auth.jwt.issuers.0: exactly one of jwks_file, jwks_url or secret_env'],
     [{ auth: { jwt: { issuers: [{ issuer: 'x', jwks_url: 'not a url' }] } } }, 'auth.jwt.issuers.0.jwks_url'],
     [{ log: { level: 'loud' } }, 'log.level'],
+    [{ policies: { entrypoint: 'envoy/authz/allow', shadow: { dir: 'next' } } }, 'policies.shadow: not available in the OPA-Envoy mode'],
   ])('names the bad key: %j', (raw, message) => {
     expect(() => parseConfig(raw)).toThrow(ConfigError);
     expect(() => parseConfig(raw)).toThrow(message);
