@@ -30,17 +30,53 @@ if [ ! -d node_modules ] || [ "$(cat node_modules/.tenantgate-lock 2>/dev/null)"
 fi
 
 # opa: OPA_BIN, then an opa on PATH, then the pinned build in .tools/bin (go install).
-if [ -n "${OPA_BIN:-}" ] && [ -x "$OPA_BIN" ]; then :
-elif [ -x "$TOOLS/opa" ] && "$TOOLS/opa" version 2>/dev/null | grep -q "Version: ${OPA_VERSION#v}"; then :
-elif command -v opa >/dev/null; then :
-elif command -v go >/dev/null; then
-  echo "setup: installing opa $OPA_VERSION with go install (first time only, a few minutes)"
-  GOBIN="$TOOLS" go install "github.com/open-policy-agent/opa@$OPA_VERSION"
-else
-  echo "setup: the opa CLI is needed to compile policies. Install Go (https://go.dev/dl/) and rerun, or run" >&2
-  echo "  go install github.com/open-policy-agent/opa@$OPA_VERSION   and put it on PATH, or set OPA_BIN=/path/to/opa" >&2
-  exit 1
-fi
+install_opa() {
+  if [ -n "${OPA_BIN:-}" ] && [ -x "$OPA_BIN" ]; then return 0; fi
+  # Read whole (grep -q in a pipe can end opa with SIGPIPE, which pipefail would take for a wrong version).
+  local have=''
+  [ -x "$TOOLS/opa" ] && have=$("$TOOLS/opa" version 2>/dev/null || true)
+  if [[ $have == *"Version: ${OPA_VERSION#v}"* ]]; then return 0; fi
+  if command -v opa >/dev/null; then return 0; fi
+  if ! command -v go >/dev/null; then
+    echo "setup: the opa CLI is needed to compile policies. Install Go (https://go.dev/dl/) and rerun, or run" >&2
+    echo "  go install github.com/open-policy-agent/opa@$OPA_VERSION   and put it on PATH, or set OPA_BIN=/path/to/opa" >&2
+    return 1
+  fi
+  echo "setup: installing opa $OPA_VERSION with go install (first time only, a few minutes)" >&3
+  GOBIN="$TOOLS" go install "github.com/open-policy-agent/opa@$OPA_VERSION" || return 1
+}
+
+# OPA's own builtins for WASI (tools/opa-builtins → .tools/lib/opa-builtins.wasm), rebuilt when its sources change.
+# Without Go it is skipped: policies that call those builtins are then refused at load, saying so.
+build_builtins() {
+  local src="$ROOT/tools/opa-builtins" out="$ROOT/.tools/lib/opa-builtins.wasm" hash
+  hash=$(cat "$src"/go.mod "$src"/go.sum "$src"/*.go | sha256sum | cut -d' ' -f1)
+  if [ -f "$out" ] && [ "$(cat "$out.sha256" 2>/dev/null)" = "$hash" ]; then return 0; fi
+  if ! command -v go >/dev/null; then
+    echo "setup: Go is not installed: OPA's builtins module is not built (policies calling x509, graphql, json.match_schema, ... are refused)" >&3
+    return 0
+  fi
+  echo "setup: building OPA's builtins module for WASI (first time only, about a minute)" >&3
+  # (set -e does not apply inside a function called with ||: every step checks its own status.)
+  mkdir -p "$(dirname "$out")" || return 1
+  (cd "$src" && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags='-s -w' -o "$out.tmp" .) || return 1
+  mv "$out.tmp" "$out" && echo "$hash" > "$out.sha256"
+}
+
+# The two Go steps are independent: run them side by side, each logging to a file shown only if it fails (their
+# one line of progress goes to fd 3, the terminal).
+exec 3>&1
+go_step() {
+  local name=$1 log="$ROOT/.tools/$1.log"
+  "install_$name" >"$log" 2>&1 || { cat "$log" >&2; return 1; }
+}
+install_builtins() { build_builtins; }
+go_step opa & opa_pid=$!
+go_step builtins & builtins_pid=$!
+status=0
+wait "$opa_pid" || status=1
+wait "$builtins_pid" || status=1
+[ "$status" -eq 0 ] || exit 1
 
 # Compile the TypeScript (also a strict type check).
 npx --no-install tsc -p tsconfig.json

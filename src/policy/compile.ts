@@ -45,7 +45,7 @@ export async function compilePolicies(dir: string, entrypoint: string, opaBin = 
  */
 async function refuseUnsupportedBuiltins(bundle: Buffer, dir: string): Promise<void> {
   const policy = await WasmPolicy.load((await readBundle(bundle)).wasm, HOST_BUILTINS);
-  const missing = unsupportedBuiltins(policy.importedBuiltins);
+  const missing = await unsupportedBuiltins(policy.importedBuiltins);
   if (!missing.length) return;
   const calls = await callSites(dir, missing.map((m) => m.slice(0, m.indexOf(' '))));
   throw new PolicyCompileError(`the policy calls builtins tenantgate does not provide:\n${missing.map((m, i) => `  ${m}${calls[i] ? `, called at ${calls[i]}` : ''}`).join('\n')}`);

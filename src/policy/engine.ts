@@ -56,7 +56,7 @@ export class PolicyEngine {
   /** Instantiates and checks the bundle, then swaps it in. Throws (and keeps the old one) if it is unusable. */
   async load(bundle: PolicyBundle): Promise<void> {
     const policy = await WasmPolicy.load(bundle.wasm, HOST_BUILTINS);
-    const missing = unsupportedBuiltins(policy.importedBuiltins);
+    const missing = await unsupportedBuiltins(policy.importedBuiltins);
     if (missing.length) throw new Error(`the policy calls builtins tenantgate does not provide: ${missing.join('; ')}`);
     const entrypoint = policy.entrypoints[this.entrypointName];
     if (entrypoint === undefined) {

@@ -45,6 +45,12 @@ describe('Dockerfile', () => {
     expect(readFileSync(join(ROOT, 'bin', 'tenantgate.js'), 'utf8')).toMatch(/^#!\/usr\/bin\/env -S MALLOC_ARENA_MAX=1 node --single-threaded-gc /);
     const pinned = /OPA_VERSION=(v[\d.]+)/.exec(readFileSync(join(ROOT, 'scripts', 'setup.sh'), 'utf8'))![1];
     expect(dockerfile).toContain(`go install github.com/open-policy-agent/opa@${pinned}`);
+    // OPA's builtins module: built as the set-up builds it, copied where the runtime's ENV says.
+    const goBuild = "GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags='-s -w'";
+    expect(readFileSync(join(ROOT, 'scripts', 'setup.sh'), 'utf8')).toContain(goBuild);
+    expect(dockerfile).toContain(`RUN cd tools/opa-builtins && ${goBuild} -o /out/opa-builtins.wasm .`);
+    expect(runtime).toContain('COPY --from=policy /out/opa-builtins.wasm lib/opa-builtins.wasm');
+    expect(runtime).toMatch(/TENANTGATE_OPA_BUILTINS_WASM=\/app\/lib\/opa-builtins\.wasm$/m);
   });
 
   it('its build stage command builds a bundle, and its runtime environment serves it', async () => {
@@ -59,7 +65,8 @@ describe('Dockerfile', () => {
     // The runtime stage's ENV, with the paths moved into the temp dir.
     const env: Record<string, string> = {};
     for (const m of dockerfile.matchAll(/^\s*(TENANTGATE_[A-Z_]+)=(\S+)/gm)) env[m[1]!] = m[2]!.replace(/\\$/, '');
-    expect(Object.keys(env).sort()).toEqual(['TENANTGATE_POLICIES__BUNDLE_FILE', 'TENANTGATE_SERVER__ADDRESS', 'TENANTGATE_STORE__PATH']);
+    expect(Object.keys(env).sort()).toEqual(['TENANTGATE_OPA_BUILTINS_WASM', 'TENANTGATE_POLICIES__BUNDLE_FILE', 'TENANTGATE_SERVER__ADDRESS', 'TENANTGATE_STORE__PATH']);
+    env.TENANTGATE_OPA_BUILTINS_WASM = join(ROOT, '.tools', 'lib', 'opa-builtins.wasm');
     env.TENANTGATE_POLICIES__BUNDLE_FILE = join(dir, 'bundle.tar.gz');
     env.TENANTGATE_STORE__PATH = join(dir, 'data', 'tenantgate.db');
     env.TENANTGATE_SERVER__ADDRESS = '127.0.0.1:0';

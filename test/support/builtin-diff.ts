@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { findOpa } from '../../src/policy/opa.js';
 import { readBundle } from '../../src/policy/bundle.js';
 import { WasmPolicy } from '../../src/policy/wasm/host.js';
-import { HOST_BUILTINS } from '../../src/policy/builtins/index.js';
+import { HOST_BUILTINS, unsupportedBuiltins } from '../../src/policy/builtins/index.js';
 
 export interface Call {
   builtin: string;
@@ -40,6 +40,8 @@ export async function diffBuiltins(calls: Call[]): Promise<Diff[]> {
     if (build.status !== 0) throw new Error(`opa build failed: ${build.stderr}${build.stdout}`);
     const bundle = await readBundle(readFileSync(join(dir, 'b.tar.gz')));
     const policy = await WasmPolicy.load(bundle.wasm, HOST_BUILTINS);
+    const missing = await unsupportedBuiltins(policy.importedBuiltins);
+    if (missing.length) throw new Error(`builtins not answered: ${missing.join('; ')}`);
     const got = (JSON.parse(policy.evaluate(JSON.stringify(input), policy.entrypoints.cmp!)) as { result: Record<string, unknown> }[])[0]!.result;
     const diffs: Diff[] = [];
     calls.forEach((call, i) => {

@@ -8,6 +8,10 @@ import { diffBuiltins, type Call } from '../support/builtin-diff.js';
 import { HOST_BUILTINS } from '../../src/policy/builtins/index.js';
 import { formatGo } from '../../src/policy/builtins/go-time.js';
 import { parse as parseYaml } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { makeCerts } from '../support/certs.js';
 
 const SEED = Number(process.env.TENANTGATE_BUILTINS_SEED ?? 20261130);
 const SCALE = Math.max(1, Number(process.env.TENANTGATE_ATTACK_SCALE ?? 1));
@@ -148,6 +152,31 @@ const patchOp = fc.oneof(
 const patchDoc = fc.constantFrom({ a: { b: 1 }, list: [10, 20, 30], 'a/b': 2, '~': 3 }, { a: [1], list: [] }, [1, 2], 'scalar', {});
 
 /** The calls to compare, per builtin. */
+// Certificates, keys and a CSR made by openssl (RSA and EC), for the x509 family.
+const certs = makeCerts();
+const server = certs.server();
+const client = certs.client({ name: 'c1', cn: 'alice', san: 'URI:spiffe://acme/alice,email:a@acme.test' });
+const pem = (f: string) => readFileSync(f, 'utf8');
+execFileSync('openssl', ['genrsa', '-traditional', '-out', 'rsa.key', '1024'], { cwd: certs.dir, stdio: 'ignore' });
+execFileSync('openssl', ['req', '-new', '-key', 'rsa.key', '-subj', '/O=Acme/CN=csr', '-addext', 'subjectAltName=DNS:a.test', '-out', 'rsa.csr'], { cwd: certs.dir, stdio: 'ignore' });
+const certText = fc.constantFrom(pem(certs.ca), pem(server.cert), pem(client.cert), pem(client.cert) + pem(certs.ca), Buffer.from(pem(server.cert)).toString('base64'), 'not a cert', '');
+const chain = fc.constantFrom(pem(certs.ca) + pem(server.cert), pem(certs.ca) + pem(client.cert), pem(certs.otherCa) + pem(server.cert), pem(server.cert), 'x');
+const privateKeyText = fc.constantFrom(pem(server.key), pem(join(certs.dir, 'rsa.key')), Buffer.from(pem(server.key)).toString('base64'), 'not a key', '');
+const verifyOptions = fc.constantFrom({}, { KeyUsages: ['KeyUsageAny'] }, { KeyUsages: ['KeyUsageClientAuth'] }, { DNSName: 'localhost' }, { DNSName: 'other.test' }, { MaxConstraintComparisons: 10 });
+// GraphQL, JSON Schema, Rego and templates: valid and invalid sources.
+const gqlSchema = fc.constantFrom('type Query { user(id: ID!): User }\ntype User { id: ID! name: String }', 'type Query { a: Int }', 'type Query {', { kind: 'x' });
+const gqlQuery = fc.constantFrom('{ user(id: "1") { name } }', 'query Q($id: ID!) { user(id: $id) { id } }', '{ a }', '{ nope }', '{', 'mutation { x }');
+const schema = fc.constantFrom(
+  { type: 'object', required: ['model'], properties: { model: { type: 'string', enum: ['a', 'b'] }, max_tokens: { type: 'integer', maximum: 100 } } },
+  { type: 'array', items: { type: 'number' }, maxItems: 2 },
+  '{"type": "string", "minLength": 2}',
+  '{"type": ',
+  { type: 'nonsense' },
+);
+const regoSource = fc.constantFrom('package p\n\nallow if input.x == 1\n', 'package p.q\nimport rego.v1\ndefault d := false\nd if { some x in input.xs; x > 1 }\n', 'package', 'package p\nx := {1, 2}\n');
+const template = fc.constantFrom('hi {{.name}}', '{{range .xs}}[{{.}}]{{end}}', '{{if .ok}}yes{{else}}no{{end}}', '{{.missing}}', '{{', '{{printf "%05d" .n}}');
+const globRegex = fc.constantFrom('a.a.', '.b.b', 'a*', '[a-c]+x', 'x', '.*', 'a+b', '(a|b)c', 'a\\.b', '[', 'abc', '.+');
+
 const GENERATORS: Record<string, fc.Arbitrary<unknown[]>> = {
   sprintf: fc.tuple(format, fc.array(fc.oneof(int, float, text, fc.boolean(), fc.constant(null), fc.array(int, { maxLength: 2 }), fc.dictionary(fc.constantFrom('a', 'b'), int, { maxKeys: 2 })), { maxLength: 4 })),
   'crypto.md5': fc.tuple(text),
@@ -221,6 +250,24 @@ const GENERATORS: Record<string, fc.Arbitrary<unknown[]>> = {
     ['rs256', 'rs384', 'rs512', 'ps256', 'ps384', 'ps512', 'es256', 'es384', 'es512', 'eddsa'].map((a) => [`io.jwt.verify_${a}`, fc.tuple(token, keyText)]),
   ),
   'io.jwt.decode_verify': fc.tuple(token, constraints),
+  'regex.globs_match': fc.tuple(globRegex, globRegex),
+  'crypto.x509.parse_certificates': fc.tuple(certText),
+  'crypto.x509.parse_and_verify_certificates': fc.tuple(chain),
+  'crypto.x509.parse_and_verify_certificates_with_options': fc.tuple(chain, verifyOptions),
+  'crypto.x509.parse_certificate_request': fc.tuple(fc.constantFrom(pem(join(certs.dir, 'rsa.csr')), pem(join(certs.dir, 'c1.csr')), 'x')),
+  'crypto.x509.parse_keypair': fc.tuple(fc.constantFrom(pem(server.cert), pem(client.cert)), fc.constantFrom(pem(server.key), pem(client.key))),
+  'crypto.x509.parse_rsa_private_key': fc.tuple(privateKeyText),
+  'crypto.parse_private_keys': fc.tuple(fc.oneof(privateKeyText, fc.constant(pem(server.key) + pem(join(certs.dir, 'rsa.key'))))),
+  'graphql.is_valid': fc.tuple(gqlQuery, gqlSchema),
+  'graphql.parse': fc.tuple(gqlQuery, gqlSchema),
+  'graphql.parse_and_verify': fc.tuple(gqlQuery, gqlSchema),
+  'graphql.parse_query': fc.tuple(gqlQuery),
+  'graphql.parse_schema': fc.tuple(gqlSchema),
+  'graphql.schema_is_valid': fc.tuple(gqlSchema),
+  'json.match_schema': fc.tuple(json, schema),
+  'json.verify_schema': fc.tuple(schema),
+  'rego.parse_module': fc.tuple(fc.constantFrom('p.rego', 'a/b.rego'), regoSource),
+  'strings.render_template': fc.tuple(template, fc.constantFrom({ name: 'x', xs: [1, 'a'], ok: true, n: 7 }, {}, { ok: false })),
 };
 
 const sortedKeys = (v: unknown): unknown =>

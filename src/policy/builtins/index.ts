@@ -13,10 +13,14 @@ import { timeBuiltins } from './time.js';
 import { unitsBuiltins } from './units.js';
 import { uuidBuiltins } from './uuid.js';
 import { uriBuiltins } from './uri.js';
+import { GO_BUILTINS, goBuiltin, loadOpaGo } from '../opa-go/module.js';
 
 const families: Builtins[] = [cryptoBuiltins, encodingBuiltins, jsonPatchBuiltins, jwtBuiltins, miscBuiltins, netBuiltins, semverBuiltins, stringBuiltins, timeBuiltins, unitsBuiltins, uriBuiltins, uuidBuiltins];
 
-export const HOST_BUILTINS: ReadonlyMap<string, Builtin> = new Map(families.flatMap((f) => Object.entries(f)));
+export const HOST_BUILTINS: ReadonlyMap<string, Builtin> = new Map([
+  ...families.flatMap((f) => Object.entries(f)),
+  ...GO_BUILTINS.map((name) => [name, goBuiltin(name)] as const),
+]);
 
 /** Builtins refused by design, with the reason given to the policy author. */
 const REFUSED: Record<string, string> = {
@@ -25,7 +29,19 @@ const REFUSED: Record<string, string> = {
   'providers.aws.sign_req': 'signing outbound requests has no use in a check',
 };
 
-/** The builtins among `imported` that tenantgate does not answer, each with why. */
-export function unsupportedBuiltins(imported: readonly string[]): string[] {
-  return imported.filter((b) => !HOST_BUILTINS.has(b)).map((b) => `${b} (${REFUSED[b] ?? 'not provided by tenantgate'})`);
+/**
+ * Makes ready what a module importing `imported` needs (OPA's builtins module, when it calls one of those) and
+ * returns the builtins among them that tenantgate cannot answer, each with why.
+ */
+export async function unsupportedBuiltins(imported: readonly string[]): Promise<string[]> {
+  let goMissing: string | undefined;
+  if (imported.some((b) => GO_BUILTINS.includes(b))) {
+    goMissing = await loadOpaGo().then(
+      () => undefined,
+      (err: unknown) => (err as Error).message,
+    );
+  }
+  return imported
+    .filter((b) => !HOST_BUILTINS.has(b) || (goMissing !== undefined && GO_BUILTINS.includes(b)))
+    .map((b) => `${b} (${REFUSED[b] ?? goMissing ?? 'not provided by tenantgate'})`);
 }
