@@ -52,6 +52,9 @@ export function populated(msg: Msg, f: protobuf.Field, v: unknown): boolean {
   if (f.repeated) return (v as unknown[]).length > 0;
   if (f.partOf) return msg[f.partOf.name] === f.name;
   if (f.resolvedType instanceof protobuf.Type) return true;
+  // proto2 (and editions') explicit presence: set when decoded, whatever the value; an unset one reads as its
+  // declared default from the prototype.
+  if ((f as unknown as { hasPresence: boolean }).hasPresence) return Object.prototype.hasOwnProperty.call(msg, f.name);
   if (typeof v === 'string') return v !== '';
   if (typeof v === 'boolean') return v;
   if (typeof v === 'number') return v !== 0;
@@ -70,6 +73,16 @@ function scalar(type: string, v: unknown): unknown {
   if (v instanceof Uint8Array || (type === 'bytes' && Array.isArray(v))) return Buffer.from(v as Uint8Array).toString('base64');
   if (LONG.has(type)) return String(v);
   if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+  if (type === 'float' && typeof v === 'number') return shortestFloat32(v);
+  return v;
+}
+
+/** A float32 as Go writes it (strconv 'g', -1, 32): the shortest decimal that reads back as the same float32. */
+function shortestFloat32(v: number): number {
+  for (let p = 1; p < 10; p++) {
+    const d = Number(v.toPrecision(p));
+    if (Math.fround(d) === v) return d;
+  }
   return v;
 }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { descriptorSet, runCase, suite, type Observed } from './opa-envoy-suite.js';
+import { descriptorSet, runCase, suite, type Observed, type Policy } from './opa-envoy-suite.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,11 +24,11 @@ function freePort(): Promise<number> {
 }
 
 /** The plugin serving `dir` at `path`, as its docs configure it, with its logs kept for a failure. */
-async function startPlugin(dir: string, path: string, proto: string | undefined): Promise<{ address: string; child: ChildProcess; log: () => string }> {
+async function startPlugin(dir: string, path: string, proto: string | undefined, options: Policy['options']): Promise<{ address: string; child: ChildProcess; log: () => string }> {
   const grpcPort = await freePort();
   const httpPort = await freePort();
   let log = '';
-  const child = spawn(BIN!, ['run', '--server', `--addr=127.0.0.1:${httpPort}`, '--log-level=error', `--set=plugins.envoy_ext_authz_grpc.addr=127.0.0.1:${grpcPort}`, `--set=plugins.envoy_ext_authz_grpc.path=${path}`, '--set=decision_logs.console=false', ...(proto ? [`--set=plugins.envoy_ext_authz_grpc.proto-descriptor=${proto}`] : []), dir], {
+  const child = spawn(BIN!, ['run', '--server', `--addr=127.0.0.1:${httpPort}`, '--log-level=error', `--set=plugins.envoy_ext_authz_grpc.addr=127.0.0.1:${grpcPort}`, `--set=plugins.envoy_ext_authz_grpc.path=${path}`, '--set=decision_logs.console=false', ...(proto ? [`--set=plugins.envoy_ext_authz_grpc.proto-descriptor=${proto}`] : []), ...(options?.dry_run ? ['--set=plugins.envoy_ext_authz_grpc.dry-run=true'] : []), ...(options?.skip_request_body_parse ? ['--set=plugins.envoy_ext_authz_grpc.skip-request-body-parse=true'] : []), dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d) => (log += d));
@@ -60,8 +60,8 @@ describe.skipIf(!BIN)('the compatibility suite on the OPA-Envoy plugin and on te
       let plugin: Awaited<ReturnType<typeof startPlugin>>;
       beforeAll(async () => {
         const proto = await descriptorSet(policy, mkdtempSync(join(tmpdir(), 'tg-pb-')));
-        t = await startTestServer({ config: { policies: { bundle_file: undefined, dir: policy.dir, entrypoint: policy.path, watch: false, proto_descriptor: proto } } });
-        plugin = await startPlugin(policy.dir, policy.path, proto);
+        t = await startTestServer({ config: { policies: { bundle_file: undefined, dir: policy.dir, entrypoint: policy.path, watch: false, proto_descriptor: proto, ...policy.options } } });
+        plugin = await startPlugin(policy.dir, policy.path, proto, policy.options);
       }, 60_000);
       afterAll(async () => {
         plugin?.child.kill();

@@ -7,7 +7,8 @@ import { buildCheckRequest } from '../../src/check/envoy-request.js';
 import { TRUSTED_HEADERS } from '../../src/core/upstream-headers.js';
 import { httpStatusOf, type CheckResponseMsg } from '../../src/cli/check-client.js';
 
-export const SUITE_DIR = new URL('./opa-envoy/', import.meta.url).pathname;
+/** The project's suite, or another directory of policies and cases in its format (OPA_ENVOY_SUITE). */
+export const SUITE_DIR = process.env.OPA_ENVOY_SUITE ?? new URL('./opa-envoy/', import.meta.url).pathname;
 
 export interface CaseRequest {
   method: string;
@@ -20,6 +21,8 @@ export interface CaseRequest {
   principal?: string;
   /** Envoy cut the body at its max_request_bytes (it then sends x-envoy-auth-partial-body: true). */
   partialBody?: boolean;
+  /** A whole CheckRequest in its JSON form (snake_case names, as the plugin's tests write them), sent as it is. */
+  check?: Record<string, unknown>;
 }
 
 /** What Envoy observes; header pairs sorted (the plugin's order comes from a Go map). */
@@ -42,8 +45,10 @@ export interface Policy {
   name: string;
   dir: string;
   path: string;
-  /** A .proto in dir whose descriptor set decodes gRPC bodies (the plugin's proto-descriptor). */
+  /** A .proto in dir whose descriptor set decodes gRPC bodies (the plugin's proto-descriptor), or that set (.pb). */
   proto?: string;
+  /** The plugin's dry-run and skip-request-body-parse options. */
+  options?: { dry_run?: boolean; skip_request_body_parse?: boolean };
   cases: Case[];
 }
 
@@ -52,18 +57,21 @@ export function suite(): Policy[] {
     .filter((d) => d.isDirectory())
     .map((d) => {
       const dir = join(SUITE_DIR, d.name);
-      const { path, proto, cases } = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as { path: string; proto?: string; cases: Case[] };
-      return { name: d.name, dir, path, proto, cases };
+      const { path, proto, options, cases } = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as Omit<Policy, 'name' | 'dir'>;
+      return { name: d.name, dir, path, proto, options, cases };
     });
 }
 
 /** The policy's descriptor set (as protoc --descriptor_set_out writes it), built from its .proto into `outDir`. */
 export async function descriptorSet(policy: Policy, outDir: string): Promise<string | undefined> {
   if (!policy.proto) return undefined;
+  // A descriptor set already built (protoc's --descriptor_set_out, as the plugin's own example ships one).
+  if (policy.proto.endsWith('.pb')) return join(policy.dir, policy.proto);
   const protobuf = (await import('protobufjs')).default;
   const { default: descriptor } = await import('protobufjs/ext/descriptor/index.js');
   const root = protobuf.loadSync(join(policy.dir, policy.proto));
-  const set = (root as unknown as { toDescriptor(syntax: string): protobuf.Message & { file: { name: string; package: string; dependency: string[] }[] } }).toDescriptor('proto3');
+  const syntax = /^\s*syntax\s*=\s*"(proto[23])"/m.exec(readFileSync(join(policy.dir, policy.proto), 'utf8'))?.[1] ?? 'proto2';
+  const set = (root as unknown as { toDescriptor(syntax: string): protobuf.Message & { file: { name: string; package: string; dependency: string[] }[] } }).toDescriptor(syntax);
   // protobufjs writes one file per package, without imports; as protoc's --include_imports set, the policy's files
   // import the well-known types' file.
   const wkt = set.file.find((f) => f.package === 'google.protobuf');
@@ -87,6 +95,7 @@ export async function descriptorSet(policy: Policy, outDir: string): Promise<str
 
 /** The CheckRequest Envoy would send for a case. */
 export function checkRequestOf(r: CaseRequest): Record<string, unknown> {
+  if (r.check) return camelCased(r.check) as Record<string, unknown>;
   const req = buildCheckRequest({ method: r.method, path: r.path, headers: r.headers, body: r.body }) as {
     attributes: { source?: Record<string, unknown>; request: { http: Record<string, unknown> } };
   };
@@ -95,6 +104,16 @@ export function checkRequestOf(r: CaseRequest): Record<string, unknown> {
   if (r.partialBody) (req.attributes.request.http.headers as Record<string, string>)['x-envoy-auth-partial-body'] = 'true';
   return req;
 }
+
+/** Field names in camelCase as the gRPC client takes them; the keys of maps (headers, ...) as they are. */
+function camelCased(v: unknown, isMap = false): unknown {
+  if (Array.isArray(v)) return v.map((x) => camelCased(x));
+  if (!v || typeof v !== 'object') return v;
+  return Object.fromEntries(
+    Object.entries(v).map(([k, x]) => [isMap ? k : k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), camelCased(x, !isMap && MAPS.has(k))]),
+  );
+}
+const MAPS = new Set(['headers', 'context_extensions', 'contextExtensions', 'filter_metadata', 'filterMetadata', 'fields']);
 
 const TRUSTED: ReadonlySet<string> = new Set(TRUSTED_HEADERS);
 const pairs = (hs: { header?: { key?: string; value?: string } }[] | undefined) => (hs ?? []).map((h) => [h.header?.key ?? '', h.header?.value ?? '']).sort(byPair);

@@ -12,7 +12,7 @@ for (const policy of suite()) {
     let t: TestServer;
     beforeAll(async () => {
       const proto_descriptor = await descriptorSet(policy, mkdtempSync(join(tmpdir(), 'tg-pb-')));
-      t = await startTestServer({ config: { policies: { bundle_file: undefined, dir: policy.dir, entrypoint: policy.path, watch: false, proto_descriptor } } });
+      t = await startTestServer({ config: { policies: { bundle_file: undefined, dir: policy.dir, entrypoint: policy.path, watch: false, proto_descriptor, ...policy.options } } });
     });
     afterAll(() => t?.close());
 
