@@ -12,6 +12,10 @@ applies if routes.route.kind == "completions"
 bad_body := "the request body is truncated; the completion limits cannot be checked" if {
 	applies
 	input.truncated_body
+} else := input.body_error if {
+	# Not JSON at all (or refused while reading it: too deep, a key twice): say so, not "not an object".
+	applies
+	is_string(input.body_error)
 } else := "the request body must be a JSON object" if {
 	applies
 	not is_object(input.parsed_body)

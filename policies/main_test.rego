@@ -227,6 +227,12 @@ test_missing_body_is_bad_request if {
 	d.reason == "the request body must be a JSON object"
 }
 
+test_invalid_json_body_says_so if {
+	r := object.union(completion(null), {"body_error": "the request body is not valid JSON"})
+	d := authz.decision with input as r
+	[d.http_status, d.code, d.reason] == [400, "bad_request", "the request body is not valid JSON"]
+}
+
 test_bad_max_tokens_is_bad_request if {
 	d := authz.decision with input as completion({"model": "gpt-4o-mini", "max_tokens": "lots"})
 	d.reason == "max_tokens must be a positive integer"

@@ -4,7 +4,7 @@ import type { Config } from './core/config.js';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { startHttpPort } from './http/server.js';
-import { adminToken, startAdminApi } from './admin/api.js';
+import { adminTokens, startAdminApi } from './admin/api.js';
 import { listenerTls } from './tls/listener-tls.js';
 import { Lifecycle } from './serve/lifecycle.js';
 import { wire, type Graph } from './serve/wiring.js';
@@ -45,8 +45,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     ? await startHttpPort({ address: config.server.http_address, tls: listenerTls(config.server.http_tls), metrics: graph.metrics, service: graph.service, ready: () => !stopping && policy.revision !== '', maxBodyBytes: config.server.max_request_bytes, log })
     : undefined;
   if (http) life.add('http port', () => http.close());
-  const token = adminToken(config, env);
-  const admin = token ? await startAdminApi({ config, db: graph.db, token, tls: listenerTls(config.server.admin_tls), onChange: graph.invalidate }) : undefined;
+  const tokens = adminTokens(config, env);
+  const admin = tokens.length ? await startAdminApi({ config, db: graph.db, tokens, tls: listenerTls(config.server.admin_tls), onChange: graph.invalidate }) : undefined;
   if (admin) life.add('admin API', () => admin.close());
   log.info({ address: grpc.address, http: http?.address, admin: admin?.address, policy_revision: policy.revision, store: config.store.path, gc: gcMode(), malloc_arenas: process.env.MALLOC_ARENA_MAX ?? 'default' }, 'tenantgate serving');
 

@@ -10,7 +10,7 @@ import { clientCredentials, type ClientTlsFiles } from '../tls/client-tls.js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Config } from '../core/config.js';
 import type { Db } from '../store/database.js';
-import { StoreError } from '../core/errors.js';
+import { StoreError, UnreachableError, isUnreachable } from '../core/errors.js';
 import { PROJECT_ROOT } from '../policy/opa.js';
 import { Admin } from './operations.js';
 import { OPERATIONS } from './dispatch.js';
@@ -33,14 +33,29 @@ export function adminServiceDefinition(): grpc.ServiceDefinition {
   return definition;
 }
 
-/** The admin token: admin.token_file, else TENANTGATE_ADMIN_TOKEN; undefined turns the admin API off. */
-export function adminToken(config: Config, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (config.admin.token_file) {
-    const t = readFileSync(config.admin.token_file, 'utf8').trim();
-    if (!t) throw new Error(`admin.token_file: ${config.admin.token_file} is empty`);
-    return t;
-  }
-  return env.TENANTGATE_ADMIN_TOKEN?.trim() || undefined;
+/** A token the admin API accepts, and the label the audit log names its holder by. */
+export interface AdminToken {
+  label: string;
+  token: string;
+}
+
+function readToken(file: string, key: string): string {
+  const t = readFileSync(file, 'utf8').trim();
+  if (!t) throw new Error(`${key}: ${file} is empty`);
+  return t;
+}
+
+/**
+ * The admin tokens: admin.token_file (else TENANTGATE_ADMIN_TOKEN) as admin.label, and each of admin.tokens.
+ * None turns the admin API off.
+ */
+export function adminTokens(config: Config, env: NodeJS.ProcessEnv = process.env): AdminToken[] {
+  const tokens: AdminToken[] = [];
+  const main = config.admin.token_file ? readToken(config.admin.token_file, 'admin.token_file') : env.TENANTGATE_ADMIN_TOKEN?.trim() || undefined;
+  if (main) tokens.push({ label: config.admin.label, token: main });
+  config.admin.tokens.forEach((t, i) => tokens.push({ label: t.label, token: readToken(t.token_file, `admin.tokens[${i}].token_file`) }));
+  if (new Set(tokens.map((t) => t.token)).size !== tokens.length) throw new Error('admin tokens: two holders share one token, so the audit log could not tell them apart');
+  return tokens;
 }
 
 const STATUS: Record<StoreError['kind'], grpc.status> = {
@@ -51,18 +66,20 @@ const STATUS: Record<StoreError['kind'], grpc.status> = {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-export async function startAdminApi(opts: { config: Config; db: Db; token: string; tls: ListenerTls; onChange: () => void }): Promise<{ address: string; close(): Promise<void> }> {
+export async function startAdminApi(opts: { config: Config; db: Db; tokens: AdminToken[]; tls: ListenerTls; onChange: () => void }): Promise<{ address: string; close(): Promise<void> }> {
   const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
-  const want = digest(`Bearer ${opts.token}`);
-  const admin = new Admin(opts.db, opts.config, 'admin-api');
+  // One Admin per holder: its changes are audited as admin-api:<label>.
+  const holders = opts.tokens.map((t) => ({ want: digest(`Bearer ${t.token}`), admin: new Admin(opts.db, opts.config, `admin-api:${t.label}`) }));
   const impl: grpc.UntypedServiceImplementation = {};
   for (const [name, op] of Object.entries(OPERATIONS)) {
     impl[name] = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-      const auth = String(call.metadata.get('authorization')[0] ?? '');
-      // Compare digests: constant time, whatever the lengths.
-      if (!timingSafeEqual(digest(auth), want)) return cb({ code: grpc.status.UNAUTHENTICATED, details: 'a valid admin bearer token is required' });
+      const auth = digest(String(call.metadata.get('authorization')[0] ?? ''));
+      // Compare digests (constant time, whatever the lengths), with every holder's, so the time says nothing of which.
+      let admin: Admin | undefined;
+      for (const h of holders) if (timingSafeEqual(auth, h.want)) admin = h.admin;
+      if (!admin) return cb({ code: grpc.status.UNAUTHENTICATED, details: 'a valid admin bearer token is required' });
       Promise.resolve()
-        .then(() => op(admin, call.request, opts.config))
+        .then(() => op(admin!, call.request, opts.config))
         .then(
           (result) => {
             opts.onChange();
@@ -96,7 +113,8 @@ export function callAdmin(address: string, token: string, op: string, req: Recor
   return new Promise((resolve, reject) => {
     (client as unknown as Record<string, Function>)[op]!.call(client, req, md, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null, res: { result_json: string }) => {
       client.close();
-      if (err) reject(new StoreError(err.details || err.message, err.code === grpc.status.NOT_FOUND ? 'not_found' : err.code === grpc.status.ALREADY_EXISTS ? 'conflict' : 'invalid'));
+      if (err && isUnreachable(err)) reject(new UnreachableError(address, 'the admin API'));
+      else if (err) reject(new StoreError(err.details || err.message, err.code === grpc.status.NOT_FOUND ? 'not_found' : err.code === grpc.status.ALREADY_EXISTS ? 'conflict' : 'invalid'));
       else resolve(JSON.parse(res.result_json));
     });
   });

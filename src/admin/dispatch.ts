@@ -26,6 +26,12 @@ export function parseDuration(text: string): number {
   return Number(m[1]) * (UNIT[m[2] || 's'] ?? 1);
 }
 
+/** "7d" (that long ago) or an ISO 8601 time: the start of a report's period. */
+export function parseSince(text: string): string {
+  if (DURATION.test(text.trim())) return new Date(Date.now() - parseDuration(text) * 1000).toISOString();
+  return parseExpiry(text)!;
+}
+
 /** "7d" (from now) or an ISO 8601 time. */
 export function parseExpiry(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
@@ -70,7 +76,8 @@ export const OPERATIONS: Record<string, Operation> = {
     if (opt(r, 'tier')) change.tier = r.tier as Tier;
     if (typeof r.upstream === 'string') change.upstream = r.upstream === '' ? null : r.upstream;
     if (typeof r.billing_anchor_day === 'number') change.billing_anchor_day = r.billing_anchor_day === 0 ? null : r.billing_anchor_day;
-    return a.tenantUpdate(s(r, 'id'), change);
+    const { tenant, changed } = a.tenantUpdate(s(r, 'id'), change);
+    return { ...tenant, changed };
   },
   DeleteTenant: (a, r) => ({ deleted: a.tenantDelete(s(r, 'id')).id }),
 
@@ -135,7 +142,7 @@ export const OPERATIONS: Record<string, Operation> = {
   ShowUsage: (a, r) => {
     const tenant = s(r, 'tenant');
     if (!a.tenants.get(tenant)) notFound(`unknown tenant ${tenant}`);
-    const rows = a.quotas.usage(tenant, parseExpiry(opt(r, 'from') ?? '1970-01-01')!, parseExpiry(opt(r, 'to') ?? '9999-12-31')!);
+    const rows = a.quotas.usage(tenant, parseSince(opt(r, 'from') ?? '1970-01-01'), parseSince(opt(r, 'to') ?? '9999-12-31'));
     // The tenant's totals are its "*" subject: every request of the tenant counts there.
     return { tenant, rows, totals: { day: rows.filter((x) => x.window === 'day' && x.subject === '*'), month: rows.filter((x) => x.window === 'month' && x.subject === '*') } };
   },
@@ -157,8 +164,15 @@ export const OPERATIONS: Record<string, Operation> = {
     return a.federation.list(s(r, 'tenant'));
   },
 
-  ListAudit: (a, r) => a.audit.list({ tenant: opt(r, 'tenant'), limit: typeof r.limit === 'number' && r.limit > 0 ? r.limit : 100 }),
+  ListAudit: (a, r) => a.audit.list({ tenant: opt(r, 'tenant'), limit: auditLimit(r.limit) }),
 };
+
+/** How many audit entries to list: 100 when not given; anything but a whole number from 1 up is refused. */
+function auditLimit(v: unknown): number {
+  if (v === undefined || v === null || v === 0) return 100;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new StoreError(`invalid limit ${JSON.stringify(v)}: a whole number from 1 up`, 'invalid');
+  return v;
+}
 
 function notFound(message: string): never {
   throw new StoreError(message, 'not_found');

@@ -36,13 +36,14 @@ export class Admin {
     this.quotas = new QuotaRepository(db);
   }
 
-  private change<T>(action: string, tenantId: string | null, target: string | null, fn: () => { result: T; before?: unknown; after?: unknown }): T {
+  /** `fn` may name the target itself, when it is made by the change (a new key's or grant's id). */
+  private change<T>(action: string, tenantId: string | null, target: string | null, fn: () => { result: T; before?: unknown; after?: unknown; target?: string }): T {
     // IMMEDIATE: the write lock from the start. A deferred transaction that reads first, then writes after another
     // connection (the store thread, the CLI) has committed, fails with SQLITE_BUSY_SNAPSHOT at once, busy timeout
     // or not; one that waits for the lock up front cannot.
     return this.db.transaction(() => {
-      const { result, before, after } = fn();
-      this.audit.append({ actor: this.actor, action, tenant_id: tenantId, target, before: before ?? null, after: after ?? null });
+      const { result, before, after, target: made } = fn();
+      this.audit.append({ actor: this.actor, action, tenant_id: tenantId, target: made ?? target, before: before ?? null, after: after ?? null });
       return result;
     }).immediate();
   }
@@ -62,11 +63,16 @@ export class Admin {
     });
   }
 
-  tenantUpdate(id: string, change: { upstream?: string | null; tier?: Tier; billing_anchor_day?: number | null }): Tenant {
+  /** Applies the change; one that changes nothing writes nothing (no audit entry, updated_at kept). */
+  tenantUpdate(id: string, change: { upstream?: string | null; tier?: Tier; billing_anchor_day?: number | null }): { tenant: Tenant; changed: boolean } {
+    const current = this.tenants.get(id);
+    if (!current) throw new StoreError(`unknown tenant ${id}`, 'not_found');
+    const effective = Object.fromEntries(Object.entries(change).filter(([k, v]) => v !== undefined && current[k as keyof Tenant] !== v)) as typeof change;
+    if (Object.keys(effective).length === 0) return { tenant: current, changed: false };
     return this.change('tenant.update', id, id, () => {
       const before = this.tenants.get(id);
-      const t = this.tenants.update(id, change);
-      return { result: t, before, after: t };
+      const t = this.tenants.update(id, effective);
+      return { result: { tenant: t, changed: true }, before, after: t };
     });
   }
 
@@ -110,7 +116,7 @@ export class Admin {
     return this.change('apikey.create', o.tenant_id, null, () => {
       const created = this.apiKeys.create(o);
       // The secret never reaches the audit log.
-      return { result: created, after: created.record };
+      return { result: created, after: created.record, target: created.record.id };
     });
   }
 
@@ -142,7 +148,7 @@ export class Admin {
     // if signing fails.
     const grant = this.change('federation.grant', o.target, null, () => {
       const g = this.federation.create(o);
-      return { result: g, after: g };
+      return { result: g, after: g, target: g.id };
     });
     try {
       return { grant, token: await signFederationToken(this.config.federation.signing_key_file, grant) };

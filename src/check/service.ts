@@ -101,7 +101,8 @@ function opaEnvoyOverHttp(): { outcome: Outcome; response: CheckResponseModel } 
 /** The audit entry of an access through a federation grant: who, as which tenant, what, under which grant. */
 function federatedAccess(o: Outcome, f: NonNullable<Decision['federation']>, req: NormalizedRequest): AuditInput {
   return {
-    actor: `${o.identity.kind}:${o.identity.subject ?? ''}@${f.source}`,
+    // The subject may hold an "@" itself (alice@acme): the tenant is said apart.
+    actor: `${o.identity.kind}:${o.identity.subject ?? ''} (tenant ${f.source})`,
     action: 'federation.access',
     tenant_id: f.target,
     target: f.grant_id,

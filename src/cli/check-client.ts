@@ -4,6 +4,7 @@ import { authClientConstructor, loadPackageDefinition } from '../check/protos.js
 import { buildCheckRequest, type HttpRequestSpec } from '../check/envoy-request.js';
 import { clientCredentials, type ClientTlsFiles } from '../tls/client-tls.js';
 import type { HeaderOption } from '../core/response.js';
+import { UnreachableError, isUnreachable } from '../core/errors.js';
 
 /** A header option as the client decodes it from the wire: the model's, with any field possibly absent. */
 export type HeaderOptionMsg = { header?: Partial<HeaderOption['header']> & { rawValue?: Buffer }; append?: Partial<HeaderOption['append']> | null };
@@ -33,6 +34,8 @@ export async function checkOnce(address: string, spec: HttpRequestSpec, timeoutM
   const client = createAuthClient(address, tls);
   try {
     return await callCheck(client, buildCheckRequest(spec), timeoutMs);
+  } catch (err) {
+    throw isUnreachable(err) ? new UnreachableError(address, 'ext_authz checks') : err;
   } finally {
     client.close();
   }

@@ -17,6 +17,7 @@ import { Admin } from '../admin/operations.js';
 import { OPERATIONS, keyView } from '../admin/dispatch.js';
 import { callAdmin } from '../admin/api.js';
 import { CLIENT_TLS_OPTIONS, type ClientTlsFiles } from '../tls/client-tls.js';
+import { positiveInt } from './command.js';
 
 export type ConfigLoader = (opts: { config?: string }) => Config;
 type Opts = { config?: string; server?: string; token?: string; json?: boolean } & ClientTlsFiles & Record<string, any>;
@@ -104,8 +105,9 @@ function registerTenantCommands(program: Command, { run, out, common }: Kit): vo
         if (!Number.isInteger(d)) throw new StoreError(`invalid billing anchor day "${o.billingAnchorDay}"`, 'invalid');
         req.billing_anchor_day = d;
       }
-      const t = await run<Tenant>(o, 'UpdateTenant', req);
-      out(o, t, () => tenantLine(t));
+      const t = await run<Tenant & { changed: boolean }>(o, 'UpdateTenant', req);
+      const state = `tier ${t.tier}, upstream ${t.upstream ?? 'none (pooled)'}, billing anchor day ${t.billing_anchor_day ?? '1 (default)'}`;
+      out(o, t, () => (t.changed ? `updated tenant ${t.id}: ${state}` : `tenant ${t.id} unchanged: ${state}`));
     });
   common(tenant.command('delete <id>').description('delete a tenant and everything that belongs to it (one transaction, audited)')).action(async (id: string, o: Opts) => {
     const r = await run<{ deleted: string }>(o, 'DeleteTenant', { id });
@@ -253,8 +255,8 @@ function registerQuotaAndUsageCommands(program: Command, { run, out, common }: K
     });
   common(program.command('usage').description('usage for billing').command('show'))
     .requiredOption('--tenant <id>', 'tenant')
-    .option('--from <date>', 'first window start (ISO 8601)')
-    .option('--to <date>', 'windows starting before this (ISO 8601)')
+    .option('--from <time>', 'first window start: ISO 8601, or a duration ago (7d)')
+    .option('--to <time>', 'windows starting before this: ISO 8601, or a duration ago')
     .option('--csv', 'print CSV')
     .action(async (o: Opts) => {
       const r = await run<{ rows: UsageRow[] }>(o, 'ShowUsage', { tenant: o.tenant, from: o.from, to: o.to });
@@ -301,9 +303,9 @@ function registerFederationCommands(program: Command, { run, out, common }: Kit)
 function registerAuditCommands(program: Command, { run, out, common }: Kit): void {
   common(program.command('audit').description('the audit log').command('list'))
     .option('--tenant <id>', 'only this tenant')
-    .option('--limit <n>', 'newest N entries', '100')
+    .option('--limit <n>', 'newest N entries', positiveInt, 100)
     .action(async (o: Opts) => {
-      const list = await run<AuditEntry[]>(o, 'ListAudit', { tenant: o.tenant, limit: Number(o.limit) });
+      const list = await run<AuditEntry[]>(o, 'ListAudit', { tenant: o.tenant, limit: o.limit });
       out(o, list, () => list.map((e) => `${e.at}  ${e.actor.padEnd(20)} ${e.action.padEnd(18)} ${e.tenant_id ?? '-'}  ${e.target ?? ''}`).join('\n') || '(empty)');
     });
 }

@@ -1,5 +1,6 @@
 // The embedded demo: a signing key and JWKS under data/keys, a few tenants, and tokens to try them with.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import * as jose from 'jose';
 import type { Config } from '../core/config.js';
@@ -84,4 +85,49 @@ export function demoIssuer(config: Config): { issuer: string; audience?: string;
   const iss = config.auth.jwt.issuers.find((i) => i.jwks_file);
   if (!iss?.jwks_file) throw new Error('the demo needs an issuer with a jwks_file in auth.jwt.issuers (see tenantgate.yaml)');
   return { issuer: iss.issuer, audience: iss.audiences?.[0], jwksFile: iss.jwks_file };
+}
+
+/** The demo's admin token: made once, in a file only the user can read (the CLI reads it with --server). */
+export function ensureDemoAdminToken(file: string): void {
+  if (existsSync(file)) return;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
+}
+
+export interface DemoEndpoints {
+  grpc: string;
+  http?: string;
+  admin?: string;
+  adminTokenFile?: string;
+  store: string;
+}
+
+/** Everything the demo serves, each with a command that works as printed (in another terminal, from here). */
+export function demoBanner(e: DemoEndpoints, token: string): string {
+  const bearer = `-H "authorization: Bearer $TOKEN"`;
+  const lines = [
+    '',
+    `tenantgate demo is serving (store ${e.store})`,
+    `  ext_authz (gRPC)  ${e.grpc}`,
+    e.http ? `  HTTP              http://${e.http}   /authz/<path>, /metrics, /healthz, /readyz` : '  HTTP              off (server.http_address)',
+    e.admin ? `  admin API (gRPC)  ${e.admin}   token in ${e.adminTokenFile}` : '  admin API         off (admin.token_file or TENANTGATE_ADMIN_TOKEN)',
+    'tenants: acme (premium; alice@acme owns its admin group), globex (basic; bob@globex is an analyst), initech (free, suspended)',
+    '',
+    'an example token for alice@acme (valid 24 h), as the commands below read it:',
+    `export TOKEN=${token}`,
+    '',
+    'try it (in another terminal, in this folder, after the export above):',
+    `  npx tenantgate check --server ${e.grpc} --method GET --path /api/v1/items ${bearer}`,
+    `  npx tenantgate check --server ${e.grpc} --method GET --path /tenants/globex/items ${bearer}   # denied: exit status 2`,
+    '  npx tenantgate token mint --tenant globex --sub bob@globex   # a token for another tenant',
+  ];
+  if (e.http) {
+    lines.push(
+      `  curl -si http://${e.http}/authz/api/v1/items ${bearer}`,
+      `  curl -s http://${e.http}/metrics | grep '^tenantgate_checks_total'`,
+      `  curl -s http://${e.http}/healthz`,
+    );
+  }
+  if (e.admin) lines.push(`  TENANTGATE_ADMIN_TOKEN=$(cat ${e.adminTokenFile}) npx tenantgate tenant list --server ${e.admin}`);
+  return lines.join('\n') + '\n\n';
 }

@@ -1,22 +1,30 @@
 // Entry point: `tenantgate serve | demo | check | policy | tenant | token`.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { dirname, join, resolve } from 'node:path';
+import { Option } from 'commander';
+import { StrictCommand } from './command.js';
 import { loadConfig, ConfigError, type Config } from '../core/config.js';
 import { startServer, type RunningServer } from '../server.js';
 import { CLIENT_TLS_OPTIONS } from '../tls/client-tls.js';
 import { openDatabase } from '../store/database.js';
-import { StoreError } from '../core/errors.js';
+import { StoreError, UnreachableError } from '../core/errors.js';
 import { compilePolicies, PolicyCompileError } from '../policy/compile.js';
 import { findOpa } from '../policy/opa.js';
 import { checkOnce, formatResponse } from './check-client.js';
-import { demoIssuer, ensureDemoKeys, mintToken, seedDemoTenants, signingKeyPath } from './demo.js';
+import { demoBanner, demoIssuer, ensureDemoAdminToken, ensureDemoKeys, mintToken, seedDemoTenants, signingKeyPath } from './demo.js';
 import { spawnSync } from 'node:child_process';
 import { registerDataCommands } from './data-commands.js';
 import { isPrimary, runPrimary } from './cluster.js';
 import { parseDuration } from '../admin/dispatch.js';
 
 const DEFAULT_CONFIG = 'tenantgate.yaml';
+/** `check`'s exit status for a denied request (1 is for errors: bad arguments, nothing listening, ...). */
+const DENIED_EXIT = 2;
+
+/** A listen address as a client dials it: a wildcard host is this machine. */
+function dialable(address: string): string {
+  return address.replace(/^(0\.0\.0\.0|\[::\]|::)(?=:\d+$)/, '127.0.0.1');
+}
 
 /** --config, else $TENANTGATE_CONFIG, else ./tenantgate.yaml if present, else built-in defaults. */
 function configFrom(opts: { config?: string }): Config {
@@ -50,7 +58,7 @@ function serveUntilSignal(starting: Promise<RunningServer>): Promise<RunningServ
   return starting;
 }
 
-const program = new Command('tenantgate').description('Multi-tenant authorization sidecar for Envoy ext_authz').showHelpAfterError();
+const program = new StrictCommand('tenantgate').description('Multi-tenant authorization sidecar for Envoy ext_authz').showHelpAfterError();
 const configOption = () => new Option('-c, --config <file>', `config file (default: ${DEFAULT_CONFIG} if present)`);
 
 program
@@ -65,12 +73,18 @@ program
 
 program
   .command('demo')
-  .description('seed demo tenants and keys (once), print an example token, and serve')
+  .description('seed demo tenants, keys and an admin token (once), print what to try, and serve')
   .addOption(configOption())
   .action(async (opts) => {
     const config = configFrom(opts);
     const { issuer, audience, jwksFile } = demoIssuer(config);
     await ensureDemoKeys(jwksFile);
+    // The admin API on, with a token of the demo's own, unless one is configured.
+    const adminTokenFile = config.admin.token_file ?? (process.env.TENANTGATE_ADMIN_TOKEN ? undefined : join(dirname(config.store.path), 'admin-token'));
+    if (adminTokenFile && !config.admin.token_file) {
+      ensureDemoAdminToken(adminTokenFile);
+      config.admin.token_file = adminTokenFile;
+    }
     const db = openDatabase(config.store.path);
     seedDemoTenants(db);
     db.close();
@@ -79,28 +93,14 @@ program
       keyFile: signingKeyPath(jwksFile), issuer, audience, tenantClaim: config.auth.jwt.tenant_claim,
       tenant: 'acme', subject: 'alice@acme', ttlSeconds: 24 * 3600,
     });
-    process.stdout.write(
-      [
-        '',
-        `tenantgate demo is serving on ${server.address} (store ${config.store.path})`,
-        'tenants: acme (premium; alice@acme owns its admin group), globex (basic; bob@globex is an analyst), initech (free, suspended)',
-        '',
-        'example token for alice@acme (valid 24 h):',
-        token,
-        '',
-        'try it (in another terminal):',
-        `  npx tenantgate check --server ${server.address} --method GET --path /api/v1/items -H 'authorization: Bearer ${token}'`,
-        `  npx tenantgate check --server ${server.address} --method GET --path /tenants/globex/items -H 'authorization: Bearer ${token}'`,
-        `  npx tenantgate token mint --tenant globex --sub bob@globex   # a token for another tenant`,
-        '',
-      ].join('\n') + '\n',
-    );
+    process.stdout.write(demoBanner({ grpc: server.address, http: server.httpAddress, admin: server.adminAddress, adminTokenFile: adminTokenFile ?? '$TENANTGATE_ADMIN_TOKEN', store: config.store.path }, token));
   });
 
 const checkCommand = program
   .command('check')
-  .description('send one Check call, as Envoy would, and print the decision')
-  .requiredOption('-s, --server <addr>', 'tenantgate address, host:port')
+  .description('send one Check call, as Envoy would, and print the decision (exit 0: allowed, 2: denied, 1: error)')
+  .addOption(configOption())
+  .option('-s, --server <addr>', 'tenantgate address, host:port (default: server.address of the config)')
   .option('-X, --method <method>', 'HTTP method', 'GET')
   .option('-p, --path <path>', 'HTTP path with query', '/')
   .option('--host <host>', 'the :authority', 'localhost')
@@ -117,8 +117,10 @@ checkCommand
       return [h.slice(0, i).trim(), h.slice(i + 1).trim()] as [string, string];
     });
     const contextExtensions = Object.fromEntries((opts.context ?? []).map((kv: string) => kv.split(/=(.*)/s).slice(0, 2)));
-    const res = await checkOnce(opts.server, { method: opts.method.toUpperCase(), path: opts.path, host: opts.host, headers, body: opts.body, contextExtensions }, 5000, opts);
+    const server = opts.server ?? dialable(configFrom(opts).server.address);
+    const res = await checkOnce(server, { method: opts.method.toUpperCase(), path: opts.path, host: opts.host, headers, body: opts.body, contextExtensions }, 5000, opts);
     print(Boolean(opts.json), res, () => formatResponse(res));
+    if ((res.status?.code ?? 0) !== 0) process.exitCode = DENIED_EXIT;
   });
 
 const policy = program.command('policy').description('compile and test the Rego policies');
@@ -184,7 +186,7 @@ token
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  const known = err instanceof ConfigError || err instanceof StoreError || err instanceof PolicyCompileError;
+  const known = err instanceof ConfigError || err instanceof StoreError || err instanceof PolicyCompileError || err instanceof UnreachableError;
   const e = err as Error & { code?: number; details?: string };
   if (known) process.stderr.write(`error: ${e.message}\n`);
   else if (typeof e.code === 'number' && e.details !== undefined) process.stderr.write(`error: gRPC call failed: ${e.details || e.message}\n`);

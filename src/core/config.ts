@@ -242,8 +242,15 @@ export const configSchema = z
       .prefault({}),
     admin: z
       .object({
-        // The bearer token the admin API requires; TENANTGATE_ADMIN_TOKEN works too. Neither: the admin API is off.
+        // The bearer token the admin API requires; TENANTGATE_ADMIN_TOKEN works too. None at all: the admin API is off.
         token_file: z.string().min(1).optional(),
+        // Who holds that token, as the audit log names the changes made with it (actor admin-api:<label>).
+        label: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/).default('admin'),
+        // More tokens, one per holder (a person, a CI job), each named in the audit log by its label.
+        tokens: z
+          .array(z.object({ label: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/), token_file: z.string().min(1) }).strict())
+          .default([])
+          .refine((ts) => new Set(ts.map((t) => t.label)).size === ts.length, 'admin.tokens: each label once'),
       })
       .strict()
       .prefault({}),

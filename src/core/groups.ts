@@ -68,11 +68,22 @@ export const DEFAULT_GROUPS: GroupInput[] = [
 
 export function parseGroup(doc: unknown): GroupDoc {
   const r = groupSchema.safeParse(doc);
-  if (!r.success) {
-    const msg = r.error.issues.map((i) => `${i.path.join('.') || '(group)'}: ${i.code === 'unrecognized_keys' ? `unknown key ${i.keys.join(', ')}` : i.message}`).join('; ');
-    throw new StoreError(`invalid group: ${msg}`, 'invalid');
-  }
+  if (!r.success) throw new StoreError(`invalid group: ${r.error.issues.map((i) => describeIssue(doc, i)).join('; ')}`, 'invalid');
   return r.data;
+}
+
+type Issue = z.core.$ZodIssue;
+
+/** One problem with a document, in words: what is missing and what it takes, or what is wrong with a value. */
+function describeIssue(doc: unknown, i: Issue): string {
+  const at = i.path.join('.') || '(group)';
+  if (i.code === 'unrecognized_keys') return `${at}: unknown key ${i.keys.join(', ')}`;
+  const value = i.path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined), doc);
+  const accepts = i.code === 'invalid_value' ? `one of ${i.values.join(', ')}` : i.code === 'invalid_type' ? `a${/^[aeiou]/.test(i.expected) ? 'n' : ''} ${i.expected}` : undefined;
+  if (value === undefined && accepts) return `${at} is missing: it is required (${accepts})`;
+  if (i.code === 'invalid_value') return `${at}: ${JSON.stringify(value)} is not ${accepts}`;
+  if (i.code === 'invalid_type') return `${at}: ${JSON.stringify(value)} is not ${accepts}`;
+  return `${at}: ${i.message}`;
 }
 
 /** A group as stored: the JSON fields still text (a context loader parses them only when it builds a context). */

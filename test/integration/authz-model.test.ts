@@ -303,7 +303,9 @@ describe('federation', () => {
     const start = Date.now();
     const audited = () => t.admin((a) => a.audit.list({ tenant: 'globex' })).filter((e) => e.action === 'federation.access');
     while (audited().length === 0 && Date.now() - start < 3000) await new Promise((r) => setTimeout(r, 100));
-    expect(audited()[0]).toMatchObject({ tenant_id: 'globex', target: grant.id, actor: 'jwt:bob@acme', after: { source: 'acme', access: 'read', method: 'GET', path: '/api/v1/documents/42' } });
+    expect(audited()[0]).toMatchObject({ tenant_id: 'globex', target: grant.id, actor: 'jwt:bob (tenant acme)', after: { source: 'acme', access: 'read', method: 'GET', path: '/api/v1/documents/42' } });
+    // The grant's own audit entry names it.
+    expect(t.admin((a) => a.audit.list({ tenant: 'globex' })).find((e) => e.action === 'federation.grant')).toMatchObject({ target: grant.id });
   });
 
   it('denies what the grant does not cover (403 federation_denied)', async () => {

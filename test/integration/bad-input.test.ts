@@ -154,6 +154,9 @@ describe('malformed requests', () => {
     await t.change((a) => a.memberAdd({ tenant_id: 'acme', user_id: 'alice', group_id: 'analyst' }));
     const r2 = denied(await t.envoy({ method: 'POST', path: '/api/v1/completions', headers: [bearer(token), ['content-type', 'application/json'], ['content-length', '120']] }));
     expect(r2).toMatchObject({ status: 400, error: 'bad_request', reason: 'the request body must be a JSON object' });
+    // A body that is not JSON at all says so.
+    const r3 = denied(await t.envoy({ method: 'POST', path: '/api/v1/completions', headers: [bearer(token), ['content-type', 'application/json']], body: '{"model": "gpt-4o-mini",' }));
+    expect(r3).toMatchObject({ status: 400, error: 'bad_request', reason: 'the request body is not valid JSON' });
   });
 
   it('a relative path: 400', async () => {

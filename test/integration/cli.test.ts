@@ -219,7 +219,34 @@ routing:
     bad(['apikey', 'create', '--tenant', 'nosuch', '--user', 'x'], /unknown tenant nosuch/);
     bad(['federation', 'grant', '--source', 'acme', '--target', 'acme', '--resource-type', 'x', '--access', 'read', '--expires', '1d'], /two different tenants/);
     bad(['federation', 'grant', '--source', 'acme', '--target', 'globex', '--resource-type', 'x', '--access', 'admin', '--expires', '1d'], /argument 'admin' is invalid/);
+    // A group document without its required fields says which are missing and what they take.
+    writeFileSync(join(dir, 'notype.yaml'), 'id: x\n');
+    bad(['group', 'apply', '--tenant', 'acme', '-f', join(dir, 'notype.yaml')], /^error: invalid group: name is missing: it is required \(a string\); type is missing: it is required \(one of team, role, region, tier\)\n$/);
+    // A misspelled required option is reported as what it is, with the one meant.
+    bad(['tenant', 'create', 'foo', '--nmae', 'X'], /^error: unknown option '--nmae'\n\(Did you mean --name\?\)/);
+    bad(['audit', 'list', '--limit', 'abc'], /option '--limit <n>' argument 'abc' is invalid\. must be a whole number from 1 up/);
+    bad(['audit', 'list', '--limit', '0'], /must be a whole number from 1 up/);
     expect(cli(['audit', 'list', '--json', '--config', cfg]).stdout).toBe(before);
+  });
+
+  it('tenant update: a change that changes nothing writes nothing; the new billing anchor day is confirmed', () => {
+    const audits = () => JSON.parse(cli(['audit', 'list', '--tenant', 'globex', '--json', '--config', cfg]).stdout).length;
+    const n = audits();
+    const t0 = JSON.parse(cli(['tenant', 'get', 'globex', '--json', '--config', cfg]).stdout);
+    expect(cli(['tenant', 'update', 'globex', '--tier', t0.tier, '--config', cfg]).stdout).toBe(`tenant globex unchanged: tier ${t0.tier}, upstream none (pooled), billing anchor day 1 (default)\n`);
+    expect(audits()).toBe(n);
+    expect(JSON.parse(cli(['tenant', 'get', 'globex', '--json', '--config', cfg]).stdout).updated_at).toBe(t0.updated_at);
+    expect(cli(['tenant', 'update', 'globex', '--billing-anchor-day', '15', '--config', cfg]).stdout).toBe(`updated tenant globex: tier ${t0.tier}, upstream none (pooled), billing anchor day 15\n`);
+    expect(audits()).toBe(n + 1);
+  });
+
+  it('usage show --from 7d means seven days ago', () => {
+    const db = new Database(join(dir, 'model.db'));
+    const today = new Date().toISOString().slice(0, 10);
+    db.prepare("INSERT INTO quota_usage (tenant_id, subject, window, window_start, count) VALUES ('acme', '*', 'day', ?, 42)").run(`${today}T00:00:00.000Z`);
+    db.close();
+    expect(cli(['usage', 'show', '--tenant', 'acme', '--from', '7d', '--config', cfg]).stdout).toBe(`day    ${today}  (tenant)                       42\n`);
+    expect(cli(['usage', 'show', '--tenant', 'acme', '--to', '7d', '--config', cfg]).stdout).toBe('(no usage)\n');
   });
 
   it('audits every change with before and after', () => {
@@ -293,26 +320,38 @@ describe('start-up errors', () => {
 });
 
 describe('demo, check and signals', () => {
-  it('demo seeds, prints a working token and example; check prints the decision; SIGTERM exits 0', async () => {
+  it('demo seeds, prints every endpoint with an example that works as printed; check exits 0/2; SIGTERM exits 0', async () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const cfg = writeConfig('demo.yaml', baseConfig(port).replace('cli.db', 'demo.db').replace('level: warn', 'level: info'));
-    const { child, out } = await startProcess(['demo', '--config', cfg], /try it/);
-    const token = /example token for alice@acme \(valid 24 h\):\n(\S+)/.exec(out())![1]!;
-
-    const allow = cli(['check', '--server', `127.0.0.1:${port}`, '--method', 'GET', '--path', '/api/v1/items', '-H', `authorization: Bearer ${token}`]);
-    expect(allow.code).toBe(0);
-    expect(allow.stdout).toMatch(/^ALLOW {2}\(grpc status 0\)\nheaders to the upstream:\n {2}x-tenant-id: acme\n {2}x-tenant-tier: premium\n/);
-
-    const deny = cli(['check', '--server', `127.0.0.1:${port}`, '--path', '/tenants/globex/items', '-H', `authorization: Bearer ${token}`]);
-    expect(deny.stdout).toMatch(/^DENY 403 {2}\(grpc status 7: /);
-    expect(deny.stdout).toContain('"error":"tenant_mismatch"');
+    const cfg = writeConfig(
+      'demo.yaml',
+      baseConfig(port).replace('cli.db', 'demo.db').replace('level: warn', 'level: info').replace(`address: 127.0.0.1:${port}`, `address: 127.0.0.1:${port}\n  http_address: 127.0.0.1:0\n  admin_address: 127.0.0.1:0`),
+    );
+    const { child, out } = await startProcess(['demo', '--config', cfg], /TENANTGATE_ADMIN_TOKEN=/);
+    const banner = out();
+    expect(banner).toMatch(new RegExp(`  ext_authz \\(gRPC\\)  127\\.0\\.0\\.1:${port}\n  HTTP              http://127\\.0\\.0\\.1:\\d+   /authz/<path>, /metrics, /healthz, /readyz\n  admin API \\(gRPC\\)  127\\.0\\.0\\.1:\\d+   token in \\S+admin-token\n`));
+    const token = /^export TOKEN=(\S+)$/m.exec(banner)![1]!;
+    // Every command of the banner, run as printed (npx tenantgate being this checkout's CLI).
+    const commands = banner.split('\n').filter((l) => /^ {2}(npx|curl|TENANTGATE_)/.test(l)).map((l) => l.trim().replace(/ {2,}#.*$/, ''));
+    expect(commands).toHaveLength(7);
+    const sh = (line: string) => spawnSync('sh', ['-c', line.replaceAll('npx tenantgate', `${process.execPath} ${BIN}`)], { cwd: dir, encoding: 'utf8', env: { ...process.env, TOKEN: token, TENANTGATE_CONFIG: cfg } });
+    const results = commands.map((c) => ({ c, ...sh(c) }));
+    const [allow, deny, mint, curlAuthz, metrics, health, admin] = results;
+    expect([allow!.status, allow!.stdout]).toEqual([0, expect.stringMatching(/^ALLOW {2}\(grpc status 0\)\nheaders to the upstream:\n {2}x-tenant-id: acme\n {2}x-tenant-tier: premium\n/)]);
+    expect([deny!.status, deny!.stdout]).toEqual([2, expect.stringMatching(/^DENY 403 {2}\(grpc status 7: [\s\S]*"error":"tenant_mismatch"/)]);
+    expect([mint!.status, mint!.stdout.split('.')]).toEqual([0, expect.any(Array)]);
+    expect(curlAuthz!.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*x-tenant-id: acme/i);
+    expect(metrics!.stdout).toMatch(/^tenantgate_checks_total\{decision="allow",code="ok"\} \d+$/m);
+    expect(health!.stdout).toBe('{"status":"ok"}');
+    expect([admin!.status, admin!.stdout]).toEqual([0, expect.stringMatching(/^acme {17}premium {4}active {4}Acme Corp\nglobex/)]);
 
     const other = cli(['token', 'mint', '--tenant', 'globex', '--sub', 'bob@globex', '--config', cfg]).stdout.trim();
-    const json = JSON.parse(cli(['check', '--server', `127.0.0.1:${port}`, '--path', '/api/v1/items', '-H', `authorization: Bearer ${other}`, '--json']).stdout);
+    // Without --server, check dials the config's server.address.
+    const json = JSON.parse(cli(['check', '--config', cfg, '--path', '/api/v1/items', '-H', `authorization: Bearer ${other}`, '--json']).stdout);
     expect(json.okResponse.headers.find((h: { header: { key: string } }) => h.header.key === 'x-tenant-id').header.value).toBe('globex');
 
     const suspended = cli(['token', 'mint', '--tenant', 'initech', '--sub', 'x', '--config', cfg]).stdout.trim();
-    expect(cli(['check', '--server', `127.0.0.1:${port}`, '-H', `authorization: Bearer ${suspended}`]).stdout).toContain('"error":"tenant_suspended"');
+    const r = cli(['check', '--server', `127.0.0.1:${port}`, '-H', `authorization: Bearer ${suspended}`]);
+    expect([r.code, r.stdout]).toEqual([2, expect.stringContaining('"error":"tenant_suspended"')]);
 
     const exited = exitOf(child);
     child.kill('SIGTERM');
@@ -358,9 +397,13 @@ describe('demo, check and signals', () => {
     expect(out().match(/tenantgate stopped/g)).toHaveLength(2);
   });
 
-  it('check against nothing fails with a clear message', () => {
+  it('check and --server against nothing say in plain words that nothing listens there, and why', () => {
     const r = cli(['check', '--server', '127.0.0.1:1', '--path', '/']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: gRPC call failed: /);
+    expect([r.code, r.stderr]).toEqual([1, 'error: nothing is listening for ext_authz checks at 127.0.0.1:1: is tenantgate running there (npx tenantgate serve, npm run demo)?\n']);
+    const a = cli(['tenant', 'list', '--server', '127.0.0.1:1', '--token', 'x']);
+    expect([a.code, a.stderr]).toEqual([
+      1,
+      'error: nothing is listening for the admin API at 127.0.0.1:1: is tenantgate running there (npx tenantgate serve, npm run demo), with an admin token set (admin.token_file or TENANTGATE_ADMIN_TOKEN; without one the admin API is off)?\n',
+    ]);
   });
 });

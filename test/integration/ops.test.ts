@@ -297,14 +297,33 @@ describe('admin API', () => {
     const r = await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [['x-api-key', key.key]] });
     expect(r.outcome === 'denied' && JSON.parse(r.body).error).toBe('tenant_suspended');
     const audit = JSON.parse((await cli(['audit', 'list', '--tenant', 'newco'])).stdout);
-    expect(audit.map((e: { action: string; actor: string }) => [e.action, e.actor])).toEqual([
-      ['tenant.suspend', 'admin-api'],
-      ['quota.set', 'admin-api'],
-      ['apikey.create', 'admin-api'],
-      ['tenant.create', 'admin-api'],
+    expect(audit.map((e: { action: string; actor: string; target: string }) => [e.action, e.actor, e.target])).toEqual([
+      ['tenant.suspend', 'admin-api:admin', 'newco'],
+      ['quota.set', 'admin-api:admin', 'tenant:newco'],
+      ['apikey.create', 'admin-api:admin', key.id],
+      ['tenant.create', 'admin-api:admin', 'newco'],
     ]);
     const del = await cli(['tenant', 'delete', 'newco']);
     expect(JSON.parse(del.stdout)).toEqual({ deleted: 'newco' });
+  });
+
+  it('names the holder of each admin token in the audit log (admin.tokens, one label per token)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tg-admin-tokens-'));
+    writeFileSync(join(dir, 'ci.token'), 'ci-token-0123456789\n');
+    const two = await startTestServer({ config: { server: { admin_address: '127.0.0.1:0' }, admin: { label: 'ops-team', tokens: [{ label: 'ci', token_file: join(dir, 'ci.token') }] } }, env: { TENANTGATE_ADMIN_TOKEN: TOKEN } });
+    try {
+      const { callAdmin } = await import('../../src/admin/api.js');
+      await callAdmin(two.server.adminAddress!, 'ci-token-0123456789', 'CreateTenant', { id: 'byci', name: 'By CI', tier: 'free' });
+      await callAdmin(two.server.adminAddress!, TOKEN, 'SuspendTenant', { id: 'byci' });
+      const audit = (await callAdmin(two.server.adminAddress!, TOKEN, 'ListAudit', { tenant: 'byci' })) as { action: string; actor: string }[];
+      expect(audit.map((e) => [e.action, e.actor])).toEqual([
+        ['tenant.suspend', 'admin-api:ops-team'],
+        ['tenant.create', 'admin-api:ci'],
+      ]);
+    } finally {
+      await two.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a wrong token, and reports bad input clearly', async () => {
