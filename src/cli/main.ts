@@ -1,5 +1,5 @@
 // Entry point: `tenantgate serve | demo | check | policy | tenant | token`.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Option } from 'commander';
 import { StrictCommand } from './command.js';
@@ -9,7 +9,7 @@ import { CLIENT_TLS_OPTIONS } from '../tls/client-tls.js';
 import { openDatabase } from '../store/database.js';
 import { StoreError, UnreachableError } from '../core/errors.js';
 import { compilePolicies, PolicyCompileError } from '../policy/compile.js';
-import { findOpa } from '../policy/opa.js';
+import { findOpa, PROJECT_ROOT } from '../policy/opa.js';
 import { checkOnce, formatResponse } from './check-client.js';
 import { demoBanner, demoIssuer, ensureDemoAdminToken, ensureDemoKeys, mintToken, seedDemoTenants, signingKeyPath } from './demo.js';
 import { spawnSync } from 'node:child_process';
@@ -58,7 +58,8 @@ function serveUntilSignal(starting: Promise<RunningServer>): Promise<RunningServ
   return starting;
 }
 
-const program = new StrictCommand('tenantgate').description('Multi-tenant authorization sidecar for Envoy ext_authz').showHelpAfterError();
+const { version } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
+const program = new StrictCommand('tenantgate').description('Multi-tenant authorization sidecar for Envoy ext_authz').version(version, '-V, --version', 'print the version').showHelpAfterError();
 const configOption = () => new Option('-c, --config <file>', `config file (default: ${DEFAULT_CONFIG} if present)`);
 
 program

@@ -2,7 +2,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -72,6 +72,15 @@ function startProcess(args: string[], marker: RegExp, direct = false): Promise<{
 
 // 'close', not 'exit': the child's last lines of output may still be in transit when it exits.
 const exitOf = (child: ChildProcess) => new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+
+describe('the program', () => {
+  it('--version prints the package version; the licence package.json names is in LICENSE', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string };
+    expect(cli(['--version'])).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+    expect(pkg.license).toBe('Apache-2.0');
+    expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/^\s+Apache License\n\s+Version 2\.0, January 2004\n/);
+  });
+});
 
 describe('tenant commands', () => {
   it('create, list, get, suspend, resume and delete, with --json', () => {

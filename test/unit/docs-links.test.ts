@@ -1,11 +1,11 @@
 // Every relative link in the README and the other top-level documents resolves inside the repository (a clone has
 // nothing outside it), and every #anchor names a heading of the file it points to.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..', '..');
-const DOCS = ['README.md', 'SECURITY.md', 'docs/architecture.md', 'bench/README.md'];
+const DOCS = ['README.md', 'SECURITY.md', 'bench/README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 
 const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-');
 const anchors = (file: string) => new Set(readFileSync(file, 'utf8').split('\n').filter((l) => /^#{1,6} /.test(l)).map((l) => slug(l.replace(/^#+ /, ''))));
