@@ -9,6 +9,7 @@ import { listenerTls } from './tls/listener-tls.js';
 import { Lifecycle } from './serve/lifecycle.js';
 import { wire, type Graph } from './serve/wiring.js';
 import { serveGrpc } from './serve/grpc-server.js';
+import { explainer } from './serve/explain.js';
 
 export interface RunningServer {
   /** host:port actually bound (port 0 in the config picks a free one). */
@@ -46,7 +47,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     : undefined;
   if (http) life.add('http port', () => http.close());
   const tokens = adminTokens(config, env);
-  const admin = tokens.length ? await startAdminApi({ config, db: graph.db, tokens, tls: listenerTls(config.server.admin_tls), onChange: graph.invalidate }) : undefined;
+  const explain = explainer(config, graph);
+  const admin = tokens.length ? await startAdminApi({ config, db: graph.db, tokens, tls: listenerTls(config.server.admin_tls), onChange: graph.invalidate, explain }) : undefined;
   if (admin) life.add('admin API', () => admin.close());
   log.info({ address: grpc.address, http: http?.address, admin: admin?.address, policy_revision: policy.revision, store: config.store.path, gc: gcMode(), malloc_arenas: process.env.MALLOC_ARENA_MAX ?? 'default' }, 'tenantgate serving');
 

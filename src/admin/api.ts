@@ -13,7 +13,7 @@ import type { Db } from '../store/database.js';
 import { StoreError, UnreachableError, isUnreachable } from '../core/errors.js';
 import { PROJECT_ROOT } from '../policy/opa.js';
 import { Admin } from './operations.js';
-import { OPERATIONS } from './dispatch.js';
+import { OPERATIONS, type Operation } from './dispatch.js';
 
 export const ADMIN_SERVICE = 'tenantgate.admin.v1.Admin';
 
@@ -66,12 +66,18 @@ const STATUS: Record<StoreError['kind'], grpc.status> = {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-export async function startAdminApi(opts: { config: Config; db: Db; tokens: AdminToken[]; tls: ListenerTls; onChange: () => void }): Promise<{ address: string; close(): Promise<void> }> {
+/** What the admin API asks of the running server besides the store: an explanation of one request. */
+export type Explainer = (req: Record<string, unknown>) => Promise<unknown>;
+
+export async function startAdminApi(opts: { config: Config; db: Db; tokens: AdminToken[]; tls: ListenerTls; onChange: () => void; explain: Explainer }): Promise<{ address: string; close(): Promise<void> }> {
   const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
   // One Admin per holder: its changes are audited as admin-api:<label>.
   const holders = opts.tokens.map((t) => ({ want: digest(`Bearer ${t.token}`), admin: new Admin(opts.db, opts.config, `admin-api:${t.label}`) }));
   const impl: grpc.UntypedServiceImplementation = {};
-  for (const [name, op] of Object.entries(OPERATIONS)) {
+  // ExplainCheck reads through the server's caches and changes nothing: no cache to drop afterwards.
+  const operations: Record<string, { op: Operation; changes: boolean }> = Object.fromEntries(Object.entries(OPERATIONS).map(([n, op]) => [n, { op, changes: true }]));
+  operations.ExplainCheck = { op: (_a, req) => opts.explain(req), changes: false };
+  for (const [name, { op, changes }] of Object.entries(operations)) {
     impl[name] = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => {
       const auth = digest(String(call.metadata.get('authorization')[0] ?? ''));
       // Compare digests (constant time, whatever the lengths), with every holder's, so the time says nothing of which.
@@ -82,7 +88,7 @@ export async function startAdminApi(opts: { config: Config; db: Db; tokens: Admi
         .then(() => op(admin!, call.request, opts.config))
         .then(
           (result) => {
-            opts.onChange();
+            if (changes) opts.onChange();
             cb(null, { result_json: JSON.stringify(result ?? null) });
           },
           (err: unknown) => {

@@ -14,7 +14,7 @@ import type { ApiKeyVerifier } from '../identity/apikey.js';
 import { federationFor, type FederationVerifier } from '../identity/federation.js';
 import type { TenancyPhase } from '../tenancy/tenancy.js';
 import type { PolicyEngine } from '../policy/engine.js';
-import type { QuotaOutcome, QuotaService } from '../quota/service.js';
+import type { QuotaOutcome, QuotaPeek, QuotaService } from '../quota/service.js';
 import type { RepeatedLog } from '../telemetry/repeated-log.js';
 import { deny } from '../core/denials.js';
 
@@ -48,7 +48,7 @@ export class CheckPipeline {
    * One check of an Envoy CheckRequest (`raw`), or of a request a transport has already taken apart (`parts`, the
    * HTTP mode). `peer`: the client certificate the listener authenticated (mTLS), if any.
    */
-  async check(raw: unknown, peer: Peer | null = null, parts?: RequestParts): Promise<Outcome> {
+  async check(raw: unknown, peer: Peer | null = null, parts?: RequestParts, explain = false): Promise<Outcome> {
     const decisionId = randomUUID();
     const revision = this.deps.policy.revision;
     let policyInput: Record<string, unknown> | undefined;
@@ -94,6 +94,7 @@ export class CheckPipeline {
       policyDecision = decision;
       if (decision instanceof Denial || !decision.allowed) return end(decision, req);
 
+      if (explain) return { ...end(decision, req), quota: await this.peekQuota(ctx, decision) };
       let charged = this.charge(ctx, decision);
       if (charged instanceof Promise) charged = await charged;
       if (charged instanceof Denial) return end(charged, req);
@@ -136,6 +137,16 @@ export class CheckPipeline {
     const q = quota.enforce(tenant, ctx.identity, ctx.effective, decision);
     // No closure on the synchronous (local limiter) path, which is every check without Redis.
     return q instanceof Promise ? q.then((r) => withQuota(decision, r)) : withQuota(decision, q);
+  }
+
+  /** One request through every phase, as check() runs it, but spending no quota: what each quota limit has left. */
+  explain(raw: unknown): Promise<Outcome> {
+    return this.check(raw, null, undefined, true);
+  }
+
+  private async peekQuota(ctx: ResolvedContext, decision: Decision): Promise<QuotaPeek[] | undefined> {
+    const quota = this.deps.quota;
+    return quota && ctx.tenant ? quota.peek(ctx.tenant, ctx.identity, ctx.effective, decision) : undefined;
   }
 
   /** The body is parsed only for an identified caller, and only when the policy reads it. */

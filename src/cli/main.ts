@@ -11,6 +11,11 @@ import { StoreError, UnreachableError } from '../core/errors.js';
 import { compilePolicies, PolicyCompileError } from '../policy/compile.js';
 import { findOpa, PROJECT_ROOT } from '../policy/opa.js';
 import { checkOnce, formatResponse } from './check-client.js';
+import { formatExplanation, formatReplay } from './explain-format.js';
+import { replay } from './replay.js';
+import type { ExplainReport } from '../check/explain.js';
+import type { HttpRequestSpec } from '../check/envoy-request.js';
+import { adminTokens, callAdmin } from '../admin/api.js';
 import { demoBanner, demoIssuer, ensureDemoAdminToken, ensureDemoKeys, mintToken, seedDemoTenants, signingKeyPath } from './demo.js';
 import { spawnSync } from 'node:child_process';
 import { registerDataCommands } from './data-commands.js';
@@ -108,7 +113,10 @@ const checkCommand = program
   .option('-H, --header <header...>', "request header 'name: value' (repeatable)")
   .option('-d, --body <body>', 'request body (as with_request_body sends it)')
   .option('-e, --context <kv...>', 'context_extensions key=value (repeatable)')
-  .option('--json', 'print the raw CheckResponse as JSON');
+  .option('--json', 'print the raw CheckResponse (or the explanation) as JSON')
+  .option('--explain', "explain every phase's result through the admin API (nothing is spent or logged)")
+  .option('--admin <addr>', 'the admin API for --explain (default: server.admin_address of the config)')
+  .option('--token <token>', 'admin token for --explain (default: $TENANTGATE_ADMIN_TOKEN, then admin.token_file)');
 for (const [flags, help] of CLIENT_TLS_OPTIONS) checkCommand.option(flags, help);
 checkCommand
   .action(async (opts) => {
@@ -118,10 +126,36 @@ checkCommand
       return [h.slice(0, i).trim(), h.slice(i + 1).trim()] as [string, string];
     });
     const contextExtensions = Object.fromEntries((opts.context ?? []).map((kv: string) => kv.split(/=(.*)/s).slice(0, 2)));
+    const spec = { method: opts.method.toUpperCase(), path: opts.path, host: opts.host, headers, body: opts.body, contextExtensions };
+    if (opts.explain) return explainCheck(opts, spec);
     const server = opts.server ?? dialable(configFrom(opts).server.address);
-    const res = await checkOnce(server, { method: opts.method.toUpperCase(), path: opts.path, host: opts.host, headers, body: opts.body, contextExtensions }, 5000, opts);
+    const res = await checkOnce(server, spec, 5000, opts);
     print(Boolean(opts.json), res, () => formatResponse(res));
     if ((res.status?.code ?? 0) !== 0) process.exitCode = DENIED_EXIT;
+  });
+
+/** check --explain: the admin API's ExplainCheck, printed phase by phase; exit 2 when the request would be denied. */
+async function explainCheck(opts: Record<string, any>, spec: HttpRequestSpec): Promise<void> {
+  const config = configFrom(opts);
+  const address = opts.admin ?? dialable(config.server.admin_address);
+  const token = opts.token ?? adminTokens(config)[0]?.token;
+  if (!token) throw new ConfigError('--explain needs the admin token: --token, TENANTGATE_ADMIN_TOKEN or admin.token_file');
+  const req = { method: spec.method, path: spec.path, host: spec.host, headers: (spec.headers ?? []).map(([name, value]) => ({ name, value })), body: spec.body, context_extensions: spec.contextExtensions };
+  const report = (await callAdmin(address, token, 'ExplainCheck', req, opts)) as ExplainReport;
+  print(Boolean(opts.json), report, () => formatExplanation(report));
+  if (!report.decision.allowed) process.exitCode = DENIED_EXIT;
+}
+
+program
+  .command('replay <decision-id>')
+  .description("explain a past decision from the decision log, and what today's policy says of the same input (exit 2: denied today)")
+  .addOption(configOption())
+  .option('--log <file>', 'the decision log file (default: decision_log.output of the config)')
+  .option('--json', 'print JSON')
+  .action(async (id: string, opts) => {
+    const r = await replay(configFrom(opts), id, opts.log);
+    print(Boolean(opts.json), r, () => formatReplay(r));
+    if (r.now && !r.now.decision.allowed) process.exitCode = DENIED_EXIT;
   });
 
 const policy = program.command('policy').description('compile and test the Rego policies');

@@ -268,6 +268,8 @@ export const configSchema = z
         // Fraction of allows logged (denials are always logged).
         sample_allows: z.number().min(0).max(1).default(1),
         include_headers: z.boolean().default(true),
+        // The policy input of each decision (credential headers redacted), so that tenantgate replay can explain it.
+        include_input: z.boolean().default(true),
         redact_headers: z.array(z.string()).default([]),
         // Header, path and host values longer than this are cut in the log (a 1 MB header must not be a 1 MB line).
         max_value_bytes: z.number().int().min(16).max(1_048_576).default(1024),

@@ -23,4 +23,6 @@ export interface Outcome extends ResolvedContext {
   policyInput?: Record<string, unknown>;
   policyDecision?: Decision | Denial;
   policySeconds?: number;
+  /** An explanation's look at the quota limits (nothing spent): each with what is left of it. */
+  quota?: readonly { limit: string; kind: string; max: number; remaining: number; reset_seconds: number; exceeded: boolean }[];
 }

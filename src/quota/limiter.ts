@@ -20,7 +20,8 @@ export interface QuotaResult {
 }
 
 export interface Limiter {
-  take(items: LimitItem[], now: number): QuotaResult | Promise<QuotaResult>;
+  /** Checks every item and spends on all or none; `spend` false only looks (an explanation must not cost quota). */
+  take(items: LimitItem[], now: number, spend?: boolean): QuotaResult | Promise<QuotaResult>;
 }
 
 /** Persisted counts for day and month windows (the SQLite usage table behind it). */
@@ -55,7 +56,7 @@ export class LocalLimiter implements Limiter {
 
   constructor(private readonly usage?: UsageSource) {}
 
-  take(items: LimitItem[], now: number): QuotaResult {
+  take(items: LimitItem[], now: number, spend = true): QuotaResult {
     const states: ItemState[] = [];
     let exceeded: ItemState | undefined;
     let retryAfter = 0;
@@ -93,11 +94,11 @@ export class LocalLimiter implements Limiter {
       const it = items[i]!;
       if (it.kind === 'bucket') {
         const b = buckets[i]!;
-        if (!exceeded) b.tokens -= 1;
+        if (!exceeded && spend) b.tokens -= 1;
         states.push({ item: it, remaining: Math.max(0, Math.floor(b.tokens)), reset: Math.ceil((it.limit - b.tokens) / it.rate!) });
       } else {
         const c = counters[i]!;
-        if (!exceeded) {
+        if (!exceeded && spend) {
           c.count++;
           if (it.kind !== 'minute') this.recordDelta(it, it.kind, c.start);
         }

@@ -13,6 +13,7 @@ local t = redis.call('TIME')
 local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
+local spend = ARGV[3 + n * 3] ~= '0'
 local state = {}
 local exceeded = 0
 local retry = 0
@@ -44,13 +45,15 @@ for i = 1, n do
   local kind, limit, x = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
   if kind == 'b' then
     local tokens = state[i]
-    if exceeded == 0 then tokens = tokens - 1 end
-    redis.call('HSET', KEYS[i], 't', tostring(tokens), 'ts', tostring(clock))
-    redis.call('PEXPIRE', KEYS[i], math.ceil(limit / x * 1000) + 1000)
+    if spend then
+      if exceeded == 0 then tokens = tokens - 1 end
+      redis.call('HSET', KEYS[i], 't', tostring(tokens), 'ts', tostring(clock))
+      redis.call('PEXPIRE', KEYS[i], math.ceil(limit / x * 1000) + 1000)
+    end
     out[#out + 1] = tostring(tokens)
   else
     local c = state[i]
-    if exceeded == 0 then
+    if exceeded == 0 and spend then
       c = redis.call('INCR', KEYS[i])
       redis.call('PEXPIREAT', KEYS[i], x + 60000)
     end
@@ -119,7 +122,7 @@ export class RedisLimiter implements Limiter {
     });
   }
 
-  async take(items: LimitItem[], now: number): Promise<QuotaResult> {
+  async take(items: LimitItem[], now: number, spend = true): Promise<QuotaResult> {
     const keys: string[] = [];
     const args: (string | number)[] = [now, items.length];
     const windows: number[] = [];
@@ -135,8 +138,9 @@ export class RedisLimiter implements Limiter {
         windows.push(w.end);
       }
     }
+    args.push(spend ? 1 : 0);
     let out: string[];
-    if (this.breaker.skip()) return this.failMode(items, now);
+    if (this.breaker.skip()) return this.failMode(items, now, spend);
     try {
       out = await this.redis.tgTake(keys.length, ...keys, ...args);
       this.breaker.success();
@@ -144,7 +148,7 @@ export class RedisLimiter implements Limiter {
       this.failures++;
       this.breaker.failure();
       this.opts.onFailure(err);
-      return this.failMode(items, now);
+      return this.failMode(items, now, spend);
     }
     const exceededAt = Number(out[0]);
     const retry = Number(out[1]);
@@ -158,13 +162,13 @@ export class RedisLimiter implements Limiter {
       const ex = states[exceededAt - 1]!;
       return { allowed: false, states: states.map((s) => (s === ex ? { ...s, remaining: 0 } : s)), exceeded: ex, retryAfter: Math.max(1, retry) };
     }
-    this.local.record(items, now);
+    if (spend) this.local.record(items, now);
     return { allowed: true, states };
   }
 
-  private failMode(items: LimitItem[], now: number): QuotaResult {
+  private failMode(items: LimitItem[], now: number, spend: boolean): QuotaResult {
     if (this.opts.failure === 'fail_closed') throw new QuotaUnavailable('the quota store is unavailable');
-    return this.local.take(items, now);
+    return this.local.take(items, now, spend);
   }
 
   close(): void {

@@ -11,6 +11,16 @@ import type { Limiter, QuotaResult } from './limiter.js';
 import { FairShare } from './fair-share.js';
 import { rateLimitFields } from './headers.js';
 
+/** One limit as an explanation shows it. */
+export interface QuotaPeek {
+  limit: string;
+  kind: string;
+  max: number;
+  remaining: number;
+  reset_seconds: number;
+  exceeded: boolean;
+}
+
 export type QuotaOutcome =
   | { allowed: true; headers: Record<string, string> }
   | Denial;
@@ -65,6 +75,13 @@ export class QuotaService {
       (x) => this.outcome(x, now),
       () => deny('quota_unavailable', 'the quota store is unavailable'),
     );
+  }
+
+  /** What enforce() would find, without spending: each limit with what is left of it (for an explanation). */
+  async peek(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision): Promise<QuotaPeek[]> {
+    const now = this.clock();
+    const r = await this.limiter.take(this.itemsFor(tenant, identity, effective, decision), now, false);
+    return r.states.map((st) => ({ limit: st.item.name, kind: st.item.kind, max: st.item.limit, remaining: st.remaining, reset_seconds: st.reset, exceeded: st === r.exceeded }));
   }
 
   private outcome(r: QuotaResult, now: number): QuotaOutcome {

@@ -174,6 +174,7 @@ function decisionLogOptions(config: Config): ConstructorParameters<typeof Decisi
     output: d.output,
     sampleAllows: d.sample_allows,
     includeHeaders: d.include_headers,
+    includeInput: d.include_input,
     maxValueBytes: d.max_value_bytes,
     anonymousDenialsPerSecond: d.anonymous_denials_per_second,
     extraRedacted: [...d.redact_headers, config.auth.api_keys.header, config.federation.header],

@@ -9,6 +9,8 @@ export interface DecisionLogOptions {
   output: string; // "stdout" or a file path
   sampleAllows: number; // 0..1
   includeHeaders: boolean;
+  /** The policy input, credential headers redacted (for tenantgate replay). */
+  includeInput?: boolean;
   extraRedacted?: string[];
   /** Longer header, path and host values are cut to this many characters (a marker says how many were cut). */
   maxValueBytes?: number;
@@ -58,7 +60,17 @@ export class DecisionLog {
     };
     if ('federation' in d && d.federation) entry.federation = d.federation;
     if (this.opts.includeHeaders && req) entry.headers = this.redact(req.headers);
+    if (this.opts.includeInput && o.policyInput) entry.input = this.redactInput(o.policyInput);
     this.log.info(entry, 'decision');
+  }
+
+  /** The policy input with the request's headers redacted as above (the rest is not a credential). */
+  private redactInput(input: Record<string, unknown>): Record<string, unknown> {
+    type Attrs = { request?: { http?: { headers?: Record<string, string> } } };
+    const attrs = input.attributes as Attrs | undefined;
+    const http = attrs?.request?.http;
+    if (!http?.headers) return input;
+    return { ...input, attributes: { ...attrs, request: { ...attrs!.request, http: { ...http, headers: this.redact(http.headers) } } } };
   }
 
   redact(headers: Record<string, string>): Record<string, string> {

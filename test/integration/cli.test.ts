@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { waitFor } from '../support/server.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'tenantgate.js');
@@ -366,6 +367,77 @@ describe('demo, check and signals', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(out()).toContain('tenantgate stopped');
+  });
+
+  it('check --explain shows each phase, spends nothing, and names the first failure and its fix; replay explains a logged decision', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const log = join(dir, 'decisions.log');
+    const cfg = writeConfig(
+      'explain.yaml',
+      baseConfig(port).replace('cli.db', 'explain.db').replace(`address: 127.0.0.1:${port}`, `address: 127.0.0.1:${port}\n  admin_address: 127.0.0.1:${port + 1}`) + `decision_log:\n  enabled: true\n  output: ${log}\n`,
+    );
+    const { child, out } = await startProcess(['demo', '--config', cfg], /TENANTGATE_ADMIN_TOKEN=/);
+    const token = /^export TOKEN=(\S+)$/m.exec(out())![1]!;
+    const env = { TENANTGATE_ADMIN_TOKEN: readFileSync(join(dir, 'admin-token'), 'utf8').trim() };
+    const explain = (path: string, extra: string[] = []) => cli(['check', '--explain', '--config', cfg, '--path', path, '-H', `authorization: Bearer ${token}`, ...extra], env);
+
+    const denied = explain('/tenants/globex/items');
+    expect(denied.code).toBe(2);
+    const lines = denied.stdout.split('\n');
+    expect(lines.slice(0, 6)).toEqual([
+      'DENY 403 tenant_mismatch: the request names tenant globex (path) but the credential is for tenant acme',
+      '  request     ok   GET /tenants/globex/items (host localhost)',
+      '  credential  ok   jwt alice@acme, tenant acme, issuer https://idp.tenantgate.local/',
+      '  tenant      ok   acme (premium, active); the request names globex (path)',
+      '  groups      ok   admin (owner); permissions *:*; data access confidential',
+      '  policy      FAIL deny tenant_mismatch',
+    ]);
+    // OPA's own account: the rules that held, where they are written.
+    expect(lines[6]).toMatch(/^ {14}rules that held: .*data\.tenantgate\.authz\.deny \(main\.rego:\d+\).*data\.tenantgate\.authz\.decision \(main\.rego:\d+\)$/);
+    expect(lines.slice(7, 9)).toEqual([
+      'first failure: policy: tenant_mismatch (the request names tenant globex (path) but the credential is for tenant acme)',
+      "how to fix: call the credential's own tenant, or use a federation grant (npx tenantgate federation grant)",
+    ]);
+
+    // Allowed: every quota limit with what is left, and explaining spends none of it.
+    const quota = () => JSON.parse(explain('/api/v1/items', ['--json']).stdout).phases.find((p: { phase: string }) => p.phase === 'quota').detail.limits as { limit: string; remaining: number }[];
+    const before = quota().find((q) => q.limit === 'user-day')!.remaining;
+    expect(quota().find((q) => q.limit === 'user-day')!.remaining).toBe(before);
+    expect(cli(['check', '--config', cfg, '--path', '/api/v1/items', '-H', `authorization: Bearer ${token}`]).code).toBe(0);
+    expect(quota().find((q) => q.limit === 'user-day')!.remaining).toBe(before - 1);
+    const allowed = explain('/api/v1/items');
+    expect([allowed.code, allowed.stdout.split('\n')[0]]).toEqual([0, 'ALLOW']);
+    expect(allowed.stdout).toMatch(/^ {2}quota {7}ok {3}tenant-burst \d+ of \d+ left \(full again in \d+s\), tenant-minute \d+ of \d+ left this minute/m);
+    // No credential: the credential phase fails first.
+    const anon = cli(['check', '--explain', '--config', cfg, '--path', '/api/v1/items'], env);
+    expect([anon.code, anon.stdout.split('\n').slice(0, 5)]).toEqual([
+      2,
+      ['DENY 401 unauthenticated: credentials are required', '  request     ok   GET /api/v1/items (host localhost)', '  credential  FAIL none', 'first failure: credential: unauthenticated (credentials are required)', 'how to fix: send a credential: authorization: Bearer <JWT>, or the API key header'],
+    ]);
+
+    // replay: a real denial, from the decision log (whose input has the credential redacted), with today's policy.
+    const real = cli(['check', '--config', cfg, '--path', '/tenants/globex/items', '-H', `authorization: Bearer ${token}`]);
+    const id = /"decision_id":"([0-9a-f-]+)"/.exec(real.stdout)![1]!;
+    await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes(id), 'the decision in the log');
+    const entry = readFileSync(log, 'utf8').split('\n').find((l) => l.includes(id))!;
+    expect(entry).not.toContain(token);
+    expect(JSON.parse(entry).input.attributes.request.http.headers.authorization).toBe('[redacted]');
+    const rep = cli(['replay', id, '--config', cfg]);
+    expect(rep.code).toBe(2);
+    expect(rep.stdout).toMatch(new RegExp(`^decision ${id} at \\S+: DENY 403 tenant_mismatch: the request names tenant globex \\(path\\) but the credential is for tenant acme \\(policy revision \\w+\\)\n  GET /tenants/globex/items \\(host localhost\\)\n\ntoday's policy on the same input: the same decision\nDENY 403 tenant_mismatch`));
+    expect(rep.stdout).toContain('  groups      ok   admin (owner); permissions *:*; data access confidential\n');
+    // Today's policy decides otherwise: replay says so.
+    mkdirSync(join(dir, 'open-policy'), { recursive: true });
+    writeFileSync(join(dir, 'open-policy', 'p.rego'), 'package tenantgate.authz\n\ndecision := {"allowed": true}\n');
+    const cfg2 = writeConfig('explain2.yaml', readFileSync(cfg, 'utf8').replace(`dir: ${join(ROOT, 'policies')}`, `dir: ${join(dir, 'open-policy')}`));
+    const rep2 = cli(['replay', id, '--config', cfg2, '--json']);
+    expect(rep2.code).toBe(0);
+    expect(JSON.parse(rep2.stdout)).toMatchObject({ then: { decision: 'deny', code: 'tenant_mismatch' }, changed: true, now: { decision: { allowed: true } } });
+    expect(cli(['replay', '00000000-0000-0000-0000-000000000000', '--config', cfg]).stderr).toBe(`error: decision 00000000-0000-0000-0000-000000000000 is not in ${log}\n`);
+
+    const exited = exitOf(child);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   it('serve stops cleanly on SIGINT too', async () => {
