@@ -16,18 +16,18 @@ nodedir=$(node -p 'require("path").resolve(process.execPath, "../..")')
 if [ -f "$nodedir/include/node/node.h" ]; then export npm_config_nodedir="$nodedir"; fi
 
 # npm packages: reinstall only when the lock file changed since the last install.
-lockhash=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -d node_modules ] || [ "$(cat node_modules/.tenantgate-lock 2>/dev/null)" != "$lockhash" ]; then
-  echo "setup: installing npm packages"
-  log=$(mktemp)
-  npm ci --no-audit --no-fund >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+install_npm() {
+  local lockhash
+  lockhash=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ -d node_modules ] && [ "$(cat node_modules/.tenantgate-lock 2>/dev/null)" = "$lockhash" ]; then return 0; fi
+  echo "setup: installing npm packages (first time only, about a minute)" >&3
+  npm ci --no-audit --no-fund || return 1
   # Make sure the native SQLite addon really is built (npm versions differ on running install scripts).
   if ! node -e 'new (require("better-sqlite3"))(":memory:")' 2>/dev/null; then
-    npm rebuild better-sqlite3 --foreground-scripts >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+    npm rebuild better-sqlite3 --foreground-scripts || return 1
   fi
-  rm -f "$log"
   echo "$lockhash" > node_modules/.tenantgate-lock
-fi
+}
 
 # opa: OPA_BIN, then an opa on PATH, then the pinned build in .tools/bin (go install).
 install_opa() {
@@ -63,19 +63,18 @@ build_builtins() {
   mv "$out.tmp" "$out" && echo "$hash" > "$out.sha256"
 }
 
-# The two Go steps are independent: run them side by side, each logging to a file shown only if it fails (their
-# one line of progress goes to fd 3, the terminal).
+# The three steps are independent: run them side by side, each logging to a file shown only if it fails (their
+# one line of progress goes to fd 3, the terminal). (set -e does not apply inside a function called with ||.)
 exec 3>&1
-go_step() {
+step() {
   local name=$1 log="$ROOT/.tools/$1.log"
-  "install_$name" >"$log" 2>&1 || { cat "$log" >&2; return 1; }
+  "install_$name" >"$log" 2>&1 || { echo "setup: $name failed:" >&2; cat "$log" >&2; return 1; }
 }
 install_builtins() { build_builtins; }
-go_step opa & opa_pid=$!
-go_step builtins & builtins_pid=$!
+pids=()
+for s in npm opa builtins; do step "$s" & pids+=($!); done
 status=0
-wait "$opa_pid" || status=1
-wait "$builtins_pid" || status=1
+for p in "${pids[@]}"; do wait "$p" || status=1; done
 [ "$status" -eq 0 ] || exit 1
 
 # Compile the TypeScript (also a strict type check).

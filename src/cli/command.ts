@@ -10,7 +10,8 @@ export class StrictCommand extends Command {
   override parseOptions(argv: string[]): { operands: string[]; unknown: string[] } {
     const parsed = super.parseOptions(argv);
     // Only where the options end (a command that runs): a parent passes its unknown options on to its subcommand.
-    const unknownOption = parsed.unknown.find((a) => a.startsWith('-'));
+    // --help is among the unknown here: commander answers it after this.
+    const unknownOption = parsed.unknown.find((a) => a.startsWith('-') && a !== '--help' && a !== '-h');
     // commander's own report (with its "Did you mean --name?"), which it keeps out of its typings.
     if (this.commands.length === 0 && unknownOption !== undefined) (this as unknown as { unknownOption(flag: string): never }).unknownOption(unknownOption);
     return parsed;

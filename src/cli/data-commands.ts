@@ -80,16 +80,16 @@ function registerTenantCommands(program: Command, { run, out, common }: Kit): vo
       const t = await run<Tenant>(o, 'CreateTenant', { id, name: o.name, tier: o.tier, upstream: o.upstream });
       out(o, t, () => `created tenant ${t.id} (${t.tier})`);
     });
-  common(tenant.command('list')).action(async (o: Opts) => {
+  common(tenant.command('list').description('list every tenant')).action(async (o: Opts) => {
     const list = await run<Tenant[]>(o, 'ListTenants', {});
     out(o, list, () => list.map(tenantLine).join('\n') || '(no tenants)');
   });
-  common(tenant.command('get <id>')).action(async (id: string, o: Opts) => {
+  common(tenant.command('get <id>').description('show one tenant')).action(async (id: string, o: Opts) => {
     const t = await run<Tenant>(o, 'GetTenant', { id });
     out(o, t, () => tenantLine(t));
   });
-  for (const [name, op] of [['suspend', 'SuspendTenant'], ['resume', 'ResumeTenant']] as const) {
-    common(tenant.command(`${name} <id>`)).action(async (id: string, o: Opts) => {
+  for (const [name, op, what] of [['suspend', 'SuspendTenant', 'suspend a tenant: its requests are denied tenant_suspended'], ['resume', 'ResumeTenant', 'resume a suspended tenant']] as const) {
+    common(tenant.command(`${name} <id>`).description(what)).action(async (id: string, o: Opts) => {
       const t = await run<Tenant>(o, op, { id });
       out(o, t, () => `tenant ${t.id} is ${t.status}`);
     });
@@ -126,20 +126,20 @@ function registerGroupCommands(program: Command, { run, out, common }: Kit): voi
       const r = await run<{ group: Group; created: boolean }>(o, 'ApplyGroup', { tenant: o.tenant, document });
       out(o, r.group, () => `${r.created ? 'created' : 'updated'} group ${r.group.id} in tenant ${o.tenant}`);
     });
-  common(group.command('list'))
+  common(group.command('list').description("list a tenant's groups"))
     .requiredOption('--tenant <id>', 'tenant')
     .action(async (o: Opts) => {
       const list = await run<Group[]>(o, 'ListGroups', { tenant: o.tenant });
       out(o, list, () => list.map((g) => `${g.id.padEnd(20)} ${g.type.padEnd(7)} ${g.data_access_level.padEnd(13)} ${g.active ? '' : '(inactive) '}${g.name}`).join('\n') || '(no groups)');
     });
-  common(group.command('get'))
+  common(group.command('get').description('show one group'))
     .requiredOption('--tenant <id>', 'tenant')
     .requiredOption('--id <group>', 'group id')
     .action(async (o: Opts) => {
       const g = await run<Group>(o, 'GetGroup', { tenant: o.tenant, id: o.id });
       out(o, g, () => JSON.stringify(g, null, 2));
     });
-  common(group.command('delete'))
+  common(group.command('delete').description('delete a group and its memberships'))
     .requiredOption('--tenant <id>', 'tenant')
     .requiredOption('--id <group>', 'group id')
     .action(async (o: Opts) => {
@@ -151,7 +151,7 @@ function registerGroupCommands(program: Command, { run, out, common }: Kit): voi
 // group memberships
 function registerMemberCommands(program: Command, { run, out, common }: Kit): void {
   const member = program.command('member').description('manage group memberships');
-  common(member.command('add'))
+  common(member.command('add').description('add a user to a group (an expired membership counts as absent)'))
     .requiredOption('--tenant <id>', 'tenant')
     .requiredOption('--user <user>', 'user id (the token subject)')
     .requiredOption('--group <group>', 'group id')
@@ -161,7 +161,7 @@ function registerMemberCommands(program: Command, { run, out, common }: Kit): vo
       const m = await run<Membership>(o, 'AddMember', { tenant: o.tenant, user: o.user, group: o.group, role: o.role, expires: o.expires });
       out(o, m, () => `${m.user_id} is ${m.role} of ${m.group_id} in ${m.tenant_id}${m.expires_at ? ` until ${m.expires_at}` : ''}`);
     });
-  common(member.command('remove'))
+  common(member.command('remove').description('remove a user from a group'))
     .requiredOption('--tenant <id>', 'tenant')
     .requiredOption('--user <user>', 'user id')
     .requiredOption('--group <group>', 'group id')
@@ -169,7 +169,7 @@ function registerMemberCommands(program: Command, { run, out, common }: Kit): vo
       const r = await run<{ removed: Membership }>(o, 'RemoveMember', { tenant: o.tenant, user: o.user, group: o.group });
       out(o, r, () => `removed ${r.removed.user_id} from ${r.removed.group_id} in ${r.removed.tenant_id}`);
     });
-  common(member.command('list'))
+  common(member.command('list').description("list a tenant's memberships, or one user's"))
     .requiredOption('--tenant <id>', 'tenant')
     .option('--user <user>', 'only this user')
     .action(async (o: Opts) => {
@@ -193,13 +193,13 @@ function registerApiKeyCommands(program: Command, { run, out, common }: Kit): vo
       const k = await run<KeyView & { key: string }>(o, 'CreateApiKey', { tenant: o.tenant, user: o.user, name: o.name, tier: o.tier, scopes, expires: o.expires });
       out(o, k, () => `created API key ${k.id} for ${k.user} in ${k.tenant}; it is shown only now:\n${k.key}`);
     });
-  common(apikey.command('list'))
+  common(apikey.command('list').description("list a tenant's keys (never their secrets)"))
     .requiredOption('--tenant <id>', 'tenant')
     .action(async (o: Opts) => {
       const list = await run<KeyView[]>(o, 'ListApiKeys', { tenant: o.tenant });
       out(o, list, () => list.map((k) => `${k.id}  ${k.user.padEnd(24)} ${keyState(k).padEnd(10)} ${k.name}`).join('\n') || '(no API keys)');
     });
-  common(apikey.command('revoke'))
+  common(apikey.command('revoke').description('revoke a key (applies within a second)'))
     .requiredOption('--tenant <id>', 'tenant')
     .requiredOption('--id <key-id>', 'key id')
     .action(async (o: Opts) => {
@@ -253,7 +253,7 @@ function registerQuotaAndUsageCommands(program: Command, { run, out, common }: K
       const r = await run<{ tier: string; scope: string; id: string; override: QuotaOverride | null; tier_defaults: unknown }>(o, 'GetQuota', { tenant: o.tenant, key: o.key, group: o.group });
       out(o, r, () => [`tier ${r.tier} defaults: ${JSON.stringify(r.tier_defaults)}`, `${r.scope} ${r.id}: ${r.override ? limitLine(r.override) : '(no override)'}`].join('\n'));
     });
-  common(program.command('usage').description('usage for billing').command('show'))
+  common(program.command('usage').description('usage for billing').command('show').description('usage per tenant, key or user and window (day, month), with the totals'))
     .requiredOption('--tenant <id>', 'tenant')
     .option('--from <time>', 'first window start: ISO 8601, or a duration ago (7d)')
     .option('--to <time>', 'windows starting before this: ISO 8601, or a duration ago')
@@ -284,14 +284,14 @@ function registerFederationCommands(program: Command, { run, out, common }: Kit)
       });
       out(o, g, () => `granted ${g.id}: ${g.source_tenant} may ${g.access} ${g.target_tenant}'s ${g.resource_type}${g.resource_id ? `/${g.resource_id}` : ''} until ${g.expires_at}\nfederation token (send as x-federation-token):\n${g.token}`);
     });
-  common(federation.command('revoke'))
+  common(federation.command('revoke').description('revoke a grant (either tenant may)'))
     .requiredOption('--tenant <id>', 'either tenant of the grant')
     .requiredOption('--id <grant>', 'grant id')
     .action(async (o: Opts) => {
       const g = await run<FederationGrant>(o, 'RevokeFederation', { tenant: o.tenant, id: o.id });
       out(o, g, () => `revoked grant ${g.id}`);
     });
-  common(federation.command('list'))
+  common(federation.command('list').description("list a tenant's grants, as source or target"))
     .requiredOption('--tenant <id>', 'tenant (as source or target)')
     .action(async (o: Opts) => {
       const list = await run<FederationGrant[]>(o, 'ListFederation', { tenant: o.tenant });
@@ -301,7 +301,7 @@ function registerFederationCommands(program: Command, { run, out, common }: Kit)
 
 // the audit log
 function registerAuditCommands(program: Command, { run, out, common }: Kit): void {
-  common(program.command('audit').description('the audit log').command('list'))
+  common(program.command('audit').description('the audit log').command('list').description('the newest entries: who changed what, when, with before and after'))
     .option('--tenant <id>', 'only this tenant')
     .option('--limit <n>', 'newest N entries', positiveInt, 100)
     .action(async (o: Opts) => {

@@ -78,6 +78,8 @@ describe('the program', () => {
   it('--version prints the package version; the licence package.json names is in LICENSE', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string };
     expect(cli(['--version'])).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+    // --help on a command with no subcommands is help, not an unknown option.
+    expect(cli(['tenant', 'create', '--help'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: tenantgate tenant create \[options\] <id>\n/) });
     expect(pkg.license).toBe('Apache-2.0');
     expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/^\s+Apache License\n\s+Version 2\.0, January 2004\n/);
   });

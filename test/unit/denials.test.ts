@@ -1,12 +1,12 @@
-// The catalogue of denial codes and the README's list of them say the same: every code, with its status.
+// The catalogue of denial codes and the documented list of them say the same: every code, with its status.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DENIAL_STATUS, challengeFor, deny, grpcCodeFor } from '../../src/core/denials.js';
 
 describe('the denial catalogue', () => {
-  it('is the README\'s list of denial codes, code for code and status for status', () => {
-    const readme = readFileSync(join(resolve(__dirname, '..', '..'), 'README.md'), 'utf8');
+  it('is the documented list of denial codes (docs/architecture.md), code for code and status for status', () => {
+    const readme = readFileSync(join(resolve(__dirname, '..', '..'), 'docs', 'architecture.md'), 'utf8');
     const list = readme.slice(readme.indexOf('Denial codes:'), readme.indexOf('Anything unexpected fails closed'));
     const documented = Object.fromEntries([...list.matchAll(/`([a-z_]+)` \((\d{3})/g)].map((m) => [m[1], Number(m[2])]));
     expect(documented).toEqual({ ...DENIAL_STATUS });
