@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The scale scenario: 10,000 tenants, 100,000 API keys and 1,000,000 memberships in a real SQLite store; at a fixed
 // 1,000 rps (ghz, open loop), p99 and peak RSS with every request cached versus half of them missing every cache
-// (a key, tenant and user never seen before). Usage: node bench/scale.mjs [--tenants N] (after npm run bench once).
+// (a key, tenant and user never seen before). Usage: node bench/scale.mjs [--tenants N] [--postgres] (after npm run
+// bench once). --postgres: the same store copied into a real PostgreSQL (scripts/postgres.mjs), and both scenarios
+// on both engines side by side.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -78,10 +80,10 @@ writeGhzBinary(hotRequests, join(work, 'hot.bin'));
 writeGhzBinary(mixedRequests, join(work, 'mixed.bin'));
 writeGhzBinary(warmMixed, join(work, 'warm-mixed.bin'));
 
-async function run(label, file, warmFile) {
+async function run(label, file, warmFile, store = `{path: "${dbPath}"}`) {
   const port = await freePort();
   const cfg = join(work, `${label}.yaml`);
-  writeFileSync(cfg, `server: {address: "127.0.0.1:${port}", reflection: false}\nstore: {path: "${dbPath}"}\npolicies: {dir: "${join(ROOT, 'policies')}", watch: false}\nquota: {enabled: false}\nlog: {level: warn}\n`);
+  writeFileSync(cfg, `server: {address: "127.0.0.1:${port}", reflection: false}\nstore: ${store}\npolicies: {dir: "${join(ROOT, 'policies')}", watch: false}\nquota: {enabled: false}\nlog: {level: warn}\n`);
   const server = spawn('taskset', ['-c', '0', join(ROOT, 'bin', 'tenantgate.js'), 'serve', '--config', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 150; i++) {
     await new Promise((r) => setTimeout(r, 200));
@@ -110,5 +112,33 @@ async function run(label, file, warmFile) {
 const cached = await run('all-cached', join(work, 'hot.bin'), join(work, 'hot.bin'));
 const mixed = await run('half-missing', join(work, 'mixed.bin'), join(work, 'warm-mixed.bin'));
 const summary = { tenants: TENANTS, keys: TENANTS * KEYS, memberships: TENANTS * USERS, cached, mixed, p99Ratio: mixed.p99 / cached.p99 };
-writeFileSync(join(ROOT, 'bench', 'results', `scale-${when}.json`), JSON.stringify(summary, null, 2));
 console.log(`scale: p99 half-missing / all-cached = ${summary.p99Ratio.toFixed(2)} (target ≤ 2); peak RSS ${mixed.peakRssMb.toFixed(0)} MB (target ≤ 150)`);
+if (process.argv.includes('--postgres')) summary.postgres = await onPostgres();
+writeFileSync(join(ROOT, 'bench', 'results', `scale-${when}.json`), JSON.stringify(summary, null, 2));
+
+/** The same store in PostgreSQL (store copy), the same two scenarios, against the SQLite figures of this run. */
+async function onPostgres() {
+  const { startPostgres } = await import('../scripts/postgres.mjs');
+  const { openPool, migratePg } = await import('../dist/store/pg/connect.js');
+  const { copySqliteToPg } = await import('../dist/store/pg/copy.js');
+  const pg = await startPostgres();
+  try {
+    const url = await pg.createDatabase('scale');
+    const pool = openPool({ url, password_env: 'X', pool_size: 2, migrate: true });
+    const c0 = Date.now();
+    await migratePg(pool);
+    const src = openDatabase(dbPath);
+    await copySqliteToPg(src, pool);
+    src.close();
+    await pool.end();
+    console.log(`scale: copied into PostgreSQL in ${((Date.now() - c0) / 1000).toFixed(1)} s`);
+    const store = `{url: "${url}"}`;
+    const pgCached = await run('pg-all-cached', join(work, 'hot.bin'), join(work, 'hot.bin'), store);
+    const pgMixed = await run('pg-half-missing', join(work, 'mixed.bin'), join(work, 'warm-mixed.bin'), store);
+    const r = { cached: pgCached, mixed: pgMixed, cachedVsSqlite: pgCached.p99 / cached.p99, mixedVsCached: pgMixed.p99 / pgCached.p99 };
+    console.log(`scale: PostgreSQL all-cached p99 / SQLite's = ${r.cachedVsSqlite.toFixed(2)} (target ≤ 1.1); half-missing / all-cached = ${r.mixedVsCached.toFixed(2)} (target ≤ 3); peak RSS ${Math.max(pgCached.peakRssMb, pgMixed.peakRssMb).toFixed(0)} MB (target ≤ 150)`);
+    return r;
+  } finally {
+    pg.close();
+  }
+}

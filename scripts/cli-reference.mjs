@@ -2,7 +2,6 @@
 // docs/cli.md, generated from the commands' own definitions: each command's --help, as commander prints it.
 // `node scripts/cli-reference.mjs` writes it; `--check` fails when it is out of date (npm test runs the check
 // through test/unit/reference-docs.test.ts) or when a command has no description.
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,31 +9,20 @@ import { fileURLToPath } from 'node:url';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'docs', 'cli.md');
 
-const help = (path) => execFileSync(process.execPath, [join(ROOT, 'bin', 'tenantgate.js'), ...path, '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '100' } });
-
-/** The subcommands a help text lists, with whether each has a description. */
-function subcommands(text) {
-  const at = text.indexOf('\nCommands:\n');
-  if (at < 0) return [];
-  const out = [];
-  for (const line of text.slice(at + 11).split('\n')) {
-    const m = /^ {2}(\S+)(?: \[options\])?(?: (?:<|\[)[^\]>]+(?:>|\]))*( {2,}\S.*)?$/.exec(line);
-    if (m && m[1] !== 'help') out.push({ name: m[1], described: Boolean(m[2]) });
-  }
-  return out;
-}
+// The program itself (the compiled CLI), its help as `--help` prints it, at a fixed width.
+const { buildProgram } = await import(join(ROOT, 'dist', 'cli', 'program.js'));
 
 const undocumented = [];
 const sections = [];
-function walk(path) {
-  const text = help(path);
-  sections.push(`## \`tenantgate${path.length ? ` ${path.join(' ')}` : ''}\`\n\n\`\`\`\n${text.trimEnd()}\n\`\`\`\n`);
-  for (const c of subcommands(text)) {
-    if (!c.described) undocumented.push([...path, c.name].join(' '));
-    walk([...path, c.name]);
+function walk(cmd, path) {
+  cmd.configureOutput({ getOutHelpWidth: () => 100, getErrHelpWidth: () => 100 });
+  sections.push(`## \`tenantgate${path.length ? ` ${path.join(' ')}` : ''}\`\n\n\`\`\`\n${cmd.helpInformation().trimEnd()}\n\`\`\`\n`);
+  for (const sub of cmd.commands) {
+    if (!sub.description()) undocumented.push([...path, sub.name()].join(' '));
+    walk(sub, [...path, sub.name()]);
   }
 }
-walk([]);
+walk(buildProgram(), []);
 
 const doc = `# CLI reference
 

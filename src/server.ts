@@ -10,6 +10,7 @@ import { Lifecycle } from './serve/lifecycle.js';
 import { wire, type Graph } from './serve/wiring.js';
 import { serveGrpc } from './serve/grpc-server.js';
 import { explainer } from './serve/explain.js';
+import { redactUrl } from './util/redact-url.js';
 
 export interface RunningServer {
   /** host:port actually bound (port 0 in the config picks a free one). */
@@ -40,17 +41,20 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const life = new Lifecycle();
   const graph = await wire(config, log, env, life, opts.clock);
   const policy = graph.policies.live;
-  const grpc = await serveGrpc(config, graph.service, log);
+  const grpc = await serveGrpc(config, graph.service, log, graph.store.ready);
   let stopping = false;
   const http = config.server.http_address
-    ? await startHttpPort({ address: config.server.http_address, tls: listenerTls(config.server.http_tls), metrics: graph.metrics, service: graph.service, ready: () => !stopping && policy.revision !== '', maxBodyBytes: config.server.max_request_bytes, log })
+    ? await startHttpPort({ address: config.server.http_address, tls: listenerTls(config.server.http_tls), metrics: graph.metrics, service: graph.service, ready: () => !stopping && policy.revision !== '' && graph.store.ready(), maxBodyBytes: config.server.max_request_bytes, log })
     : undefined;
   if (http) life.add('http port', () => http.close());
   const tokens = adminTokens(config, env);
   const explain = explainer(config, graph);
-  const admin = tokens.length ? await startAdminApi({ config, db: graph.db, tokens, tls: listenerTls(config.server.admin_tls), onChange: graph.invalidate, explain }) : undefined;
+  // SQLite: a change drops every cache (it does not say what it touched); PostgreSQL's changes say, and reach the
+  // caches through the store's own change listener.
+  const onChange = graph.store.engine === 'sqlite' ? graph.invalidate : () => undefined;
+  const admin = tokens.length ? await startAdminApi({ config, admin: graph.store.admin, tokens, tls: listenerTls(config.server.admin_tls), onChange, explain }) : undefined;
   if (admin) life.add('admin API', () => admin.close());
-  log.info({ address: grpc.address, http: http?.address, admin: admin?.address, policy_revision: policy.revision, store: config.store.path, gc: gcMode(), malloc_arenas: process.env.MALLOC_ARENA_MAX ?? 'default' }, 'tenantgate serving');
+  log.info({ address: grpc.address, http: http?.address, admin: admin?.address, policy_revision: policy.revision, store: config.store.url ? redactUrl(config.store.url) : config.store.path, gc: gcMode(), malloc_arenas: process.env.MALLOC_ARENA_MAX ?? 'default' }, 'tenantgate serving');
 
   let closing: Promise<void> | undefined;
   // First the checks stop (health NOT_SERVING, /readyz 503, the calls in flight answered), then the rest closes in

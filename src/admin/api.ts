@@ -9,10 +9,9 @@ import type { ListenerTls } from '../tls/listener-tls.js';
 import { clientCredentials, type ClientTlsFiles } from '../tls/client-tls.js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Config } from '../core/config.js';
-import type { Db } from '../store/database.js';
-import { StoreError, UnreachableError, isUnreachable } from '../core/errors.js';
+import { StoreError, UnreachableError, isStoreDown, isUnreachable } from '../core/errors.js';
 import { PROJECT_ROOT } from '../policy/opa.js';
-import { Admin } from './operations.js';
+import type { AdminStore } from '../core/admin-store.js';
 import { OPERATIONS, type Operation } from './dispatch.js';
 
 export const ADMIN_SERVICE = 'tenantgate.admin.v1.Admin';
@@ -69,10 +68,10 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 /** What the admin API asks of the running server besides the store: an explanation of one request. */
 export type Explainer = (req: Record<string, unknown>) => Promise<unknown>;
 
-export async function startAdminApi(opts: { config: Config; db: Db; tokens: AdminToken[]; tls: ListenerTls; onChange: () => void; explain: Explainer }): Promise<{ address: string; close(): Promise<void> }> {
+export async function startAdminApi(opts: { config: Config; admin: (actor: string) => AdminStore; tokens: AdminToken[]; tls: ListenerTls; onChange: () => void; explain: Explainer }): Promise<{ address: string; close(): Promise<void> }> {
   const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
   // One Admin per holder: its changes are audited as admin-api:<label>.
-  const holders = opts.tokens.map((t) => ({ want: digest(`Bearer ${t.token}`), admin: new Admin(opts.db, opts.config, `admin-api:${t.label}`) }));
+  const holders = opts.tokens.map((t) => ({ want: digest(`Bearer ${t.token}`), admin: opts.admin(`admin-api:${t.label}`) }));
   const impl: grpc.UntypedServiceImplementation = {};
   // ExplainCheck reads through the server's caches and changes nothing: no cache to drop afterwards.
   const operations: Record<string, { op: Operation; changes: boolean }> = Object.fromEntries(Object.entries(OPERATIONS).map(([n, op]) => [n, { op, changes: true }]));
@@ -81,7 +80,7 @@ export async function startAdminApi(opts: { config: Config; db: Db; tokens: Admi
     impl[name] = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => {
       const auth = digest(String(call.metadata.get('authorization')[0] ?? ''));
       // Compare digests (constant time, whatever the lengths), with every holder's, so the time says nothing of which.
-      let admin: Admin | undefined;
+      let admin: AdminStore | undefined;
       for (const h of holders) if (timingSafeEqual(auth, h.want)) admin = h.admin;
       if (!admin) return cb({ code: grpc.status.UNAUTHENTICATED, details: 'a valid admin bearer token is required' });
       Promise.resolve()
@@ -93,6 +92,7 @@ export async function startAdminApi(opts: { config: Config; db: Db; tokens: Admi
           },
           (err: unknown) => {
             if (err instanceof StoreError) return cb({ code: STATUS[err.kind], details: err.message });
+            if (isStoreDown(err)) return cb({ code: grpc.status.UNAVAILABLE, details: 'the store is unavailable; nothing was changed (try again when it is back)' });
             cb({ code: grpc.status.INTERNAL, details: (err as Error).message ?? String(err) });
           },
         );
@@ -119,7 +119,7 @@ export function callAdmin(address: string, token: string, op: string, req: Recor
   return new Promise((resolve, reject) => {
     (client as unknown as Record<string, Function>)[op]!.call(client, req, md, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null, res: { result_json: string }) => {
       client.close();
-      if (err && isUnreachable(err)) reject(new UnreachableError(address, 'the admin API'));
+      if (err && isUnreachable(err) && !/store is unavailable/.test(err.details)) reject(new UnreachableError(address, 'the admin API'));
       else if (err) reject(new StoreError(err.details || err.message, err.code === grpc.status.NOT_FOUND ? 'not_found' : err.code === grpc.status.ALREADY_EXISTS ? 'conflict' : 'invalid'));
       else resolve(JSON.parse(res.result_json));
     });

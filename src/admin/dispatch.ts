@@ -1,7 +1,7 @@
 // Every admin operation by name, with the request shape of proto/tenantgate/admin/v1/admin.proto. The CLI runs
 // them on the store directly or, with --server, through the admin API, which runs the very same functions.
 import { parse as parseYaml } from 'yaml';
-import type { Admin } from './operations.js';
+import type { AdminStore } from '../core/admin-store.js';
 import { StoreError } from '../core/errors.js';
 import type { Tier } from '../core/tenants.js';
 import type { MembershipRole } from '../core/groups.js';
@@ -63,23 +63,24 @@ function quotaScope(r: Req): { scope: 'tenant' | 'group' | 'key'; id: string } {
 }
 
 
-export type Operation = (admin: Admin, req: Req, config: Config) => unknown | Promise<unknown>;
+export type Operation = (admin: AdminStore, req: Req, config: Config) => unknown | Promise<unknown>;
 
+// Every operation awaits the store's answers: SQLite's come at once, PostgreSQL's as promises.
 export const OPERATIONS: Record<string, Operation> = {
   CreateTenant: (a, r) => a.tenantCreate({ id: s(r, 'id'), name: s(r, 'name'), tier: (opt(r, 'tier') ?? 'free') as Tier, upstream: opt(r, 'upstream') }),
   ListTenants: (a) => a.tenants.list(),
-  GetTenant: (a, r) => a.tenants.get(s(r, 'id')) ?? notFound(`unknown tenant ${r.id}`),
+  GetTenant: async (a, r) => (await a.tenants.get(s(r, 'id'))) ?? notFound(`unknown tenant ${r.id}`),
   SuspendTenant: (a, r) => a.tenantSetStatus(s(r, 'id'), 'suspended'),
   ResumeTenant: (a, r) => a.tenantSetStatus(s(r, 'id'), 'active'),
-  UpdateTenant: (a, r) => {
+  UpdateTenant: async (a, r) => {
     const change: { tier?: Tier; upstream?: string | null; billing_anchor_day?: number | null } = {};
     if (opt(r, 'tier')) change.tier = r.tier as Tier;
     if (typeof r.upstream === 'string') change.upstream = r.upstream === '' ? null : r.upstream;
     if (typeof r.billing_anchor_day === 'number') change.billing_anchor_day = r.billing_anchor_day === 0 ? null : r.billing_anchor_day;
-    const { tenant, changed } = a.tenantUpdate(s(r, 'id'), change);
+    const { tenant, changed } = await a.tenantUpdate(s(r, 'id'), change);
     return { ...tenant, changed };
   },
-  DeleteTenant: (a, r) => ({ deleted: a.tenantDelete(s(r, 'id')).id }),
+  DeleteTenant: async (a, r) => ({ deleted: (await a.tenantDelete(s(r, 'id'))).id }),
 
   ApplyGroup: (a, r) => {
     let doc: unknown;
@@ -91,19 +92,19 @@ export const OPERATIONS: Record<string, Operation> = {
     return a.groupApply(s(r, 'tenant'), doc);
   },
   ListGroups: (a, r) => a.groups.list(s(r, 'tenant')),
-  GetGroup: (a, r) => {
-    a.groups.list(s(r, 'tenant')); // an unknown tenant is named as such
-    return a.groups.get(s(r, 'tenant'), s(r, 'id')) ?? notFound(`unknown group ${r.id} in tenant ${r.tenant}`);
+  GetGroup: async (a, r) => {
+    await a.groups.list(s(r, 'tenant')); // an unknown tenant is named as such
+    return (await a.groups.get(s(r, 'tenant'), s(r, 'id'))) ?? notFound(`unknown group ${r.id} in tenant ${r.tenant}`);
   },
-  DeleteGroup: (a, r) => ({ deleted: a.groupDelete(s(r, 'tenant'), s(r, 'id')).id }),
+  DeleteGroup: async (a, r) => ({ deleted: (await a.groupDelete(s(r, 'tenant'), s(r, 'id'))).id }),
 
   AddMember: (a, r) =>
     a.memberAdd({ tenant_id: s(r, 'tenant'), user_id: s(r, 'user'), group_id: s(r, 'group'), role: (opt(r, 'role') ?? 'member') as MembershipRole, expires_at: parseExpiry(opt(r, 'expires')) ?? null }),
-  RemoveMember: (a, r) => ({ removed: a.memberRemove(s(r, 'tenant'), s(r, 'user'), s(r, 'group')) }),
+  RemoveMember: async (a, r) => ({ removed: await a.memberRemove(s(r, 'tenant'), s(r, 'user'), s(r, 'group')) }),
   ListMembers: (a, r) => a.groups.memberships(s(r, 'tenant'), opt(r, 'user')),
 
-  CreateApiKey: (a, r) => {
-    const { record, key } = a.apiKeyCreate({
+  CreateApiKey: async (a, r) => {
+    const { record, key } = await a.apiKeyCreate({
       tenant_id: s(r, 'tenant'),
       user_id: s(r, 'user'),
       name: opt(r, 'name'),
@@ -113,13 +114,13 @@ export const OPERATIONS: Record<string, Operation> = {
     });
     return { ...keyView(record), key };
   },
-  ListApiKeys: (a, r) => {
-    a.groups.list(s(r, 'tenant'));
-    return a.apiKeys.list(s(r, 'tenant')).map(keyView);
+  ListApiKeys: async (a, r) => {
+    await a.groups.list(s(r, 'tenant'));
+    return (await a.apiKeys.list(s(r, 'tenant'))).map(keyView);
   },
-  RevokeApiKey: (a, r) => keyView(a.apiKeyRevoke(s(r, 'tenant'), s(r, 'id'))),
-  RotateApiKey: (a, r) => {
-    const x = a.apiKeyRotate(s(r, 'tenant'), s(r, 'id'), parseDuration(opt(r, 'grace') ?? '24h'));
+  RevokeApiKey: async (a, r) => keyView(await a.apiKeyRevoke(s(r, 'tenant'), s(r, 'id'))),
+  RotateApiKey: async (a, r) => {
+    const x = await a.apiKeyRotate(s(r, 'tenant'), s(r, 'id'), parseDuration(opt(r, 'grace') ?? '24h'));
     return { ...keyView(x.record), key: x.key, replaces: x.old.id, old_expires_at: x.old.expires_at };
   },
 
@@ -134,15 +135,15 @@ export const OPERATIONS: Record<string, Operation> = {
     if (Object.keys(change).length === 0) throw new StoreError('name at least one limit: per-minute, per-day, per-month, burst or rate', 'invalid');
     return a.quotaSet(s(r, 'tenant'), scope, id, change);
   },
-  GetQuota: (a, r, config) => {
-    const t = a.tenants.get(s(r, 'tenant')) ?? notFound(`unknown tenant ${r.tenant}`);
+  GetQuota: async (a, r, config) => {
+    const t = (await a.tenants.get(s(r, 'tenant'))) ?? notFound(`unknown tenant ${r.tenant}`);
     const { scope, id } = quotaScope(r);
-    return { tenant: t.id, tier: t.tier, scope, id, override: a.quotas.get(t.id, scope, id) ?? null, tier_defaults: config.tiers[t.tier], all_overrides: a.quotas.list(t.id) };
+    return { tenant: t.id, tier: t.tier, scope, id, override: (await a.quotas.get(t.id, scope, id)) ?? null, tier_defaults: config.tiers[t.tier], all_overrides: await a.quotas.list(t.id) };
   },
-  ShowUsage: (a, r) => {
+  ShowUsage: async (a, r) => {
     const tenant = s(r, 'tenant');
-    if (!a.tenants.get(tenant)) notFound(`unknown tenant ${tenant}`);
-    const rows = a.quotas.usage(tenant, parseSince(opt(r, 'from') ?? '1970-01-01'), parseSince(opt(r, 'to') ?? '9999-12-31'));
+    if (!(await a.tenants.get(tenant))) notFound(`unknown tenant ${tenant}`);
+    const rows = await a.quotas.usage(tenant, parseSince(opt(r, 'from') ?? '1970-01-01'), parseSince(opt(r, 'to') ?? '9999-12-31'));
     // The tenant's totals are its "*" subject: every request of the tenant counts there.
     return { tenant, rows, totals: { day: rows.filter((x) => x.window === 'day' && x.subject === '*'), month: rows.filter((x) => x.window === 'month' && x.subject === '*') } };
   },
@@ -159,8 +160,8 @@ export const OPERATIONS: Record<string, Operation> = {
     return { ...grant, token };
   },
   RevokeFederation: (a, r) => a.federationRevoke(s(r, 'tenant'), s(r, 'id')),
-  ListFederation: (a, r) => {
-    a.groups.list(s(r, 'tenant'));
+  ListFederation: async (a, r) => {
+    await a.groups.list(s(r, 'tenant'));
     return a.federation.list(s(r, 'tenant'));
   },
 

@@ -14,8 +14,10 @@ import { StoreError } from '../core/errors.js';
 import { signFederationToken } from '../identity/federation.js';
 import { QuotaRepository } from '../store/quotas.js';
 import type { QuotaScope, LimitSet } from '../core/limits.js';
+import type { AdminStore } from '../core/admin-store.js';
 
-export class Admin {
+/** The admin operations on a SQLite store: synchronous, each change one IMMEDIATE transaction with its audit entry. */
+export class Admin implements AdminStore {
   readonly tenants: TenantRepository;
   readonly groups: GroupRepository;
   readonly apiKeys: ApiKeyRepository;

@@ -56,6 +56,7 @@ const FIX: Record<string, string> = {
   quota_exceeded: 'wait for the window to reset (see the quota phase), or raise the limit (npx tenantgate quota set)',
   capacity_exceeded: "the platform is at capacity (quota.capacity): retry after retry-after, or raise the tenant's share",
   quota_unavailable: 'the quota store (Redis) is unreachable: check quota.redis',
+  store_unavailable: 'the store (PostgreSQL) is unreachable: check store.url and the database; cached data keeps serving',
   policy_error: "the policy failed to evaluate: see the server's log and run npx tenantgate policy test",
   internal_error: "see the server's log for the decision id",
 };

@@ -17,6 +17,7 @@ import type { PolicyEngine } from '../policy/engine.js';
 import type { QuotaOutcome, QuotaPeek, QuotaService } from '../quota/service.js';
 import type { RepeatedLog } from '../telemetry/repeated-log.js';
 import { deny } from '../core/denials.js';
+import { StoreUnavailable } from '../core/errors.js';
 
 export interface PipelineDeps {
   config: Config;
@@ -100,11 +101,21 @@ export class CheckPipeline {
       if (charged instanceof Denial) return end(charged, req);
       return end(charged, req);
     } catch (err) {
-      // A bug or a failing store must not let a request through, nor take the server down; it is logged, with
-      // the tenant and decision id, so the 503 can be traced.
-      this.deps.log.error('check_failed', { err, decision_id: decisionId, tenant: who.tenant_id, subject: who.subject }, 'check failed');
-      return end(deny('internal_error', 'the authorization service failed to decide'), req instanceof Denial ? null : (req ?? null));
+      return end(this.failed(err, decisionId, who), req instanceof Denial ? null : (req ?? null));
     }
+  }
+
+  /** What a check that threw is denied with: never a pass, never the server down. */
+  private failed(err: unknown, decisionId: string, who: Identity): Denial {
+    // The store unreachable (PostgreSQL down) on a cache miss: fail closed, and say so.
+    if (err instanceof StoreUnavailable) {
+      this.deps.log.warn('store_unavailable', { err: err.message }, 'a check needed the store, which is unavailable');
+      return deny('store_unavailable', 'the authorization store is unavailable');
+    }
+    // A bug must not let a request through, nor take the server down; it is logged, with the tenant and decision
+    // id, so the 503 can be traced.
+    this.deps.log.error('check_failed', { err, decision_id: decisionId, tenant: who.tenant_id, subject: who.subject }, 'check failed');
+    return deny('internal_error', 'the authorization service failed to decide');
   }
 
   /**
@@ -169,7 +180,8 @@ export class CheckPipeline {
 
   private async resolve(req: NormalizedRequest, identity: Identity): Promise<ResolvedContext | Denial> {
     if (identity.kind === 'anonymous') return { ...NOBODY, identity };
-    const t = this.deps.tenancy.resolve(req, identity);
+    let t = this.deps.tenancy.resolve(req, identity);
+    if (t instanceof Promise) t = await t;
     if (t instanceof Denial) return t;
     const fed = await federationFor(this.deps.federation, req.headers[this.federationHeader], t.tenantId, t.hints, (id) => this.deps.tenancy.tenant(id));
     return { identity, tenant: t.tenant, effective: t.effective, hints: t.hints, federation: fed?.federation ?? null, targetTenant: fed?.targetTenant ?? null };

@@ -5,7 +5,6 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import type { Config } from '../core/config.js';
-import { openDatabase } from '../store/database.js';
 import { StoreError } from '../core/errors.js';
 import { TIERS, type Tenant } from '../core/tenants.js';
 import { ROLES, type Group, type Membership } from '../core/groups.js';
@@ -13,7 +12,7 @@ import type { FederationGrant } from '../core/federation.js';
 import type { AuditEntry } from '../core/audit.js';
 import type { UsageRow } from '../store/quotas.js';
 import { LIMIT_FIELDS, type QuotaOverride, type LimitSet } from '../core/limits.js';
-import { Admin } from '../admin/operations.js';
+import { withLocalStore } from './local-store.js';
 import { OPERATIONS, keyView } from '../admin/dispatch.js';
 import { callAdmin } from '../admin/api.js';
 import { CLIENT_TLS_OPTIONS, type ClientTlsFiles } from '../tls/client-tls.js';
@@ -48,13 +47,8 @@ function dataCommandKit(configFrom: ConfigLoader) {
       return (await callAdmin(o.server, token, op, req, o)) as T;
     }
     const config = configFrom(o);
-    const db = openDatabase(config.store.path);
-    try {
-      // A JSON round trip, so local output is exactly what the admin API returns.
-      return JSON.parse(JSON.stringify((await OPERATIONS[op]!(new Admin(db, config, `cli:${userInfo().username}`), req, config)) ?? null)) as T;
-    } finally {
-      db.close();
-    }
+    // A JSON round trip, so local output is exactly what the admin API returns.
+    return withLocalStore(config, `cli:${userInfo().username}`, async (admin) => JSON.parse(JSON.stringify((await OPERATIONS[op]!(admin, req, config)) ?? null)) as T);
   };
   const out = (o: Opts, value: unknown, human: () => string) => process.stdout.write((o.json ? JSON.stringify(value, null, 2) : human()) + '\n');
   const common = (c: Command) => {

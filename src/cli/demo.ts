@@ -4,10 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import * as jose from 'jose';
 import type { Config } from '../core/config.js';
-import { TenantRepository } from '../store/tenants.js';
 import { type Tier, type TenantStatus } from '../core/tenants.js';
-import { GroupRepository } from '../store/groups.js';
-import type { Db } from '../store/database.js';
+import type { AdminStore } from '../core/admin-store.js';
 
 export const DEMO_TENANTS: { id: string; name: string; tier: Tier; status: TenantStatus }[] = [
   { id: 'acme', name: 'Acme Corp', tier: 'premium', status: 'active' },
@@ -66,16 +64,13 @@ const DEMO_MEMBERS = [
 ];
 
 /** Seeds the demo tenants (and their members) that are not there yet; never touches existing data. */
-export function seedDemoTenants(db: Db): string[] {
-  const repo = new TenantRepository(db);
-  const groups = new GroupRepository(db);
+export async function seedDemoTenants(admin: AdminStore): Promise<string[]> {
   const created: string[] = [];
   for (const t of DEMO_TENANTS) {
-    if (!repo.get(t.id)) {
-      repo.create(t);
-      created.push(t.id);
-      for (const m of DEMO_MEMBERS) if (m.tenant_id === t.id) groups.addMembership(m);
-    }
+    if (await admin.tenants.get(t.id)) continue;
+    await admin.tenantCreate(t);
+    created.push(t.id);
+    for (const m of DEMO_MEMBERS) if (m.tenant_id === t.id) await admin.memberAdd(m);
   }
   return created;
 }

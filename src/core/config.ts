@@ -96,6 +96,16 @@ export const configSchema = z
         // SQLite's page cache per connection. better-sqlite3 builds SQLite with 16 MB; the OS caches the file too,
         // so a small one costs a few reads of pages already in memory when a lookup misses tenantgate's own caches.
         cache_mb: z.number().min(0.5).max(1024).default(4),
+        // Fleet mode: a PostgreSQL store shared by every replica instead of the SQLite file at path.
+        url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+        // Its password, when the URL has none: from this environment variable, or from a file (a mounted secret).
+        password_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('TENANTGATE_STORE_PASSWORD'),
+        password_file: z.string().min(1).optional(),
+        // For sslmode=verify-ca or verify-full in the URL: the CA that signs the server's certificate.
+        ssl_ca_file: z.string().min(1).optional(),
+        pool_size: z.number().int().min(1).max(100).default(4),
+        // Apply the schema migrations at start-up (off: run `tenantgate store migrate` yourself first).
+        migrate: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

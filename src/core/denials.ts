@@ -22,6 +22,7 @@ export const DENIAL_STATUS = {
   quota_exceeded: 429,
   capacity_exceeded: 429,
   quota_unavailable: 503,
+  store_unavailable: 503,
   jwks_unavailable: 503,
   policy_error: 503,
   internal_error: 503,

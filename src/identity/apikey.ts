@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { Denial, type Identity } from '../core/types.js';
 import { parseKey, secretMatches, type ApiKeyRecord } from '../core/api-keys.js';
 import { deny } from '../core/denials.js';
+import { shared } from '../util/shared.js';
 
 const ABSENT = Symbol('absent');
 
@@ -24,13 +25,16 @@ interface CachedKey {
   reported: number;
 }
 
-/** Where the verifier reads keys by id (the store implements it). */
+/** Where the verifier reads keys by id (the store implements it): SQLite answers at once, PostgreSQL later. */
 export interface ApiKeySource {
-  get(id: string): ApiKeyRecord | undefined;
+  get(id: string): ApiKeyRecord | undefined | Promise<ApiKeyRecord | undefined>;
 }
 
 export class ApiKeyVerifier {
   private readonly cache: LRUCache<string, CachedKey | typeof ABSENT>;
+  private readonly pending = new Map<string, Promise<unknown>>();
+  /** Moves on with every change (see ContextLoader). */
+  private generation = 0;
 
   constructor(
     private readonly repo: ApiKeySource,
@@ -40,18 +44,33 @@ export class ApiKeyVerifier {
     this.cache = new LRUCache({ max: Math.max(cacheSize, 1) });
   }
 
-  verify(key: string): Identity | Denial {
+  verify(key: string): Identity | Denial | Promise<Identity | Denial> {
     const parsed = parseKey(key);
     if (!parsed) return invalidKey('the API key is malformed');
-    let entry = this.cache.get(parsed.id);
-    if (entry === undefined) {
-      const rec = this.repo.get(parsed.id);
-      entry = rec ? cached(rec) : ABSENT;
-      // The id from the store, not the one parsed: that is a slice of the whole header value, secret included,
-      // which it would keep in memory for as long as the entry lives.
-      this.cache.set(rec ? rec.id : flat(parsed.id), entry);
-    }
-    if (entry === ABSENT || !secretMatches(entry.secretHash, parsed.secret)) return invalidKey('the API key is not valid');
+    const entry = this.cache.get(parsed.id);
+    if (entry !== undefined) return this.check(entry, parsed.secret);
+    const waiting = this.pending.get(parsed.id) as Promise<CachedKey | typeof ABSENT> | undefined;
+    if (waiting) return waiting.then((e) => this.check(e, parsed.secret));
+    const rec = this.repo.get(parsed.id);
+    if (!(rec instanceof Promise)) return this.check(this.keep(parsed.id, rec), parsed.secret);
+    // Concurrent misses for one key share one query; the id is copied so the pending map keeps no secret.
+    const id = flat(parsed.id);
+    const gen = this.generation;
+    return shared(this.pending, id, () => rec.then((r) => this.keep(id, r, gen))).then((e) => this.check(e, parsed.secret));
+  }
+
+  /** Caches the key, unless a change came in while the store was being asked (that answer may be stale). */
+  private keep(id: string, rec: ApiKeyRecord | undefined, gen = this.generation): CachedKey | typeof ABSENT {
+    const entry = rec ? cached(rec) : ABSENT;
+    if (gen !== this.generation) return entry;
+    // The id from the store, not the one parsed: that is a slice of the whole header value, secret included,
+    // which it would keep in memory for as long as the entry lives.
+    this.cache.set(rec ? rec.id : flat(id), entry);
+    return entry;
+  }
+
+  private check(entry: CachedKey | typeof ABSENT, secret: string): Identity | Denial {
+    if (entry === ABSENT || !secretMatches(entry.secretHash, secret)) return invalidKey('the API key is not valid');
     if (entry.revoked) return invalidKey('the API key has been revoked');
     const now = Date.now();
     if (entry.expires <= now) return invalidKey('the API key has expired');
@@ -63,7 +82,22 @@ export class ApiKeyVerifier {
   }
 
   invalidate(): void {
+    this.generation++;
+    this.pending.clear();
     this.cache.clear();
+  }
+
+  /** A tenant changed (suspended, deleted): its keys' entries go. */
+  invalidateTenant(tenantId: string): void {
+    this.generation++;
+    for (const [id, e] of this.cache.entries()) if (e !== ABSENT && e.identity.tenant_id === tenantId) this.cache.delete(id);
+  }
+
+  /** One key changed (revoked, rotated): only its entry goes. */
+  invalidateKey(id: string): void {
+    this.generation++;
+    this.pending.delete(id);
+    this.cache.delete(id);
   }
 }
 

@@ -35,7 +35,7 @@ export async function signFederationToken(file: string, grant: FederationGrant):
 /** What the policy sees as input.federation. */
 /** Where the verifier reads grants by id (the store implements it). */
 export interface GrantSource {
-  get(id: string): FederationGrant | undefined;
+  get(id: string): FederationGrant | undefined | Promise<FederationGrant | undefined>;
 }
 
 export class FederationVerifier {
@@ -69,7 +69,7 @@ export class FederationVerifier {
       return fail('the federation token is not valid');
     }
     if (payload.sub !== sourceTenant) return fail('the federation token belongs to another tenant');
-    const grant = typeof payload.jti === 'string' ? this.grants.get(payload.jti) : undefined;
+    const grant = typeof payload.jti === 'string' ? await this.grants.get(payload.jti) : undefined;
     if (!grant) return fail('the federation grant does not exist');
     if (grant.revoked_at) return fail('the federation grant has been revoked');
     if (Date.parse(grant.expires_at) <= Date.now()) return fail('the federation grant has expired');
@@ -86,9 +86,9 @@ export async function federationFor(
   token: string | undefined,
   tenantId: string,
   hints: TenantHint[],
-  tenantOf: (id: string) => Tenant | null,
+  tenantOf: (id: string) => Tenant | null | Promise<Tenant | null>,
 ): Promise<{ federation: FederationInput; targetTenant: Tenant | null } | null> {
   const other = hints.find((h) => h.id !== tenantId);
   if (token === undefined || !other) return null;
-  return { federation: await verifier.verify(token, tenantId), targetTenant: tenantOf(other.id) };
+  return { federation: await verifier.verify(token, tenantId), targetTenant: await tenantOf(other.id) };
 }

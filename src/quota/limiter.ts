@@ -24,9 +24,9 @@ export interface Limiter {
   take(items: LimitItem[], now: number, spend?: boolean): QuotaResult | Promise<QuotaResult>;
 }
 
-/** Persisted counts for day and month windows (the SQLite usage table behind it). */
+/** Persisted counts for day and month windows (the store's usage table behind it): SQLite at once, PostgreSQL later. */
 export interface UsageSource {
-  load(tenant: string, subject: string, window: 'day' | 'month', start: number): number;
+  load(tenant: string, subject: string, window: 'day' | 'month', start: number): number | Promise<number>;
 }
 
 export interface UsageDelta {
@@ -128,7 +128,11 @@ export class LocalLimiter implements Limiter {
     if (!c || now >= c.end || now < c.start) {
       const w = windowOf(it.kind as 'minute' | 'day' | 'month', now, it.anchorDay);
       const stored = it.kind === 'minute' || !this.usage ? 0 : this.usage.load(it.tenant, it.subject, it.kind as 'day' | 'month', w.start);
-      c = { start: w.start, end: w.end, count: stored + this.pendingDelta(it, w.start) };
+      const counter: Counter = { start: w.start, end: w.end, count: (typeof stored === 'number' ? stored : 0) + this.pendingDelta(it, w.start) };
+      // From an asynchronous store the fleet's count arrives a moment later and is added then; until it does, this
+      // window counts from what this process has seen (a failed load leaves it so).
+      if (stored instanceof Promise) stored.then((n) => void (this.counters.get(it.key) === counter && (counter.count += n)), () => undefined);
+      c = counter;
       this.counters.set(it.key, c);
     }
     return c;

@@ -60,6 +60,13 @@ export class QuotaService {
     this.callerItems = new WeakMap();
   }
 
+  /** One tenant's overrides changed: its limit sets are rebuilt on next use. */
+  invalidateTenant(id: string): void {
+    this.overrides.delete(id);
+    this.tenantItems.delete(id);
+    this.callerItems = new WeakMap();
+  }
+
   enforce(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision): QuotaOutcome | Promise<QuotaOutcome> {
     const now = this.clock();
     if (this.fair) {

@@ -16,7 +16,8 @@ export interface GrpcListener {
   drain(): Promise<void>;
 }
 
-export async function serveGrpc(config: Config, service: CheckService, log: Logger): Promise<GrpcListener> {
+/** `ready`: whether the store can be read; health follows it (NOT_SERVING while PostgreSQL is unreachable). */
+export async function serveGrpc(config: Config, service: CheckService, log: Logger, ready: () => boolean = () => true): Promise<GrpcListener> {
   const tls = listenerTls(config.server.tls);
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.server.max_request_bytes,
@@ -38,8 +39,20 @@ export async function serveGrpc(config: Config, service: CheckService, log: Logg
         .then((response) => calls.answer(callback, response));
     },
   });
-  const health = new HealthImplementation({ '': 'SERVING', [AUTH_SERVICE]: 'SERVING' });
+  const status = () => (ready() ? 'SERVING' : 'NOT_SERVING');
+  const health = new HealthImplementation({ '': status(), [AUTH_SERVICE]: status() });
   health.addToServer(server);
+  let draining = false;
+  let last = status();
+  // The store's reachability, followed at a quarter second: a replica whose store is down is taken out of rotation.
+  const follow = setInterval(() => {
+    const now = status();
+    if (draining || now === last) return;
+    last = now;
+    health.setStatus('', now);
+    health.setStatus(AUTH_SERVICE, now);
+  }, 250);
+  follow.unref();
   if (config.server.reflection) {
     const { ReflectionService } = await import('@grpc/reflection');
     new ReflectionService(loadPackageDefinition()).addToServer(server);
@@ -50,6 +63,8 @@ export async function serveGrpc(config: Config, service: CheckService, log: Logg
   const address = unix ? config.server.address : `${config.server.address.replace(/:\d+$/, '')}:${port}`;
 
   const drain = async () => {
+    draining = true;
+    clearInterval(follow);
     health.setStatus('', 'NOT_SERVING');
     health.setStatus(AUTH_SERVICE, 'NOT_SERVING');
     // Stop taking new calls and let the Checks in flight answer. Health Watch streams never end by themselves,

@@ -3,15 +3,6 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { opaEnvoyMode, type Config } from '../core/config.js';
-import { openDatabase, watchDataVersion, type Db } from '../store/database.js';
-import { TenantRepository } from '../store/tenants.js';
-import { GroupRepository } from '../store/groups.js';
-import { ApiKeyRepository } from '../store/apikeys.js';
-import { FederationRepository } from '../store/federation.js';
-import { QuotaRepository } from '../store/quotas.js';
-import { WriteBehind } from '../store/write-behind.js';
-import { StoreWriter } from '../store/writes.js';
-import { startStoreThread } from '../store/store-thread.js';
 import { ContextLoader } from '../tenancy/context.js';
 import { TenantResolver } from '../tenancy/resolve.js';
 import { TenancyPhase } from '../tenancy/tenancy.js';
@@ -32,8 +23,13 @@ import { Metrics } from '../telemetry/metrics.js';
 import { DecisionLog } from '../telemetry/decision-log.js';
 import { RepeatedLog } from '../telemetry/repeated-log.js';
 import type { Lifecycle } from './lifecycle.js';
+import { openStore, type Store } from './stores.js';
+import type { StoreChange } from '../core/admin-store.js';
+import type { Db } from '../store/database.js';
 
 export interface Graph {
+  store: Store;
+  /** The SQLite database, when that is the store (tests and the bench reach into it). */
   db: Db;
   policies: PolicyManager;
   pipeline: CheckPipeline;
@@ -58,20 +54,16 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   life.add('policies', () => policies.close());
   const policy = policies.live;
 
-  const store = openStore(config, log, life);
+  const store = await openStore(config, log, life, env);
+  const src = store.sources;
   const jwt = new JwtVerifier(config.auth.jwt, env);
-  const context = new ContextLoader(config, new TenantRepository(store.db), new GroupRepository(store.db));
-  const apiKeys = new ApiKeyVerifier(new ApiKeyRepository(store.db), config.auth.api_keys.cache_size, (id) => store.writes.keyUsed(id));
-  const federation = new FederationVerifier(config.federation.signing_key_file, new FederationRepository(store.db));
+  const context = new ContextLoader(config, src.tenants, src.groups);
+  const apiKeys = new ApiKeyVerifier(src.apiKeys, config.auth.api_keys.cache_size, (id) => store.writes.keyUsed(id));
+  const federation = new FederationVerifier(config.federation.signing_key_file, src.grants);
   const { quota, redisLimiter } = await buildQuota(config, store, log, repeated, life, clock);
-  const invalidate = () => {
-    metrics?.storeChanges.inc();
-    context.invalidate();
-    apiKeys.invalidate();
-    quota?.invalidate();
-  };
-  const stopWatching = watchDataVersion(store.db, config.store.poll_interval_ms, invalidate);
-  life.add('store watch', stopWatching);
+  const caches = cachesOf(context, apiKeys, quota, () => metrics?.storeChanges.inc());
+  store.watch(caches);
+  const invalidate = caches.all;
 
   const tenancy = new TenancyPhase(new TenantResolver(config.tenancy), context);
   const pipeline = new CheckPipeline({ config, jwt, apiKeys, federation, tenancy, policy, quota, log: repeated });
@@ -95,7 +87,7 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   metrics.setRevision('live', policy.revision);
   if (policies.shadow) metrics.setRevision('shadow', policies.shadow.revision);
   const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log, audit: (entry) => store.writes.record(entry), opaEnvoy });
-  return { db: store.db, policies, pipeline, service, metrics, quota, redisLimiter, invalidate };
+  return { store, db: store.db as Db, policies, pipeline, service, metrics, quota, redisLimiter, invalidate };
 }
 
 /** The OPA-Envoy mode's options, the descriptor set read once at start-up. */
@@ -110,33 +102,32 @@ async function opaEnvoyOptions(config: Config): Promise<OpaEnvoyOptions> {
   return { dryRun: p.dry_run, skipRequestBodyParse: p.skip_request_body_parse, protoDescriptor };
 }
 
-interface Store {
-  db: Db;
-  writer: StoreWriter;
-  writes: WriteBehind;
-}
-
-/** The SQLite store, its background thread and its writers (closed after everything that writes to them). */
-function openStore(config: Config, log: Logger, life: Lifecycle): Store {
-  const db = openDatabase(config.store.path, { cacheMb: config.store.cache_mb });
-  life.add('store', () => db.close());
-  const storeThread =
-    config.store.checkpoint_interval_ms > 0
-      ? startStoreThread(db, config.store.checkpoint_interval_ms, (err) => log.warn({ err }, 'store thread failed; checkpoints and key last-use writes on the serving thread again'))
-      : undefined;
-  if (storeThread) life.add('store thread', () => storeThread.close());
-  const writer = new StoreWriter(db, storeThread);
-  life.add('store writer', () => writer.close());
-  const writes = new WriteBehind(writer, 1000, (err) => log.error({ err }, 'write-behind flush failed'));
-  life.add('write-behind', () => writes.close());
-  return { db, writer, writes };
+/** What the caches drop on a store change: exactly the entries it affects, or everything. */
+function cachesOf(context: ContextLoader, apiKeys: ApiKeyVerifier, quota: QuotaService | undefined, counted: () => void) {
+  return {
+    all: () => {
+      counted();
+      context.invalidate();
+      apiKeys.invalidate();
+      quota?.invalidate();
+    },
+    change: (c: StoreChange) => {
+      counted();
+      if (c.kind === 'tenant') {
+        context.invalidateTenant(c.tenant);
+        apiKeys.invalidateTenant(c.tenant);
+        quota?.invalidateTenant(c.tenant);
+      } else if (c.kind === 'user') context.invalidateUser(c.tenant, c.user);
+      else if (c.kind === 'key') apiKeys.invalidateKey(c.key);
+      else if (c.kind === 'quota') quota?.invalidateTenant(c.tenant);
+    },
+  };
 }
 
 /** Quotas: local counters (flushed to the store), or Redis in front of them; undefined when quotas are off. */
 async function buildQuota(config: Config, store: Store, log: Logger, repeated: RepeatedLog, life: Lifecycle, clock?: () => number) {
   const q = config.quota;
-  const quotaRepo = new QuotaRepository(store.db);
-  const localLimiter = new LocalLimiter(quotaRepo);
+  const localLimiter = new LocalLimiter(store.sources.usage);
   let redisLimiter: RedisLimiter | undefined;
   if (q.enabled && q.store === 'redis') {
     // Loaded only when asked for: ioredis alone is about 10 MB of memory.
@@ -164,7 +155,7 @@ async function buildQuota(config: Config, store: Store, log: Logger, repeated: R
   }
   const usage = new UsageFlusher(localLimiter, store.writer, q.flush_interval_ms, (err) => log.error({ err }, 'usage flush failed'));
   life.add('usage flush', () => usage.close());
-  const quota = q.enabled ? new QuotaService(config, quotaRepo, redisLimiter ?? localLimiter, clock) : undefined;
+  const quota = q.enabled ? new QuotaService(config, store.sources.overrides, redisLimiter ?? localLimiter, clock) : undefined;
   return { quota, redisLimiter };
 }
 

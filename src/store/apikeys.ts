@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from './database.js';
 import { StoreError } from '../core/errors.js';
-import { TIERS, type Tier } from '../core/tenants.js';
+import type { Tier } from '../core/tenants.js';
+import { checkScopes, checkTier, checkUser, isoExpiry } from '../core/validate.js';
 import type { ApiKeySource } from '../identity/apikey.js';
 import { sha256Bytes } from '../util/digest.js';
 import { KEY_PREFIX, publicView, type ApiKey, type ApiKeyRecord } from '../core/api-keys.js';
@@ -26,8 +27,6 @@ const fromRow = (r: Row): ApiKeyRecord => ({
 });
 // The hash as hex from SQLite itself: a BLOB column would come back as a Buffer (an ArrayBuffer per row).
 const COLUMNS = 'id, tenant_id, user_id, name, lower(hex(secret_hash)) AS secret_hash, scopes, tier, created_at, expires_at, revoked_at, rotated_to, last_used_at';
-
-const SCOPE = /^(\*|[a-z0-9][a-z0-9_.-]*):(\*|[a-z0-9][a-z0-9_.-]*)$/;
 
 export class ApiKeyRepository implements ApiKeySource {
   private readonly byId;
@@ -68,16 +67,11 @@ export class ApiKeyRepository implements ApiKeySource {
   /** Returns the record and the full key; the key is never stored and cannot be shown again. */
   create(o: { tenant_id: string; user_id: string; name?: string; scopes?: string[]; tier?: Tier | null; expires_at?: string | null }): { record: ApiKey; key: string } {
     if (!this.db.prepare('SELECT 1 FROM tenants WHERE id = ?').get(o.tenant_id)) throw new StoreError(`unknown tenant ${o.tenant_id}`, 'not_found');
-    if (!o.user_id.trim()) throw new StoreError('user must not be empty', 'invalid');
+    checkUser(o.user_id);
     const scopes = o.scopes ?? [];
-    for (const s of scopes) if (!SCOPE.test(s)) throw new StoreError(`invalid scope "${s}": use action:resource (e.g. read:completions, read:*)`, 'invalid');
-    if (o.tier && !TIERS.includes(o.tier)) throw new StoreError(`invalid tier "${o.tier}": one of ${TIERS.join(', ')}`, 'invalid');
-    let expires: string | null = null;
-    if (o.expires_at) {
-      const t = Date.parse(o.expires_at);
-      if (Number.isNaN(t)) throw new StoreError(`invalid expiry "${o.expires_at}": use ISO 8601`, 'invalid');
-      expires = new Date(t).toISOString();
-    }
+    checkScopes(scopes);
+    if (o.tier) checkTier(o.tier);
+    const expires = isoExpiry(o.expires_at);
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     this.insert.run({

@@ -4,8 +4,7 @@ import type { Db } from './database.js';
 import { StoreError } from '../core/errors.js';
 import type { GrantSource } from '../identity/federation.js';
 import type { FederationGrant } from '../core/federation.js';
-
-const RESOURCE = /^(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,127})$/;
+import { checkGrant } from '../core/validate.js';
 
 export class FederationRepository implements GrantSource {
   private readonly byId;
@@ -36,22 +35,16 @@ export class FederationRepository implements GrantSource {
   create(o: { source: string; target: string; resource_type: string; resource_id?: string | null; access: string; expires_at: string }): FederationGrant {
     const exists = this.db.prepare('SELECT 1 FROM tenants WHERE id = ?');
     for (const t of [o.source, o.target]) if (!exists.get(t)) throw new StoreError(`unknown tenant ${t}`, 'not_found');
-    if (o.source === o.target) throw new StoreError('a federation grant needs two different tenants', 'invalid');
-    if (o.access !== 'read' && o.access !== 'write') throw new StoreError(`invalid access "${o.access}": read or write`, 'invalid');
-    if (!RESOURCE.test(o.resource_type)) throw new StoreError(`invalid resource type "${o.resource_type}"`, 'invalid');
-    if (o.resource_id != null && !RESOURCE.test(o.resource_id)) throw new StoreError(`invalid resource id "${o.resource_id}"`, 'invalid');
-    const exp = Date.parse(o.expires_at);
-    if (Number.isNaN(exp)) throw new StoreError(`invalid expiry "${o.expires_at}": use ISO 8601 or a duration such as 7d`, 'invalid');
-    if (exp <= Date.now()) throw new StoreError('the grant would already be expired', 'invalid');
+    const expires = checkGrant(o);
     const grant: FederationGrant = {
       id: `fg_${randomBytes(8).toString('hex')}`,
       source_tenant: o.source,
       target_tenant: o.target,
       resource_type: o.resource_type,
       resource_id: o.resource_id ?? null,
-      access: o.access,
+      access: o.access as FederationGrant['access'],
       created_at: new Date().toISOString(),
-      expires_at: new Date(exp).toISOString(),
+      expires_at: expires,
       revoked_at: null,
     };
     this.insert.run(grant);

@@ -1,4 +1,5 @@
 // Versioned schema migrations: index i upgrades user_version i to i+1. Append only; never edit a shipped one.
+// PostgreSQL has the same history, version for version (pg/migrations.ts).
 export const migrations: string[] = [
   `
   CREATE TABLE tenants (
@@ -109,6 +110,14 @@ export const migrations: string[] = [
     window_start TEXT NOT NULL,
     count        INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, subject, window, window_start)
+  ) STRICT;
+  `,
+  // Fleet mode: usage batches already added (PostgreSQL's flushes are idempotent by batch id; kept here so that both
+  // engines share one history and `store copy` maps one to the other).
+  `
+  CREATE TABLE usage_batches (
+    id TEXT PRIMARY KEY,
+    at TEXT NOT NULL
   ) STRICT;
   `,
 ];

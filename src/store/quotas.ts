@@ -1,17 +1,13 @@
 // Quota limit overrides (per tenant, group or API key) and the persisted usage counters.
 import type { Db } from './database.js';
 import { StoreError } from '../core/errors.js';
-import { LIMIT_FIELDS, type LimitSet, type QuotaOverride, type QuotaScope } from '../core/limits.js';
+import type { LimitSet, QuotaOverride, QuotaScope } from '../core/limits.js';
+import { checkLimits, mergeLimits } from '../core/validate.js';
 import type { UsageDelta, UsageSource } from '../quota/limiter.js';
 import type { OverrideSource } from '../quota/service.js';
 
-export interface UsageRow {
-  tenant_id: string;
-  subject: string;
-  window: 'day' | 'month';
-  window_start: string;
-  count: number;
-}
+export type { UsageRow } from '../core/admin-store.js';
+import type { UsageRow } from '../core/admin-store.js';
 
 export class QuotaRepository implements UsageSource, OverrideSource {
   private readonly getStmt;
@@ -52,12 +48,7 @@ export class QuotaRepository implements UsageSource, OverrideSource {
 
   /** Sets the given fields (others keep their value; null clears one). */
   set(tenantId: string, scope: QuotaScope, scopeId: string, change: LimitSet): QuotaOverride {
-    for (const f of LIMIT_FIELDS) {
-      const v = change[f];
-      if (v != null && (!Number.isFinite(v) || v <= 0 || (f !== 'rate' && !Number.isInteger(v)))) {
-        throw new StoreError(`invalid ${f.replace('_', '-')} ${v}: a positive ${f === 'rate' ? 'number' : 'whole number'}`, 'invalid');
-      }
-    }
+    checkLimits(change);
     if (!this.db.prepare('SELECT 1 FROM tenants WHERE id = ?').get(tenantId)) throw new StoreError(`unknown tenant ${tenantId}`, 'not_found');
     if (scope === 'group' && !this.db.prepare('SELECT 1 FROM groups WHERE tenant_id = ? AND id = ?').get(tenantId, scopeId)) {
       throw new StoreError(`unknown group ${scopeId} in tenant ${tenantId}`, 'not_found');
@@ -66,9 +57,7 @@ export class QuotaRepository implements UsageSource, OverrideSource {
       throw new StoreError(`unknown API key ${scopeId} in tenant ${tenantId}`, 'not_found');
     }
     const before = this.get(tenantId, scope, scopeId);
-    const row: Record<string, unknown> = { tenant_id: tenantId, scope, scope_id: scopeId, updated_at: new Date().toISOString() };
-    for (const f of LIMIT_FIELDS) row[f] = change[f] !== undefined ? change[f] : (before?.[f] ?? null);
-    this.upsert.run(row);
+    this.upsert.run({ tenant_id: tenantId, scope, scope_id: scopeId, updated_at: new Date().toISOString(), ...mergeLimits(before, change) });
     return this.get(tenantId, scope, scopeId)!;
   }
 

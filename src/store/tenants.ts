@@ -4,7 +4,8 @@ import { DEFAULT_GROUPS } from '../core/groups.js';
 import { GroupRepository } from './groups.js';
 import { StoreError } from '../core/errors.js';
 import type { TenantSource } from '../tenancy/context.js';
-import { TENANT_ID_PATTERN, TIERS, isValidTenantId, type Tenant, type TenantStatus, type Tier } from '../core/tenants.js';
+import { type Tenant, type TenantStatus, type Tier } from '../core/tenants.js';
+import { checkAnchorDay, checkTenantId, checkTenantName, checkTier, checkUpstream } from '../core/validate.js';
 
 export class TenantRepository implements TenantSource {
   private readonly byId;
@@ -37,14 +38,12 @@ export class TenantRepository implements TenantSource {
 
   /** Creates the tenant with its default groups (admin, analyst, viewer) in one transaction. */
   create(input: { id: string; name: string; tier: Tier; status?: TenantStatus; upstream?: string | null }): Tenant {
-    if (!isValidTenantId(input.id)) {
-      throw new StoreError(`invalid tenant id "${input.id}": must match ${TENANT_ID_PATTERN.source}`, 'invalid');
-    }
-    if (!TIERS.includes(input.tier)) throw new StoreError(`invalid tier "${input.tier}": one of ${TIERS.join(', ')}`, 'invalid');
-    if (!input.name.trim()) throw new StoreError('tenant name must not be empty', 'invalid');
+    checkTenantId(input.id);
+    checkTier(input.tier);
+    checkTenantName(input.name);
     if (this.get(input.id)) throw new StoreError(`tenant ${input.id} already exists`, 'conflict');
     const now = new Date().toISOString();
-    if (input.upstream !== undefined && input.upstream !== null) validUpstream(input.upstream);
+    if (input.upstream !== undefined && input.upstream !== null) checkUpstream(input.upstream);
     const tenant: Tenant = { id: input.id, name: input.name, tier: input.tier, status: input.status ?? 'active', upstream: input.upstream ?? null, billing_anchor_day: null, created_at: now, updated_at: now };
     // IMMEDIATE (here and below): reads come before writes; see Admin.change.
     this.db.transaction(() => {
@@ -65,16 +64,16 @@ export class TenantRepository implements TenantSource {
     if (!this.get(id)) throw new StoreError(`unknown tenant ${id}`, 'not_found');
     const now = new Date().toISOString();
     if (change.tier !== undefined) {
-      if (!TIERS.includes(change.tier)) throw new StoreError(`invalid tier "${change.tier}": one of ${TIERS.join(', ')}`, 'invalid');
+      checkTier(change.tier);
       this.setTierStmt.run(change.tier, now, id);
     }
     if (change.billing_anchor_day !== undefined) {
       const d = change.billing_anchor_day;
-      if (d !== null && (!Number.isInteger(d) || d < 1 || d > 28)) throw new StoreError(`invalid billing anchor day ${d}: 1 to 28`, 'invalid');
+      checkAnchorDay(d);
       this.db.prepare('UPDATE tenants SET billing_anchor_day = ?, updated_at = ? WHERE id = ?').run(d, now, id);
     }
     if (change.upstream !== undefined) {
-      if (change.upstream !== null) validUpstream(change.upstream);
+      if (change.upstream !== null) checkUpstream(change.upstream);
       this.setUpstreamStmt.run(change.upstream, now, id);
     }
     return this.get(id)!;
@@ -90,11 +89,5 @@ export class TenantRepository implements TenantSource {
       this.db.prepare('DELETE FROM quota_usage WHERE tenant_id = ?').run(id);
       return tenant;
     }).immediate();
-  }
-}
-
-function validUpstream(upstream: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(upstream)) {
-    throw new StoreError(`invalid upstream "${upstream}": a cluster name (letters, digits, "_", ".", ":", "-")`, 'invalid');
   }
 }

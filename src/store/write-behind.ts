@@ -2,7 +2,7 @@
 // in memory and handed to the store writer (writes.ts) at most every interval, and on shutdown. A batch that
 // fails is kept for the next round rather than lost.
 import type { AuditInput } from '../core/audit.js';
-import type { StoreWriter } from './writes.js';
+import type { BatchWriter } from './writes.js';
 import { Periodic } from '../util/periodic.js';
 
 export class WriteBehind {
@@ -11,7 +11,7 @@ export class WriteBehind {
   private readonly periodic: Periodic;
 
   constructor(
-    private readonly writer: StoreWriter,
+    private readonly writer: BatchWriter,
     intervalMs: number,
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {

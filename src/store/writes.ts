@@ -9,6 +9,12 @@ import { QuotaRepository } from './quotas.js';
 import type { UsageDelta } from '../quota/limiter.js';
 import type { StoreThread } from './store-thread.js';
 
+/** Where batches go: SQLite's writer here, PostgreSQL's (pg/writer.ts). */
+export interface BatchWriter {
+  write(batch: WriteBatch): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface WriteBatch {
   keysUsed?: { ids: string[]; at: string };
   audits?: AuditInput[];
@@ -56,7 +62,7 @@ function batchApplier(db: Db, thread: StoreThread | undefined): (batch: WriteBat
  * Applies batches one after another, in order: key last use on the store thread when there is one (it runs at the
  * lowest priority, so it takes only what the checks leave of a shared core), the rest on the main connection.
  */
-export class StoreWriter {
+export class StoreWriter implements BatchWriter {
   private readonly apply: (b: WriteBatch) => Promise<void>;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;

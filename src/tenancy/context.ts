@@ -13,19 +13,20 @@ import type { Group, MemberGroup, MemberGroupRow } from '../core/groups.js';
 import { aggregate, tierLimits } from './effective.js';
 import { type EffectiveContext } from '../core/limits.js';
 import { sha256Base64 } from '../util/digest.js';
+import { shared } from '../util/shared.js';
 
 // lru-cache cannot hold undefined, so a known-absent tenant is cached as this marker.
 const ABSENT = Symbol('absent');
 
-/** Where the context loader reads tenants (the store implements it). */
+/** Where the context loader reads tenants (the store implements it): SQLite answers at once, PostgreSQL later. */
 export interface TenantSource {
-  get(id: string): Tenant | undefined;
+  get(id: string): Tenant | undefined | Promise<Tenant | undefined>;
 }
 
 /** Where it reads a user's groups: as stored, so that a set of groups already known costs no parsing. */
 export interface GroupSource {
-  activeGroupRowsOf(tenantId: string, userId: string, now: Date): MemberGroupRow[];
-  get(tenantId: string, id: string): Group | undefined;
+  activeGroupRowsOf(tenantId: string, userId: string, now: Date): MemberGroupRow[] | Promise<MemberGroupRow[]>;
+  get(tenantId: string, id: string): Group | undefined | Promise<Group | undefined>;
   fromRow(row: MemberGroupRow): MemberGroup;
 }
 
@@ -36,6 +37,10 @@ export class ContextLoader {
   private readonly interned: LRUCache<string, EffectiveContext>;
   hits = 0;
   misses = 0;
+  /** Loads under way from an asynchronous store, shared by every check that misses on the same key. */
+  private readonly pending = new Map<string, Promise<unknown>>();
+  /** Moves on with every change: a load that started before one does not fill the cache with what it read. */
+  private generation = 0;
 
   constructor(
     private readonly config: Config,
@@ -47,22 +52,38 @@ export class ContextLoader {
     this.interned = new LRUCache({ max: config.tenancy.context_cache_size });
   }
 
-  tenant(id: string): Tenant | null {
-    let v = this.tenants.get(id);
-    if (v === undefined) {
-      this.misses++;
-      v = this.tenantRepo.get(id) ?? ABSENT;
-      // Keyed by the store's copy of the id where there is one: the id given may be a slice of a longer header
-      // value (a host name), which the cache would keep in memory whole.
-      this.tenants.set(v === ABSENT ? id : v.id, v);
-    } else {
+  /**
+   * The tenant's record, or null when there is none. From the cache, else from the store: at once from SQLite; from
+   * PostgreSQL as a promise that every concurrent miss for the same tenant shares (one query).
+   */
+  tenant(id: string): Tenant | null | Promise<Tenant | null> {
+    const v = this.tenants.get(id);
+    if (v !== undefined) {
       this.hits++;
+      return v === ABSENT ? null : v;
     }
-    return v === ABSENT ? null : v;
+    this.misses++;
+    // A load under way for this tenant: wait for it rather than ask the store again.
+    const key = `t\u0000${id}`;
+    const waiting = this.pending.get(key) as Promise<Tenant | null> | undefined;
+    if (waiting) return waiting;
+    const loaded = this.tenantRepo.get(id);
+    if (!(loaded instanceof Promise)) return this.keepTenant(id, loaded);
+    const gen = this.generation;
+    return shared(this.pending, key, () => loaded.then((t) => this.keepTenant(id, t, gen)));
+  }
+
+  /** Caches what the store said, unless a change came in while it was being asked (that answer may be stale). */
+  private keepTenant(id: string, t: Tenant | undefined, gen = this.generation): Tenant | null {
+    if (gen !== this.generation) return t ?? null;
+    // Keyed by the store's copy of the id where there is one: the id given may be a slice of a longer header value
+    // (a host name), which the cache would keep in memory whole.
+    this.tenants.set(t ? t.id : id, t ?? ABSENT);
+    return t ?? null;
   }
 
   /** The user's aggregated groups in the tenant; `claimGroups` are group ids from the token (only existing ones count). */
-  user(tenant: Tenant, userId: string, claimGroups: readonly string[]): EffectiveContext {
+  user(tenant: Tenant, userId: string, claimGroups: readonly string[]): EffectiveContext | Promise<EffectiveContext> {
     const key = claimGroups.length ? `${tenant.id}\u0000${userId}\u0000${claimGroups.join(',')}` : `${tenant.id}\u0000${userId}`;
     const hit = this.contexts.get(key);
     if (hit && hit.valid_until > Date.now()) {
@@ -70,13 +91,18 @@ export class ContextLoader {
       return hit;
     }
     this.misses++;
+    const waiting = this.pending.get(`u\u0000${key}`) as Promise<EffectiveContext> | undefined;
+    if (waiting) return waiting;
     const now = new Date();
     const rows = this.groupRepo.activeGroupRowsOf(tenant.id, userId, now);
-    const fromClaim: Group[] = [];
-    for (const id of claimGroups) {
-      const g = this.groupRepo.get(tenant.id, id);
-      if (g?.active) fromClaim.push(g);
-    }
+    const fromClaim = claimGroups.map((id) => this.groupRepo.get(tenant.id, id));
+    if (!(rows instanceof Promise) && !fromClaim.some((g) => g instanceof Promise)) return this.build(key, tenant, rows, fromClaim as (Group | undefined)[]);
+    const gen = this.generation;
+    return shared(this.pending, `u\u0000${key}`, async () => this.build(key, tenant, await rows, await Promise.all(fromClaim), gen));
+  }
+
+  private build(key: string, tenant: Tenant, rows: MemberGroupRow[], claimed: (Group | undefined)[], gen = this.generation): EffectiveContext {
+    const fromClaim = claimed.filter((g): g is Group => g?.active === true);
     let validUntil = Infinity;
     for (const m of rows) if (m.membership_expires_at) validUntil = Math.min(validUntil, Date.parse(m.membership_expires_at));
     // Interned by what aggregate() reads, as stored: the same inputs build the same context, so a user whose
@@ -89,13 +115,38 @@ export class ContextLoader {
       ctx = aggregate(rows.map((r) => this.groupRepo.fromRow(r)), fromClaim, tenant, tierLimits(this.config, tenant), validUntil);
       this.interned.set(digest, ctx);
     }
-    this.contexts.set(key, ctx);
+    if (gen === this.generation) this.contexts.set(key, ctx);
     return ctx;
   }
 
+  /** One tenant's data changed (its record, a group, quotas): its record and every context in it go. */
+  invalidateTenant(id: string): void {
+    this.generation++;
+    // Loads under way read the old data: later misses must not wait for them.
+    this.pending.delete(`t\u0000${id}`);
+    for (const k of [...this.pending.keys()]) if (k.startsWith(`u\u0000${id}\u0000`)) this.pending.delete(k);
+    this.tenants.delete(id);
+    dropPrefix(this.contexts, `${id}\u0000`);
+  }
+
+  /** One user's memberships changed: that user's contexts go. */
+  invalidateUser(tenantId: string, userId: string): void {
+    this.generation++;
+    for (const k of [...this.pending.keys()]) if (k === `u\u0000${tenantId}\u0000${userId}` || k.startsWith(`u\u0000${tenantId}\u0000${userId}\u0000`)) this.pending.delete(k);
+    const key = `${tenantId}\u0000${userId}`;
+    this.contexts.delete(key);
+    dropPrefix(this.contexts, `${key}\u0000`);
+  }
+
   invalidate(): void {
+    this.generation++;
+    this.pending.clear();
     this.tenants.clear();
     this.contexts.clear();
     this.interned.clear();
   }
+}
+
+function dropPrefix<V extends {}>(cache: LRUCache<string, V>, prefix: string): void {
+  for (const k of [...cache.keys()]) if (k.startsWith(prefix)) cache.delete(k);
 }

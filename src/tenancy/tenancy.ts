@@ -22,18 +22,25 @@ export class TenancyPhase {
     private readonly context: ContextLoader,
   ) {}
 
-  resolve(req: NormalizedRequest, identity: Identity): Tenancy | Denial {
+  /** At once when the caches (or SQLite) answer; a promise when a PostgreSQL store must be asked first. */
+  resolve(req: NormalizedRequest, identity: Identity): Tenancy | Denial | Promise<Tenancy | Denial> {
     const tenantId = this.resolver.identityTenant(identity);
     if (tenantId instanceof Denial) return tenantId;
     const hints = this.resolver.hints(req);
     if (hints instanceof Denial) return hints;
     const tenant = this.context.tenant(tenantId);
+    if (tenant instanceof Promise) return tenant.then((t) => this.withContext(tenantId, t, hints, identity));
+    return this.withContext(tenantId, tenant, hints, identity);
+  }
+
+  private withContext(tenantId: string, tenant: Tenant | null, hints: TenantHint[], identity: Identity): Tenancy | Promise<Tenancy> {
     const effective = tenant ? this.context.user(tenant, identity.subject ?? '', identity.claim_groups ?? NO_GROUPS) : null;
+    if (effective instanceof Promise) return effective.then((e) => ({ tenantId, tenant, effective: e, hints }));
     return { tenantId, tenant, effective, hints };
   }
 
   /** Another tenant's record (a federation target). */
-  tenant(id: string): Tenant | null {
+  tenant(id: string): Tenant | null | Promise<Tenant | null> {
     return this.context.tenant(id);
   }
 }

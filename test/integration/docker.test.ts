@@ -12,6 +12,8 @@ import { PolicyEngine } from '../../src/policy/engine.js';
 import { spawnServe } from '../support/serve-process.js';
 import { createAuthClient } from '../../src/cli/check-client.js';
 import { envoyCheck } from '../support/envoy.js';
+import { parse as parseYaml } from 'yaml';
+import { envOverrides, parseConfig } from '../../src/core/config.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
@@ -25,6 +27,31 @@ describe('docker-compose.yml', () => {
     expect(out).toMatch(/^ {2}envoy:$/m);
     expect(out).toMatch(/^ {2}tenantgate:$/m);
     expect(out).toMatch(/^ {2}upstream:$/m);
+    const fleet = execFileSync(compose![0]!, [...compose!.slice(1), '-f', join(ROOT, 'docker-compose.yml'), '--profile', 'fleet', 'config'], { encoding: 'utf8', cwd: ROOT });
+    for (const s of ['postgres', 'redis', 'fleet-seed', 'tenantgate-fleet', 'envoy-fleet']) expect(fleet).toMatch(new RegExp(`^ {2}${s}:$`, 'm'));
+  });
+});
+
+describe('docker-compose.yml, fleet profile', () => {
+  const doc = parseYaml(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Record<string, any>> };
+  const fleet = Object.entries(doc.services).filter(([, s]) => (s.profiles as string[] | undefined)?.includes('fleet'));
+
+  it('runs PostgreSQL, Redis and two tenantgate replicas behind their own Envoy, on the same envoy.yaml', () => {
+    expect(fleet.map(([n]) => n).sort()).toEqual(['envoy-fleet', 'fleet-seed', 'postgres', 'redis', 'tenantgate-fleet']);
+    const replicas = doc.services['tenantgate-fleet']!;
+    expect(replicas.deploy).toEqual({ replicas: 2 });
+    // Envoy's cluster address "tenantgate" is both replicas on the fleet network.
+    expect(replicas.networks.fleet.aliases).toEqual(['tenantgate']);
+    expect(doc.services['envoy-fleet']!.volumes).toEqual(doc.services.envoy!.volumes);
+  });
+
+  it("each replica's environment is a valid configuration on PostgreSQL and Redis", () => {
+    const env = doc.services['tenantgate-fleet']!.environment as Record<string, string>;
+    const config = parseConfig(envOverrides(env));
+    expect(config.store.url).toBe('postgres://tenantgate@postgres:5432/tenantgate');
+    expect(env[config.store.password_env]).toBe(doc.services.postgres!.environment.POSTGRES_PASSWORD);
+    expect([config.quota.store, config.quota.redis_url]).toEqual(['redis', 'redis://redis:6379']);
+    expect(config.server.address).toBe('0.0.0.0:9191');
   });
 });
 

@@ -5,11 +5,19 @@
 // real SQLite) must agree, with the headers naming the right tenant and user.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { bearer, mint, startTestServer, type TestServer } from '../support/server.js';
+import { bearer, mint, startTestServer, storeChanges, waitFor, type TestServer } from '../support/server.js';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/core/config.js';
+import type { AdminStore } from '../../src/core/admin-store.js';
+import { openDatabase } from '../../src/store/database.js';
+import { Admin } from '../../src/admin/operations.js';
+import { openPool } from '../../src/store/pg/connect.js';
+import { PgAdmin } from '../../src/store/pg/admin.js';
+import { startPostgres } from '../support/postgres.js';
 
 const USERS = ['u1', 'u2', 'u3'];
 const GROUPS = ['admin', 'analyst', 'viewer'] as const;
-// The default groups' permissions (README, "The authorization model"); a user in no group gets read:public.
+// The default groups' permissions (docs/model.md); a user in no group gets read:public.
 const GROUP_PERMISSIONS: Record<(typeof GROUPS)[number], string[]> = { admin: ['*:*'], analyst: ['read:*', 'query:*'], viewer: ['read:*'] };
 const RESOURCES = ['/api/v1/documents/1', '/api/v1/documents/2', '/api/v1/reports/2', '/api/v1/models', '/api/v1/items'];
 const METHODS = ['GET', 'POST', 'DELETE'];
@@ -111,17 +119,53 @@ function pathOf(w: World, r: Req): string {
   return r.named !== null && r.where === 'path' ? `/tenants/${w.tenants[r.named]}${r.resource}` : r.resource;
 }
 
-let t: TestServer;
 let worlds = 0;
-beforeAll(async () => {
-  t = await startTestServer({ tenants: [] });
-});
-afterAll(async () => {
-  await t?.close();
-});
 
-describe('tenant isolation', () => {
+/** A server on either engine, and its store's admin operations (on a connection of their own, as the CLI's). */
+interface Engine {
+  t: TestServer;
+  admin: AdminStore;
+  close(): Promise<void>;
+}
+
+async function sqliteEngine(): Promise<Engine> {
+  const t = await startTestServer({ tenants: [] });
+  const db = openDatabase(t.dbPath);
+  // The server's signing key: the federation tokens made here must verify there.
+  const config = parseConfig({ federation: { signing_key_file: join(t.dir, 'federation-key.json') } }, t.dir);
+  return { t, admin: new Admin(db, config, 'test'), close: async () => (db.close(), t.close()) };
+}
+
+async function postgresEngine(): Promise<Engine> {
+  const pg = await startPostgres();
+  const url = await pg.createDatabase('isolation');
+  const t = await startTestServer({ tenants: [], config: { store: { url } } });
+  const pool = openPool({ ...parseConfig({}).store, url });
+  return {
+    t,
+    admin: new PgAdmin(pool, parseConfig({ federation: { signing_key_file: join(t.dir, 'federation-key.json') } }, t.dir), 'test'),
+    close: async () => {
+      await pool.end();
+      await t.close();
+      pg.close();
+    },
+  };
+}
+
+describe.each([
+  ['SQLite', sqliteEngine],
+  ['PostgreSQL', postgresEngine],
+])('tenant isolation on %s', (_name, open) => {
+  let e: Engine;
+  beforeAll(async () => {
+    e = await open();
+  }, 60_000);
+  afterAll(async () => {
+    await e?.close();
+  });
+
   it('the server decides every request as the model of the rules does, in random worlds', async () => {
+    const { t, admin: a } = e;
     const seen: Record<string, number> = {};
     await fc.assert(
       fc.asyncProperty(worldArb.chain((w) => fc.tuple(fc.constant(w), fc.array(requestArb({ ...w, tenants: [] }), { minLength: 80, maxLength: 80 }))), async ([shape, requests]) => {
@@ -130,18 +174,18 @@ describe('tenant isolation', () => {
         const world: World = { ...shape, tenants: [0, 1, 2].map((i) => `w${n}-t${i}`) };
         const keys = new Map<string, string>();
         const tokens: string[] = [];
-        t.admin((a) => {
-          for (const id of world.tenants) a.tenantCreate({ id, name: id, tier: 'enterprise' });
-          for (const m of world.memberships) a.memberAdd({ tenant_id: world.tenants[m.tenant]!, user_id: m.user, group_id: m.group });
-          for (const id of world.tenants) for (const user of USERS) keys.set(`${id}/${user}`, a.apiKeyCreate({ tenant_id: id, user_id: user }).key);
-        });
+        for (const id of world.tenants) await a.tenantCreate({ id, name: id, tier: 'enterprise' });
+        for (const m of world.memberships) await a.memberAdd({ tenant_id: world.tenants[m.tenant]!, user_id: m.user, group_id: m.group });
+        for (const id of world.tenants) for (const user of USERS) keys.set(`${id}/${user}`, (await a.apiKeyCreate({ tenant_id: id, user_id: user })).key);
         for (const g of world.grants) {
-          const r = await t.adminAsync((a) => a.federationGrant({ source: world.tenants[g.source]!, target: world.tenants[g.target]!, resource_type: g.type, resource_id: g.id, access: g.access, expires_at: '2099-01-01T00:00:00Z' }));
+          const r = await a.federationGrant({ source: world.tenants[g.source]!, target: world.tenants[g.target]!, resource_type: g.type, resource_id: g.id, access: g.access, expires_at: '2099-01-01T00:00:00Z' });
           tokens.push(r.token);
-          if (g.revoked) t.admin((a) => a.federationRevoke(world.tenants[g.source]!, r.grant.id));
+          if (g.revoked) await a.federationRevoke(world.tenants[g.source]!, r.grant.id);
         }
         // One last write, then wait until the server has seen the store change (and so all of the above).
-        await t.change((a) => a.tenantUpdate(world.tenants[0]!, { tier: 'enterprise' }));
+        const before = await storeChanges(t.server);
+        await a.tenantUpdate(world.tenants[0]!, { billing_anchor_day: 2 });
+        await waitFor(async () => (await storeChanges(t.server)) > before, 'the server to see the store change');
 
         for (const r of requests) {
           const tenant = world.tenants[r.tenant]!;

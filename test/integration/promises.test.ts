@@ -1,4 +1,4 @@
-// README promises that had no test of their own, each through the real server: multi-group aggregation, the
+// Documented promises (docs/model.md) that had no test of their own, each through the real server: multi-group aggregation, the
 // policy-named quota bucket, the API key's --tier, the billing anchor day, server.max_request_bytes,
 // server.shutdown_timeout_ms, decision_log.redact_headers.
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 // What the documentation promises, written out here and not imported from the code under test, so that a change
-// to the code's own list cannot make the tests agree with it (README "How it decides", SECURITY.md).
+// to the code's own list cannot make the tests agree with it (docs/architecture.md "How it decides", SECURITY.md).
 export const DOCUMENTED_TRUSTED_HEADERS = [
   'x-tenant-id',
   'x-tenant-tier',

@@ -6,6 +6,8 @@ import { TenantRepository } from '../../src/store/tenants.js';
 import { GroupRepository } from '../../src/store/groups.js';
 import { ContextLoader } from '../../src/tenancy/context.js';
 import { parseConfig } from '../../src/core/config.js';
+import type { Tenant } from '../../src/core/tenants.js';
+import type { EffectiveContext } from '../../src/core/limits.js';
 
 function setup() {
   const db = openDatabase(':memory:');
@@ -15,7 +17,8 @@ function setup() {
     tenants.create({ id, name: id, tier, upstream });
   }
   const loader = new ContextLoader(parseConfig({}), tenants, groups);
-  const ctx = (tenant: string, user: string) => loader.user(loader.tenant(tenant)!, user, []);
+  // SQLite answers at once: no promise on this path.
+  const ctx = (tenant: string, user: string) => loader.user(loader.tenant(tenant) as Tenant, user, []) as EffectiveContext;
   return { groups, loader, ctx };
 }
 

@@ -1,0 +1,59 @@
+// The writes that follow checks (API keys' last use, audit entries of federated access, usage counts), batched, into
+// PostgreSQL. Every batch carries an id recorded in the same transaction: a batch retried after a commit whose
+// answer was lost is not applied twice, so the fleet's usage sums are exact. A batch is retried until it lands;
+// only at shutdown, with the store still down, is it given up (and said so).
+import { randomUUID } from 'node:crypto';
+import type { WriteBatch } from '../writes.js';
+import { inTransaction, type Pool } from './connect.js';
+import { appendAudits } from './queries.js';
+
+const RETRY_MS = 500;
+
+export class PgWriter {
+  private closing = false;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly onRetry: (err: unknown) => void,
+  ) {}
+
+  /** Resolves once the batch is committed (retrying meanwhile); rejects only when closed before it could be. */
+  write(batch: WriteBatch): Promise<void> {
+    const id = randomUUID();
+    const done = this.queue.then(() => this.apply(id, batch));
+    this.queue = done.catch(() => undefined);
+    return done;
+  }
+
+  private async apply(id: string, batch: WriteBatch): Promise<void> {
+    for (;;) {
+      try {
+        await inTransaction(this.pool, async (c) => {
+          const fresh = await c.query('INSERT INTO usage_batches (id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING', [id, new Date().toISOString()]);
+          if (fresh.rowCount === 0) return; // applied by an earlier attempt
+          if (batch.keysUsed?.ids.length) await c.query('UPDATE api_keys SET last_used_at = $1 WHERE id = ANY($2)', [batch.keysUsed.at, batch.keysUsed.ids]);
+          await appendAudits(c, batch.audits ?? []);
+          for (const d of batch.usage ?? []) {
+            await c.query(
+              `INSERT INTO quota_usage (tenant_id, subject, "window", window_start, count) VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (tenant_id, subject, "window", window_start) DO UPDATE SET count = quota_usage.count + EXCLUDED.count`,
+              [d.tenant, d.subject, d.window, new Date(d.start).toISOString(), d.count],
+            );
+          }
+        });
+        return;
+      } catch (err) {
+        if (this.closing) throw err;
+        this.onRetry(err);
+        await new Promise((r) => setTimeout(r, RETRY_MS));
+      }
+    }
+  }
+
+  /** Waits for what is queued; a batch still failing then is given up (its error is the caller's to log). */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.queue;
+  }
+}
