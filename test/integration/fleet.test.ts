@@ -154,8 +154,11 @@ describe('fleet mode: three replicas, one PostgreSQL, one Redis', () => {
     const [a, b, c] = replicas as [Replica, Replica, Replica];
     const known = { method: 'GET', path: '/api/v1/items', headers: [bearer(await mint({ tenant: 'globex', sub: 'known' }))] };
     for (const r of replicas) expect(outcome(await r.check(known))).toBe('allow');
+    const usageOf = async () => ((await a.admin('ShowUsage', { tenant: 'globex' })) as { totals: { day: { count: number }[] } }).totals.day[0]?.count ?? 0;
+    await waitFor(async () => (await usageOf()) === 3, 'the three checks in the usage');
     pg.stop();
     try {
+      // Counted while the store is down: flushed when it is back, none lost.
       for (const r of replicas) expect(outcome(await r.check(known))).toBe('allow');
       const unknown = { method: 'GET', path: '/api/v1/items', headers: [bearer(await mint({ tenant: 'globex', sub: 'stranger' }))] };
       const miss = await b.check(unknown);
@@ -167,6 +170,8 @@ describe('fleet mode: three replicas, one PostgreSQL, one Redis', () => {
     // Back: misses are answered, and a change through replica 1 reaches the others, none restarted.
     const after = { method: 'GET', path: '/api/v1/items', headers: [bearer(await mint({ tenant: 'globex', sub: 'newcomer' }))] };
     for (const r of [b, c]) await until(r, after, 'allow', 5000);
+    await waitFor(async () => (await usageOf()) >= 8, 'the counts made during the outage in the usage', 10_000);
+    expect(await usageOf()).toBe(8); // 3 before, 3 during, one 'newcomer' each on b and c
     await waitFor(async () => {
       try {
         await a.admin('SuspendTenant', { id: 'globex' });

@@ -131,6 +131,32 @@ describe('the store, on SQLite and on PostgreSQL', () => {
     expect(await pgs.usage.load('acme', '*', 'day', Date.UTC(2026, 10, 30))).toBe(sq.quotas.load('acme', '*', 'day', Date.UTC(2026, 10, 30)));
   });
 
+  it('refuses a schema newer than this tenantgate knows, on both engines', async () => {
+    const url = await pg.createDatabase('newer');
+    const p = openPool({ ...config.store, url });
+    try {
+      await migratePg(p);
+      await p.query('UPDATE tenantgate_schema SET version = 99');
+      await expect(migratePg(p)).rejects.toThrow("the store's schema version 99 is newer than this tenantgate (4): upgrade tenantgate");
+    } finally {
+      await p.end();
+    }
+    const file = join(dir, 'newer.db');
+    openDatabase(file).pragma('user_version = 99');
+    expect(() => openDatabase(file)).toThrow('database schema version 99 is newer than this tenantgate (4)');
+  });
+
+  it('with store.migrate off, an old schema is refused until store migrate has run', async () => {
+    const p = openPool({ ...config.store, url: await pg.createDatabase('old') });
+    try {
+      await expect(migratePg(p, false)).rejects.toThrow("the store's schema is at version 0, this tenantgate needs 4: run tenantgate store migrate");
+      expect(await migratePg(p, true)).toEqual({ from: 0, to: 4 });
+      expect(await migratePg(p, false)).toEqual({ from: 4, to: 4 });
+    } finally {
+      await p.end();
+    }
+  });
+
   it('connects with TLS as sslmode says: verify-full with the CA, require without one; a wrong CA is refused', async () => {
     const certs = makeCerts();
     const server = certs.server('pg');
