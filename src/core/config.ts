@@ -103,7 +103,8 @@ export const configSchema = z
         password_file: z.string().min(1).optional(),
         // For sslmode=verify-ca or verify-full in the URL: the CA that signs the server's certificate.
         ssl_ca_file: z.string().min(1).optional(),
-        pool_size: z.number().int().min(1).max(100).default(4),
+        // Connections per replica: cache misses under load run their reads side by side.
+        pool_size: z.number().int().min(1).max(100).default(8),
         // Apply the schema migrations at start-up (off: run `tenantgate store migrate` yourself first).
         migrate: z.boolean().default(true),
       })

@@ -4,6 +4,8 @@ import type { Logger } from '../telemetry/logger.js';
 
 export class Lifecycle {
   private readonly steps: { name: string; close: () => unknown }[] = [];
+  /** Set when shutdown begins: what retries (a store write) tries once more and gives up. */
+  closing = false;
 
   /** Registers `close` for what was just opened. */
   add(name: string, close: () => unknown): void {
@@ -12,6 +14,7 @@ export class Lifecycle {
 
   /** Closes everything, last opened first; a step that fails is logged and the rest still close. */
   async close(log: Logger): Promise<void> {
+    this.closing = true;
     for (const { name, close } of this.steps.splice(0).reverse()) {
       try {
         await close();

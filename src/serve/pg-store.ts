@@ -16,7 +16,7 @@ export async function openPgStore(config: Config, log: Logger, life: Lifecycle, 
   const pool = openPool(config.store, env);
   life.add('store', () => pool.end());
   const sources = new PgSources(pool);
-  const writer = new PgWriter(pool, (err) => log.warn({ err: (err as Error).message }, 'store write failed; retrying'));
+  const writer = new PgWriter(pool, (err, attempt) => attempt === 1 && log.warn({ err: (err as Error).message }, 'store write failed; retrying every half second until it lands'), () => life.closing);
   life.add('store writer', () => writer.close());
   const writes = new WriteBehind(writer, 1000, (err) => log.error({ err }, 'write-behind flush failed'));
   life.add('write-behind', () => writes.close());

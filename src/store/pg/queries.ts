@@ -8,10 +8,13 @@ import type { AuditEntry, AuditInput } from '../../core/audit.js';
 import type { UsageRow } from '../../core/admin-store.js';
 import { groupFromRow } from '../groups.js';
 
-/** A pool or a transaction's client: both run queries. */
+/** A pool or a transaction's client: both run queries, by text or as a named (prepared once per connection) one. */
 export interface Queryable {
-  query<R extends object = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
+  query<R extends object = Record<string, unknown>>(sql: string | { name: string; text: string; values: unknown[] }, params?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
 }
+
+/** The reads a cache miss makes: named, so each connection plans them once. */
+const named = (name: string, text: string, values: unknown[]) => ({ name: `tg_${name}`, text, values });
 
 const TENANT = 'id, name, tier, status, upstream, billing_anchor_day, created_at, updated_at';
 const GROUP = 'tenant_id, id, name, description, type, permissions, data_access_rules, data_access_level, resource_limits, routing, active, created_at, updated_at';
@@ -21,11 +24,11 @@ const OVERRIDE = 'tenant_id, scope, scope_id, per_minute, per_day, per_month, bu
 
 const first = async <R extends object>(q: Promise<{ rows: R[] }>): Promise<R | undefined> => (await q).rows[0];
 
-export const tenantById = (db: Queryable, id: string) => first(db.query<Tenant>(`SELECT ${TENANT} FROM tenants WHERE id = $1`, [id]));
+export const tenantById = (db: Queryable, id: string) => first(db.query<Tenant>(named('tenant', `SELECT ${TENANT} FROM tenants WHERE id = $1`, [id])));
 export const allTenants = async (db: Queryable) => (await db.query<Tenant>(`SELECT ${TENANT} FROM tenants ORDER BY id`)).rows;
 
 export async function groupById(db: Queryable, tenantId: string, id: string): Promise<Group | undefined> {
-  const r = await first(db.query<GroupRow>(`SELECT ${GROUP} FROM groups WHERE tenant_id = $1 AND id = $2`, [tenantId, id]));
+  const r = await first(db.query<GroupRow>(named('group', `SELECT ${GROUP} FROM groups WHERE tenant_id = $1 AND id = $2`, [tenantId, id])));
   return r && groupFromRow(r);
 }
 
@@ -44,11 +47,14 @@ export async function membershipsOf(db: Queryable, tenantId: string, userId?: st
 export async function activeGroupRows(db: Queryable, tenantId: string, userId: string, now: Date): Promise<MemberGroupRow[]> {
   const cols = GROUP.split(', ').map((c) => `g.${c}`).join(', ');
   const r = await db.query<MemberGroupRow>(
-    `SELECT ${cols}, m.role AS role, m.expires_at AS membership_expires_at
-       FROM memberships m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
-      WHERE m.tenant_id = $1 AND m.user_id = $2 AND g.active = 1 AND (m.expires_at IS NULL OR m.expires_at > $3)
-      ORDER BY m.joined_at, m.seq`,
-    [tenantId, userId, now.toISOString()],
+    named(
+      'user_groups',
+      `SELECT ${cols}, m.role AS role, m.expires_at AS membership_expires_at
+         FROM memberships m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+        WHERE m.tenant_id = $1 AND m.user_id = $2 AND g.active = 1 AND (m.expires_at IS NULL OR m.expires_at > $3)
+        ORDER BY m.joined_at, m.seq`,
+      [tenantId, userId, now.toISOString()],
+    ),
   );
   return r.rows;
 }
@@ -57,13 +63,13 @@ type KeyRow = Omit<ApiKeyRecord, 'scopes'> & { scopes: string };
 const keyFromRow = (r: KeyRow): ApiKeyRecord => ({ ...r, scopes: JSON.parse(r.scopes) as string[] });
 
 export async function keyById(db: Queryable, id: string): Promise<ApiKeyRecord | undefined> {
-  const r = await first(db.query<KeyRow>(`SELECT ${KEY} FROM api_keys WHERE id = $1`, [id]));
+  const r = await first(db.query<KeyRow>(named('key', `SELECT ${KEY} FROM api_keys WHERE id = $1`, [id])));
   return r && keyFromRow(r);
 }
 
 export const keysOf = async (db: Queryable, tenantId: string) => (await db.query<KeyRow>(`SELECT ${KEY} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id`, [tenantId])).rows.map(keyFromRow);
 
-export const grantById = (db: Queryable, id: string) => first(db.query<FederationGrant>('SELECT * FROM federation_grants WHERE id = $1', [id]));
+export const grantById = (db: Queryable, id: string) => first(db.query<FederationGrant>(named('grant', 'SELECT * FROM federation_grants WHERE id = $1', [id])));
 export const grantsOf = async (db: Queryable, tenantId: string) =>
   (await db.query<FederationGrant>('SELECT * FROM federation_grants WHERE source_tenant = $1 OR target_tenant = $1 ORDER BY created_at, id', [tenantId])).rows;
 
@@ -74,7 +80,7 @@ export const overridesOf = async (db: Queryable, tenantId: string) =>
 export const allOverrides = async (db: Queryable) => (await db.query<QuotaOverride>(`SELECT ${OVERRIDE} FROM quota_overrides ORDER BY tenant_id, scope, scope_id`)).rows;
 
 export async function usageCount(db: Queryable, tenant: string, subject: string, window: 'day' | 'month', start: number): Promise<number> {
-  const r = await first(db.query<{ count: number }>('SELECT count FROM quota_usage WHERE tenant_id = $1 AND subject = $2 AND "window" = $3 AND window_start = $4', [tenant, subject, window, new Date(start).toISOString()]));
+  const r = await first(db.query<{ count: number }>(named('usage', 'SELECT count FROM quota_usage WHERE tenant_id = $1 AND subject = $2 AND "window" = $3 AND window_start = $4', [tenant, subject, window, new Date(start).toISOString()])));
   return r?.count ?? 0;
 }
 

@@ -15,7 +15,10 @@ export class PgWriter {
 
   constructor(
     private readonly pool: Pool,
-    private readonly onRetry: (err: unknown) => void,
+    /** Told of each failed attempt (1, 2, ...) of a batch, before it is retried. */
+    private readonly onRetry: (err: unknown, attempt: number) => void,
+    /** Whether the server is shutting down: a failing batch is then given up, not retried. */
+    private readonly stopping: () => boolean = () => false,
   ) {}
 
   /** Resolves once the batch is committed (retrying meanwhile); rejects only when closed before it could be. */
@@ -27,7 +30,7 @@ export class PgWriter {
   }
 
   private async apply(id: string, batch: WriteBatch): Promise<void> {
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         await inTransaction(this.pool, async (c) => {
           const fresh = await c.query('INSERT INTO usage_batches (id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING', [id, new Date().toISOString()]);
@@ -44,8 +47,8 @@ export class PgWriter {
         });
         return;
       } catch (err) {
-        if (this.closing) throw err;
-        this.onRetry(err);
+        if (this.closing || this.stopping()) throw err;
+        this.onRetry(err, attempt);
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     }
