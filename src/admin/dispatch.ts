@@ -2,6 +2,8 @@
 // them on the store directly or, with --server, through the admin API, which runs the very same functions.
 import { parse as parseYaml } from 'yaml';
 import type { AdminStore } from '../core/admin-store.js';
+import { applyState, exportState } from '../state/apply.js';
+import { StateError } from '../state/documents.js';
 import { StoreError } from '../core/errors.js';
 import type { Tier } from '../core/tenants.js';
 import type { MembershipRole } from '../core/groups.js';
@@ -166,6 +168,17 @@ export const OPERATIONS: Record<string, Operation> = {
   },
 
   ListAudit: (a, r) => a.audit.list({ tenant: opt(r, 'tenant'), limit: auditLimit(r.limit) }),
+
+  ApplyState: async (a, r) => {
+    const files = (Array.isArray(r.files) ? r.files : []) as { file: string; text: string }[];
+    if (!files.length) throw new StoreError('no documents to apply', 'invalid');
+    try {
+      return await applyState(a, files, { dryRun: r.dry_run === true, prune: r.prune === true });
+    } catch (err) {
+      throw err instanceof StateError ? new StoreError(err.message, 'invalid') : err;
+    }
+  },
+  ExportState: async (a) => ({ files: await exportState(a) }),
 };
 
 /** How many audit entries to list: 100 when not given; anything but a whole number from 1 up is refused. */

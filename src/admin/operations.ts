@@ -166,4 +166,17 @@ export class Admin implements AdminStore {
       return { result: g, after: g };
     });
   }
+
+  /** One IMMEDIATE transaction around fn's operations (each of which becomes a savepoint in it). */
+  async atomically<T>(fn: (a: AdminStore) => Promise<T>): Promise<T> {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const r = await fn(this);
+      this.db.exec('COMMIT');
+      return r;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
 }

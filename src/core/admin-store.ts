@@ -80,6 +80,8 @@ export interface AdminStore {
   quotaSet(tenantId: string, scope: QuotaScope, scopeId: string, change: LimitSet): Awaitable<QuotaOverride>;
   federationGrant(o: GrantInput): Promise<{ grant: FederationGrant; token: string }>;
   federationRevoke(tenantId: string, id: string): Awaitable<FederationGrant>;
+  /** Runs fn's operations in one transaction: all are committed, or none (apply). */
+  atomically<T>(fn: (a: AdminStore) => Promise<T>): Promise<T>;
 }
 
 /** What one change touched, so that every replica drops exactly the cache entries it affects. */

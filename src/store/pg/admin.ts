@@ -255,6 +255,27 @@ export class PgAdmin implements AdminStore {
       return { result: after, after, change: { kind: 'grant', tenant: tenantId } };
     });
   }
+
+  /**
+   * fn's operations in one transaction: each operation's own transaction becomes a savepoint of it, and the
+   * replicas hear of the changes when it commits.
+   */
+  async atomically<T>(fn: (a: AdminStore) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    const committed: StoreChange[] = [];
+    try {
+      await c.query('BEGIN');
+      const r = await fn(new PgAdmin(savepoints(c), this.config, this.actor, (ch) => committed.push(ch)));
+      await c.query('COMMIT');
+      committed.forEach(this.onCommitted);
+      return r;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
 }
 
 async function upsertGroup(c: Client, tenantId: string, doc: unknown, before: Group | undefined): Promise<void> {
@@ -290,4 +311,19 @@ async function ownedKey(c: Client, tenantId: string, id: string) {
   const k = await q.keyById(c, id);
   if (!k || k.tenant_id !== tenantId) throw new StoreError(`unknown API key ${id} in tenant ${tenantId}`, 'not_found');
   return k;
+}
+
+/** A pool whose every connection is `c`, inside its transaction: BEGIN/COMMIT/ROLLBACK become savepoint commands. */
+function savepoints(c: Client): Pool {
+  let n = 0;
+  const client = {
+    query: (sql: unknown, params?: unknown[]) => {
+      if (sql === 'BEGIN') return c.query(`SAVEPOINT tg_${++n}`);
+      if (sql === 'COMMIT') return c.query(`RELEASE SAVEPOINT tg_${n--}`);
+      if (sql === 'ROLLBACK') return c.query(`ROLLBACK TO SAVEPOINT tg_${n--}`);
+      return c.query(sql as string, params);
+    },
+    release: () => undefined,
+  };
+  return { connect: async () => client, query: (sql: string, params?: unknown[]) => c.query(sql, params) } as unknown as Pool;
 }
