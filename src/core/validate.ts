@@ -1,6 +1,8 @@
 // What a change to the store must satisfy, whatever the engine: the checks both SQLite and PostgreSQL run before
 // they write, each failing with a StoreError that names the field and what it takes.
+import { randomBytes } from 'node:crypto';
 import { StoreError } from './errors.js';
+import type { FederationGrant } from './federation.js';
 import { TENANT_ID_PATTERN, TIERS, isValidTenantId, type Tier } from './tenants.js';
 import { ROLES, type MembershipRole } from './groups.js';
 import { LIMIT_FIELDS, type LimitSet } from './limits.js';
@@ -51,8 +53,24 @@ export function checkScopes(scopes: readonly string[]): void {
 
 const RESOURCE = /^(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,127})$/;
 
+/** A new federation grant from its fields, checked (the tenants' existence is the store's to check). */
+export function newGrant(o: { source: string; target: string; resource_type: string; resource_id?: string | null; access: string; expires_at: string }): FederationGrant {
+  const expires = checkGrant(o);
+  return {
+    id: `fg_${randomBytes(8).toString('hex')}`,
+    source_tenant: o.source,
+    target_tenant: o.target,
+    resource_type: o.resource_type,
+    resource_id: o.resource_id ?? null,
+    access: o.access as FederationGrant['access'],
+    created_at: new Date().toISOString(),
+    expires_at: expires,
+    revoked_at: null,
+  };
+}
+
 /** A federation grant's fields (the tenants' existence is the store's to check); its expiry as ISO 8601. */
-export function checkGrant(o: { source: string; target: string; resource_type: string; resource_id?: string | null; access: string; expires_at: string }): string {
+function checkGrant(o: { source: string; target: string; resource_type: string; resource_id?: string | null; access: string; expires_at: string }): string {
   if (o.source === o.target) throw new StoreError('a federation grant needs two different tenants', 'invalid');
   if (o.access !== 'read' && o.access !== 'write') throw new StoreError(`invalid access "${o.access}": read or write`, 'invalid');
   if (!RESOURCE.test(o.resource_type)) throw new StoreError(`invalid resource type "${o.resource_type}"`, 'invalid');

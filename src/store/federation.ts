@@ -1,10 +1,9 @@
 // Cross-tenant federation grants: tenant A may read or write tenant B's resources of one type (or one resource).
-import { randomBytes } from 'node:crypto';
 import type { Db } from './database.js';
 import { StoreError } from '../core/errors.js';
 import type { GrantSource } from '../identity/federation.js';
 import type { FederationGrant } from '../core/federation.js';
-import { checkGrant } from '../core/validate.js';
+import { newGrant } from '../core/validate.js';
 
 export class FederationRepository implements GrantSource {
   private readonly byId;
@@ -35,18 +34,7 @@ export class FederationRepository implements GrantSource {
   create(o: { source: string; target: string; resource_type: string; resource_id?: string | null; access: string; expires_at: string }): FederationGrant {
     const exists = this.db.prepare('SELECT 1 FROM tenants WHERE id = ?');
     for (const t of [o.source, o.target]) if (!exists.get(t)) throw new StoreError(`unknown tenant ${t}`, 'not_found');
-    const expires = checkGrant(o);
-    const grant: FederationGrant = {
-      id: `fg_${randomBytes(8).toString('hex')}`,
-      source_tenant: o.source,
-      target_tenant: o.target,
-      resource_type: o.resource_type,
-      resource_id: o.resource_id ?? null,
-      access: o.access as FederationGrant['access'],
-      created_at: new Date().toISOString(),
-      expires_at: expires,
-      revoked_at: null,
-    };
+    const grant = newGrant(o);
     this.insert.run(grant);
     return grant;
   }

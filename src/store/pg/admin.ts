@@ -218,18 +218,7 @@ export class PgAdmin implements AdminStore {
   async federationGrant(o: GrantInput): Promise<{ grant: FederationGrant; token: string }> {
     const grant = await this.change('federation.grant', o.target, null, async (c) => {
       for (const t of [o.source, o.target]) if (!(await q.tenantById(c, t))) throw new StoreError(`unknown tenant ${t}`, 'not_found');
-      const expires = v.checkGrant(o);
-      const g: FederationGrant = {
-        id: `fg_${randomBytes(8).toString('hex')}`,
-        source_tenant: o.source,
-        target_tenant: o.target,
-        resource_type: o.resource_type,
-        resource_id: o.resource_id ?? null,
-        access: o.access as FederationGrant['access'],
-        created_at: new Date().toISOString(),
-        expires_at: expires,
-        revoked_at: null,
-      };
+      const g = v.newGrant(o);
       await c.query(
         'INSERT INTO federation_grants (id, source_tenant, target_tenant, resource_type, resource_id, access, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
         [g.id, g.source_tenant, g.target_tenant, g.resource_type, g.resource_id, g.access, g.created_at, g.expires_at],
@@ -261,20 +250,10 @@ export class PgAdmin implements AdminStore {
    * replicas hear of the changes when it commits.
    */
   async atomically<T>(fn: (a: AdminStore) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
     const committed: StoreChange[] = [];
-    try {
-      await c.query('BEGIN');
-      const r = await fn(new PgAdmin(savepoints(c), this.config, this.actor, (ch) => committed.push(ch)));
-      await c.query('COMMIT');
-      committed.forEach(this.onCommitted);
-      return r;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+    const r = await inTransaction(this.pool, (c) => fn(new PgAdmin(savepoints(c), this.config, this.actor, (ch) => committed.push(ch))));
+    committed.forEach(this.onCommitted);
+    return r;
   }
 }
 
