@@ -1,7 +1,7 @@
 // Every change to the store, each in one transaction with its audit entry. The CLI calls these directly;
 // the admin API calls the same ones, so both write the same audit trail.
 import type { Config } from '../core/config.js';
-import type { Db } from '../store/database.js';
+import { openDatabase, type Db } from '../store/database.js';
 import { TenantRepository } from '../store/tenants.js';
 import { type Tier, type Tenant } from '../core/tenants.js';
 import { GroupRepository } from '../store/groups.js';
@@ -167,16 +167,25 @@ export class Admin implements AdminStore {
     });
   }
 
-  /** One IMMEDIATE transaction around fn's operations (each of which becomes a savepoint in it). */
+  /**
+   * One IMMEDIATE transaction around fn's operations (each of which becomes a savepoint in it), on a connection of
+   * its own: fn awaits between operations, and the server's own writes on this connection (usage, audits) must not
+   * fall into it.
+   */
   async atomically<T>(fn: (a: AdminStore) => Promise<T>): Promise<T> {
-    this.db.exec('BEGIN IMMEDIATE');
+    const own = this.db.memory ? this.db : openDatabase(this.db.name);
     try {
-      const r = await fn(this);
-      this.db.exec('COMMIT');
-      return r;
-    } catch (err) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      throw err;
+      own.exec('BEGIN IMMEDIATE');
+      try {
+        const r = await fn(own === this.db ? this : new Admin(own, this.config, this.actor));
+        own.exec('COMMIT');
+        return r;
+      } catch (err) {
+        if (own.inTransaction) own.exec('ROLLBACK');
+        throw err;
+      }
+    } finally {
+      if (own !== this.db) own.close();
     }
   }
 }

@@ -99,6 +99,17 @@ describe('apply and export', () => {
     expect(cli('tenant', 'list', '--config', cfg).stdout).toBe('(no tenants)\n');
   });
 
+  it('one transaction on SQLite too: a plan whose last step fails writes nothing', () => {
+    const d = join(dir, 'failing');
+    spawnSync('mkdir', ['-p', d]);
+    writeFileSync(join(d, 'later.yaml'), 'kind: Tenant\nid: later\nname: Later\ntier: free\n');
+    writeFileSync(join(d, 'grants.yaml'), 'kind: FederationGrants\ngrants:\n  - {source: later, target: nosuch, resource_type: x, access: read, expires_at: "2099-01-01T00:00:00Z"}\n');
+    const cfg = config('failing');
+    expect(cli('apply', '-f', d, '--config', cfg)).toMatchObject({ code: 1, stderr: 'error: unknown tenant nosuch\n' });
+    expect(cli('tenant', 'list', '--config', cfg).stdout).toBe('(no tenants)\n');
+    expect(cli('audit', 'list', '--config', cfg).stdout).toBe('(empty)\n');
+  });
+
   it('deletes only with --prune; every change is audited', () => {
     const cfg = config('target');
     const edited = join(dir, 'edited');
