@@ -40,10 +40,10 @@ export async function openPgStore(config: Config, log: Logger, life: Lifecycle, 
   life.add('store changes', () => feed.close());
 
   // A first attempt is awaited (a reachable store serves from the first check); the rest go on in the background.
-  const first = prepare(config, pool, sources, log).then(() => void (schemaReady = true));
+  const first = prepare(config, pool, sources, log, life).then(() => void (schemaReady = true));
   await Promise.race([first, new Promise((r) => setTimeout(r, 3000))]);
-  first.catch((err: unknown) => log.error({ err: (err as Error).message }, 'store (PostgreSQL) schema refused'));
-  void first.then(() => feed.start());
+  first.catch((err: unknown) => !life.closing && log.error({ err: (err as Error).message }, 'store (PostgreSQL) schema refused'));
+  void first.then(() => feed.start(), () => undefined);
 
   return {
     engine: 'postgres',
@@ -60,8 +60,9 @@ export async function openPgStore(config: Config, log: Logger, life: Lifecycle, 
 }
 
 /** The schema (NOT_SERVING until it is there) and the quota overrides, retried until PostgreSQL answers. */
-async function prepare(config: Config, pool: Pool, sources: PgSources, log: Logger): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
+async function prepare(config: Config, pool: Pool, sources: PgSources, log: Logger, life: Lifecycle): Promise<void> {
+  // Until it works, or until the server shuts down (a store that never came up must not hold the process).
+  for (let attempt = 0; !life.closing; attempt++) {
     try {
       await migratePg(pool, config.store.migrate);
       await sources.overrides.loadAll();
@@ -72,4 +73,5 @@ async function prepare(config: Config, pool: Pool, sources: PgSources, log: Logg
       await new Promise((r) => setTimeout(r, 500));
     }
   }
+  throw new Error('shutting down before the store was reachable');
 }

@@ -227,6 +227,11 @@ describe('fleet mode: three replicas, one PostgreSQL, one Redis', () => {
       const health = new HealthClient(late.server.address);
       expect(await health.status('envoy.service.auth.v3.Authorization')).toBe('NOT_SERVING');
       health.close();
+      // One that is stopped before PostgreSQL ever answered stops at once (its retries do not hold it).
+      const never = await startReplica();
+      const t0 = Date.now();
+      await never.close();
+      expect(Date.now() - t0).toBeLessThan(3000);
     } finally {
       pg.start();
     }
