@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The bench runner: measures servers one after another in the same run, each pinned to core 0 with the load
-// generator on core 1: the floor (no-op grpc-js), tenantgate (real policies, store, caches), tenantgate with
+// generator on core 1: the floors (grpc-js answering a pre-encoded OK with no decoding, and a no-op on the decoded
+// protos), tenantgate (real policies, store, caches), tenantgate with
 // quotas, and OPA-Envoy when its binary is available (OPA_ENVOY_BIN, built by you outside the repository). ghz at
 // fixed arrival rates (open loop) with p95/p99 thresholds and a count of the requests it could not send on time, then
 // a step test up to the rate where p99 passes 10 ms. Writes bench/results/<timestamp>.{json,md,svg}.
@@ -94,6 +95,8 @@ async function startServer(kind, port, fx, work) {
   let cmd;
   if (kind === 'floor') {
     cmd = [process.execPath, join(ROOT, 'bench', 'floor-server.mjs'), `127.0.0.1:${port}`];
+  } else if (kind === 'floor-raw') {
+    cmd = [process.execPath, join(ROOT, 'bench', 'floor-raw.mjs'), `127.0.0.1:${port}`];
   } else if (kind === 'opa-standin') {
     cmd = [join(TOOLS, 'opa-standin'), '-addr', `127.0.0.1:${port}`, '-policy', join(ROOT, 'bench', 'opa-envoy'), '-data', join(dirname(fx.dbPath), 'opa-data.json'), '-query', 'data.tenantgate_bench.allow'];
   } else if (kind === 'opa-envoy') {
@@ -266,6 +269,9 @@ function markdown(results, sat, meta) {
   if (sat.length) {
     lines.push('', '**Saturation (ghz closed loop over the mix; one-core servers on core 0 with ghz on core 1, `tenantgate-2w` = 2 workers sharing both cores with ghz):**', '', '| server | rps | p50 ms | p99 ms | server CPU % | ghz CPU % | server CPU µs per request | peak RSS MB | errors |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const s of sat) lines.push(`| ${s.server} | ${s.rps.toFixed(0)} | ${s.p50?.toFixed(3)} | ${s.p99?.toFixed(3)} | ${s.serverCpuPct.toFixed(0)} | ${s.generatorCpuPct.toFixed(0)} | ${((s.serverCpuPct * 1e4) / s.rps).toFixed(0)} | ${s.peakRssMb.toFixed(0)} | ${s.errors} |`);
+    const cpu = (name) => { const x = sat.find((s) => s.server === name); return x ? (x.serverCpuPct * 1e4) / x.rps : undefined; };
+    const raw = cpu('floor-raw');
+    if (raw && cpu('tenantgate')) lines.push('', `Server CPU per check against the raw floor (gRPC alone): tenantgate ${(cpu('tenantgate') / raw).toFixed(2)} × (target ≤ 1.5), the floor with decoding ${(cpu('floor') / raw).toFixed(2)} ×.`);
     const one = sat.find((s) => s.server === 'tenantgate');
     const two = sat.find((s) => s.server === 'tenantgate-2w');
     if (one && two) {
@@ -320,7 +326,8 @@ async function main() {
     results.push(await measure(kind, fx, work, true));
   }
   const sat = [];
-  for (const kind of ['floor', 'tenantgate', 'tenantgate-2w', ...servers.filter((k) => k.startsWith('opa'))]) sat.push(await saturation(kind, fx, work));
+  // The raw floor (gRPC alone, no decoding) beside the floor (proto-loader's decoding too): the true transport cost.
+  for (const kind of ['floor-raw', 'floor', 'tenantgate', 'tenantgate-2w', ...servers.filter((k) => k.startsWith('opa'))]) sat.push(await saturation(kind, fx, work));
   const meta = { when, cpus: (await import('node:os')).cpus().length, cpu: (await import('node:os')).cpus()[0].model, kinds: fx.kinds, duration: DURATION, p95Ms: P95_MS, p99Ms: P99_MS };
   const out = join(ROOT, 'bench', 'results', `${when}`);
   writeFileSync(`${out}.json`, JSON.stringify({ meta, results, saturation: sat }, null, 2));
