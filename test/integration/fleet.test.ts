@@ -223,9 +223,10 @@ describe('fleet mode: three replicas, one PostgreSQL, one Redis', () => {
     pg.stop();
     let late: Replica | undefined;
     try {
-      late = await startReplica();
+      late = await startReplica({ server: { address: '127.0.0.1:0', admin_address: '127.0.0.1:0', http_address: '127.0.0.1:0', shutdown_timeout_ms: 2000 } });
       const health = new HealthClient(late.server.address);
       expect(await health.status('envoy.service.auth.v3.Authorization')).toBe('NOT_SERVING');
+      expect((await fetch(`http://${late.server.httpAddress}/readyz`)).status).toBe(503);
       health.close();
       // One that is stopped before PostgreSQL ever answered stops at once (its retries do not hold it).
       const never = await startReplica();
@@ -237,6 +238,7 @@ describe('fleet mode: three replicas, one PostgreSQL, one Redis', () => {
     }
     const health = new HealthClient(late.server.address);
     await waitFor(async () => (await health.status('envoy.service.auth.v3.Authorization')) === 'SERVING', 'the late replica to serve', 10_000);
+    expect((await fetch(`http://${late.server.httpAddress}/readyz`)).status).toBe(200);
     health.close();
     expect(outcome(await late.check({ method: 'GET', path: '/api/v1/items', headers: [bearer(await mint({ tenant: 'acme', sub: 'late' }))] }))).toBe('allow');
     // Stopped while PostgreSQL is down, with counts still to flush: it tries once more, says so, and stops.
