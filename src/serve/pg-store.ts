@@ -56,6 +56,7 @@ export async function openPgStore(config: Config, log: Logger, life: Lifecycle, 
     // taken out of rotation all at once would be an outage of its own), and misses answer 503 store_unavailable.
     ready: () => schemaReady,
     watch: (listener) => void listeners.push(listener),
+    version: () => feed.version ?? 0,
   };
 }
 

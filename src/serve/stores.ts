@@ -40,6 +40,8 @@ export interface Store {
   ready(): boolean;
   /** Calls the listener for every change from now on. */
   watch(listener: ChangeListener): void;
+  /** The store's change version the caches are current with (PostgreSQL only). */
+  version?: () => number;
 }
 
 export async function openStore(config: Config, log: Logger, life: Lifecycle, env: NodeJS.ProcessEnv): Promise<Store> {

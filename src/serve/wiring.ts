@@ -82,6 +82,7 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       logSuppressed: () => repeated.totalSuppressed,
       decisionLogTruncated: () => decisionLog?.truncated ?? 0,
       decisionLogDropped: () => decisionLog?.dropped ?? 0,
+      storeVersion: store.version,
     },
   );
   metrics.setRevision('live', policy.revision);

@@ -26,7 +26,7 @@ export class Metrics {
   constructor(
     private readonly tenantLabels: number,
     caches: Record<string, () => CacheStats>,
-    extra: { redisFailures?: () => number; redisShortCircuited?: () => number; redisCircuitOpen?: () => number; logSuppressed?: () => number; decisionLogTruncated?: () => number; decisionLogDropped?: () => number } = {},
+    extra: { redisFailures?: () => number; redisShortCircuited?: () => number; redisCircuitOpen?: () => number; logSuppressed?: () => number; decisionLogTruncated?: () => number; decisionLogDropped?: () => number; storeVersion?: () => number } = {},
   ) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'tenantgate_' });
@@ -73,6 +73,7 @@ export class Metrics {
     counted('tenantgate_quota_redis_circuit_open', 'Whether the Redis circuit breaker is open (1) or closed (0)', extra.redisCircuitOpen);
     counted('tenantgate_log_lines_suppressed', 'Repeated warning and error lines not written (one per kind per 10 s is)', extra.logSuppressed);
     counted('tenantgate_decision_log_anonymous_denials_dropped', 'Denials of anonymous callers over decision_log.anonymous_denials_per_second, not logged', extra.decisionLogDropped);
+    counted('tenantgate_store_version', "The store's change version this replica's caches are current with (PostgreSQL: compare replicas)", extra.storeVersion);
     counted('tenantgate_decision_log_truncated_values', 'Header, path and host values cut short in the decision log', extra.decisionLogTruncated);
     // Which tenants get their own label: recomputed every 10 s from the counts, so the label set stays bounded.
     setInterval(() => this.rankTenants(), 10_000).unref();

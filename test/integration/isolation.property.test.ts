@@ -5,7 +5,7 @@
 // real SQLite) must agree, with the headers naming the right tenant and user.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { bearer, mint, startTestServer, storeChanges, waitFor, type TestServer } from '../support/server.js';
+import { bearer, metric, mint, startTestServer, storeChanges, waitFor, type TestServer } from '../support/server.js';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/core/config.js';
 import type { AdminStore } from '../../src/core/admin-store.js';
@@ -125,6 +125,11 @@ let worlds = 0;
 interface Engine {
   t: TestServer;
   admin: AdminStore;
+  /**
+   * Whether the server has seen every change made so far. SQLite's poll sees them coalesced: a change counted after
+   * the last write (made when the count was `beforeLast`) means all; on PostgreSQL the replica's version says.
+   */
+  seen(beforeLast: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -133,7 +138,7 @@ async function sqliteEngine(): Promise<Engine> {
   const db = openDatabase(t.dbPath);
   // The server's signing key: the federation tokens made here must verify there.
   const config = parseConfig({ federation: { signing_key_file: join(t.dir, 'federation-key.json') } }, t.dir);
-  return { t, admin: new Admin(db, config, 'test'), close: async () => (db.close(), t.close()) };
+  return { t, admin: new Admin(db, config, 'test'), seen: async (beforeLast) => (await storeChanges(t.server)) > beforeLast, close: async () => (db.close(), t.close()) };
 }
 
 async function postgresEngine(): Promise<Engine> {
@@ -144,6 +149,8 @@ async function postgresEngine(): Promise<Engine> {
   return {
     t,
     admin: new PgAdmin(pool, parseConfig({ federation: { signing_key_file: join(t.dir, 'federation-key.json') } }, t.dir), 'test'),
+    // Caught up with the store's version after the last write (the replica's tenantgate_store_version).
+    seen: async () => (await metric(t.server, 'tenantgate_store_version')) >= ((await pool.query<{ version: number }>('SELECT version FROM store_version')).rows[0]!.version),
     close: async () => {
       await pool.end();
       await t.close();
@@ -182,10 +189,10 @@ describe.each([
           tokens.push(r.token);
           if (g.revoked) await a.federationRevoke(world.tenants[g.source]!, r.grant.id);
         }
-        // One last write, then wait until the server has seen the store change (and so all of the above).
-        const before = await storeChanges(t.server);
+        // One last write, then wait until the server has seen every change above.
+        const beforeLast = await storeChanges(t.server);
         await a.tenantUpdate(world.tenants[0]!, { billing_anchor_day: 2 });
-        await waitFor(async () => (await storeChanges(t.server)) > before, 'the server to see the store change');
+        await waitFor(() => e.seen(beforeLast), 'the server to see the store changes');
 
         for (const r of requests) {
           const tenant = world.tenants[r.tenant]!;

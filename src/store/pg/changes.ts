@@ -18,7 +18,8 @@ export interface ChangeHandlers {
 
 export class ChangeFeed {
   private client: pg.Client | undefined;
-  private version: number | undefined;
+  /** The store's version this replica has heard of (its caches are current with it); undefined before connecting. */
+  version: number | undefined;
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
   private readonly poll: NodeJS.Timeout;
