@@ -49,10 +49,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   if (http) life.add('http port', () => http.close());
   const tokens = adminTokens(config, env);
   const explain = explainer(config, graph);
-  // SQLite: a change drops every cache (it does not say what it touched); PostgreSQL's changes say, and reach the
-  // caches through the store's own change listener.
-  const onChange = graph.store.engine === 'sqlite' ? graph.invalidate : () => undefined;
-  const admin = tokens.length ? await startAdminApi({ config, admin: graph.store.admin, tokens, tls: listenerTls(config.server.admin_tls), onChange, explain }) : undefined;
+  const admin = tokens.length ? await startAdminApi({ config, admin: graph.store.admin, tokens, tls: listenerTls(config.server.admin_tls), onChange: graph.store.adminChanged, explain }) : undefined;
   if (admin) life.add('admin API', () => admin.close());
   log.info({ address: grpc.address, http: http?.address, admin: admin?.address, policy_revision: policy.revision, store: config.store.url ? redactUrl(config.store.url) : config.store.path, gc: gcMode(), malloc_arenas: process.env.MALLOC_ARENA_MAX ?? 'default' }, 'tenantgate serving');
 

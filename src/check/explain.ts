@@ -35,7 +35,7 @@ const PHASE_OF: Record<string, Phase['phase']> = {
 };
 
 /** What to do about each denial, in a sentence. */
-const FIX: Record<string, string> = {
+export const DENIAL_FIXES: Record<string, string> = {
   bad_request: 'fix the request as the reason says (path, headers or body)',
   unauthenticated: 'send a credential: authorization: Bearer <JWT>, or the API key header',
   invalid_token: "send a token from a configured issuer (auth.jwt.issuers), unexpired, with the issuer's audience",
@@ -73,7 +73,7 @@ export function explainOutcome(o: Outcome, rules?: RuleHeld[]): ExplainReport {
   if (!allowed) {
     const phase = PHASE_OF[code!] ?? 'policy';
     for (const p of phases) if (p.phase === phase) p.ok = false;
-    first = { phase, code: code!, reason, fix: FIX[code!] ?? 'the policy denied it with a code of its own: read its reason and the rules that held' };
+    first = { phase, code: code!, reason, fix: DENIAL_FIXES[code!] ?? 'the policy denied it with a code of its own: read its reason and the rules that held' };
   }
   return {
     decision: { allowed, http_status: allowed ? 200 : quotaDenied ? 429 : ((d as { http_status?: number }).http_status ?? 403), code, reason },

@@ -5,7 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { Denial, type Identity } from '../core/types.js';
 import { parseKey, secretMatches, type ApiKeyRecord } from '../core/api-keys.js';
 import { deny } from '../core/denials.js';
-import { shared } from '../util/shared.js';
+import { loadOnce } from '../util/shared.js';
 
 const ABSENT = Symbol('absent');
 
@@ -49,23 +49,22 @@ export class ApiKeyVerifier {
     if (!parsed) return invalidKey('the API key is malformed');
     const entry = this.cache.get(parsed.id);
     if (entry !== undefined) return this.check(entry, parsed.secret);
-    const waiting = this.pending.get(parsed.id) as Promise<CachedKey | typeof ABSENT> | undefined;
-    if (waiting) return waiting.then((e) => this.check(e, parsed.secret));
-    const rec = this.repo.get(parsed.id);
-    if (!(rec instanceof Promise)) return this.check(this.keep(parsed.id, rec), parsed.secret);
-    // Concurrent misses for one key share one query; the id is copied so the pending map keeps no secret.
+    // The id copied: the one parsed is a slice of the header value, secret included, which a pending load (or an
+    // absent key's cache entry) would keep in memory.
     const id = flat(parsed.id);
-    const gen = this.generation;
-    return shared(this.pending, id, () => rec.then((r) => this.keep(id, r, gen))).then((e) => this.check(e, parsed.secret));
+    const entryOf = loadOnce(this.pending, id, () => {
+      const gen = this.generation;
+      const rec = this.repo.get(id);
+      return rec instanceof Promise ? rec.then((r) => this.keep(id, r, gen)) : this.keep(id, rec, gen);
+    });
+    return entryOf instanceof Promise ? entryOf.then((e) => this.check(e, parsed.secret)) : this.check(entryOf, parsed.secret);
   }
 
   /** Caches the key, unless a change came in while the store was being asked (that answer may be stale). */
   private keep(id: string, rec: ApiKeyRecord | undefined, gen = this.generation): CachedKey | typeof ABSENT {
     const entry = rec ? cached(rec) : ABSENT;
     if (gen !== this.generation) return entry;
-    // The id from the store, not the one parsed: that is a slice of the whole header value, secret included,
-    // which it would keep in memory for as long as the entry lives.
-    this.cache.set(rec ? rec.id : flat(id), entry);
+    this.cache.set(rec ? rec.id : id, entry);
     return entry;
   }
 

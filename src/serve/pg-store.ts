@@ -57,6 +57,7 @@ export async function openPgStore(config: Config, log: Logger, life: Lifecycle, 
     ready: () => schemaReady,
     watch: (listener) => void listeners.push(listener),
     version: () => feed.version ?? 0,
+    adminChanged: () => undefined,
   };
 }
 

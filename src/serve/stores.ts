@@ -40,6 +40,11 @@ export interface Store {
   ready(): boolean;
   /** Calls the listener for every change from now on. */
   watch(listener: ChangeListener): void;
+  /**
+   * A change was made through this server's own admin API. SQLite's own commits do not move the data_version it
+   * polls, so everything goes at once; PostgreSQL's changes already told the listeners what they touched.
+   */
+  adminChanged(): void;
   /** The store's change version the caches are current with (PostgreSQL only). */
   version?: () => number;
 }
@@ -66,6 +71,7 @@ function openSqliteStore(config: Config, log: Logger, life: Lifecycle): Store {
   const writes = new WriteBehind(writer, 1000, (err) => log.error({ err }, 'write-behind flush failed'));
   life.add('write-behind', () => writes.close());
   const quotas = new QuotaRepository(db);
+  const listeners: ChangeListener[] = [];
   return {
     engine: 'sqlite',
     db,
@@ -75,6 +81,10 @@ function openSqliteStore(config: Config, log: Logger, life: Lifecycle): Store {
     admin: (actor) => new Admin(db, config, actor),
     ready: () => true,
     // Another process's commit changes SQLite's data_version; which rows it touched is not known, so all go.
-    watch: (listener) => life.add('store watch', watchDataVersion(db, config.store.poll_interval_ms, () => listener.all())),
+    watch: (listener) => {
+      listeners.push(listener);
+      life.add('store watch', watchDataVersion(db, config.store.poll_interval_ms, () => listener.all()));
+    },
+    adminChanged: () => listeners.forEach((l) => l.all()),
   };
 }

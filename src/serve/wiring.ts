@@ -37,8 +37,6 @@ export interface Graph {
   metrics: Metrics;
   quota: QuotaService | undefined;
   redisLimiter: RedisLimiter | undefined;
-  /** Data changed (another process, the admin API): drop what the caches hold. */
-  invalidate(): void;
 }
 
 export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, life: Lifecycle, clock?: () => number): Promise<Graph> {
@@ -63,7 +61,6 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const { quota, redisLimiter } = await buildQuota(config, store, log, repeated, life, clock);
   const caches = cachesOf(context, apiKeys, quota, () => metrics?.storeChanges.inc());
   store.watch(caches);
-  const invalidate = caches.all;
 
   const tenancy = new TenancyPhase(new TenantResolver(config.tenancy), context);
   const pipeline = new CheckPipeline({ config, jwt, apiKeys, federation, tenancy, policy, quota, log: repeated });
@@ -88,7 +85,7 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   metrics.setRevision('live', policy.revision);
   if (policies.shadow) metrics.setRevision('shadow', policies.shadow.revision);
   const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log, audit: (entry) => store.writes.record(entry), opaEnvoy });
-  return { store, db: store.db as Db, policies, pipeline, service, metrics, quota, redisLimiter, invalidate };
+  return { store, db: store.db as Db, policies, pipeline, service, metrics, quota, redisLimiter };
 }
 
 /** The OPA-Envoy mode's options, the descriptor set read once at start-up. */

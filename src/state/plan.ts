@@ -55,7 +55,7 @@ function tenantActions(want: TenantDoc, have: TenantDoc | undefined, current: Cu
   if (prune && have) for (const g of have.groups) if (!wantGroups.has(g.id)) del.push({ op: 'delete', what: `group ${id}/${g.id}`, run: (a) => a.groupDelete(id, g.id) });
   memberActions(want, have, prune, out, del);
   keyActions(want, have, current, prune, out, del);
-  quotaActions(want, have, current, prune, out);
+  quotaActions(want, have, prune, out);
 }
 
 function memberActions(want: TenantDoc, have: TenantDoc | undefined, prune: boolean, out: Action[], del: Action[]): void {
@@ -84,7 +84,7 @@ function keyActions(want: TenantDoc, have: TenantDoc | undefined, current: Curre
   }
 }
 
-function quotaActions(want: TenantDoc, have: TenantDoc | undefined, current: CurrentState, prune: boolean, out: Action[]): void {
+function quotaActions(want: TenantDoc, have: TenantDoc | undefined, prune: boolean, out: Action[]): void {
   const id = want.id;
   const key = (q: { scope: string; id: string }) => `${q.scope}:${q.id}`;
   const haveQuotas = new Map((have?.quotas ?? []).map((q) => [key(q), q]));
@@ -100,7 +100,6 @@ function quotaActions(want: TenantDoc, have: TenantDoc | undefined, current: Cur
   }
   const wanted = new Set(want.quotas.map(key));
   if (prune) for (const q of have?.quotas ?? []) if (!wanted.has(key(q))) out.push({ op: 'delete', what: `quota ${id}/${key(q)} (cleared)`, run: set(q, limits({})) });
-  void current;
 }
 
 function grantActions(desired: DesiredState, current: CurrentState, prune: boolean, out: Action[], del: Action[]): void {

@@ -13,7 +13,7 @@ import type { Group, MemberGroup, MemberGroupRow } from '../core/groups.js';
 import { aggregate, tierLimits } from './effective.js';
 import { type EffectiveContext } from '../core/limits.js';
 import { sha256Base64 } from '../util/digest.js';
-import { shared } from '../util/shared.js';
+import { loadOnce } from '../util/shared.js';
 
 // lru-cache cannot hold undefined, so a known-absent tenant is cached as this marker.
 const ABSENT = Symbol('absent');
@@ -63,14 +63,11 @@ export class ContextLoader {
       return v === ABSENT ? null : v;
     }
     this.misses++;
-    // A load under way for this tenant: wait for it rather than ask the store again.
-    const key = `t\u0000${id}`;
-    const waiting = this.pending.get(key) as Promise<Tenant | null> | undefined;
-    if (waiting) return waiting;
-    const loaded = this.tenantRepo.get(id);
-    if (!(loaded instanceof Promise)) return this.keepTenant(id, loaded);
-    const gen = this.generation;
-    return shared(this.pending, key, () => loaded.then((t) => this.keepTenant(id, t, gen)));
+    return loadOnce(this.pending, `t\u0000${id}`, () => {
+      const gen = this.generation;
+      const loaded = this.tenantRepo.get(id);
+      return loaded instanceof Promise ? loaded.then((t) => this.keepTenant(id, t, gen)) : this.keepTenant(id, loaded, gen);
+    });
   }
 
   /** Caches what the store said, unless a change came in while it was being asked (that answer may be stale). */
@@ -91,14 +88,13 @@ export class ContextLoader {
       return hit;
     }
     this.misses++;
-    const waiting = this.pending.get(`u\u0000${key}`) as Promise<EffectiveContext> | undefined;
-    if (waiting) return waiting;
-    const now = new Date();
-    const rows = this.groupRepo.activeGroupRowsOf(tenant.id, userId, now);
-    const fromClaim = claimGroups.map((id) => this.groupRepo.get(tenant.id, id));
-    if (!(rows instanceof Promise) && !fromClaim.some((g) => g instanceof Promise)) return this.build(key, tenant, rows, fromClaim as (Group | undefined)[]);
-    const gen = this.generation;
-    return shared(this.pending, `u\u0000${key}`, async () => this.build(key, tenant, await rows, await Promise.all(fromClaim), gen));
+    return loadOnce(this.pending, `u\u0000${key}`, () => {
+      const gen = this.generation;
+      const rows = this.groupRepo.activeGroupRowsOf(tenant.id, userId, new Date());
+      const fromClaim = claimGroups.map((id) => this.groupRepo.get(tenant.id, id));
+      if (!(rows instanceof Promise) && !fromClaim.some((g) => g instanceof Promise)) return this.build(key, tenant, rows, fromClaim as (Group | undefined)[], gen);
+      return (async () => this.build(key, tenant, await rows, await Promise.all(fromClaim), gen))();
+    });
   }
 
   private build(key: string, tenant: Tenant, rows: MemberGroupRow[], claimed: (Group | undefined)[], gen = this.generation): EffectiveContext {

@@ -12,6 +12,11 @@ describe('the denial catalogue', () => {
     expect(documented).toEqual({ ...DENIAL_STATUS });
   });
 
+  it('has a way to fix every code, for check --explain and replay', async () => {
+    const { DENIAL_FIXES } = await import('../../src/check/explain.js');
+    expect(Object.keys(DENIAL_FIXES).sort()).toEqual(Object.keys(DENIAL_STATUS).sort());
+  });
+
   it('gives each denial its status, gRPC code and challenge', () => {
     expect(deny('quota_exceeded', 'r', { 'retry-after': '3' })).toMatchObject({ allowed: false, http_status: 429, code: 'quota_exceeded', reason: 'r', headers: { 'retry-after': '3' } });
     expect([400, 401, 403, 405, 429, 503].map(grpcCodeFor)).toEqual([3, 16, 7, 7, 8, 14]);
