@@ -1,5 +1,5 @@
 // The gRPC listener: ext_authz Check, grpc.health.v1 and reflection, and the drain at shutdown.
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Config } from '../core/config.js';
 import type { CheckService } from '../check/service.js';
@@ -8,6 +8,9 @@ import { FAILSAFE_RESPONSE } from '../check/respond.js';
 import { AUTH_SERVICE, MalformedRequest, authServiceForServer, loadPackageDefinition } from '../check/protos.js';
 import { listenerTls, peerOf } from '../tls/listener-tls.js';
 import type { Logger } from '../telemetry/logger.js';
+import { GrpcServer } from '../grpc/server.js';
+import type { UnaryCall, UnaryCallback } from '../grpc/calls.js';
+import { Status } from '../grpc/status.js';
 
 export interface GrpcListener {
   address: string;
@@ -19,15 +22,11 @@ export interface GrpcListener {
 /** `ready`: whether the store can be read; health follows it (NOT_SERVING while PostgreSQL is unreachable). */
 export async function serveGrpc(config: Config, service: CheckService, log: Logger, ready: () => boolean = () => true): Promise<GrpcListener> {
   const tls = listenerTls(config.server.tls);
-  const server = new grpc.Server({
-    'grpc.max_receive_message_length': config.server.max_request_bytes,
-    // channelz bookkeeping costs time on every call and nobody reads it here.
-    'grpc.enable_channelz': 0,
-  });
+  const server = new GrpcServer({ maxReceiveBytes: config.server.max_request_bytes, tls });
   const calls = new PendingCalls();
   server.addService(authServiceForServer(), {
-    Check: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      if (call.request instanceof MalformedRequest) return callback({ code: grpc.status.INVALID_ARGUMENT, details: call.request.reason });
+    Check: (call: UnaryCall, callback: UnaryCallback) => {
+      if (call.request instanceof MalformedRequest) return callback({ code: Status.INVALID_ARGUMENT, details: call.request.reason });
       calls.add(callback);
       service
         .checkEncoded(call.request, tls.clientCerts ? peerOf(call.getAuthContext()?.sslPeerCertificate) : null)
@@ -41,7 +40,7 @@ export async function serveGrpc(config: Config, service: CheckService, log: Logg
   });
   const status = () => (ready() ? 'SERVING' : 'NOT_SERVING');
   const health = new HealthImplementation({ '': status(), [AUTH_SERVICE]: status() });
-  health.addToServer(server);
+  health.addToServer(server as unknown as grpc.Server);
   let draining = false;
   let last = status();
   // The store's reachability, followed at a quarter second: a replica whose store is down is taken out of rotation.
@@ -55,10 +54,9 @@ export async function serveGrpc(config: Config, service: CheckService, log: Logg
   follow.unref();
   if (config.server.reflection) {
     const { ReflectionService } = await import('@grpc/reflection');
-    new ReflectionService(loadPackageDefinition()).addToServer(server);
+    new ReflectionService(loadPackageDefinition()).addToServer(server as unknown as grpc.Server);
   }
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync(config.server.address, tls.grpc, (err, p) => (err ? reject(err) : resolve(p))));
-  await tls.ready();
+  const port = await server.listen(config.server.address);
   const unix = config.server.address.startsWith('unix:');
   const address = unix ? config.server.address : `${config.server.address.replace(/:\d+$/, '')}:${port}`;
 
@@ -69,27 +67,24 @@ export async function serveGrpc(config: Config, service: CheckService, log: Logg
     health.setStatus(AUTH_SERVICE, 'NOT_SERVING');
     // Stop taking new calls and let the Checks in flight answer. Health Watch streams never end by themselves,
     // so once the Checks are done, give the connections a short grace to flush and close, then end the rest.
-    const closed = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    const closed = server.close();
     await calls.settled(config.server.shutdown_timeout_ms, log);
     await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 250).unref())]);
-    server.forceShutdown();
+    server.destroy();
   };
   return { address, port, drain };
 }
 
-/**
- * The callbacks of the Check calls in flight: shutdown waits for them, and past its timeout answers them itself.
- * grpc-js's forceShutdown cannot cut them off: with channelz off its sessions are not in the map it destroys.
- */
+/** The callbacks of the Check calls in flight: shutdown waits for them, and past its timeout answers them itself. */
 class PendingCalls {
-  private readonly pending = new Set<grpc.sendUnaryData<unknown>>();
+  private readonly pending = new Set<UnaryCallback>();
   private drained: (() => void) | undefined;
 
-  add(callback: grpc.sendUnaryData<unknown>): void {
+  add(callback: UnaryCallback): void {
     this.pending.add(callback);
   }
 
-  answer(callback: grpc.sendUnaryData<unknown>, response: unknown): void {
+  answer(callback: UnaryCallback, response: unknown): void {
     // Already answered if shutdown cut it off.
     if (!this.pending.delete(callback)) return;
     if (response instanceof RpcFailure) callback({ code: response.code, details: response.details });
@@ -103,7 +98,7 @@ class PendingCalls {
       if (this.pending.size === 0) return resolve();
       const force = setTimeout(() => {
         log.warn({ in_flight: this.pending.size }, 'shutdown timeout: answering the calls still in flight UNAVAILABLE');
-        for (const callback of this.pending) callback({ code: grpc.status.UNAVAILABLE, details: 'tenantgate is shutting down' });
+        for (const callback of this.pending) callback({ code: Status.UNAVAILABLE, details: 'tenantgate is shutting down' });
         this.pending.clear();
         resolve();
       }, timeoutMs);

@@ -38,15 +38,22 @@ export function migrate(db: Db): void {
 }
 
 /**
- * A cheap "did anyone change the data?" probe: PRAGMA data_version changes whenever another connection
- * commits. The server polls it and drops its caches, so CLI changes are seen within the poll interval.
+ * "Did anyone change what the caches hold?", polled: CLI changes and other replicas' on the same file are seen
+ * within the poll interval, and the caches are dropped.
  */
 export function watchDataVersion(db: Db, intervalMs: number, onChange: () => void): () => void {
-  const stmt = db.prepare('PRAGMA data_version').pluck();
-  let last = stmt.get() as number;
+  // data_version moves with any other connection's commit, store_changes only with one that touched what the
+  // caches hold (the triggers of migration 5): the first is the cheap test, the second the answer.
+  const dataVersion = db.prepare('PRAGMA data_version').pluck();
+  const changes = db.prepare('SELECT version FROM store_changes').pluck();
+  let lastData = dataVersion.get() as number;
+  let last = changes.get() as number;
   const timer = setInterval(() => {
     try {
-      const now = stmt.get() as number;
+      const data = dataVersion.get() as number;
+      if (data === lastData) return;
+      lastData = data;
+      const now = changes.get() as number;
       if (now !== last) {
         last = now;
         onChange();

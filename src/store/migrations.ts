@@ -120,4 +120,33 @@ export const migrations: string[] = [
     at TEXT NOT NULL
   ) STRICT;
   `,
+  // What the caches hold changed: every write to the tables they read bumps this version, and a replica on the same
+  // file drops its caches when it moves. PRAGMA data_version alone also moves for writes that change nothing cached
+  // (a key's last use from the store thread, quota usage, audit entries), which dropped every cache once a second
+  // under load. A column added to a cached table later must join api_keys' UPDATE OF list below.
+  `
+  CREATE TABLE store_changes (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO store_changes (id, version) VALUES (1, 0);
+  CREATE TRIGGER tenants_insert_changes AFTER INSERT ON tenants BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER tenants_update_changes AFTER UPDATE ON tenants BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER tenants_delete_changes AFTER DELETE ON tenants BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER groups_insert_changes AFTER INSERT ON groups BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER groups_update_changes AFTER UPDATE ON groups BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER groups_delete_changes AFTER DELETE ON groups BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER memberships_insert_changes AFTER INSERT ON memberships BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER memberships_update_changes AFTER UPDATE ON memberships BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER memberships_delete_changes AFTER DELETE ON memberships BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER federation_grants_insert_changes AFTER INSERT ON federation_grants BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER federation_grants_update_changes AFTER UPDATE ON federation_grants BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER federation_grants_delete_changes AFTER DELETE ON federation_grants BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER quota_overrides_insert_changes AFTER INSERT ON quota_overrides BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER quota_overrides_update_changes AFTER UPDATE ON quota_overrides BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER quota_overrides_delete_changes AFTER DELETE ON quota_overrides BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER api_keys_insert_changes AFTER INSERT ON api_keys BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER api_keys_delete_changes AFTER DELETE ON api_keys BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER api_keys_update_changes AFTER UPDATE OF id, tenant_id, user_id, name, secret_hash, scopes, tier, created_at, expires_at, revoked_at, rotated_to ON api_keys BEGIN UPDATE store_changes SET version = version + 1; END;
+  `,
 ];

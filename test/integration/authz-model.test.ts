@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { bearer, mint, startTestServer, waitFor, type TestServer } from '../support/server.js';
+import { bearer, mint, startTestServer, storeChanges, waitFor, type TestServer } from '../support/server.js';
 import type { EnvoyResult } from '../support/envoy.js';
 import { DOCUMENTED_TRUSTED_HEADERS as TRUSTED_HEADERS } from '../support/documented.js';
 import type { HttpRequestSpec } from '../../src/check/envoy-request.js';
@@ -226,6 +226,20 @@ describe('API keys', () => {
     const start = Date.now();
     while (!t.admin((a) => a.apiKeys.get(record.id))!.last_used_at && Date.now() - start < 3000) await new Promise((r) => setTimeout(r, 100));
     expect(t.admin((a) => a.apiKeys.get(record.id))!.last_used_at).not.toBeNull();
+  });
+
+  it("a key's last use, written by the store thread, drops no cache; a change to a key does", async () => {
+    const { record, key } = t.admin((a) => a.apiKeyCreate({ tenant_id: 'acme', user_id: 'alice', name: 'quiet' }));
+    const seen = await storeChanges(t.server);
+    await waitFor(async () => (await storeChanges(t.server)) > seen, 'the new key to be seen');
+    const before = await storeChanges(t.server);
+    upstream(await call({ key, path: '/api/v1/models' }));
+    await waitFor(() => t.admin((a) => a.apiKeys.get(record.id))!.last_used_at !== null, 'the last use to be written');
+    await new Promise((r) => setTimeout(r, 400)); // four poll intervals
+    expect(await storeChanges(t.server)).toBe(before);
+    t.admin((a) => a.apiKeyRevoke('acme', record.id));
+    await waitFor(async () => (await storeChanges(t.server)) > before, 'the revocation to be seen');
+    expect(denial(await call({ key, path: '/api/v1/models' })).error).toBe('invalid_api_key');
   });
 
   it('stores only a hash of the key', () => {

@@ -266,8 +266,8 @@ describe('fleet mode: three replicas, one PostgreSQL, one Redis', () => {
     const cfg = join(dir, 'copy.yaml');
     writeFileSync(cfg, `store: {url: "${target}"}\n`);
     const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
-    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema migrated from version 0 to 4\n');
-    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema at version 4, nothing to do\n');
+    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema migrated from version 0 to 5\n');
+    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema at version 5, nothing to do\n');
     const copied = run('store', 'copy', '--from', sqlite, '--to', target);
     expect([copied.status, copied.stdout]).toEqual([0, expect.stringMatching(/^copied 1 tenants, 3 groups, 1 memberships, 1 api_keys, 0 federation_grants, 3 audit_log, 0 quota_overrides, 0 quota_usage\n$/)]);
     // Copying into a store that has tenants is refused.

@@ -120,6 +120,29 @@ describe('the ext_authz listener with TLS only (no client CA)', () => {
   });
 });
 
+describe('the ext_authz listener with optional client certificates (require_client_cert: false)', () => {
+  it('hands the policy the principal of a verified certificate only: one from another CA is served as no peer', async () => {
+    const s = certs.server('optional-mtls', 'optional-mtls');
+    const policies = join(certs.dir, 'policies');
+    const tls = { cert_file: s.cert, key_file: s.key, client_ca_file: certs.ca, require_client_cert: false };
+    const r = await startTestServer({ config: { server: { tls }, policies: { bundle_file: undefined, dir: policies, watch: false } } });
+    try {
+      const peerSeen = async (creds: { tlsCa?: string; tlsCert?: string; tlsKey?: string }) => {
+        const client = createAuthClient(r.server.address, creds);
+        const res = await envoyCheck(client, { method: 'GET', path: '/api/v1/items', headers: [bearer(await mint())] }, { timeoutMs: 3000 });
+        client.close();
+        if (res.outcome !== 'upstream') throw new Error(res.outcome);
+        return res.headers['x-peer'];
+      };
+      expect(await peerSeen(files(good))).toEqual(['spiffe://mesh.test/ns/edge/sa/envoy']);
+      expect(await peerSeen(files(foreign))).toEqual(['none']);
+      expect(await peerSeen({ tlsCa: certs.ca })).toEqual(['none']);
+    } finally {
+      await r.close();
+    }
+  });
+});
+
 describe('the HTTP port with mTLS', () => {
   const get = (pair: Pair | null) =>
     new Promise<{ status: number; headers: Record<string, string | string[] | undefined> } | Error>((resolve) => {
