@@ -12,7 +12,7 @@ import { extractCredential } from '../identity/credentials.js';
 import type { JwtVerifier } from '../identity/jwt.js';
 import type { ApiKeyVerifier } from '../identity/apikey.js';
 import { federationFor, type FederationVerifier } from '../identity/federation.js';
-import type { TenancyPhase } from '../tenancy/tenancy.js';
+import type { Tenancy, TenancyPhase } from '../tenancy/tenancy.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { QuotaOutcome, QuotaPeek, QuotaService } from '../quota/service.js';
 import type { RepeatedLog } from '../telemetry/repeated-log.js';
@@ -47,66 +47,61 @@ export class CheckPipeline {
 
   /**
    * One check of an Envoy CheckRequest (`raw`), or of a request a transport has already taken apart (`parts`, the
-   * HTTP mode). `peer`: the client certificate the listener authenticated (mTLS), if any.
+   * HTTP mode). `peer`: the client certificate the listener authenticated (mTLS), if any. The outcome at once when
+   * every phase answers at once (the caches, SQLite, the local limiter), which is nearly every check: a promise
+   * and a microtask per phase were measurable under load (bench/README.md); a promise only when one must wait.
    */
-  async check(raw: unknown, peer: Peer | null = null, parts?: RequestParts, explain = false): Promise<Outcome> {
-    const decisionId = randomUUID();
-    const revision = this.deps.policy.revision;
-    let policyInput: Record<string, unknown> | undefined;
-    let policyDecision: Decision | Denial | undefined;
-    let policySeconds: number | undefined;
-    let ctx: ResolvedContext = NOBODY;
-    const end = (decision: Decision | Denial, request: NormalizedRequest | null = null): Outcome => ({
-      identity: ctx.identity,
-      tenant: ctx.tenant,
-      effective: ctx.effective,
-      hints: ctx.hints,
-      federation: ctx.federation,
-      targetTenant: ctx.targetTenant,
-      policyInput,
-      policyDecision,
-      policySeconds,
-      decisionId,
-      decision,
-      request,
-      policyRevision: revision,
-    });
-    let req: NormalizedRequest | Denial | undefined;
-    let who: Identity = ANONYMOUS; // for the error log when a later phase fails
+  check(raw: unknown, peer: Peer | null = null, parts?: RequestParts, explain = false): Outcome | Promise<Outcome> {
+    const run = new Run(randomUUID(), this.deps.policy.revision, peer, explain);
     try {
-      req = parts ? normalizeParts(parts, this.deps.config.limits) : normalize(raw, this.deps.config.limits);
-      if (req instanceof Denial) return end(req);
-
-      let identity = this.identify(req);
-      if (identity instanceof Promise) identity = await identity;
-      if (identity instanceof Denial) return end(identity, req);
-      who = identity;
-      const refused = this.readBody(req, identity);
-      if (refused) return end(refused, req);
-
-      const resolved = await this.resolve(req, identity);
-      ctx = resolved instanceof Denial ? { ...NOBODY, identity } : resolved;
-      if (resolved instanceof Denial) return end(resolved, req);
-
-      policyInput = buildInput(req, ctx, peer);
-      const t0 = process.hrtime.bigint();
-      const decision = this.deps.policy.evaluate(policyInput);
-      policySeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      policyDecision = decision;
-      if (decision instanceof Denial || !decision.allowed) return end(decision, req);
-
-      if (explain) return { ...end(decision, req), quota: await this.peekQuota(ctx, decision) };
-      let charged = this.charge(ctx, decision);
-      if (charged instanceof Promise) charged = await charged;
-      if (charged instanceof Denial) return end(charged, req);
-      return end(charged, req);
+      const req = parts ? normalizeParts(parts, this.deps.config.limits) : normalize(raw, this.deps.config.limits);
+      if (req instanceof Denial) return run.end(req);
+      run.req = req;
+      const identity = this.identify(req);
+      return identity instanceof Promise ? identity.then((i) => this.identified(run, req, i), (err) => this.failed(run, err)) : this.identified(run, req, identity);
     } catch (err) {
-      return end(this.failed(err, decisionId, who), req instanceof Denial ? null : (req ?? null));
+      return this.failed(run, err);
+    }
+  }
+
+  private identified(run: Run, req: NormalizedRequest, identity: Identity | Denial): Outcome | Promise<Outcome> {
+    try {
+      if (identity instanceof Denial) return run.end(identity, req);
+      run.who = identity;
+      const refused = this.readBody(req, identity);
+      if (refused) return run.end(refused, req);
+      const resolved = this.resolve(req, identity);
+      return resolved instanceof Promise ? resolved.then((r) => this.resolved(run, req, identity, r), (err) => this.failed(run, err)) : this.resolved(run, req, identity, resolved);
+    } catch (err) {
+      return this.failed(run, err);
+    }
+  }
+
+  private resolved(run: Run, req: NormalizedRequest, identity: Identity, resolved: ResolvedContext | Denial): Outcome | Promise<Outcome> {
+    try {
+      run.ctx = resolved instanceof Denial ? { ...NOBODY, identity } : resolved;
+      if (resolved instanceof Denial) return run.end(resolved, req);
+      const input = buildInput(req, run.ctx, run.peer);
+      run.policyInput = input;
+      const t0 = process.hrtime.bigint();
+      const decision = this.deps.policy.evaluate(input);
+      run.policySeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      run.policyDecision = decision;
+      if (decision instanceof Denial || !decision.allowed) return run.end(decision, req);
+      if (run.explain) return this.peekQuota(run.ctx, decision).then((quota) => ({ ...run.end(decision, req), quota }), (err) => this.failed(run, err));
+      const charged = this.charge(run.ctx, decision);
+      return charged instanceof Promise ? charged.then((c) => run.end(c, req), (err) => this.failed(run, err)) : run.end(charged, req);
+    } catch (err) {
+      return this.failed(run, err);
     }
   }
 
   /** What a check that threw is denied with: never a pass, never the server down. */
-  private failed(err: unknown, decisionId: string, who: Identity): Denial {
+  private failed(run: Run, err: unknown): Outcome {
+    return run.end(this.failure(err, run.decisionId, run.who), run.req ?? null);
+  }
+
+  private failure(err: unknown, decisionId: string, who: Identity): Denial {
     // The store unreachable (PostgreSQL down) on a cache miss: fail closed, and say so.
     if (err instanceof StoreUnavailable) {
       this.deps.log.warn('store_unavailable', { err: err.message }, 'a check needed the store, which is unavailable');
@@ -129,7 +124,8 @@ export class CheckPipeline {
       let identity = this.identify(req);
       if (identity instanceof Promise) identity = await identity;
       if (identity instanceof Denial) return { ctx: NOBODY, request: req };
-      const resolved = await this.resolve(req, identity);
+      let resolved = this.resolve(req, identity);
+      if (resolved instanceof Promise) resolved = await resolved;
       return { ctx: resolved instanceof Denial ? { ...NOBODY, identity } : resolved, request: req };
     } catch (err) {
       this.deps.log.error('enrich_failed', { err }, 'could not resolve the caller for the policy input');
@@ -151,7 +147,7 @@ export class CheckPipeline {
   }
 
   /** One request through every phase, as check() runs it, but spending no quota: what each quota limit has left. */
-  explain(raw: unknown): Promise<Outcome> {
+  async explain(raw: unknown): Promise<Outcome> {
     return this.check(raw, null, undefined, true);
   }
 
@@ -178,15 +174,59 @@ export class CheckPipeline {
     return this.deps.jwt.cached(cred.token) ?? this.deps.jwt.verify(cred.token);
   }
 
-  private async resolve(req: NormalizedRequest, identity: Identity): Promise<ResolvedContext | Denial> {
+  private resolve(req: NormalizedRequest, identity: Identity): ResolvedContext | Denial | Promise<ResolvedContext | Denial> {
     if (identity.kind === 'anonymous') return { ...NOBODY, identity };
-    let t = this.deps.tenancy.resolve(req, identity);
-    if (t instanceof Promise) t = await t;
-    if (t instanceof Denial) return t;
-    const fed = await federationFor(this.deps.federation, req.headers[this.federationHeader], t.tenantId, t.hints, (id) => this.deps.tenancy.tenant(id));
-    return { identity, tenant: t.tenant, effective: t.effective, hints: t.hints, federation: fed?.federation ?? null, targetTenant: fed?.targetTenant ?? null };
+    const t = this.deps.tenancy.resolve(req, identity);
+    return t instanceof Promise ? t.then((x) => this.withFederation(req, identity, x)) : this.withFederation(req, identity, t);
   }
 
+  private withFederation(req: NormalizedRequest, identity: Identity, t: Tenancy | Denial): ResolvedContext | Denial | Promise<ResolvedContext | Denial> {
+    if (t instanceof Denial) return t;
+    const context = (fed: Awaited<ReturnType<typeof federationFor>>): ResolvedContext => ({ identity, tenant: t.tenant, effective: t.effective, hints: t.hints, federation: fed?.federation ?? null, targetTenant: fed?.targetTenant ?? null });
+    const token = req.headers[this.federationHeader];
+    // A federation token that names another tenant is verified (a promise); without one there is nothing to wait for.
+    if (token === undefined || !t.hints.some((h) => h.id !== t.tenantId)) return context(null);
+    return federationFor(this.deps.federation, token, t.tenantId, t.hints, (id) => this.deps.tenancy.tenant(id)).then(context);
+  }
+
+
+}
+
+/** What one check has learnt so far, for its outcome: each phase adds to it. */
+class Run {
+  req: NormalizedRequest | undefined;
+  /** For the error log when a later phase fails. */
+  who: Identity = ANONYMOUS;
+  ctx: ResolvedContext = NOBODY;
+  policyInput: Record<string, unknown> | undefined;
+  policyDecision: Decision | Denial | undefined;
+  policySeconds: number | undefined;
+
+  constructor(
+    readonly decisionId: string,
+    readonly revision: string,
+    readonly peer: Peer | null,
+    readonly explain: boolean,
+  ) {}
+
+  end(decision: Decision | Denial, request: NormalizedRequest | null = null): Outcome {
+    const ctx = this.ctx;
+    return {
+      identity: ctx.identity,
+      tenant: ctx.tenant,
+      effective: ctx.effective,
+      hints: ctx.hints,
+      federation: ctx.federation,
+      targetTenant: ctx.targetTenant,
+      policyInput: this.policyInput,
+      policyDecision: this.policyDecision,
+      policySeconds: this.policySeconds,
+      decisionId: this.decisionId,
+      decision,
+      request,
+      policyRevision: this.revision,
+    };
+  }
 }
 
 /** The decision with the quota's RateLimit fields added, or the quota's denial. */

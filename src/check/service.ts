@@ -27,24 +27,23 @@ export class CheckService {
   ) {}
 
   /** The HTTP form: the outcome and the CheckResponse as an object. */
-  check(raw: unknown, transport: 'grpc' | 'http', peer: Peer | null = null): Promise<{ outcome: Outcome; response: CheckResponseModel }> {
+  async check(raw: unknown, transport: 'grpc' | 'http', peer: Peer | null = null): Promise<{ outcome: Outcome; response: CheckResponseModel }> {
     return this.decide(raw, undefined, peer, transport, (outcome) => ({ outcome, response: toCheckResponse(outcome) }));
   }
 
   /** The HTTP mode: a request it took apart itself, and the answer as the model. */
-  checkParts(parts: RequestParts, peer: Peer | null = null): Promise<{ outcome: Outcome; response: CheckResponseModel }> {
-    if (this.deps.opaEnvoy) return Promise.resolve(opaEnvoyOverHttp());
+  async checkParts(parts: RequestParts, peer: Peer | null = null): Promise<{ outcome: Outcome; response: CheckResponseModel }> {
+    if (this.deps.opaEnvoy) return opaEnvoyOverHttp();
     return this.decide(undefined, parts, peer, 'http', (outcome) => ({ outcome, response: toCheckResponse(outcome) }));
   }
 
-  /** The gRPC form: the encoded CheckResponse, from the caller's cached bytes when the request is allowed. */
-  checkEncoded(raw: unknown, peer: Peer | null = null): Promise<Uint8Array | RpcFailure> {
-    // Not an async function: the tenantgate path hands back decide()'s promise without wrapping it in another.
+  /**
+   * The gRPC form: the encoded CheckResponse, from the caller's cached bytes when the request is allowed. At once
+   * when the pipeline answers at once (see CheckPipeline.check), else a promise.
+   */
+  checkEncoded(raw: unknown, peer: Peer | null = null): Uint8Array | RpcFailure | Promise<Uint8Array | RpcFailure> {
     if (this.deps.opaEnvoy) return this.checkOpaEnvoy(this.deps.opaEnvoy, raw, peer);
-    return this.decide(raw, undefined, peer, 'grpc', (outcome) => {
-      const d = outcome.decision;
-      return (!(d instanceof Denial) && d.allowed ? encodeAllowed(outcome, d) : undefined) ?? encodeCheckResponse(toCheckResponse(outcome));
-    });
+    return this.decide(raw, undefined, peer, 'grpc', encodeOutcome);
   }
 
   private async checkOpaEnvoy(opaEnvoy: OpaEnvoyCheck, raw: unknown, peer: Peer | null): Promise<Uint8Array | RpcFailure> {
@@ -55,20 +54,22 @@ export class CheckService {
   }
 
   /** The pipeline and the answer, timed together; then the metrics, decision log and shadow policy. */
-  private async decide<T>(raw: unknown, parts: RequestParts | undefined, peer: Peer | null, transport: 'grpc' | 'http', answer: (outcome: Outcome) => T): Promise<T> {
+  private decide<T>(raw: unknown, parts: RequestParts | undefined, peer: Peer | null, transport: 'grpc' | 'http', answer: (outcome: Outcome) => T): T | Promise<T> {
     const t0 = process.hrtime.bigint();
-    const outcome = await this.pipeline.check(raw, peer, parts);
-    const result = answer(outcome);
-    this.observe(outcome, Number(process.hrtime.bigint() - t0) / 1e9, transport);
-    return result;
+    const finish = (outcome: Outcome): T => {
+      const result = answer(outcome);
+      this.observe(outcome, Number(process.hrtime.bigint() - t0) / 1e9, transport);
+      return result;
+    };
+    const outcome = this.pipeline.check(raw, peer, parts);
+    return outcome instanceof Promise ? outcome.then(finish) : finish(outcome);
   }
 
   private observe(o: Outcome, seconds: number, transport: 'grpc' | 'http'): void {
     const { metrics, decisionLog, shadow } = this.deps;
     const d = o.decision;
     if (metrics) {
-      metrics.checks.inc({ decision: d.allowed ? 'allow' : 'deny', code: d.allowed ? 'ok' : (d.code ?? 'denied') });
-      metrics.checkDuration.observe({ transport }, seconds);
+      metrics.checked(d.allowed ? null : (d.code ?? 'denied'), transport, seconds);
       if (o.policySeconds !== undefined) metrics.policyEval.observe(o.policySeconds);
       if (!d.allowed && d.code && QUOTA_DENIALS.has(d.code)) metrics.quotaDenials.inc({ code: d.code });
       if (o.tenant) metrics.tenantCheck(o.tenant.id);
@@ -89,6 +90,12 @@ export class CheckService {
       });
     }
   }
+}
+
+/** The encoded CheckResponse: the caller's cached bytes for an allowed request, else the general encoder. */
+function encodeOutcome(outcome: Outcome): Uint8Array {
+  const d = outcome.decision;
+  return (!(d instanceof Denial) && d.allowed ? encodeAllowed(outcome, d) : undefined) ?? encodeCheckResponse(toCheckResponse(outcome));
 }
 
 /** The HTTP mode takes requests apart itself; an OPA-Envoy policy reads Envoy's CheckRequest, which it does not have. */

@@ -24,18 +24,24 @@ export async function serveGrpc(config: Config, service: CheckService, log: Logg
   const tls = listenerTls(config.server.tls);
   const server = new GrpcServer({ maxReceiveBytes: config.server.max_request_bytes, tls });
   const calls = new PendingCalls();
+  // The pipeline never throws nor rejects; this is the last line of defence, and it still answers with a decision.
+  const failsafe = (err: unknown) => {
+    log.error({ err }, 'check failed outside the pipeline');
+    return FAILSAFE_RESPONSE;
+  };
   server.addService(authServiceForServer(), {
     Check: (call: UnaryCall, callback: UnaryCallback) => {
       if (call.request instanceof MalformedRequest) return callback({ code: Status.INVALID_ARGUMENT, details: call.request.reason });
+      let answer: ReturnType<CheckService['checkEncoded']>;
+      try {
+        answer = service.checkEncoded(call.request, tls.clientCerts ? peerOf(call.getAuthContext()?.sslPeerCertificate) : null);
+      } catch (err) {
+        answer = failsafe(err);
+      }
+      // Most checks answer at once; one that waits (a key fetch, PostgreSQL, Redis) is held until it answers.
+      if (!(answer instanceof Promise)) return answerCall(callback, answer);
       calls.add(callback);
-      service
-        .checkEncoded(call.request, tls.clientCerts ? peerOf(call.getAuthContext()?.sslPeerCertificate) : null)
-        // check() never rejects; this is the last line of defence, and it still answers with a decision.
-        .catch((err: unknown) => {
-          log.error({ err }, 'check failed outside the pipeline');
-          return FAILSAFE_RESPONSE;
-        })
-        .then((response) => calls.answer(callback, response));
+      answer.catch(failsafe).then((response) => calls.answer(callback, response));
     },
   });
   const status = () => (ready() ? 'SERVING' : 'NOT_SERVING');
@@ -75,6 +81,11 @@ export async function serveGrpc(config: Config, service: CheckService, log: Logg
   return { address, port, drain };
 }
 
+function answerCall(callback: UnaryCallback, response: unknown): void {
+  if (response instanceof RpcFailure) callback({ code: response.code, details: response.details });
+  else callback(null, response);
+}
+
 /** The callbacks of the Check calls in flight: shutdown waits for them, and past its timeout answers them itself. */
 class PendingCalls {
   private readonly pending = new Set<UnaryCallback>();
@@ -87,8 +98,7 @@ class PendingCalls {
   answer(callback: UnaryCallback, response: unknown): void {
     // Already answered if shutdown cut it off.
     if (!this.pending.delete(callback)) return;
-    if (response instanceof RpcFailure) callback({ code: response.code, details: response.details });
-    else callback(null, response);
+    answerCall(callback, response);
     if (this.pending.size === 0) this.drained?.();
   }
 

@@ -22,6 +22,10 @@ export class Metrics {
   private readonly tenantChecks: Counter<'tenant'>;
   private readonly tenantCounts = new Map<string, number>();
   private topTenants = new Set<string>();
+  // Children bound once per label value: prom-client otherwise sorts and joins the label object on every call.
+  private readonly checkCounters = new Map<string, { inc(): void }>();
+  private readonly durations = new Map<string, { observe(v: number): void }>();
+  private readonly tenantCounters = new Map<string, { inc(): void }>();
 
   constructor(
     private readonly tenantLabels: number,
@@ -89,11 +93,25 @@ export class Metrics {
     this.policyRevision.set({ revision, role }, 1);
   }
 
+  /** One decided check: its outcome (`code` null when allowed) and how long it took over which transport. */
+  checked(code: string | null, transport: 'grpc' | 'http', seconds: number): void {
+    const key = code ?? '';
+    let counter = this.checkCounters.get(key);
+    if (!counter) this.checkCounters.set(key, (counter = this.checks.labels({ decision: code === null ? 'allow' : 'deny', code: code ?? 'ok' })));
+    counter.inc();
+    let duration = this.durations.get(transport);
+    if (!duration) this.durations.set(transport, (duration = this.checkDuration.labels({ transport })));
+    duration.observe(seconds);
+  }
+
   tenantCheck(tenant: string): void {
     this.tenantCounts.set(tenant, (this.tenantCounts.get(tenant) ?? 0) + 1);
     if (this.tenantLabels > 0) {
       if (this.topTenants.size < this.tenantLabels && !this.topTenants.has(tenant)) this.topTenants.add(tenant);
-      this.tenantChecks.inc({ tenant: this.topTenants.has(tenant) ? tenant : '_other' });
+      const label = this.topTenants.has(tenant) ? tenant : '_other';
+      let counter = this.tenantCounters.get(label);
+      if (!counter) this.tenantCounters.set(label, (counter = this.tenantChecks.labels({ tenant: label })));
+      counter.inc();
     }
   }
 
