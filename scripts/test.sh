@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/services.sh
+bash scripts/test-tools.sh
 node scripts/check-structure.mjs
 # The sources and the tests type-check under `strict` (vitest itself strips the types without checking them).
 npx --no-install tsc -p tsconfig.test.json
