@@ -1,6 +1,7 @@
 // The OPA-Envoy mode (docs/opa-envoy.md): the policy decides alone, on the input the plugin builds, and its decision
 // becomes the CheckResponse the plugin would send. tenantgate's identity and tenancy phases only add what they
 // found under input.tenantgate; they never refuse a request themselves.
+import type { CheckTrace, Tracing } from '../telemetry/tracing.js';
 import { randomUUID } from 'node:crypto';
 import type protobuf from 'protobufjs';
 import type { CheckPipeline } from './pipeline.js';
@@ -36,11 +37,31 @@ export class OpaEnvoyCheck {
     private readonly pipeline: CheckPipeline,
     private readonly policy: PolicyEngine,
     private readonly options: OpaEnvoyOptions,
+    private readonly tracing?: Tracing,
   ) {}
 
   async check(raw: unknown, peer: Peer | null): Promise<{ outcome: Outcome; answer: Uint8Array | RpcFailure }> {
+    if (!this.tracing) return this.decide(raw, peer, undefined);
+    const headers = (raw as { attributes?: { request?: { http?: { headers?: Record<string, string> } } } } | null)?.attributes?.request?.http?.headers ?? {};
+    const trace = this.tracing.startCheck(headers, performance.timeOrigin + performance.now());
+    const result = await this.decide(raw, peer, trace);
+    trace?.end(result.outcome);
+    return result;
+  }
+
+  private async decide(raw: unknown, peer: Peer | null, trace: CheckTrace | undefined): Promise<{ outcome: Outcome; answer: Uint8Array | RpcFailure }> {
     const decisionId = randomUUID();
-    const { ctx, request } = await this.pipeline.enrich(raw);
+    // The caller and tenant, for the input: what that starts (a store miss, a key fetch) is a child of the check.
+    trace?.phase('enrich');
+    trace?.enter();
+    let enriched: ReturnType<CheckPipeline['enrich']>;
+    try {
+      enriched = this.pipeline.enrich(raw);
+    } finally {
+      trace?.leave();
+    }
+    const { ctx, request } = await enriched;
+    trace?.phase('policy');
     const outcome = (decision: Decision): Outcome => ({ ...ctx, decisionId, decision, request, policyRevision: this.policy.revision });
     const input = opaEnvoyInput(raw as protobuf.Message & Record<string, unknown>, this.options);
     if (input instanceof RequestParseError) {

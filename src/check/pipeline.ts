@@ -18,6 +18,8 @@ import type { QuotaOutcome, QuotaPeek, QuotaService } from '../quota/service.js'
 import type { RepeatedLog } from '../telemetry/repeated-log.js';
 import { deny } from '../core/denials.js';
 import { StoreUnavailable } from '../core/errors.js';
+// Types only: the OpenTelemetry modules are loaded when tracing is on (serve/wiring.ts).
+import type { CheckTrace, Tracing } from '../telemetry/tracing.js';
 
 export interface PipelineDeps {
   config: Config;
@@ -29,6 +31,8 @@ export interface PipelineDeps {
   quota?: QuotaService;
   /** Errors that can repeat per request go through a limiter (one line per interval, the rest counted). */
   log: RepeatedLog;
+  /** OpenTelemetry, when tracing is on. */
+  tracing?: Tracing;
 }
 
 const NOBODY: ResolvedContext = Object.freeze({ identity: ANONYMOUS, tenant: null, effective: null, hints: [], federation: null, targetTenant: null });
@@ -53,12 +57,17 @@ export class CheckPipeline {
    */
   check(raw: unknown, peer: Peer | null = null, parts?: RequestParts, explain = false): Outcome | Promise<Outcome> {
     const run = new Run(randomUUID(), this.deps.policy.revision, peer, explain);
+    const tracing = this.deps.tracing;
+    const started = tracing ? performance.timeOrigin + performance.now() : 0;
     try {
       const req = parts ? normalizeParts(parts, this.deps.config.limits) : normalize(raw, this.deps.config.limits);
+      if (tracing) run.trace = tracing.startCheck(req instanceof Denial ? {} : req.headers, started);
       if (req instanceof Denial) return run.end(req);
       run.req = req;
-      const identity = this.identify(req);
-      return identity instanceof Promise ? identity.then((i) => this.identified(run, req, i), (err) => this.failed(run, err)) : this.identified(run, req, identity);
+      return run.within('identify', () => {
+        const identity = this.identify(req);
+        return identity instanceof Promise ? identity.then((i) => this.identified(run, req, i), (err) => this.failed(run, err)) : this.identified(run, req, identity);
+      });
     } catch (err) {
       return this.failed(run, err);
     }
@@ -70,8 +79,10 @@ export class CheckPipeline {
       run.who = identity;
       const refused = this.readBody(req, identity);
       if (refused) return run.end(refused, req);
-      const resolved = this.resolve(req, identity);
-      return resolved instanceof Promise ? resolved.then((r) => this.resolved(run, req, identity, r), (err) => this.failed(run, err)) : this.resolved(run, req, identity, resolved);
+      return run.within('tenancy', () => {
+        const resolved = this.resolve(req, identity);
+        return resolved instanceof Promise ? resolved.then((r) => this.resolved(run, req, identity, r), (err) => this.failed(run, err)) : this.resolved(run, req, identity, resolved);
+      });
     } catch (err) {
       return this.failed(run, err);
     }
@@ -81,6 +92,7 @@ export class CheckPipeline {
     try {
       run.ctx = resolved instanceof Denial ? { ...NOBODY, identity } : resolved;
       if (resolved instanceof Denial) return run.end(resolved, req);
+      run.trace?.phase('policy');
       const input = buildInput(req, run.ctx, run.peer);
       run.policyInput = input;
       const t0 = process.hrtime.bigint();
@@ -89,8 +101,10 @@ export class CheckPipeline {
       run.policyDecision = decision;
       if (decision instanceof Denial || !decision.allowed) return run.end(decision, req);
       if (run.explain) return this.peekQuota(run.ctx, decision).then((quota) => ({ ...run.end(decision, req), quota }), (err) => this.failed(run, err));
-      const charged = this.charge(run.ctx, decision);
-      return charged instanceof Promise ? charged.then((c) => run.end(c, req), (err) => this.failed(run, err)) : run.end(charged, req);
+      return run.within('quota', () => {
+        const charged = this.charge(run.ctx, decision);
+        return charged instanceof Promise ? charged.then((c) => run.end(c, req), (err) => this.failed(run, err)) : run.end(charged, req);
+      });
     } catch (err) {
       return this.failed(run, err);
     }
@@ -202,6 +216,9 @@ class Run {
   policyDecision: Decision | Denial | undefined;
   policySeconds: number | undefined;
 
+  /** The check's span, when tracing is on and this check is sampled. */
+  trace: CheckTrace | undefined;
+
   constructor(
     readonly decisionId: string,
     readonly revision: string,
@@ -209,7 +226,29 @@ class Run {
     readonly explain: boolean,
   ) {}
 
+  /**
+   * Runs the synchronous part of a phase; traced, under the check's span (so that the work it starts, a store miss
+   * or a key fetch, becomes its child), the phase before it timed.
+   */
+  within<T>(phase: string, work: () => T): T {
+    const t = this.trace;
+    if (!t) return work();
+    t.phase(phase);
+    t.enter();
+    try {
+      return work();
+    } finally {
+      t.leave();
+    }
+  }
+
   end(decision: Decision | Denial, request: NormalizedRequest | null = null): Outcome {
+    const outcome = this.outcome(decision, request);
+    this.trace?.end(outcome);
+    return outcome;
+  }
+
+  private outcome(decision: Decision | Denial, request: NormalizedRequest | null): Outcome {
     const ctx = this.ctx;
     return {
       identity: ctx.identity,

@@ -289,6 +289,22 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    // OpenTelemetry traces (docs/operations.md, "Traces"): a span per check, exported over OTLP/HTTP.
+    tracing: z
+      .object({
+        enabled: z.boolean().default(false),
+        // The collector's OTLP/HTTP traces endpoint (protobuf): Jaeger, the OpenTelemetry Collector, a vendor's.
+        endpoint: z.url().default('http://127.0.0.1:4318/v1/traces'),
+        // Traces that start here are kept at this ratio; a caller's traceparent that says "sampled" is followed.
+        sample_ratio: z.number().min(0).max(1).default(0.01),
+        service_name: z.string().min(1).default('tenantgate'),
+        // Sent with every export (a vendor's API key, say).
+        headers: z.record(z.string(), z.string()).default({}),
+        // Spans are sent in batches at most this far apart.
+        export_interval_ms: z.number().int().min(10).max(60_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),

@@ -1,6 +1,7 @@
 // API key authentication: key id → what a check needs of the key (cached), the secret's hash compared in constant
 // time, revocation and expiry checked on every use. Uses are reported at most once a minute per key and recorded
 // for `last_used_at` off the hot path.
+import { NO_SPANS, type Spans } from '../core/spans.js';
 import { LRUCache } from 'lru-cache';
 import { Denial, type Identity } from '../core/types.js';
 import { parseKey, secretMatches, type ApiKeyRecord } from '../core/api-keys.js';
@@ -40,6 +41,7 @@ export class ApiKeyVerifier {
     private readonly repo: ApiKeySource,
     cacheSize: number,
     private readonly onUse: (keyId: string) => void,
+    private readonly spans: Spans = NO_SPANS,
   ) {
     this.cache = new LRUCache({ max: Math.max(cacheSize, 1) });
   }
@@ -54,7 +56,7 @@ export class ApiKeyVerifier {
     const id = flat(parsed.id);
     const entryOf = loadOnce(this.pending, id, () => {
       const gen = this.generation;
-      const rec = this.repo.get(id);
+      const rec = this.spans.around('tenantgate.store.api_key', () => this.repo.get(id));
       return rec instanceof Promise ? rec.then((r) => this.keep(id, r, gen)) : this.keep(id, rec, gen);
     });
     return entryOf instanceof Promise ? entryOf.then((e) => this.check(e, parsed.secret)) : this.check(entryOf, parsed.secret);

@@ -1,5 +1,6 @@
 // JWT verification with jose: JWKS (file or URL) or an HS shared secret from the environment, per issuer.
 // Verified identities are cached by token until the token expires; failures are never cached.
+import { NO_SPANS, type Spans } from '../core/spans.js';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import * as jose from 'jose';
@@ -30,8 +31,9 @@ export class JwtVerifier {
   constructor(
     private readonly cfg: Config['auth']['jwt'],
     env: NodeJS.ProcessEnv = process.env,
+    spans: Spans = NO_SPANS,
   ) {
-    for (const iss of cfg.issuers) this.issuers.set(iss.issuer, buildIssuer(iss, cfg, env));
+    for (const iss of cfg.issuers) this.issuers.set(iss.issuer, buildIssuer(iss, cfg, env, spans));
     if (cfg.cache_size > 0) this.cache = new LRUCache<string, Identity>({ max: cfg.cache_size, ttl: MAX_CACHE_MS });
   }
 
@@ -108,7 +110,7 @@ export class JwtVerifier {
   }
 }
 
-function buildIssuer(iss: IssuerConfig, cfg: Config['auth']['jwt'], env: NodeJS.ProcessEnv): IssuerVerifier {
+function buildIssuer(iss: IssuerConfig, cfg: Config['auth']['jwt'], env: NodeJS.ProcessEnv, spans: Spans): IssuerVerifier {
   const options: jose.JWTVerifyOptions = {
     issuer: iss.issuer,
     clockTolerance: cfg.clock_tolerance_seconds,
@@ -132,10 +134,13 @@ function buildIssuer(iss: IssuerConfig, cfg: Config['auth']['jwt'], env: NodeJS.
     options.algorithms = iss.algorithms ?? ASYMMETRIC;
   } else {
     // jose refetches on an unknown kid, at most once per cooldown, and caches the set in between.
+    const fetcher = iss.jwks_ca_file ? fetchTrusting(readFileSync(iss.jwks_ca_file)) : undefined;
+    // Traced, each fetch is a child span of the check that needed the keys.
+    const traced = spans.enabled ? (url: string, init: { signal: AbortSignal; headers: Headers }) => spans.around('tenantgate.jwks.fetch', () => (fetcher ?? fetch)(url, init)) : fetcher;
     key = jose.createRemoteJWKSet(new URL(iss.jwks_url!), {
       cooldownDuration: iss.jwks_cooldown_seconds * 1000,
       timeoutDuration: 2000,
-      ...(iss.jwks_ca_file ? { [jose.customFetch]: fetchTrusting(readFileSync(iss.jwks_ca_file)) } : {}),
+      ...(traced ? { [jose.customFetch]: traced } : {}),
     });
     options.algorithms = iss.algorithms ?? ASYMMETRIC;
   }

@@ -1,6 +1,7 @@
 // The Redis limiter: the same limits enforced across replicas. One Lua script per request checks every stacked
 // limit and spends on all or none, atomically. Token buckets refill by Redis' own clock; windows are keyed by
 // their start and expire after their end. If Redis fails, fail_open uses the local limiter, fail_closed denies.
+import type { Spans } from '../core/spans.js';
 import { Redis } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
 import type { LimitItem } from './limits.js';
@@ -75,6 +76,8 @@ export interface RedisLimiterOptions {
   onBreaker?: (open: boolean) => void;
   /** For rediss:// URLs: CA, client certificate and server name (ioredis passes them to tls.connect). */
   tls?: ConnectionOptions;
+  /** Traced: each call a child span of the check. */
+  spans?: Spans;
 }
 
 export class QuotaUnavailable extends Error {
@@ -142,7 +145,7 @@ export class RedisLimiter implements Limiter {
     let out: string[];
     if (this.breaker.skip()) return this.failMode(items, now, spend);
     try {
-      out = await this.redis.tgTake(keys.length, ...keys, ...args);
+      out = await (this.opts.spans ? this.opts.spans.around('tenantgate.redis.quota', () => this.redis.tgTake(keys.length, ...keys, ...args)) : this.redis.tgTake(keys.length, ...keys, ...args));
       this.breaker.success();
     } catch (err) {
       this.failures++;

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { opaEnvoyMode, type Config } from '../core/config.js';
 import { ContextLoader } from '../tenancy/context.js';
+import { NO_SPANS, type Spans } from '../core/spans.js';
+import type { Tracing } from '../telemetry/tracing.js';
 import { TenantResolver } from '../tenancy/resolve.js';
 import { TenancyPhase } from '../tenancy/tenancy.js';
 import { JwtVerifier } from '../identity/jwt.js';
@@ -52,19 +54,21 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   life.add('policies', () => policies.close());
   const policy = policies.live;
 
+  const tracing = config.tracing.enabled ? await startTracing(config, life) : undefined;
+  const spans = tracing ?? NO_SPANS;
   const store = await openStore(config, log, life, env);
   const src = store.sources;
-  const jwt = new JwtVerifier(config.auth.jwt, env);
-  const context = new ContextLoader(config, src.tenants, src.groups);
-  const apiKeys = new ApiKeyVerifier(src.apiKeys, config.auth.api_keys.cache_size, (id) => store.writes.keyUsed(id));
+  const jwt = new JwtVerifier(config.auth.jwt, env, spans);
+  const context = new ContextLoader(config, src.tenants, src.groups, spans);
+  const apiKeys = new ApiKeyVerifier(src.apiKeys, config.auth.api_keys.cache_size, (id) => store.writes.keyUsed(id), spans);
   const federation = new FederationVerifier(config.federation.signing_key_file, src.grants);
-  const { quota, redisLimiter } = await buildQuota(config, store, log, repeated, life, clock);
+  const { quota, redisLimiter } = await buildQuota(config, store, log, repeated, life, clock, tracing);
   const caches = cachesOf(context, apiKeys, quota, () => metrics?.storeChanges.inc());
   store.watch(caches);
 
   const tenancy = new TenancyPhase(new TenantResolver(config.tenancy), context);
-  const pipeline = new CheckPipeline({ config, jwt, apiKeys, federation, tenancy, policy, quota, log: repeated });
-  const opaEnvoy = opaEnvoyMode(config.policies) ? new OpaEnvoyCheck(pipeline, policy, await opaEnvoyOptions(config)) : undefined;
+  const pipeline = new CheckPipeline({ config, jwt, apiKeys, federation, tenancy, policy, quota, log: repeated, tracing });
+  const opaEnvoy = opaEnvoyMode(config.policies) ? new OpaEnvoyCheck(pipeline, policy, await opaEnvoyOptions(config), tracing) : undefined;
   // Quotas apply to tenantgate's own policies only (docs/opa-envoy.md); the start-up line says so.
   if (opaEnvoy) log.info({ path: config.policies.entrypoint, dry_run: config.policies.dry_run, quotas: 'not applied' }, 'OPA-Envoy mode: the policy decides alone, as on the OPA-Envoy plugin');
   const decisionLog = config.decision_log.enabled ? new DecisionLog(decisionLogOptions(config)) : undefined;
@@ -86,6 +90,14 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   if (policies.shadow) metrics.setRevision('shadow', policies.shadow.revision);
   const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log, audit: (entry) => store.writes.record(entry), opaEnvoy });
   return { store, db: store.db as Db, policies, pipeline, service, metrics, quota, redisLimiter };
+}
+
+/** OpenTelemetry, loaded only when it is on; its last spans are sent at shutdown, after the checks have drained. */
+async function startTracing(config: Config, life: Lifecycle): Promise<Tracing> {
+  const { Tracing } = await import('../telemetry/tracing.js');
+  const tracing = new Tracing(config.tracing);
+  life.add('tracing', () => tracing.shutdown());
+  return tracing;
 }
 
 /** The OPA-Envoy mode's options, the descriptor set read once at start-up. */
@@ -123,7 +135,7 @@ function cachesOf(context: ContextLoader, apiKeys: ApiKeyVerifier, quota: QuotaS
 }
 
 /** Quotas: local counters (flushed to the store), or Redis in front of them; undefined when quotas are off. */
-async function buildQuota(config: Config, store: Store, log: Logger, repeated: RepeatedLog, life: Lifecycle, clock?: () => number) {
+async function buildQuota(config: Config, store: Store, log: Logger, repeated: RepeatedLog, life: Lifecycle, clock?: () => number, spans?: Spans) {
   const q = config.quota;
   const localLimiter = new LocalLimiter(store.sources.usage);
   let redisLimiter: RedisLimiter | undefined;
@@ -140,6 +152,7 @@ async function buildQuota(config: Config, store: Store, log: Logger, repeated: R
         tls: redisTls(q),
         breakerFailures: q.redis_breaker_failures,
         breakerProbeMs: q.redis_breaker_probe_ms,
+        spans,
         onBreaker: (open) =>
           open
             ? log.warn({ mode: q.redis_failure, failures: q.redis_breaker_failures }, 'redis quota store circuit open: checks use the failure mode until a probe succeeds')

@@ -14,6 +14,7 @@ import { aggregate, tierLimits } from './effective.js';
 import { type EffectiveContext } from '../core/limits.js';
 import { sha256Base64 } from '../util/digest.js';
 import { loadOnce } from '../util/shared.js';
+import { NO_SPANS, type Spans } from '../core/spans.js';
 
 // lru-cache cannot hold undefined, so a known-absent tenant is cached as this marker.
 const ABSENT = Symbol('absent');
@@ -46,6 +47,7 @@ export class ContextLoader {
     private readonly config: Config,
     private readonly tenantRepo: TenantSource,
     private readonly groupRepo: GroupSource,
+    private readonly spans: Spans = NO_SPANS,
   ) {
     this.tenants = new LRUCache({ max: config.tenancy.cache_size });
     this.contexts = new LRUCache({ max: config.tenancy.context_cache_size });
@@ -65,7 +67,7 @@ export class ContextLoader {
     this.misses++;
     return loadOnce(this.pending, `t\u0000${id}`, () => {
       const gen = this.generation;
-      const loaded = this.tenantRepo.get(id);
+      const loaded = this.spans.around('tenantgate.store.tenant', () => this.tenantRepo.get(id));
       return loaded instanceof Promise ? loaded.then((t) => this.keepTenant(id, t, gen)) : this.keepTenant(id, loaded, gen);
     });
   }
@@ -90,7 +92,7 @@ export class ContextLoader {
     this.misses++;
     return loadOnce(this.pending, `u\u0000${key}`, () => {
       const gen = this.generation;
-      const rows = this.groupRepo.activeGroupRowsOf(tenant.id, userId, new Date());
+      const rows = this.spans.around('tenantgate.store.groups', () => this.groupRepo.activeGroupRowsOf(tenant.id, userId, new Date()));
       const fromClaim = claimGroups.map((id) => this.groupRepo.get(tenant.id, id));
       if (!(rows instanceof Promise) && !fromClaim.some((g) => g instanceof Promise)) return this.build(key, tenant, rows, fromClaim as (Group | undefined)[], gen);
       return (async () => this.build(key, tenant, await rows, await Promise.all(fromClaim), gen))();
