@@ -10,6 +10,8 @@
 //   npm run bench -- --quick          fewer, shorter steps
 //   npm run bench -- --check          exit non-zero if the default scenario misses its p95/p99 thresholds
 //   npm run bench -- --k6             also run bench/k6/check.js with a k6 you put on PATH (never installed here)
+//   npm run bench -- --tracing        also saturate tenantgate with OpenTelemetry on (unsampled, and every check
+//                                     exported to a Jaeger from scripts/test-tools.sh)
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -37,6 +39,8 @@ const P95_MS = Number(process.env.BENCH_P95_MS ?? 2);
 const P99_MS = Number(process.env.BENCH_P99_MS ?? 5);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Where tenantgate+tracing-all sends its spans (a Jaeger the runner starts with --tracing).
+let tracingEndpoint = 'http://127.0.0.1:9/v1/traces';
 const freePort = () =>
   new Promise((res) => {
     const s = createServer();
@@ -112,6 +116,7 @@ async function startServer(kind, port, fx, work) {
         `policies: {dir: "${join(ROOT, 'policies')}", watch: false}`,
         `quota: {enabled: ${kind === 'tenantgate+quota'}}`,
         'log: {level: warn}',
+        ...(kind.startsWith('tenantgate+tracing') ? [`tracing: {enabled: true, sample_ratio: ${kind === 'tenantgate+tracing-all' ? 1 : 0}, endpoint: "${tracingEndpoint}"}`] : []),
       ].join('\n'),
     );
     // As it is run (npx tenantgate, the Docker image): the launcher's own node flags apply.
@@ -258,6 +263,20 @@ async function saturation(kind, fx, work) {
   }
 }
 
+/** tenantgate with tracing off, on but never sampled, and on with every check exported to Jaeger, side by side. */
+async function tracingRuns(fx, work) {
+  const { startJaeger } = await import('../scripts/jaeger.mjs');
+  const jaeger = await startJaeger();
+  tracingEndpoint = jaeger.otlpEndpoint;
+  try {
+    const out = [];
+    for (const kind of ['tenantgate', 'tenantgate+tracing-unsampled', 'tenantgate+tracing-all']) out.push({ ...(await saturation(kind, fx, work)), server: kind === 'tenantgate' ? 'tenantgate (tracing off)' : kind });
+    return out;
+  } finally {
+    await jaeger.close();
+  }
+}
+
 function markdown(results, sat, meta) {
   const lines = [`# tenantgate bench, ${meta.when}`, '', `Machine: ${meta.cpus} × ${meta.cpu}; servers on core 0, generator on core 1. Request mix: ${JSON.stringify(meta.kinds)}.`, ''];
   lines.push('| server | rate (rps) | p50 ms | p95 ms | p99 ms | max ms | achieved rps | errors | dropped | server CPU % | peak RSS MB |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -328,6 +347,7 @@ async function main() {
   const sat = [];
   // The raw floor (gRPC alone, no decoding) beside the floor (proto-loader's decoding too): the true transport cost.
   for (const kind of ['floor-raw', 'floor', 'tenantgate', 'tenantgate-2w', ...servers.filter((k) => k.startsWith('opa'))]) sat.push(await saturation(kind, fx, work));
+  if (args.has('--tracing')) sat.push(...(await tracingRuns(fx, work)));
   const meta = { when, cpus: (await import('node:os')).cpus().length, cpu: (await import('node:os')).cpus()[0].model, kinds: fx.kinds, duration: DURATION, p95Ms: P95_MS, p99Ms: P99_MS };
   const out = join(ROOT, 'bench', 'results', `${when}`);
   writeFileSync(`${out}.json`, JSON.stringify({ meta, results, saturation: sat }, null, 2));
