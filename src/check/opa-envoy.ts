@@ -4,7 +4,7 @@
 import type { CheckTrace, Tracing } from '../telemetry/tracing.js';
 import { randomUUID } from 'node:crypto';
 import type protobuf from 'protobufjs';
-import type { CheckPipeline } from './pipeline.js';
+import type { CheckPipeline, Enriched } from './pipeline.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { Outcome, ResolvedContext } from '../core/outcome.js';
 import type { Decision, Peer } from '../core/types.js';
@@ -40,30 +40,40 @@ export class OpaEnvoyCheck {
     private readonly tracing?: Tracing,
   ) {}
 
-  async check(raw: unknown, peer: Peer | null): Promise<{ outcome: Outcome; answer: Uint8Array | RpcFailure }> {
+  /** At once when the phases answer at once (see CheckPipeline.check). */
+  check(raw: unknown, peer: Peer | null): OpaEnvoyResult | Promise<OpaEnvoyResult> {
     if (!this.tracing) return this.decide(raw, peer, undefined);
     const headers = (raw as { attributes?: { request?: { http?: { headers?: Record<string, string> } } } } | null)?.attributes?.request?.http?.headers ?? {};
     const trace = this.tracing.startCheck(headers, performance.timeOrigin + performance.now());
-    const result = await this.decide(raw, peer, trace);
-    trace?.end(result.outcome);
-    return result;
+    const ended = (result: OpaEnvoyResult) => {
+      trace?.end(result.outcome);
+      return result;
+    };
+    const result = this.decide(raw, peer, trace);
+    return result instanceof Promise ? result.then(ended) : ended(result);
   }
 
-  private async decide(raw: unknown, peer: Peer | null, trace: CheckTrace | undefined): Promise<{ outcome: Outcome; answer: Uint8Array | RpcFailure }> {
+  private decide(raw: unknown, peer: Peer | null, trace: CheckTrace | undefined): OpaEnvoyResult | Promise<OpaEnvoyResult> {
     const decisionId = randomUUID();
-    // The caller and tenant, for the input: what that starts (a store miss, a key fetch) is a child of the check.
+    // The caller and tenant, for the input, only when the policy reads them (input.tenantgate): the plugin's own
+    // input has neither, and a policy written for it pays nothing for them. What that starts (a store miss, a key
+    // fetch) is a child of the check.
+    const reads = this.policy.projection;
     trace?.phase('enrich');
     trace?.enter();
-    let enriched: ReturnType<CheckPipeline['enrich']>;
+    let enriched: Enriched | Promise<Enriched>;
     try {
-      enriched = this.pipeline.enrich(raw);
+      enriched = this.pipeline.enrich(raw, reads === undefined || 'tenantgate' in reads);
     } finally {
       trace?.leave();
     }
-    const { ctx, request } = await enriched;
+    return enriched instanceof Promise ? enriched.then((e) => this.evaluate(raw, peer, decisionId, e, trace)) : this.evaluate(raw, peer, decisionId, enriched, trace);
+  }
+
+  private evaluate(raw: unknown, peer: Peer | null, decisionId: string, { ctx, request }: Enriched, trace: CheckTrace | undefined): OpaEnvoyResult {
     trace?.phase('policy');
     const outcome = (decision: Decision): Outcome => ({ ...ctx, decisionId, decision, request, policyRevision: this.policy.revision });
-    const input = opaEnvoyInput(raw as protobuf.Message & Record<string, unknown>, this.options);
+    const input = opaEnvoyInput(raw as protobuf.Message & Record<string, unknown>, this.options, this.policy.projection);
     if (input instanceof RequestParseError) {
       const message = `request_parse_error: ${input.message}`;
       const response = { status: { code: PERMISSION_DENIED, message }, deniedResponse: { status: { code: 400 }, body: message } };
@@ -85,6 +95,11 @@ export class OpaEnvoyCheck {
     const decision: Decision = allowed ? { allowed } : { allowed, http_status: resp.deniedResponse?.status.code ?? 403, code: 'denied' };
     return { outcome: { ...outcome(decision), policySeconds }, answer: this.serialize(wire(resp)) };
   }
+}
+
+export interface OpaEnvoyResult {
+  outcome: Outcome;
+  answer: Uint8Array | RpcFailure;
 }
 
 /** What tenantgate found about the caller, for policies that want it (absent from the plugin's input). */

@@ -130,21 +130,34 @@ export class CheckPipeline {
   /**
    * The OPA-Envoy mode's use of the phases: who the caller is and which tenant, for the input only. Nothing here
    * refuses a request: a credential that does not verify, or a tenant that does not resolve, leaves them unknown.
+   * `caller` false: only the request (the policy does not read input.tenantgate). At once when the phases are.
    */
-  async enrich(raw: unknown): Promise<{ ctx: ResolvedContext; request: NormalizedRequest | null }> {
+  enrich(raw: unknown, caller = true): Enriched | Promise<Enriched> {
     try {
       const req = normalize(raw, this.enrichLimits);
       if (req instanceof Denial) return { ctx: NOBODY, request: null };
-      let identity = this.identify(req);
-      if (identity instanceof Promise) identity = await identity;
-      if (identity instanceof Denial) return { ctx: NOBODY, request: req };
-      let resolved = this.resolve(req, identity);
-      if (resolved instanceof Promise) resolved = await resolved;
-      return { ctx: resolved instanceof Denial ? { ...NOBODY, identity } : resolved, request: req };
+      if (!caller) return { ctx: NOBODY, request: req };
+      const identity = this.identify(req);
+      return identity instanceof Promise ? identity.then((i) => this.enriched(req, i), (err) => this.enrichFailed(err)) : this.enriched(req, identity);
     } catch (err) {
-      this.deps.log.error('enrich_failed', { err }, 'could not resolve the caller for the policy input');
-      return { ctx: NOBODY, request: null };
+      return this.enrichFailed(err);
     }
+  }
+
+  private enriched(req: NormalizedRequest, identity: Identity | Denial): Enriched | Promise<Enriched> {
+    if (identity instanceof Denial) return { ctx: NOBODY, request: req };
+    const done = (r: ResolvedContext | Denial): Enriched => ({ ctx: r instanceof Denial ? { ...NOBODY, identity } : r, request: req });
+    try {
+      const resolved = this.resolve(req, identity);
+      return resolved instanceof Promise ? resolved.then(done, (err) => this.enrichFailed(err)) : done(resolved);
+    } catch (err) {
+      return this.enrichFailed(err);
+    }
+  }
+
+  private enrichFailed(err: unknown): Enriched {
+    this.deps.log.error('enrich_failed', { err }, 'could not resolve the caller for the policy input');
+    return { ctx: NOBODY, request: null };
   }
 
   /**
@@ -204,6 +217,12 @@ export class CheckPipeline {
   }
 
 
+}
+
+/** What the OPA-Envoy mode learns of a request for its input. */
+export interface Enriched {
+  ctx: ResolvedContext;
+  request: NormalizedRequest | null;
 }
 
 /** What one check has learnt so far, for its outcome: each phase adds to it. */

@@ -18,7 +18,7 @@ import type { DecisionLog } from '../telemetry/decision-log.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { Logger } from '../telemetry/logger.js';
 import { deny } from '../core/denials.js';
-import type { OpaEnvoyCheck, RpcFailure } from './opa-envoy.js';
+import type { OpaEnvoyCheck, OpaEnvoyResult, RpcFailure } from './opa-envoy.js';
 
 export class CheckService {
   constructor(
@@ -46,11 +46,14 @@ export class CheckService {
     return this.decide(raw, undefined, peer, 'grpc', encodeOutcome);
   }
 
-  private async checkOpaEnvoy(opaEnvoy: OpaEnvoyCheck, raw: unknown, peer: Peer | null): Promise<Uint8Array | RpcFailure> {
+  private checkOpaEnvoy(opaEnvoy: OpaEnvoyCheck, raw: unknown, peer: Peer | null): Uint8Array | RpcFailure | Promise<Uint8Array | RpcFailure> {
     const t0 = process.hrtime.bigint();
-    const { outcome, answer } = await opaEnvoy.check(raw, peer);
-    this.observe(outcome, Number(process.hrtime.bigint() - t0) / 1e9, 'grpc');
-    return answer;
+    const finish = ({ outcome, answer }: OpaEnvoyResult) => {
+      this.observe(outcome, Number(process.hrtime.bigint() - t0) / 1e9, 'grpc');
+      return answer;
+    };
+    const result = opaEnvoy.check(raw, peer);
+    return result instanceof Promise ? result.then(finish) : finish(result);
   }
 
   /** The pipeline and the answer, timed together; then the metrics, decision log and shadow policy. */

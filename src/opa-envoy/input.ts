@@ -3,6 +3,7 @@
 // enums as numbers, bytes as base64), `version`, `parsed_path` and `parsed_query` as Go's net/url reads them,
 // `parsed_body` and `truncated_body` (body.ts), and `source_principal`.
 import type protobuf from 'protobufjs';
+import type { Projection } from '../policy/deps.js';
 import { parsedBody, type BodyOptions } from './body.js';
 import { populated, structJson } from './protojson.js';
 import { parseQuery, pathUnescape } from '../util/go-url.js';
@@ -16,8 +17,13 @@ export class RequestParseError {
 
 type Msg = protobuf.Message & Record<string, unknown>;
 
-export function opaEnvoyInput(msg: Msg, opts: BodyOptions): Record<string, unknown> | RequestParseError {
-  const input = protomap(msg, msg.$type);
+/**
+ * `reads`: the parts of the input the policy reads (opa deps), when known; the CheckRequest's own fields
+ * (`attributes`, the costliest part) are mapped only when it reads them. What the plugin refuses (an unreadable
+ * path, query or body) is refused whatever the policy reads.
+ */
+export function opaEnvoyInput(msg: Msg, opts: BodyOptions, reads?: Projection): Record<string, unknown> | RequestParseError {
+  const input: Record<string, unknown> = reads && !('attributes' in reads) ? {} : protomap(msg, msg.$type);
   const http = ((msg.attributes as Msg | undefined)?.request as Msg | undefined)?.http as Msg | undefined;
   const path = (http?.path as string | undefined) ?? '';
   const headers = (http?.headers as Record<string, string> | undefined) ?? {};

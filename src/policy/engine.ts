@@ -24,6 +24,8 @@ interface Active {
   /** Whether it can read the parsed body (no projection: it may read anything). */
   readsBody: boolean;
   decisions: LRUCache<string, Decision | Denial> | undefined;
+  /** The OPA-Envoy mode's entrypoint values, cached on the same terms. */
+  raws: LRUCache<string, RawResult> | undefined;
 }
 
 /** Builtins whose result is not a function of their arguments: a policy using one is never cached. */
@@ -52,6 +54,11 @@ export class PolicyEngine {
     return this.active?.revision ?? '';
   }
 
+  /** The parts of the input the loaded policy reads (opa deps), when known: undefined, it may read anything. */
+  get projection(): Projection | undefined {
+    return this.active?.projection;
+  }
+
   /** Instantiates and checks the bundle, then swaps it in. Throws (and keeps the old one) if it is unusable. */
   async load(bundle: PolicyBundle): Promise<void> {
     const policy = await WasmPolicy.load(bundle.wasm, HOST_BUILTINS);
@@ -66,14 +73,26 @@ export class PolicyEngine {
     const projection = bundleProjection(bundle.data);
     const cacheable = this.decisionCacheSize > 0 && projection !== undefined && !impure;
     const readsBody = projection === undefined || 'parsed_body' in projection || 'body_error' in projection;
-    this.active = { policy, entrypoint, revision: bundle.revision, projection, readsBody, decisions: cacheable ? new LRUCache({ max: this.decisionCacheSize }) : undefined };
+    const cache = <T extends object>() => (cacheable ? new LRUCache<string, T>({ max: this.decisionCacheSize }) : undefined);
+    this.active = { policy, entrypoint, revision: bundle.revision, projection, readsBody, decisions: cache<Decision | Denial>(), raws: cache<RawResult>() };
   }
 
   /** The entrypoint's value, as it is (no decision contract, no cache): for the OPA-Envoy mode. */
   evaluateRaw(input: unknown): RawResult {
     const active = this.active;
     if (!active) return { error: 'no policy is loaded' };
-    return runRaw(active, (active.projection ? projectJson(input, active.projection) : JSON.stringify(input)) ?? 'null');
+    const { raws, projection } = active;
+    const json = (projection ? projectJson(input, projection) : JSON.stringify(input)) ?? 'null';
+    if (!raws) return runRaw(active, json);
+    const hit = raws.get(json);
+    if (hit) {
+      this.cacheStats.hits++;
+      return hit;
+    }
+    this.cacheStats.misses++;
+    const r = runRaw(active, json);
+    if (!('error' in r)) raws.set(json, deepFreeze(r));
+    return r;
   }
 
   /** The decision for an input. A cached decision is shared: callers must not change it. */
@@ -102,6 +121,15 @@ export class PolicyEngine {
 export type RawResult = { value: unknown } | { error: string };
 
 const UNDEFINED = 'undefined decision';
+
+/** A cached value is shared by every check that hits it: nothing may change it. */
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
 
 function runRaw(active: Active, input: string): RawResult {
   let results: { result?: unknown }[];
