@@ -1,6 +1,7 @@
 // The HTTP authorization mode in the bench: tenantgate's /authz asked directly, and nginx auth_request in front of
-// it, beside gRPC mode. autocannon (bench/http-load.mjs) drives the same request mix as plain HTTP requests from the
-// generator's core; tenantgate (and nginx) on core 0. Used by bench/run.mjs.
+// it, beside gRPC mode. The same request mix as plain HTTP requests from the generator's core: autocannon
+// (bench/http-load.mjs) in a closed loop for saturation, vegeta at a fixed rate (open loop; autocannon's rate
+// limiter queued a mix of distinct requests for up to a second); tenantgate (and nginx) on core 0. Used by run.mjs.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -21,6 +22,19 @@ function load(root, file, base, seconds, rate) {
   const r = spawnSync('taskset', ['-c', '1', process.execPath, join(root, 'bench', 'http-load.mjs'), file, base, String(seconds), ...(rate ? [String(rate)] : [])], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`http load failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
+}
+
+/** vegeta's targets: one JSON object per line. */
+function vegetaTargets(file, requests, base) {
+  writeFileSync(file, requests.map((r) => JSON.stringify({ method: r.method, url: base + r.path, header: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, [v]])) })).join('\n') + '\n');
+}
+
+/** p99 in ms of `seconds` at `rate` requests a second (vegeta, open loop, keep-alive). */
+function fixedRate(vegeta, targets, rate, seconds) {
+  const r = spawnSync('taskset', ['-c', '1', 'bash', '-c', `"$0" attack -format=json -targets="$1" -rate=${rate}/s -duration=${seconds}s -max-workers=64 | "$0" report -type=json`, vegeta, targets], { encoding: 'utf8', env: { ...process.env, GOGC: 'off', GOMEMLIMIT: '4GiB' } });
+  if (r.status !== 0) throw new Error(`vegeta failed: ${r.stderr}`);
+  const report = JSON.parse(r.stdout);
+  return { p99: report.latencies['99th'] / 1e6, p50: report.latencies['50th'] / 1e6, rate: report.rate, errors: report.errors?.length ?? 0 };
 }
 
 function canConnect(port) {
@@ -85,7 +99,7 @@ http {
  * gRPC mode's figure comes from the saturation runs; here: /authz asked directly and through nginx, each at
  * saturation (closed loop, 20 connections) and at 1,000 rps (three runs, the median p99).
  */
-export async function httpModeRuns({ root, fx, work, quick, freePort, procStats, startServer }) {
+export async function httpModeRuns({ root, fx, work, quick, freePort, procStats, startServer, vegeta }) {
   const mix = JSON.parse(readFileSync(fx.requestsFile, 'utf8')).map(httpRequestOf);
   const direct = join(work, 'http-direct.json');
   writeFileSync(direct, JSON.stringify(mix.map((r) => ({ ...r, path: `/authz${r.path}` }))));
@@ -117,9 +131,11 @@ export async function httpModeRuns({ root, fx, work, quick, freePort, procStats,
         const sat = load(root, file, url, seconds);
         const tgCpu = cpuOf(pids([])) - tgBefore;
         const ngCpu = cpuOf(nginxPids) - ngBefore;
-        const at1000 = [1, 2, 3].map(() => load(root, file, url, quick ? 4 : 6, 1000)).sort((a, b) => a.p99 - b.p99);
-        out.push({ server: name, rps: sat.rps, requests: sat.requests, p99: sat.p99, errors: sat.errors, tenantgateCpuUsPerCheck: (tgCpu * 1e6) / sat.requests, nginxCpuUsPerRequest: nginx ? (ngCpu * 1e6) / sat.requests : null, p99At1000: at1000.map((r) => r.p99), peakRssMb: procStats(server.pid).peakRssMb });
-        console.log(`  ${name}: ${sat.rps.toFixed(0)} rps, tenantgate ${((tgCpu * 1e6) / sat.requests).toFixed(0)} µs CPU per check${nginx ? `, nginx ${((ngCpu * 1e6) / sat.requests).toFixed(0)} µs per request` : ''}, p99 at 1,000 rps ${at1000.map((r) => r.p99).join(' / ')} ms`);
+        const targets = `${file}.targets`;
+        vegetaTargets(targets, JSON.parse(readFileSync(file, 'utf8')), url);
+        const at1000 = [1, 2, 3].map(() => fixedRate(vegeta, targets, 1000, quick ? 4 : 6)).sort((a, b) => a.p99 - b.p99);
+        out.push({ server: name, rps: sat.rps, requests: sat.requests, p99: sat.p99, errors: sat.errors, tenantgateCpuUsPerCheck: (tgCpu * 1e6) / sat.requests, nginxCpuUsPerRequest: nginx ? (ngCpu * 1e6) / sat.requests : null, p99At1000: at1000.map((r) => Number(r.p99.toFixed(2))), peakRssMb: procStats(server.pid).peakRssMb });
+        console.log(`  ${name}: ${sat.rps.toFixed(0)} rps, tenantgate ${((tgCpu * 1e6) / sat.requests).toFixed(0)} µs CPU per check${nginx ? `, nginx ${((ngCpu * 1e6) / sat.requests).toFixed(0)} µs per request` : ''}, p99 at 1,000 rps ${at1000.map((r) => r.p99.toFixed(2)).join(' / ')} ms`);
       } finally {
         if (nginx) {
           nginx.kill('SIGQUIT');

@@ -352,7 +352,7 @@ function markdown(results, sat, meta, http = []) {
     if (so && stg) lines.push(`Saturation tenantgate / OPA = ${(stg.rps / so.rps).toFixed(2)}.`);
   } else lines.push('', 'OPA-Envoy: not measured (no OPA_ENVOY_BIN and no Go toolchain for opa-standin; see bench/README.md).');
   if (http.length) {
-    lines.push('', '**HTTP mode (autocannon, 20 connections, the same mix as HTTP requests; tenantgate and nginx on core 0):**', '', '| path | rps | tenantgate CPU µs per check | nginx CPU µs per request | p99 ms at saturation | p99 ms at 1,000 rps (three runs) |', '|---|---:|---:|---:|---:|---|');
+    lines.push('', '**HTTP mode (the same mix as HTTP requests: autocannon, 20 connections, for saturation; vegeta for 1,000 rps; tenantgate and nginx on core 0):**', '', '| path | rps | tenantgate CPU µs per check | nginx CPU µs per request | p99 ms at saturation | p99 ms at 1,000 rps (three runs) |', '|---|---:|---:|---:|---:|---|');
     for (const h of http) lines.push(`| ${h.server} | ${h.rps.toFixed(0)} | ${h.tenantgateCpuUsPerCheck.toFixed(0)} | ${h.nginxCpuUsPerRequest === null ? '' : h.nginxCpuUsPerRequest.toFixed(0)} | ${h.p99} | ${h.p99At1000.join(', ')} |`);
   }
   lines.push('', ...targets(results, sat, http));
@@ -406,7 +406,8 @@ async function main() {
   const peer = opaEnvoy ? 'opa-envoy' : servers.includes('opa-standin') ? 'opa-standin' : undefined;
   for (const policy of ['trivial', 'object']) for (const kind of [`tenantgate-compat-${policy}`, ...(peer ? [`${peer}-compat-${policy}`] : [])]) sat.push(await saturation(kind, fx, work));
   if (args.has('--tracing')) sat.push(...(await tracingRuns(fx, work)));
-  const http = await httpModeRuns({ root: ROOT, fx, work, quick, freePort, procStats, startServer });
+  const vegeta = ensureTool('vegeta', 'github.com/tsenart/vegeta/v12@v12.13.0');
+  const http = await httpModeRuns({ root: ROOT, fx, work, quick, freePort, procStats, startServer, vegeta });
   const meta = { when, cpus: (await import('node:os')).cpus().length, cpu: (await import('node:os')).cpus()[0].model, kinds: fx.kinds, duration: DURATION, p95Ms: P95_MS, p99Ms: P99_MS };
   const out = join(ROOT, 'bench', 'results', `${when}`);
   writeFileSync(`${out}.json`, JSON.stringify({ meta, results, saturation: sat, http }, null, 2));

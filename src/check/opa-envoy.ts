@@ -13,7 +13,7 @@ import { opaEnvoyInput, RequestParseError } from '../opa-envoy/input.js';
 import { DecisionError, pluginResponse, type PluginResponse } from '../opa-envoy/response.js';
 import type { BodyOptions } from '../opa-envoy/body.js';
 import { authServiceDefinition } from './protos.js';
-import { toValue } from './respond.js';
+import { AnswerEncoder } from './opa-envoy-answer.js';
 
 /** An answer that is an RPC error, as the plugin fails a check it cannot decide (Envoy applies its failure mode). */
 export class RpcFailure {
@@ -32,6 +32,7 @@ export interface OpaEnvoyOptions extends BodyOptions {
 
 export class OpaEnvoyCheck {
   private readonly serialize = authServiceDefinition().Check!.responseSerialize;
+  private readonly answers = new AnswerEncoder(this.serialize);
 
   constructor(
     private readonly pipeline: CheckPipeline,
@@ -93,7 +94,7 @@ export class OpaEnvoyCheck {
     }
     const allowed = resp.status.code === 0;
     const decision: Decision = allowed ? { allowed } : { allowed, http_status: resp.deniedResponse?.status.code ?? 403, code: 'denied' };
-    return { outcome: { ...outcome(decision), policySeconds }, answer: this.serialize(wire(resp)) };
+    return { outcome: { ...outcome(decision), policySeconds }, answer: this.answers.encode(result.value, resp, decisionId) };
   }
 }
 
@@ -114,9 +115,3 @@ function tenantgateInput(c: ResolvedContext, peer: Peer | null): Record<string, 
   };
 }
 
-/** The response in proto-loader's object form, for its serializer. */
-function wire(r: PluginResponse): Record<string, unknown> {
-  const fields: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(r.dynamicMetadata)) fields[k] = toValue(v);
-  return { ...r, dynamicMetadata: { fields } };
-}
