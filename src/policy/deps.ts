@@ -57,39 +57,8 @@ export function project(value: unknown, tree: Projection): unknown {
   return out;
 }
 
-/**
- * JSON.stringify(project(value, tree)), written directly: the same text, without the projected copy (a check's
- * input is projected and written on every check, hit or miss, and the copy was most of what it allocated).
- */
-export function projectJson(value: unknown, tree: Projection): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return JSON.stringify(value);
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function' || indexKeys(tree)) return JSON.stringify(project(value, tree));
-  const src = value as Record<string, unknown>;
-  let out = '{';
-  for (const key in tree) {
-    const v = read(src, key);
-    if (v === undefined) continue;
-    const sub = tree[key]!;
-    const json = sub === true ? JSON.stringify(v) : projectJson(v, sub);
-    // What JSON.stringify leaves out of an object (functions, symbols) is left out here too.
-    if (json === undefined) continue;
-    if (out.length > 1) out += ',';
-    out += JSON.stringify(key) + ':' + json;
-  }
-  return out + '}';
-}
-
 /** An own property only for "__proto__", which every object otherwise inherits (Object.prototype). */
 const read = (src: Record<string, unknown>, key: string): unknown => (key === '__proto__' ? (Object.hasOwn(src, key) ? src[key] : undefined) : src[key]);
-
-const INDEX = /^(0|[1-9]\d*)$/;
-const hasIndexKeys = new WeakMap<Projection, boolean>();
-/** Whether a tree names a key such as "0": JSON.stringify writes those first, whatever the object's order. */
-function indexKeys(tree: Projection): boolean {
-  let v = hasIndexKeys.get(tree);
-  if (v === undefined) hasIndexKeys.set(tree, (v = Object.keys(tree).some((k) => INDEX.test(k))));
-  return v;
-}
 
 export const PROJECTION_KEY = 'tenantgate_meta';
 

@@ -9,7 +9,7 @@
 import { LRUCache } from 'lru-cache';
 import { Denial, type Decision } from '../core/types.js';
 import type { PolicyBundle } from './bundle.js';
-import { bundleProjection, projectJson, type Projection } from './deps.js';
+import { bundleProjection, project, type Projection } from './deps.js';
 import { deny } from '../core/denials.js';
 import { LIMIT_FIELDS } from '../core/limits.js';
 import { WasmPolicy } from './wasm/host.js';
@@ -82,7 +82,7 @@ export class PolicyEngine {
     const active = this.active;
     if (!active) return { error: 'no policy is loaded' };
     const { raws, projection } = active;
-    const json = (projection ? projectJson(input, projection) : JSON.stringify(input)) ?? 'null';
+    const json = JSON.stringify(projection ? project(input, projection) : input) ?? 'null';
     if (!raws) return runRaw(active, json);
     const hit = raws.get(json);
     if (hit) {
@@ -100,10 +100,10 @@ export class PolicyEngine {
     const active = this.active;
     if (!active) return policyError('no policy is loaded');
     const { decisions, projection } = active;
-    if (!decisions) return run(active, (projection ? projectJson(input, projection) : JSON.stringify(input)) ?? 'null');
+    if (!decisions) return run(active, JSON.stringify(projection ? project(input, projection) : input) ?? 'null');
     // The JSON is the one the policy would be given anyway; on a miss it is what WASM receives. It is the key as
     // it is: a projected input is a few hundred bytes, and hashing it cost more than the lookup (bench/README.md).
-    const key = projectJson(input, projection!) ?? 'null';
+    const key = JSON.stringify(project(input, projection!)) ?? 'null';
     const hit = decisions.get(key);
     if (hit) {
       this.cacheStats.hits++;
