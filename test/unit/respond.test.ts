@@ -120,6 +120,7 @@ describe('encodeAllowed (cached per caller)', () => {
       base('a-1'),
       base('a-2'),
       base('a-3', {}, { allowed: true, response_headers_to_add: { ratelimit: '"t";r=9;t=1', 'ratelimit-policy': '"t";q=10;w=1' } }),
+      base('a-3b', {}, { allowed: true, response_headers_to_add: { 'x-note': 'caf\u00e9\r\nx-evil: 1', 'x-long': 'v'.repeat(300) } }),
       base('a-4', { policyRevision: 'rev2' }),
       base('a-5'),
       base('a-6', {}, { allowed: true, upstream_provider: 'bedrock' }),
