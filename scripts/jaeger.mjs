@@ -2,23 +2,12 @@
 // .tools/bin, on free loopback ports: an OTLP/HTTP receiver for tenantgate's spans, and the query API to read them.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.mjs';
 
 const JAEGER = resolve(dirname(fileURLToPath(import.meta.url)), '..', '.tools', 'bin', 'jaeger');
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
 
 export async function startJaeger() {
   if (!existsSync(JAEGER)) throw new Error(`${JAEGER} is missing: run bash scripts/test-tools.sh (npm test does)`);

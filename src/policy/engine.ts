@@ -77,43 +77,39 @@ export class PolicyEngine {
     this.active = { policy, entrypoint, revision: bundle.revision, projection, readsBody, decisions: cache<Decision | Denial>(), raws: cache<RawResult>() };
   }
 
-  /** The entrypoint's value, as it is (no decision contract, no cache): for the OPA-Envoy mode. */
+  /** The entrypoint's value, as it is (no decision contract): for the OPA-Envoy mode. Cached like decisions. */
   evaluateRaw(input: unknown): RawResult {
     const active = this.active;
     if (!active) return { error: 'no policy is loaded' };
-    const { raws, projection } = active;
-    const json = JSON.stringify(projection ? project(input, projection) : input) ?? 'null';
-    if (!raws) return runRaw(active, json);
-    const hit = raws.get(json);
-    if (hit) {
-      this.cacheStats.hits++;
-      return hit;
-    }
-    this.cacheStats.misses++;
-    const r = runRaw(active, json);
-    if (!('error' in r)) raws.set(json, deepFreeze(r));
-    return r;
+    return this.cached(active.raws, active, input, runRaw, (r) => (!('error' in r) ? deepFreeze(r) : undefined));
   }
 
   /** The decision for an input. A cached decision is shared: callers must not change it. */
   evaluate(input: unknown): Decision | Denial {
     const active = this.active;
     if (!active) return policyError('no policy is loaded');
-    const { decisions, projection } = active;
-    if (!decisions) return run(active, JSON.stringify(projection ? project(input, projection) : input) ?? 'null');
-    // The JSON is the one the policy would be given anyway; on a miss it is what WASM receives. It is the key as
-    // it is: a projected input is a few hundred bytes, and hashing it cost more than the lookup (bench/README.md).
-    const key = JSON.stringify(project(input, projection!)) ?? 'null';
-    const hit = decisions.get(key);
+    // A failure to evaluate is not a decision of the policy: it is not kept.
+    return this.cached(active.decisions, active, input, run, (d) => (!(d instanceof Denial && d.code === 'policy_error') ? Object.freeze(d) : undefined));
+  }
+
+  /**
+   * The policy's answer for an input, from the cache when the bundle's answers are cached. The projected input's
+   * JSON is the key as it is (a few hundred bytes: hashing it cost more than the lookup, bench/README.md), and on a
+   * miss it is what WASM receives. `keep`: what to cache of an answer (undefined: nothing).
+   */
+  private cached<T extends object>(cache: LRUCache<string, T> | undefined, active: Active, input: unknown, evaluate: (a: Active, json: string) => T, keep: (v: T) => T | undefined): T {
+    const json = JSON.stringify(active.projection ? project(input, active.projection) : input) ?? 'null';
+    if (!cache) return evaluate(active, json);
+    const hit = cache.get(json);
     if (hit) {
       this.cacheStats.hits++;
       return hit;
     }
     this.cacheStats.misses++;
-    const d = run(active, key);
-    // A failure to evaluate is not a decision of the policy: it is not kept.
-    if (!(d instanceof Denial && d.code === 'policy_error')) decisions.set(key, Object.freeze(d));
-    return d;
+    const v = evaluate(active, json);
+    const kept = keep(v);
+    if (kept) cache.set(json, kept);
+    return v;
   }
 }
 
