@@ -4,6 +4,7 @@
 // Here the map is a prototype-less object, which V8 keeps as a hash table from the start; `__proto__` is then a
 // plain header name too. Every other field is read exactly as protobufjs reads it.
 import protobuf from 'protobufjs';
+import { isAscii } from 'node:buffer';
 
 const EMPTY_BYTES = new Uint8Array(0);
 
@@ -50,21 +51,22 @@ export function installHttpRequestDecoder(checkRequest: protobuf.Type): void {
       reader.len = end;
     }
     const m = new HttpRequest();
+    const str = strings(reader, end);
     while (reader.pos < end) {
       const tag = reader.uint32();
       if (tag === e) break;
       switch (tag >>> 3) {
-        case 1: m.id = reader.string(); break;
-        case 2: m.method = reader.string(); break;
-        case 3: readHeaderEntry(reader, end, n, m.headers); break;
-        case 4: m.path = reader.string(); break;
-        case 5: m.host = reader.string(); break;
-        case 6: m.scheme = reader.string(); break;
-        case 7: m.query = reader.string(); break;
-        case 8: m.fragment = reader.string(); break;
+        case 1: m.id = str(); break;
+        case 2: m.method = str(); break;
+        case 3: readHeaderEntry(reader, end, n, m.headers, str); break;
+        case 4: m.path = str(); break;
+        case 5: m.host = str(); break;
+        case 6: m.scheme = str(); break;
+        case 7: m.query = str(); break;
+        case 8: m.fragment = str(); break;
         case 9: m.size = reader.int64() as number | protobuf.Long; break;
-        case 10: m.protocol = reader.string(); break;
-        case 11: m.body = reader.string(); break;
+        case 10: m.protocol = str(); break;
+        case 11: m.body = str(); break;
         case 12: m.rawBody = reader.bytes(); break;
         case 13: m.headerMap = (headerMap.decode as (r: protobuf.Reader, l: number, e: undefined, n: number) => protobuf.Message)(reader, reader.uint32(), undefined, n + 1); break;
         default: (reader as DepthReader).skipType(tag & 7, n);
@@ -78,8 +80,34 @@ export function installHttpRequestDecoder(checkRequest: protobuf.Type): void {
   };
 }
 
+/**
+ * How the message's strings are read: the message becomes one latin1 string, a byte per character, and each
+ * string field a slice of it, instead of a native call per string (about forty, 2 µs of a check in-process). A
+ * slice is its field's text only where its bytes are ASCII; the bytes that are not (varint prefixes of long headers,
+ * UTF-8 in values) are found once, and a field that holds one is decoded as UTF-8 as protobufjs does. Bounded as
+ * protobufjs's BufferReader.string bounds them: a length past the end stops at it. Slices keep the message's string
+ * alive: what a cache keeps of a header is copied first (copyOf).
+ */
+function strings(reader: protobuf.Reader, end: number): () => string {
+  const buf = reader.buf;
+  if (!Buffer.isBuffer(buf)) return () => reader.string();
+  const base = reader.pos;
+  const text = buf.toString('latin1', base, end);
+  const high: number[] = [];
+  if (!isAscii(buf.subarray(base, end))) for (const m of text.matchAll(/[\x80-\xff]/g)) high.push(m.index + base);
+  let next = 0;
+  return () => {
+    const len = reader.uint32();
+    const start = reader.pos;
+    const stop = Math.min(start + len, reader.len);
+    reader.pos = stop;
+    while (next < high.length && high[next]! < start) next++;
+    return next < high.length && high[next]! < stop ? buf.toString('utf8', start, stop) : text.slice(start - base, stop - base);
+  };
+}
+
 /** A map entry of `headers`: key = 1, value = 2, either may be absent (then ""); bounded as protobufjs bounds it. */
-function readHeaderEntry(reader: protobuf.Reader, end: number, depth: number, headers: Record<string, string>): void {
+function readHeaderEntry(reader: protobuf.Reader, end: number, depth: number, headers: Record<string, string>, str: () => string): void {
   const entryEnd = reader.uint32() + reader.pos;
   if (entryEnd > reader.len) throw RangeError('index out of range');
   reader.len = entryEnd;
@@ -87,8 +115,8 @@ function readHeaderEntry(reader: protobuf.Reader, end: number, depth: number, he
   let value = '';
   while (reader.pos < entryEnd) {
     const t = reader.uint32();
-    if (t >>> 3 === 1) key = reader.string();
-    else if (t >>> 3 === 2) value = reader.string();
+    if (t >>> 3 === 1) key = str();
+    else if (t >>> 3 === 2) value = str();
     else (reader as DepthReader).skipType(t & 7, depth);
   }
   if (reader.pos !== entryEnd) throw RangeError('index out of range');

@@ -2,6 +2,7 @@
 // time, revocation and expiry checked on every use. Uses are reported at most once a minute per key and recorded
 // for `last_used_at` off the hot path.
 import { NO_SPANS, type Spans } from '../core/spans.js';
+import { copyOf } from '../util/copy-of.js';
 import { LRUCache } from 'lru-cache';
 import { Denial, type Identity } from '../core/types.js';
 import { parseKey, secretMatches, type ApiKeyRecord } from '../core/api-keys.js';
@@ -53,7 +54,7 @@ export class ApiKeyVerifier {
     if (entry !== undefined) return this.check(entry, parsed.secret);
     // The id copied: the one parsed is a slice of the header value, secret included, which a pending load (or an
     // absent key's cache entry) would keep in memory.
-    const id = flat(parsed.id);
+    const id = copyOf(parsed.id);
     const entryOf = loadOnce(this.pending, id, () => {
       const gen = this.generation;
       const rec = this.spans.around('tenantgate.store.api_key', () => this.repo.get(id));
@@ -103,7 +104,6 @@ export class ApiKeyVerifier {
 }
 
 /** A copy of a string that is not a slice of a longer one (V8 slices strings of 13 characters or more). */
-const flat = (s: string): string => Buffer.from(s, 'latin1').toString('latin1');
 
 const NO_CLAIMS: Record<string, unknown> = Object.freeze({});
 const NO_SCOPES = Object.freeze([]) as unknown as string[];

@@ -1,6 +1,7 @@
 // JWT verification with jose: JWKS (file or URL) or an HS shared secret from the environment, per issuer.
 // Verified identities are cached by token until the token expires; failures are never cached.
 import { NO_SPANS, type Spans } from '../core/spans.js';
+import { copyOf } from '../util/copy-of.js';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import * as jose from 'jose';
@@ -82,7 +83,8 @@ export class JwtVerifier {
     if (identity instanceof Denial) return identity;
     if (this.cache) {
       const ms = typeof payload.exp === 'number' ? payload.exp * 1000 - Date.now() : MAX_CACHE_MS;
-      if (ms > 0) this.cache.set(token, identity, { ttl: Math.min(ms, MAX_CACHE_MS) });
+      // A copy: the token is a slice of the decoded request, which the cache would keep alive whole.
+      if (ms > 0) this.cache.set(copyOf(token), identity, { ttl: Math.min(ms, MAX_CACHE_MS) });
     }
     return identity;
   }

@@ -14,6 +14,7 @@ import { aggregate, tierLimits } from './effective.js';
 import { type EffectiveContext } from '../core/limits.js';
 import { sha256Base64 } from '../util/digest.js';
 import { loadOnce } from '../util/shared.js';
+import { copyOf } from '../util/copy-of.js';
 import { NO_SPANS, type Spans } from '../core/spans.js';
 
 // lru-cache cannot hold undefined, so a known-absent tenant is cached as this marker.
@@ -77,7 +78,7 @@ export class ContextLoader {
     if (gen !== this.generation) return t ?? null;
     // Keyed by the store's copy of the id where there is one: the id given may be a slice of a longer header value
     // (a host name), which the cache would keep in memory whole.
-    this.tenants.set(t ? t.id : id, t ?? ABSENT);
+    this.tenants.set(t ? t.id : copyOf(id), t ?? ABSENT);
     return t ?? null;
   }
 

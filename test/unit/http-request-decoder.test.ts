@@ -27,7 +27,8 @@ function view(http: Record<string, unknown>) {
   return out;
 }
 
-const text = fc.string({ maxLength: 12 });
+// ASCII, any Unicode, and strings long enough for a two-byte length prefix (a byte above 0x7f between fields).
+const text = fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 12 }), fc.string({ minLength: 120, maxLength: 160 }));
 const httpRequest = fc.record(
   {
     id: text,
