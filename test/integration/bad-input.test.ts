@@ -2,6 +2,9 @@
 // a hang or a crash), and the server keeps serving after all of them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
+import http2 from 'node:http2';
+import { connect } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { internalsOf } from '../../src/server.js';
 import { AUDIENCE, ISSUER, bearer, mint, startTestServer, testKeys, waitFor, type TestServer } from '../support/server.js';
 import { startJwksServer } from '../support/jwks-server.js';
@@ -251,3 +254,47 @@ describe('bytes that are not a CheckRequest', () => {
   });
 });
 
+
+describe('bytes that are not gRPC on the ext_authz port', () => {
+  const port = () => Number(t.server.address.split(':').pop());
+
+  /** Raw bytes on a TCP connection; resolves when the server has closed it or after 500 ms. */
+  const raw = (bytes: Buffer | string) =>
+    new Promise<void>((resolve) => {
+      const s = connect(port(), '127.0.0.1', () => s.write(bytes));
+      s.on('data', () => undefined);
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+      setTimeout(() => (s.destroy(), resolve()), 500);
+    });
+
+  /** One HTTP/2 request; the response's status and headers. */
+  const h2 = (headers: Record<string, string>, body: Buffer) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const session = http2.connect(`http://127.0.0.1:${port()}`);
+      session.on('error', reject);
+      const req = session.request({ ':method': 'POST', ...headers });
+      let head: Record<string, unknown> = {};
+      req.on('response', (h) => (head = { ...h }));
+      req.on('trailers', (tr) => (head = { ...head, ...tr }));
+      req.on('data', () => undefined);
+      req.on('end', () => (session.close(), resolve(head)));
+      req.end(body);
+    });
+
+  it('HTTP/1.1, random bytes, a broken HTTP/2 preface: the connection goes, the server keeps serving', async () => {
+    await raw('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await raw(randomBytes(4096));
+    await raw(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), randomBytes(2048)]));
+    expect((await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] })).outcome).toBe('upstream');
+  });
+
+  it('a request that is not gRPC: 415; a gRPC frame cut short: INTERNAL, saying so; an unknown method: UNIMPLEMENTED', async () => {
+    expect((await h2({ ':path': '/envoy.service.auth.v3.Authorization/Check', 'content-type': 'text/plain' }, Buffer.from('x')))[':status']).toBe(415);
+    const cut = await h2({ ':path': '/envoy.service.auth.v3.Authorization/Check', 'content-type': 'application/grpc' }, Buffer.from([0, 0, 0, 0, 9, 1, 2]));
+    expect([cut['grpc-status'], cut['grpc-message']]).toEqual(['13', 'a unary call takes one whole request message; it sent 0 and part of another']);
+    const unknown = await h2({ ':path': '/no.Such/Method', 'content-type': 'application/grpc' }, Buffer.from([0, 0, 0, 0, 0]));
+    expect(unknown['grpc-status']).toBe('12');
+    expect((await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] })).outcome).toBe('upstream');
+  });
+});
