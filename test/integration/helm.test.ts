@@ -31,7 +31,10 @@ const COMBINATIONS: Record<string, object> = {
     store: { sqlite: { persistence: { enabled: true, size: '2Gi', storageClass: 'fast' } } },
     policies: { bundleConfigMap: 'tenantgate-policy' },
   },
-  'sidecar, on a unix socket': { mode: 'sidecar', sidecar: { envoy: { upstream: { address: 'localhost', port: 3000 } } } },
+  'sidecar, on a unix socket, in the application\'s pod': {
+    mode: 'sidecar',
+    sidecar: { envoy: { upstream: { address: '127.0.0.1', port: 3000 } }, extraContainers: [{ name: 'app', image: 'registry.example.com/app:1.4.2', ports: [{ containerPort: 3000 }] }] },
+  },
   'sidecar, on localhost TCP': { mode: 'sidecar', sidecar: { unixSocket: false } },
 };
 
@@ -58,6 +61,14 @@ describe('the Helm chart', () => {
     expect(env).toEqual(expect.arrayContaining([{ name: 'TENANTGATE_STORE_PASSWORD', valueFrom: { secretKeyRef: { name: 'pg', key: 'password' } } }, { name: 'TENANTGATE_QUOTA__REDIS_URL', valueFrom: { secretKeyRef: { name: 'redis', key: 'url' } } }]));
     expect(find(docs, 'PodDisruptionBudget').spec.minAvailable).toBe(1);
     expect(find(docs, 'ServiceMonitor').spec.endpoints).toEqual([{ port: 'http', path: '/metrics', interval: '30s' }]);
+  });
+
+  it("sidecar: the application's container, Envoy and tenantgate in one pod; Envoy sends what is allowed to the application", () => {
+    const docs = render(COMBINATIONS["sidecar, on a unix socket, in the application's pod"]!);
+    expect(find(docs, 'Deployment').spec.template.spec.containers.map((c: { name: string }) => c.name)).toEqual(['tenantgate', 'envoy', 'app']);
+    const envoy = parse(find(docs, 'ConfigMap', 't-tenantgate-envoy').data['envoy.yaml']);
+    const app = envoy.static_resources.clusters.find((c: { name: string }) => c.name === 'app');
+    expect(app.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: '127.0.0.1', port_value: 3000 });
   });
 
   it('runs as a non-root user on a read-only root filesystem, with probes on gRPC health and /readyz', () => {
