@@ -14,7 +14,9 @@ export function frame(payload: Uint8Array): Buffer {
 
 /** Splits the data of a stream into messages; throws a GrpcError for a message over the limit or one it cannot read. */
 export class MessageReader {
-  private pending: Buffer | undefined;
+  /** Chunks of a message not yet whole, joined once it is (joining at every chunk would copy a large one over and over). */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
 
   constructor(
     private readonly maxBytes: number,
@@ -24,24 +26,34 @@ export class MessageReader {
 
   /** The messages a chunk completes (most calls: exactly one, in one chunk, without a copy). */
   push(chunk: Buffer): Buffer[] {
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = undefined;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
     const out: Buffer[] = [];
-    while (buf.length >= 5) {
-      const length = buf.readUInt32BE(1);
+    for (;;) {
+      if (this.buffered < 5) break;
+      const head = this.chunks[0]!.length >= 5 ? this.chunks[0]! : this.join();
+      const length = head.readUInt32BE(1);
       if (length > this.maxBytes) throw new GrpcError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${this.maxBytes})`);
-      if (buf.length < 5 + length) break;
+      if (this.buffered < 5 + length) break;
+      const buf = this.chunks.length === 1 ? this.chunks[0]! : this.join();
       const body = buf.subarray(5, 5 + length);
       out.push(buf[0] === 0 ? body : this.inflate(body));
-      buf = buf.subarray(5 + length);
+      const rest = buf.subarray(5 + length);
+      this.chunks = rest.length ? [rest] : [];
+      this.buffered = rest.length;
     }
-    if (buf.length) this.pending = buf;
     return out;
   }
 
   /** Whether a message has begun and not ended: the stream ended in the middle of one. */
   get partial(): boolean {
-    return this.pending !== undefined;
+    return this.buffered > 0;
+  }
+
+  private join(): Buffer {
+    const joined = Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [joined];
+    return joined;
   }
 
   private inflate(body: Buffer): Buffer {
