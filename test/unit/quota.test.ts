@@ -93,6 +93,17 @@ describe('LocalLimiter', () => {
     });
   });
 
+  it("RateLimit-Policy follows a month window's length as the clock moves, forward and back, for the same items", () => {
+    const items = itemsFor([{ tenant: 'acme', subject: '*', label: 'tenant', limits: { per_month: 1000 } }]);
+    const policyAt = (iso: string) => {
+      const now = Date.parse(iso);
+      return rateLimitFields(new LocalLimiter().take(items, now, false).states, now)['ratelimit-policy'];
+    };
+    expect(policyAt('2027-02-10T00:00:00Z')).toBe(`"tenant-month";q=1000;w=${28 * 86400}`);
+    expect(policyAt('2027-03-10T00:00:00Z')).toBe(`"tenant-month";q=1000;w=${31 * 86400}`);
+    expect(policyAt('2027-02-20T00:00:00Z')).toBe(`"tenant-month";q=1000;w=${28 * 86400}`);
+  });
+
   it('overlay: overrides win field by field', () => {
     expect(overlay({ per_minute: 60, per_day: 1000 }, { per_minute: 5, per_day: null })).toEqual({ per_minute: 5, per_day: 1000 });
   });
