@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client). Counters on the hot path are plain increments; cache ratios and other
 // derived values are read from their owners only when /metrics is scraped.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastHistogram } from './fast-histogram.js';
 
 const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
 
@@ -12,8 +13,8 @@ export interface CacheStats {
 export class Metrics {
   readonly registry = new Registry();
   readonly checks: Counter<'decision' | 'code'>;
-  readonly checkDuration: Histogram<'transport'>;
-  readonly policyEval: Histogram;
+  readonly checkDuration: FastHistogram;
+  readonly policyEval: FastHistogram;
   readonly quotaDenials: Counter<'code'>;
   readonly policyRevision: Gauge<'revision' | 'role'>;
   readonly reloads: Counter<'result' | 'source'>;
@@ -24,7 +25,6 @@ export class Metrics {
   private topTenants = new Set<string>();
   // Children bound once per label value: no label object is made per check (prom-client still hashes it per call).
   private readonly checkCounters = new Map<string, { inc(): void }>();
-  private readonly durations = new Map<string, { observe(v: number): void }>();
   private readonly tenantCounters = new Map<string, { inc(): void }>();
 
   constructor(
@@ -35,8 +35,8 @@ export class Metrics {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'tenantgate_' });
     this.checks = new Counter({ name: 'tenantgate_checks_total', help: 'Check decisions by outcome and code', labelNames: ['decision', 'code'], registers: [r] });
-    this.checkDuration = new Histogram({ name: 'tenantgate_check_duration_seconds', help: 'Time to decide one check', labelNames: ['transport'], buckets: LATENCY_BUCKETS, registers: [r] });
-    this.policyEval = new Histogram({ name: 'tenantgate_policy_eval_duration_seconds', help: 'Time in the WASM policy per check', buckets: LATENCY_BUCKETS, registers: [r] });
+    this.checkDuration = new FastHistogram('tenantgate_check_duration_seconds', 'Time to decide one check', LATENCY_BUCKETS, 'transport', r);
+    this.policyEval = new FastHistogram('tenantgate_policy_eval_duration_seconds', 'Time in the WASM policy per check', LATENCY_BUCKETS, undefined, r);
     this.quotaDenials = new Counter({ name: 'tenantgate_quota_denials_total', help: 'Requests denied by quotas', labelNames: ['code'], registers: [r] });
     this.policyRevision = new Gauge({ name: 'tenantgate_policy_revision_info', help: 'The policy revision in service (value 1)', labelNames: ['revision', 'role'], registers: [r] });
     this.reloads = new Counter({ name: 'tenantgate_policy_reloads_total', help: 'Policy reloads by result', labelNames: ['result', 'source'], registers: [r] });
@@ -99,9 +99,7 @@ export class Metrics {
     let counter = this.checkCounters.get(key);
     if (!counter) this.checkCounters.set(key, (counter = this.checks.labels({ decision: code === null ? 'allow' : 'deny', code: code ?? 'ok' })));
     counter.inc();
-    let duration = this.durations.get(transport);
-    if (!duration) this.durations.set(transport, (duration = this.checkDuration.labels({ transport })));
-    duration.observe(seconds);
+    this.checkDuration.labelled(transport).observe(seconds);
   }
 
   tenantCheck(tenant: string): void {
