@@ -95,9 +95,9 @@ export class CheckPipeline {
       run.trace?.phase('policy');
       const input = buildInput(req, run.ctx, run.peer);
       run.policyInput = input;
-      const t0 = process.hrtime.bigint();
+      const t0 = performance.now();
       const decision = this.deps.policy.evaluate(input);
-      run.policySeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      run.policySeconds = (performance.now() - t0) / 1000;
       run.policyDecision = decision;
       if (decision instanceof Denial || !decision.allowed) return run.end(decision, req);
       if (run.explain) return this.peekQuota(run.ctx, decision).then((quota) => ({ ...run.end(decision, req), quota }), (err) => this.failed(run, err));
