@@ -93,18 +93,24 @@ function strings(reader: protobuf.Reader, end: number): () => string {
   if (!Buffer.isBuffer(buf)) return () => reader.string();
   const base = reader.pos;
   const text = buf.toString('latin1', base, end);
-  const high: number[] = [];
-  if (!isAscii(buf.subarray(base, end))) for (const m of text.matchAll(/[\x80-\xff]/g)) high.push(m.index + base);
-  let next = 0;
+  // The next byte above 0x7f at or after a position, found as the reads move forward: a scan of the message in
+  // all, and none when it is all ASCII.
+  let high = isAscii(buf.subarray(base, end)) ? Infinity : -1;
   return () => {
     const len = reader.uint32();
     const start = reader.pos;
     const stop = Math.min(start + len, reader.len);
     reader.pos = stop;
-    while (next < high.length && high[next]! < start) next++;
-    return next < high.length && high[next]! < stop ? buf.toString('utf8', start, stop) : text.slice(start - base, stop - base);
+    if (high < start) {
+      HIGH.lastIndex = start - base;
+      high = HIGH.exec(text)?.index ?? Infinity;
+      if (high !== Infinity) high += base;
+    }
+    return high < stop ? buf.toString('utf8', start, stop) : text.slice(start - base, stop - base);
   };
 }
+
+const HIGH = /[\x80-\xff]/g;
 
 /** A map entry of `headers`: key = 1, value = 2, either may be absent (then ""); bounded as protobufjs bounds it. */
 function readHeaderEntry(reader: protobuf.Reader, end: number, depth: number, headers: Record<string, string>, str: () => string): void {
