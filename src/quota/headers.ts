@@ -5,26 +5,36 @@ import type { ItemState } from './limiter.js';
 import type { LimitItem } from './limits.js';
 import { windowOf } from './windows.js';
 
-// An item's policy text changes only with its window (a month's length): kept per item until the window ends,
-// instead of a calendar computation per item on every check. Items are cached per caller (service.ts).
-const policies = new WeakMap<LimitItem, { from: number; until: number; text: string }>();
+// A set of limits' policy text changes only with its windows (a month's length): kept per set (the items array a
+// caller's limits are cached as, service.ts) until the first of its windows ends, instead of a calendar computation
+// and a string per item on every check.
+const policies = new WeakMap<readonly LimitItem[], { from: number; until: number; text: string }>();
 
-function policyOf(it: LimitItem, now: number): string {
-  let p = policies.get(it);
+function policyOf(items: readonly LimitItem[], now: number): string {
+  let p = policies.get(items);
   if (!p || now >= p.until || now < p.from) {
-    if (it.kind === 'bucket') p = { from: -Infinity, until: Infinity, text: `"${it.name}";q=${it.limit};w=${Math.max(1, Math.ceil(it.limit / it.rate!))}` };
-    else {
+    let from = -Infinity;
+    let until = Infinity;
+    const parts: string[] = [];
+    for (const it of items) {
+      if (it.kind === 'bucket') {
+        parts.push(`"${it.name}";q=${it.limit};w=${Math.max(1, Math.ceil(it.limit / it.rate!))}`);
+        continue;
+      }
       const w = windowOf(it.kind, now, it.anchorDay);
-      p = { from: w.start, until: w.end, text: `"${it.name}";q=${it.limit};w=${Math.round((w.end - w.start) / 1000)}` };
+      from = Math.max(from, w.start);
+      until = Math.min(until, w.end);
+      parts.push(`"${it.name}";q=${it.limit};w=${Math.round((w.end - w.start) / 1000)}`);
     }
-    policies.set(it, p);
+    p = { from, until, text: parts.join(', ') };
+    policies.set(items, p);
   }
   return p.text;
 }
 
-export function rateLimitFields(states: ItemState[], now: number): { 'ratelimit-policy': string; ratelimit: string } {
-  return {
-    'ratelimit-policy': states.map((s) => policyOf(s.item, now)).join(', '),
-    ratelimit: states.map((s) => `"${s.item.name}";r=${s.remaining};t=${Math.max(0, s.reset)}`).join(', '),
-  };
+/** `states` are the results of `items`, in their order. */
+export function rateLimitFields(items: readonly LimitItem[], states: ItemState[], now: number): { 'ratelimit-policy': string; ratelimit: string } {
+  let ratelimit = '';
+  for (const s of states) ratelimit += `${ratelimit ? ', ' : ''}"${s.item.name}";r=${s.remaining};t=${Math.max(0, s.reset)}`;
+  return { 'ratelimit-policy': policyOf(items, now), ratelimit };
 }

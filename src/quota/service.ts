@@ -76,10 +76,10 @@ export class QuotaService {
     const items = this.itemsFor(tenant, identity, effective, decision);
     if (items.length === 0) return { allowed: true, headers: {} };
     const r = this.limiter.take(items, now);
-    if (!(r instanceof Promise)) return this.outcome(r, now);
+    if (!(r instanceof Promise)) return this.outcome(items, r, now);
     // The only rejection is the Redis store failing with fail_closed: deny as unavailable (503), fail closed.
     return r.then(
-      (x) => this.outcome(x, now),
+      (x) => this.outcome(items, x, now),
       () => deny('quota_unavailable', 'the quota store is unavailable'),
     );
   }
@@ -91,8 +91,8 @@ export class QuotaService {
     return r.states.map((st) => ({ limit: st.item.name, kind: st.item.kind, max: st.item.limit, remaining: st.remaining, reset_seconds: st.reset, exceeded: st === r.exceeded }));
   }
 
-  private outcome(r: QuotaResult, now: number): QuotaOutcome {
-    const fields = rateLimitFields(r.states, now);
+  private outcome(items: LimitItem[], r: QuotaResult, now: number): QuotaOutcome {
+    const fields = rateLimitFields(items, r.states, now);
     if (r.allowed) return { allowed: true, headers: fields };
     const it = r.exceeded!.item;
     const what = it.kind === 'bucket' ? `burst limit of ${it.limit} (${it.rate}/s)` : `limit of ${it.limit} requests per ${it.kind}`;

@@ -86,8 +86,9 @@ describe('LocalLimiter', () => {
 
   it('RateLimit fields: one policy item per limit', () => {
     const l = new LocalLimiter();
-    const r = l.take([...itemsFor([{ tenant: 'acme', subject: '*', label: 'tenant', limits: { per_minute: 60, burst: 10, rate: 5 } }])], T0);
-    expect(rateLimitFields(r.states, T0)).toEqual({
+    const items = [...itemsFor([{ tenant: 'acme', subject: '*', label: 'tenant', limits: { per_minute: 60, burst: 10, rate: 5 } }])];
+    const r = l.take(items, T0);
+    expect(rateLimitFields(items, r.states, T0)).toEqual({
       'ratelimit-policy': '"tenant-burst";q=10;w=2, "tenant-minute";q=60;w=60',
       ratelimit: '"tenant-burst";r=9;t=1, "tenant-minute";r=59;t=30',
     });
@@ -97,7 +98,7 @@ describe('LocalLimiter', () => {
     const items = itemsFor([{ tenant: 'acme', subject: '*', label: 'tenant', limits: { per_month: 1000 } }]);
     const policyAt = (iso: string) => {
       const now = Date.parse(iso);
-      return rateLimitFields(new LocalLimiter().take(items, now, false).states, now)['ratelimit-policy'];
+      return rateLimitFields(items, new LocalLimiter().take(items, now, false).states, now)['ratelimit-policy'];
     };
     expect(policyAt('2027-02-10T00:00:00Z')).toBe(`"tenant-month";q=1000;w=${28 * 86400}`);
     expect(policyAt('2027-03-10T00:00:00Z')).toBe(`"tenant-month";q=1000;w=${31 * 86400}`);
