@@ -60,6 +60,9 @@ describe('the Helm chart', () => {
     const env = deployment.spec.template.spec.containers[0].env;
     expect(env).toEqual(expect.arrayContaining([{ name: 'TENANTGATE_STORE_PASSWORD', valueFrom: { secretKeyRef: { name: 'pg', key: 'password' } } }, { name: 'TENANTGATE_QUOTA__REDIS_URL', valueFrom: { secretKeyRef: { name: 'redis', key: 'url' } } }]));
     expect(find(docs, 'PodDisruptionBudget').spec.minAvailable).toBe(1);
+    // One replica: no budget, which would keep its only pod from ever being evicted.
+    expect(render({}).some((d) => d.kind === 'PodDisruptionBudget')).toBe(false);
+    expect(render({ mode: 'sidecar' }).some((d) => d.kind === 'PodDisruptionBudget')).toBe(false);
     expect(find(docs, 'ServiceMonitor').spec.endpoints).toEqual([{ port: 'http', path: '/metrics', interval: '30s' }]);
   });
 
