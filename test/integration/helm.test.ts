@@ -74,6 +74,13 @@ describe('the Helm chart', () => {
     expect(app.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: '127.0.0.1', port_value: 3000 });
   });
 
+  it('a persistent SQLite volume: a claim, and pods replaced one after the other (Recreate)', () => {
+    const docs = render(COMBINATIONS['shared, one replica with a persistent SQLite and a policy ConfigMap']!);
+    expect(find(docs, 'PersistentVolumeClaim').spec).toMatchObject({ accessModes: ['ReadWriteOnce'], storageClassName: 'fast', resources: { requests: { storage: '2Gi' } } });
+    expect(find(docs, 'Deployment').spec.strategy).toEqual({ type: 'Recreate' });
+    expect(find(render({}), 'Deployment').spec.strategy).toBeUndefined();
+  });
+
   it('runs as a non-root user on a read-only root filesystem, with probes on gRPC health and /readyz', () => {
     const c = find(render({}), 'Deployment').spec.template.spec.containers[0];
     expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
