@@ -13,6 +13,7 @@ import { createAuthClient } from '../../src/cli/check-client.js';
 import { ENVOY_PROTO_DIRS } from '../../src/check/protos.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { freePort } from '../support/redis-server.js';
+import { checkMessage } from '../support/envoy-config.js';
 
 /** The combinations docs/kubernetes.md documents, by name. */
 const COMBINATIONS: Record<string, object> = {
@@ -64,6 +65,13 @@ describe('the Helm chart', () => {
     expect(render({}).some((d) => d.kind === 'PodDisruptionBudget')).toBe(false);
     expect(render({ mode: 'sidecar' }).some((d) => d.kind === 'PodDisruptionBudget')).toBe(false);
     expect(find(docs, 'ServiceMonitor').spec.endpoints).toEqual([{ port: 'http', path: '/metrics', interval: '30s' }]);
+  });
+
+  it.each(["sidecar, on a unix socket, in the application's pod", 'sidecar, on localhost TCP'])('%s: the rendered envoy.yaml is a valid Envoy Bootstrap (official protos, strictly)', (name) => {
+    const envoy = parse(find(render(COMBINATIONS[name]!), 'ConfigMap', 't-tenantgate-envoy').data['envoy.yaml']);
+    expect(checkMessage('envoy.config.bootstrap.v3.Bootstrap', envoy)).toEqual([]);
+    const authz = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config;
+    expect(authz).toMatchObject({ transport_api_version: 'V3', failure_mode_allow: false, grpc_service: { envoy_grpc: { cluster_name: 'tenantgate' } } });
   });
 
   it("sidecar: the application's container, Envoy and tenantgate in one pod; Envoy sends what is allowed to the application", () => {
