@@ -47,6 +47,9 @@ interface Counter {
   start: number;
   end: number;
   count: number;
+  /** This window's entry in the usage not yet flushed, while `deltas` is the map it is in (see recordDelta). */
+  delta?: UsageDelta;
+  deltas?: Map<string, UsageDelta>;
 }
 
 export class LocalLimiter implements Limiter {
@@ -100,7 +103,7 @@ export class LocalLimiter implements Limiter {
         const c = counters[i]!;
         if (!exceeded && spend) {
           c.count++;
-          if (it.kind !== 'minute') this.recordDelta(it, it.kind, c.start);
+          if (it.kind !== 'minute') this.countUsage(c, it);
         }
         states.push({ item: it, remaining: Math.max(0, it.limit - c.count), reset: Math.ceil((c.end - now) / 1000) });
       }
@@ -146,11 +149,22 @@ export class LocalLimiter implements Limiter {
     return it.kind === 'minute' ? 0 : (this.deltas.get(this.deltaKey(it, it.kind, start))?.count ?? 0);
   }
 
-  private recordDelta(it: LimitItem, window: 'day' | 'month', start: number): void {
+  private recordDelta(it: LimitItem, window: 'day' | 'month', start: number): UsageDelta {
     const k = this.deltaKey(it, window, start);
-    const d = this.deltas.get(k);
+    let d = this.deltas.get(k);
     if (d) d.count++;
-    else this.deltas.set(k, { tenant: it.tenant, subject: it.subject, window, start, count: 1 });
+    else this.deltas.set(k, (d = { tenant: it.tenant, subject: it.subject, window, start, count: 1 }));
+    return d;
+  }
+
+  /** An allowed request's use of a day or month window: the counter keeps its entry until the next flush takes the
+   *  map, instead of a key built and looked up per request. */
+  private countUsage(c: Counter, it: LimitItem): void {
+    if (c.delta && c.deltas === this.deltas) c.delta.count++;
+    else {
+      c.delta = this.recordDelta(it, it.kind as 'day' | 'month', c.start);
+      c.deltas = this.deltas;
+    }
   }
 
   /** Counts an allowed request's day/month items for the usage report, without touching the local counters

@@ -76,6 +76,21 @@ describe('LocalLimiter', () => {
     expect(l.drain(T0).map((d) => d.count)).toEqual([2, 2]);
   });
 
+  it('usage counted between flushes goes to the next flush, with what a failed flush put back', () => {
+    const l = new LocalLimiter();
+    const items = scope({ per_day: 100 });
+    const take = (n: number) => Array.from({ length: n }, () => l.take(items, T0).allowed);
+    take(3);
+    const first = l.drain(T0);
+    expect(first.map((d) => d.count)).toEqual([3]);
+    take(2);
+    l.restore(first); // the first flush failed: its count comes back beside the new ones
+    take(1);
+    expect(l.drain(T0).map((d) => d.count)).toEqual([6]);
+    take(1);
+    expect(l.drain(T0).map((d) => d.count)).toEqual([1]);
+  });
+
   it('a changed limit applies at once', () => {
     const l = new LocalLimiter();
     expect(l.take(scope({ burst: 10, rate: 1 }), T0).allowed).toBe(true);
