@@ -2,12 +2,10 @@
 // it, beside gRPC mode. The same request mix as plain HTTP requests from the generator's core: autocannon
 // (bench/http-load.mjs) in a closed loop for saturation, vegeta at a fixed rate (open loop; autocannon's rate
 // limiter queued a mix of distinct requests for up to a second); tenantgate (and nginx) on core 0. Used by run.mjs.
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
+import { startNginx } from '../scripts/nginx.mjs';
 
 /** A CheckRequest of the mix as the HTTP request it stands for (pseudo-headers out, :authority as host). */
 function httpRequestOf(check) {
@@ -37,29 +35,9 @@ function fixedRate(vegeta, targets, rate, seconds) {
   return { p99: report.latencies['99th'] / 1e6, p50: report.latencies['50th'] / 1e6, rate: report.rate, errors: report.errors?.length ?? 0 };
 }
 
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-}
-
-/** nginx on core 0: auth_request to tenantgate's /authz as envoy/nginx-auth-request.conf asks it, then an upstream that answers 200 itself. */
-async function startNginx(work, port, upstreamPort, tenantgateHttp) {
-  const dir = join(work, 'nginx');
-  mkdirSync(join(dir, 'logs'), { recursive: true });
-  mkdirSync(join(dir, 'tmp'), { recursive: true });
-  chmodSync(dir, 0o755);
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp/body; proxy_temp_path ${dir}/tmp/proxy; fastcgi_temp_path ${dir}/tmp/f; uwsgi_temp_path ${dir}/tmp/u; scgi_temp_path ${dir}/tmp/s;
+/** auth_request to tenantgate's /authz as envoy/nginx-auth-request.conf asks it, then an upstream that answers 200. */
+function authRequestBlock(port, upstreamPort, tenantgateHttp) {
+  return `
   upstream tenantgate_http { server 127.0.0.1:${tenantgateHttp}; keepalive 32; }
   upstream app { server 127.0.0.1:${upstreamPort}; keepalive 32; }
   server { listen 127.0.0.1:${upstreamPort}; location / { return 200 "ok"; } }
@@ -86,13 +64,7 @@ http {
       proxy_set_header Connection "";
       proxy_pass http://app;
     }
-  }
-}
-`,
-  );
-  const proc = spawn('taskset', ['-c', '0', NGINX, '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100 && !(await canConnect(port)); i++) await new Promise((r) => setTimeout(r, 50));
-  return proc;
+  }`;
 }
 
 /**
@@ -119,9 +91,9 @@ export async function httpModeRuns({ root, fx, work, quick, freePort, procStats,
       let nginx;
       let url = base;
       if (extra === 'nginx') {
-        const port = await freePort();
-        nginx = await startNginx(work, port, await freePort(), httpPort);
-        url = `http://127.0.0.1:${port}`;
+        const upstreamPort = await freePort();
+        nginx = await startNginx((port) => authRequestBlock(port, upstreamPort, httpPort), { core: 0 });
+        url = `http://127.0.0.1:${nginx.port}`;
       }
       try {
         load(root, file, url, 3); // warm-up
@@ -137,10 +109,7 @@ export async function httpModeRuns({ root, fx, work, quick, freePort, procStats,
         out.push({ server: name, rps: sat.rps, requests: sat.requests, p99: sat.p99, errors: sat.errors, tenantgateCpuUsPerCheck: (tgCpu * 1e6) / sat.requests, nginxCpuUsPerRequest: nginx ? (ngCpu * 1e6) / sat.requests : null, p99At1000: at1000.map((r) => Number(r.p99.toFixed(2))), peakRssMb: procStats(server.pid).peakRssMb });
         console.log(`  ${name}: ${sat.rps.toFixed(0)} rps, tenantgate ${((tgCpu * 1e6) / sat.requests).toFixed(0)} µs CPU per check${nginx ? `, nginx ${((ngCpu * 1e6) / sat.requests).toFixed(0)} µs per request` : ''}, p99 at 1,000 rps ${at1000.map((r) => r.p99.toFixed(2)).join(' / ')} ms`);
       } finally {
-        if (nginx) {
-          nginx.kill('SIGQUIT');
-          await new Promise((r) => nginx.once('exit', r));
-        }
+        await nginx?.stop();
       }
     }
   } finally {
