@@ -23,11 +23,12 @@ export class AnswerEncoder {
 
   /** The bytes of `resp` (the answer to `value`), with `decisionId`; kept per value when the value cannot change. */
   encode(value: unknown, resp: PluginResponse, decisionId: string): Uint8Array {
-    let e = typeof value === 'boolean' ? this.byBoolean.get(value) : typeof value === 'object' && value !== null && Object.isFrozen(value) ? this.byValue.get(value) : undefined;
+    const frozen = typeof value === 'object' && value !== null && Object.isFrozen(value);
+    let e = typeof value === 'boolean' ? this.byBoolean.get(value) : frozen ? this.byValue.get(value) : undefined;
     if (!e) {
       e = this.build(resp);
       if (typeof value === 'boolean') this.byBoolean.set(value, e);
-      else if (typeof value === 'object' && value !== null && Object.isFrozen(value)) this.byValue.set(value, e);
+      else if (frozen) this.byValue.set(value, e);
     }
     const w = protobuf.Writer.create();
     encodeStructEntry(w, 'decision_id', { stringValue: decisionId });

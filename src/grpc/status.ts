@@ -3,7 +3,6 @@ import type { ServerHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
 
 export const Status = {
   OK: 0,
-  CANCELLED: 1,
   UNKNOWN: 2,
   INVALID_ARGUMENT: 3,
   RESOURCE_EXHAUSTED: 8,

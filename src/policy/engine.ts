@@ -81,15 +81,14 @@ export class PolicyEngine {
   evaluateRaw(input: unknown): RawResult {
     const active = this.active;
     if (!active) return { error: 'no policy is loaded' };
-    return this.cached(active.raws, active, input, runRaw, (r) => (!('error' in r) ? deepFreeze(r) : undefined));
+    return this.cached(active.raws, active, input, runRaw, keepValue);
   }
 
   /** The decision for an input. A cached decision is shared: callers must not change it. */
   evaluate(input: unknown): Decision | Denial {
     const active = this.active;
     if (!active) return policyError('no policy is loaded');
-    // A failure to evaluate is not a decision of the policy: it is not kept.
-    return this.cached(active.decisions, active, input, run, (d) => (!(d instanceof Denial && d.code === 'policy_error') ? Object.freeze(d) : undefined));
+    return this.cached(active.decisions, active, input, run, keepDecision);
   }
 
   /**
@@ -117,6 +116,11 @@ export class PolicyEngine {
 export type RawResult = { value: unknown } | { error: string };
 
 const UNDEFINED = 'undefined decision';
+
+// What the caches keep of an answer (frozen: it is shared by every check that hits it), or nothing. A failure to
+// evaluate is not an answer of the policy.
+const keepDecision = (d: Decision | Denial): Decision | Denial | undefined => (d instanceof Denial && d.code === 'policy_error' ? undefined : Object.freeze(d));
+const keepValue = (r: RawResult): RawResult | undefined => ('error' in r ? undefined : deepFreeze(r));
 
 /** A cached value is shared by every check that hits it: nothing may change it. */
 function deepFreeze<T>(v: T): T {

@@ -91,13 +91,16 @@ export class ContextLoader {
       return hit;
     }
     this.misses++;
-    return loadOnce(this.pending, `u\u0000${key}`, () => {
-      const gen = this.generation;
-      const rows = this.spans.around('tenantgate.store.groups', () => this.groupRepo.activeGroupRowsOf(tenant.id, userId, new Date()));
-      const fromClaim = claimGroups.map((id) => this.groupRepo.get(tenant.id, id));
-      if (!(rows instanceof Promise) && !fromClaim.some((g) => g instanceof Promise)) return this.build(key, tenant, rows, fromClaim as (Group | undefined)[], gen);
-      return (async () => this.build(key, tenant, await rows, await Promise.all(fromClaim), gen))();
-    });
+    // One span for the whole load: the user's groups and the groups the token names.
+    return loadOnce(this.pending, `u\u0000${key}`, () =>
+      this.spans.around('tenantgate.store.groups', () => {
+        const gen = this.generation;
+        const rows = this.groupRepo.activeGroupRowsOf(tenant.id, userId, new Date());
+        const fromClaim = claimGroups.map((id) => this.groupRepo.get(tenant.id, id));
+        if (!(rows instanceof Promise) && !fromClaim.some((g) => g instanceof Promise)) return this.build(key, tenant, rows, fromClaim as (Group | undefined)[], gen);
+        return (async () => this.build(key, tenant, await rows, await Promise.all(fromClaim), gen))();
+      }),
+    );
   }
 
   private build(key: string, tenant: Tenant, rows: MemberGroupRow[], claimed: (Group | undefined)[], gen = this.generation): EffectiveContext {
