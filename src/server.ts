@@ -10,6 +10,7 @@ import { Lifecycle } from './serve/lifecycle.js';
 import { wire, type Graph } from './serve/wiring.js';
 import { serveGrpc } from './serve/grpc-server.js';
 import { explainer } from './serve/explain.js';
+import { tenantAdminCheck } from './serve/tenant-admins.js';
 import { redactUrl } from './util/redact-url.js';
 
 export interface RunningServer {
@@ -49,7 +50,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   if (http) life.add('http port', () => http.close());
   const tokens = adminTokens(config, env);
   const explain = explainer(config, graph);
-  const admin = tokens.length ? await startAdminApi({ config, admin: graph.store.admin, tokens, tls: listenerTls(config.server.admin_tls), onChange: graph.store.adminChanged, explain }) : undefined;
+  const admin = tokens.length ? await startAdminApi({ config, admin: graph.store.admin, tokens, tls: listenerTls(config.server.admin_tls), onChange: graph.store.adminChanged, explain, tenantAdmin: tenantAdminCheck(graph.jwt, graph.apiKeys, graph.store.admin('tenant-admin-check')) }) : undefined;
   if (admin) life.add('admin API', () => admin.close());
   log.info({ address: grpc.address, http: http?.address, admin: admin?.address, policy_revision: policy.revision, store: config.store.url ? redactUrl(config.store.url) : config.store.path, gc: gcMode(), malloc_arenas: process.env.MALLOC_ARENA_MAX ?? 'default' }, 'tenantgate serving');
 

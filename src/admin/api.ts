@@ -68,7 +68,13 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 /** What the admin API asks of the running server besides the store: an explanation of one request. */
 export type Explainer = (req: Record<string, unknown>) => Promise<unknown>;
 
-export async function startAdminApi(opts: { config: Config; admin: (actor: string) => AdminStore; tokens: AdminToken[]; tls: ListenerTls; onChange: () => void; explain: Explainer }): Promise<{ address: string; close(): Promise<void> }> {
+/** A tenant admin's credential checked: whose it is, or null when it is not a tenant admin's (serve/tenant-admins.ts). */
+export type TenantAdminCheck = (credential: { bearer?: string; apiKey?: string }) => Promise<{ tenant: string; user: string } | null>;
+
+/** The operations a tenant admin may call, on its own tenant only. */
+export const TENANT_ADMIN_OPERATIONS: ReadonlySet<string> = new Set(['SetTenantPolicy', 'GetTenantPolicy', 'DeleteTenantPolicy']);
+
+export async function startAdminApi(opts: { config: Config; admin: (actor: string) => AdminStore; tokens: AdminToken[]; tls: ListenerTls; onChange: () => void; explain: Explainer; tenantAdmin?: TenantAdminCheck }): Promise<{ address: string; close(): Promise<void> }> {
   const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
   // One Admin per holder: its changes are audited as admin-api:<label>.
   const holders = opts.tokens.map((t) => ({ want: digest(`Bearer ${t.token}`), admin: opts.admin(`admin-api:${t.label}`) }));
@@ -82,15 +88,17 @@ export async function startAdminApi(opts: { config: Config; admin: (actor: strin
       // Compare digests (constant time, whatever the lengths), with every holder's, so the time says nothing of which.
       let admin: AdminStore | undefined;
       for (const h of holders) if (timingSafeEqual(auth, h.want)) admin = h.admin;
-      if (!admin) return cb({ code: grpc.status.UNAUTHENTICATED, details: 'a valid admin bearer token is required' });
+      const tenantAdmin = opts.tenantAdmin;
+      if (!admin && !(tenantAdmin && TENANT_ADMIN_OPERATIONS.has(name))) return cb({ code: grpc.status.UNAUTHENTICATED, details: 'a valid admin bearer token is required' });
       Promise.resolve()
-        .then(() => op(admin!, call.request, opts.config))
+        .then(async () => op(admin ?? (await asTenantAdmin(tenantAdmin!, call, opts.admin)), call.request, opts.config))
         .then(
           (result) => {
             if (changes) opts.onChange();
             cb(null, { result_json: JSON.stringify(result ?? null) });
           },
           (err: unknown) => {
+            if (err instanceof Refused) return cb({ code: err.code, details: err.message });
             if (err instanceof StoreError) return cb({ code: STATUS[err.kind], details: err.message });
             if (isStoreDown(err)) return cb({ code: grpc.status.UNAVAILABLE, details: 'the store is unavailable; nothing was changed (try again when it is back)' });
             cb({ code: grpc.status.INTERNAL, details: (err as Error).message ?? String(err) });
@@ -110,12 +118,33 @@ export async function startAdminApi(opts: { config: Config; admin: (actor: strin
   };
 }
 
+class Refused extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The store as a tenant admin sees it: the call's credential must be a tenant admin's, of the tenant it names. */
+async function asTenantAdmin(check: TenantAdminCheck, call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, admin: (actor: string) => AdminStore): Promise<AdminStore> {
+  const auth = String(call.metadata.get('authorization')[0] ?? '');
+  const apiKey = call.metadata.get('x-api-key')[0];
+  const who = await check({ bearer: /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, '') : undefined, apiKey: apiKey === undefined ? undefined : String(apiKey) });
+  if (!who) throw new Refused(grpc.status.UNAUTHENTICATED, 'a valid admin token, or the credential of an admin or owner of the tenant, is required');
+  if (call.request.tenant !== who.tenant) throw new Refused(grpc.status.PERMISSION_DENIED, `a tenant admin manages only its own tenant (${who.tenant})`);
+  return admin(`tenant-admin:${who.tenant}/${who.user}`);
+}
+
 /** The CLI's side: one call to a running server's admin API. */
-export function callAdmin(address: string, token: string, op: string, req: Record<string, unknown>, tls: ClientTlsFiles = {}): Promise<unknown> {
+export function callAdmin(address: string, token: string | { apiKey: string }, op: string, req: Record<string, unknown>, tls: ClientTlsFiles = {}): Promise<unknown> {
   const Client = grpc.makeGenericClientConstructor(adminServiceDefinition(), 'Admin');
   const client = new Client(address, clientCredentials(tls));
   const md = new grpc.Metadata();
-  md.set('authorization', `Bearer ${token}`);
+  // A tenant admin may call with their API key instead of a bearer token.
+  if (typeof token === 'string') md.set('authorization', `Bearer ${token}`);
+  else md.set('x-api-key', token.apiKey);
   return new Promise((resolve, reject) => {
     (client as unknown as Record<string, Function>)[op]!.call(client, req, md, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null, res: { result_json: string }) => {
       client.close();

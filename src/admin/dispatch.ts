@@ -10,6 +10,8 @@ import type { MembershipRole } from '../core/groups.js';
 import type { ApiKey } from '../core/api-keys.js';
 import { LIMIT_FIELDS, type LimitField, type LimitSet } from '../core/limits.js';
 import type { Config } from '../core/config.js';
+import { policyView } from '../core/tenant-rules.js';
+import { prepareTenantPolicy } from '../tenant-rules/upload.js';
 
 type Req = Record<string, unknown>;
 const s = (r: Req, k: string): string => {
@@ -84,15 +86,7 @@ export const OPERATIONS: Record<string, Operation> = {
   },
   DeleteTenant: async (a, r) => ({ deleted: (await a.tenantDelete(s(r, 'id'))).id }),
 
-  ApplyGroup: (a, r) => {
-    let doc: unknown;
-    try {
-      doc = parseYaml(s(r, 'document'));
-    } catch (err) {
-      throw new StoreError(`the group document is not valid YAML/JSON: ${(err as Error).message}`, 'invalid');
-    }
-    return a.groupApply(s(r, 'tenant'), doc);
-  },
+  ApplyGroup: (a, r) => a.groupApply(s(r, 'tenant'), parseDocument(s(r, 'document'), 'group')),
   ListGroups: (a, r) => a.groups.list(s(r, 'tenant')),
   GetGroup: async (a, r) => {
     await a.groups.list(s(r, 'tenant')); // an unknown tenant is named as such
@@ -167,6 +161,24 @@ export const OPERATIONS: Record<string, Operation> = {
     return a.federation.list(s(r, 'tenant'));
   },
 
+  SetTenantPolicy: async (a, r) => {
+    const tenant = s(r, 'tenant');
+    if (!(await a.tenants.get(tenant))) notFound(`unknown tenant ${tenant}`);
+    const doc = (opt(r, 'document') ? parseDocument(s(r, 'document'), 'tenant rules') : {}) as { rules?: unknown; [k: string]: unknown };
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new StoreError('the tenant rules document must be a mapping with "rules"', 'invalid');
+    const tests = (Array.isArray(r.rego_tests) ? r.rego_tests : []) as { file: string; text: string }[];
+    const module = opt(r, 'rego_module');
+    const rego = module ? { module, tests: tests.map((t) => ({ name: t.file, text: t.text })) } : null;
+    return policyView(await a.tenantPolicySet(tenant, await prepareTenantPolicy(tenant, { rules: doc.rules, rego })));
+  },
+  GetTenantPolicy: async (a, r) => {
+    const tenant = s(r, 'tenant');
+    if (!(await a.tenants.get(tenant))) notFound(`unknown tenant ${tenant}`);
+    const p = await a.tenantPolicies.get(tenant);
+    return p ? policyView(p) : notFound(`tenant ${tenant} has no rules`);
+  },
+  DeleteTenantPolicy: async (a, r) => ({ deleted: (await a.tenantPolicyDelete(s(r, 'tenant'))).tenant_id }),
+
   ListAudit: (a, r) => a.audit.list({ tenant: opt(r, 'tenant'), limit: auditLimit(r.limit) }),
 
   ApplyState: async (a, r) => {
@@ -186,6 +198,14 @@ function auditLimit(v: unknown): number {
   if (v === undefined || v === null || v === 0) return 100;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new StoreError(`invalid limit ${JSON.stringify(v)}: a whole number from 1 up`, 'invalid');
   return v;
+}
+
+function parseDocument(text: string, what: string): unknown {
+  try {
+    return parseYaml(text);
+  } catch (err) {
+    throw new StoreError(`the ${what} document is not valid YAML/JSON: ${(err as Error).message}`, 'invalid');
+  }
 }
 
 function notFound(message: string): never {

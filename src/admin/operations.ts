@@ -15,6 +15,8 @@ import { signFederationToken } from '../identity/federation.js';
 import { QuotaRepository } from '../store/quotas.js';
 import type { QuotaScope, LimitSet } from '../core/limits.js';
 import type { AdminStore } from '../core/admin-store.js';
+import { TenantPolicyRepository } from '../store/tenant-policies.js';
+import { policyView, type TenantPolicy, type TenantPolicyInput } from '../core/tenant-rules.js';
 
 /** The admin operations on a SQLite store: synchronous, each change one IMMEDIATE transaction with its audit entry. */
 export class Admin implements AdminStore {
@@ -24,6 +26,7 @@ export class Admin implements AdminStore {
   readonly federation: FederationRepository;
   readonly audit: AuditLog;
   readonly quotas: QuotaRepository;
+  readonly tenantPolicies: TenantPolicyRepository;
 
   constructor(
     private readonly db: Db,
@@ -36,6 +39,7 @@ export class Admin implements AdminStore {
     this.federation = new FederationRepository(db);
     this.audit = new AuditLog(db);
     this.quotas = new QuotaRepository(db);
+    this.tenantPolicies = new TenantPolicyRepository(db);
   }
 
   /** `fn` may name the target itself, when it is made by the change (a new key's or grant's id). */
@@ -164,6 +168,24 @@ export class Admin implements AdminStore {
     return this.change('federation.revoke', tenantId, id, () => {
       const g = this.federation.revoke(tenantId, id);
       return { result: g, after: g };
+    });
+  }
+
+  /** The audit keeps the policy without its WASM (the source it was built from is there). */
+  tenantPolicySet(tenantId: string, p: TenantPolicyInput): TenantPolicy {
+    return this.change('tenant_policy.set', tenantId, tenantId, () => {
+      if (!this.tenants.get(tenantId)) throw new StoreError(`unknown tenant ${tenantId}`, 'not_found');
+      const before = this.tenantPolicies.get(tenantId);
+      const after = this.tenantPolicies.set(tenantId, p, this.actor);
+      return { result: after, before: before && policyView(before), after: policyView(after) };
+    });
+  }
+
+  tenantPolicyDelete(tenantId: string): TenantPolicy {
+    return this.change('tenant_policy.delete', tenantId, tenantId, () => {
+      const before = this.tenantPolicies.delete(tenantId);
+      if (!before) throw new StoreError(`tenant ${tenantId} has no rules`, 'not_found');
+      return { result: before, before: policyView(before) };
     });
   }
 

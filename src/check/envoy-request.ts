@@ -13,6 +13,8 @@ export interface HttpRequestSpec {
   body?: string;
   contextExtensions?: Record<string, string>;
   protocol?: string;
+  /** The downstream client's address (attributes.source); 127.0.0.1 when not given. */
+  sourceAddress?: string;
 }
 
 export function buildCheckRequest(spec: HttpRequestSpec): Record<string, unknown> {
@@ -45,7 +47,7 @@ export function buildCheckRequest(spec: HttpRequestSpec): Record<string, unknown
   const now = Date.now();
   return {
     attributes: {
-      source: { address: { socketAddress: { address: '127.0.0.1', portValue: 50000 } } },
+      source: { address: { socketAddress: { address: spec.sourceAddress ?? '127.0.0.1', portValue: 50000 } } },
       destination: { address: { socketAddress: { address: '127.0.0.1', portValue: 8000 } } },
       request: { time: { seconds: String(Math.floor(now / 1000)), nanos: (now % 1000) * 1e6 }, http },
       contextExtensions: spec.contextExtensions ?? {},

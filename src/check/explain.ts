@@ -5,7 +5,7 @@ import type { Outcome } from '../core/outcome.js';
 import type { RuleHeld } from '../policy/explain.js';
 
 export interface Phase {
-  phase: 'request' | 'credential' | 'tenant' | 'groups' | 'policy' | 'quota';
+  phase: 'request' | 'credential' | 'tenant' | 'groups' | 'policy' | 'tenant_rules' | 'quota';
   ok: boolean;
   detail: Record<string, unknown>;
 }
@@ -15,7 +15,7 @@ export interface ExplainReport {
   decision_id: string;
   policy_revision: string;
   phases: Phase[];
-  first_failure: { phase: Phase['phase']; code: string; reason: string | null; fix: string } | null;
+  first_failure: { phase: Phase['phase']; code: string; reason: string | null; fix: string; tenant_rule?: string } | null;
 }
 
 /** Which phase gives each denial code of the catalogue (a policy's own codes are the policy's). */
@@ -57,6 +57,12 @@ export const DENIAL_FIXES: Record<string, string> = {
   capacity_exceeded: "the platform is at capacity (quota.capacity): retry after retry-after, or raise the tenant's share",
   quota_unavailable: 'the quota store (Redis) is unreachable: check quota.redis',
   store_unavailable: 'the store (PostgreSQL) is unreachable: check store.url and the database; cached data keeps serving',
+  invalid_request_body: "send a body the tenant's rule accepts (the reason names the field); npx tenantgate tenant-rules get --tenant T shows the schema",
+  network_not_allowed: "call from a network the tenant's rule allows, or change the rule (npx tenantgate tenant-rules get --tenant T)",
+  outside_allowed_hours: "call within the hours the tenant's rule allows, or change the rule",
+  tenant_rule_denied: "the tenant's own rule denies this request: a tenant admin can change it (npx tenantgate tenant-rules set)",
+  tenant_policy_denied: "the tenant's own Rego denies this request (its reason says why): a tenant admin can change it",
+  tenant_policy_error: "the tenant's own Rego failed, ran out of its time or memory budget, or could not be loaded: fix and upload it again",
   policy_error: "the policy failed to evaluate: see the server's log and run npx tenantgate policy test",
   internal_error: "see the server's log for the decision id",
 };
@@ -71,9 +77,9 @@ export function explainOutcome(o: Outcome, rules?: RuleHeld[]): ExplainReport {
   const phases = phasesOf(o, rules);
   let first: ExplainReport['first_failure'] = null;
   if (!allowed) {
-    const phase = PHASE_OF[code!] ?? 'policy';
+    const phase = o.tenantRule !== undefined ? 'tenant_rules' : (PHASE_OF[code!] ?? 'policy');
     for (const p of phases) if (p.phase === phase) p.ok = false;
-    first = { phase, code: code!, reason, fix: DENIAL_FIXES[code!] ?? 'the policy denied it with a code of its own: read its reason and the rules that held' };
+    first = { phase, code: code!, reason, fix: DENIAL_FIXES[code!] ?? 'the policy denied it with a code of its own: read its reason and the rules that held', ...(o.tenantRule !== undefined ? { tenant_rule: o.tenantRule } : {}) };
   }
   return {
     decision: { allowed, http_status: allowed ? 200 : quotaDenied ? 429 : ((d as { http_status?: number }).http_status ?? 403), code, reason },
@@ -103,6 +109,7 @@ function phasesOf(o: Outcome, rules: RuleHeld[] | undefined): Phase[] {
     });
   }
   if (o.policyDecision) phases.push({ phase: 'policy', ok: o.policyDecision.allowed, detail: { decision: { ...o.policyDecision }, ...(rules ? { rules_that_held: rules } : {}) } });
+  if (o.tenantRule !== undefined) phases.push({ phase: 'tenant_rules', ok: false, detail: { tenant: o.tenant?.id ?? null, rule: o.tenantRule } });
   if (o.quota) phases.push({ phase: 'quota', ok: !o.quota.some((q) => q.exceeded), detail: { limits: o.quota } });
   return phases;
 }

@@ -14,6 +14,7 @@ import type { ApiKeyVerifier } from '../identity/apikey.js';
 import { federationFor, type FederationVerifier } from '../identity/federation.js';
 import type { Tenancy, TenancyPhase } from '../tenancy/tenancy.js';
 import type { PolicyEngine } from '../policy/engine.js';
+import type { TenantRulesPhase, TenantVerdict } from '../tenant-rules/phase.js';
 import type { QuotaOutcome, QuotaPeek, QuotaService } from '../quota/service.js';
 import type { RepeatedLog } from '../telemetry/repeated-log.js';
 import { deny } from '../core/denials.js';
@@ -29,6 +30,8 @@ export interface PipelineDeps {
   tenancy: TenancyPhase;
   policy: PolicyEngine;
   quota?: QuotaService;
+  /** Tenants' own rules, after the platform's policy allowed. */
+  tenantRules?: TenantRulesPhase;
   /** Errors that can repeat per request go through a limiter (one line per interval, the rest counted). */
   log: RepeatedLog;
   /** OpenTelemetry, when tracing is on. */
@@ -100,14 +103,38 @@ export class CheckPipeline {
       run.policySeconds = (performance.now() - t0) / 1000;
       run.policyDecision = decision;
       if (decision instanceof Denial || !decision.allowed) return run.end(decision, req);
-      if (run.explain) return this.peekQuota(run.ctx, decision).then((quota) => ({ ...run.end(decision, req), quota }), (err) => this.failed(run, err));
-      return run.within('quota', () => {
-        const charged = this.charge(run.ctx, decision);
-        return charged instanceof Promise ? charged.then((c) => run.end(c, req), (err) => this.failed(run, err)) : run.end(charged, req);
+      const rules = this.deps.tenantRules;
+      const tenant = run.ctx.tenant;
+      if (!rules || !tenant) return this.spend(run, req, decision, undefined);
+      return run.within('tenant_rules', () => {
+        const v = rules.apply(tenant.id, req, run.ctx.effective, input);
+        return v instanceof Promise ? v.then((x) => this.judged(run, req, decision, x), (err) => this.failed(run, err)) : this.judged(run, req, decision, v);
       });
     } catch (err) {
       return this.failed(run, err);
     }
+  }
+
+  /** The tenant's verdict: its denial, or the platform's decision with the tenant's headers under the policy's own. */
+  private judged(run: Run, req: NormalizedRequest, decision: Decision, v: TenantVerdict): Outcome | Promise<Outcome> {
+    try {
+      if (v.denial) {
+        run.tenantRule = v.rule;
+        return run.end(v.denial, req);
+      }
+      const d = v.headers ? { ...decision, headers: { ...v.headers, ...decision.headers } } : decision;
+      return this.spend(run, req, d, v.buckets);
+    } catch (err) {
+      return this.failed(run, err);
+    }
+  }
+
+  private spend(run: Run, req: NormalizedRequest, decision: Decision, buckets: RuleBuckets): Outcome | Promise<Outcome> {
+    if (run.explain) return this.peekQuota(run.ctx, decision, buckets).then((quota) => ({ ...run.end(decision, req), quota }), (err) => this.failed(run, err));
+    return run.within('quota', () => {
+      const charged = this.charge(run.ctx, decision, buckets);
+      return charged instanceof Promise ? charged.then((c) => run.end(c, req), (err) => this.failed(run, err)) : run.end(charged, req);
+    });
   }
 
   /** What a check that threw is denied with: never a pass, never the server down. */
@@ -164,11 +191,11 @@ export class CheckPipeline {
    * Quota: only what the policy allowed spends quota, and always the caller's own tenant (federated too). The
    * decision with the RateLimit fields added, or the quota's denial; synchronous unless the limiter is Redis.
    */
-  private charge(ctx: ResolvedContext, decision: Decision): Decision | Denial | Promise<Decision | Denial> {
+  private charge(ctx: ResolvedContext, decision: Decision, buckets: RuleBuckets): Decision | Denial | Promise<Decision | Denial> {
     const quota = this.deps.quota;
     const tenant = ctx.tenant;
     if (!quota || !tenant) return decision;
-    const q = quota.enforce(tenant, ctx.identity, ctx.effective, decision);
+    const q = quota.enforce(tenant, ctx.identity, ctx.effective, decision, buckets);
     // No closure on the synchronous (local limiter) path, which is every check without Redis.
     return q instanceof Promise ? q.then((r) => withQuota(decision, r)) : withQuota(decision, q);
   }
@@ -178,9 +205,9 @@ export class CheckPipeline {
     return this.check(raw, null, undefined, true);
   }
 
-  private async peekQuota(ctx: ResolvedContext, decision: Decision): Promise<QuotaPeek[] | undefined> {
+  private async peekQuota(ctx: ResolvedContext, decision: Decision, buckets: RuleBuckets): Promise<QuotaPeek[] | undefined> {
     const quota = this.deps.quota;
-    return quota && ctx.tenant ? quota.peek(ctx.tenant, ctx.identity, ctx.effective, decision) : undefined;
+    return quota && ctx.tenant ? quota.peek(ctx.tenant, ctx.identity, ctx.effective, decision, buckets) : undefined;
   }
 
   /** The body is parsed only for an identified caller, and only when the policy reads it. */
@@ -219,6 +246,8 @@ export class CheckPipeline {
 
 }
 
+type RuleBuckets = Extract<TenantVerdict, { headers: unknown }>['buckets'];
+
 /** What the OPA-Envoy mode learns of a request for its input. */
 export interface Enriched {
   ctx: ResolvedContext;
@@ -234,6 +263,8 @@ class Run {
   policyInput: Record<string, unknown> | undefined;
   policyDecision: Decision | Denial | undefined;
   policySeconds: number | undefined;
+  /** The tenant rule that denied, if one did. */
+  tenantRule: string | undefined;
 
   /** The check's span, when tracing is on and this check is sampled. */
   trace: CheckTrace | undefined;
@@ -279,6 +310,7 @@ class Run {
       policyInput: this.policyInput,
       policyDecision: this.policyDecision,
       policySeconds: this.policySeconds,
+      tenantRule: this.tenantRule,
       decisionId: this.decisionId,
       decision,
       request,

@@ -14,6 +14,7 @@ import type { UsageRow } from '../store/quotas.js';
 import { LIMIT_FIELDS, type QuotaOverride, type LimitSet } from '../core/limits.js';
 import { withLocalStore } from './local-store.js';
 import { registerStateCommands } from './state-commands.js';
+import { registerTenantPolicyCommands } from './tenant-policy-commands.js';
 import { OPERATIONS, keyView } from '../admin/dispatch.js';
 import { callAdmin } from '../admin/api.js';
 import { CLIENT_TLS_OPTIONS, type ClientTlsFiles } from '../tls/client-tls.js';
@@ -37,6 +38,7 @@ export function registerDataCommands(program: Command, configFrom: ConfigLoader)
   registerFederationCommands(program, kit);
   registerAuditCommands(program, kit);
   registerStateCommands(program, kit);
+  registerTenantPolicyCommands(program, kit);
 }
 
 /** What every data command shares: one operation, locally or through the admin API, and its output. */

@@ -24,6 +24,8 @@ function phaseLine(p: Phase): string {
       const rules = (d.rules_that_held as { rule: string; at: string }[] | undefined)?.map((r) => `${r.rule} (${r.at})`);
       return `${dec.allowed ? 'allow' : `deny ${dec.code ?? ''}`}${rules ? `\n${' '.repeat(14)}rules that held: ${rules.join(', ') || '-'}` : ''}`;
     }
+    case 'tenant_rules':
+      return `tenant ${d.tenant ?? '-'}: ${d.rule === 'rego' ? "its Rego module" : `rule "${d.rule}"`} denied`;
     case 'quota':
       return list(
         (d.limits as { limit: string; kind: string; max: number; remaining: number; reset_seconds: number }[]).map(
@@ -36,9 +38,9 @@ function phaseLine(p: Phase): string {
 export function formatExplanation(r: ExplainReport): string {
   const d = r.decision;
   const lines = [d.allowed ? 'ALLOW' : `DENY ${d.http_status} ${d.code}${d.reason ? `: ${d.reason}` : ''}`];
-  for (const p of r.phases) lines.push(`  ${p.phase.padEnd(11)} ${p.ok ? 'ok  ' : 'FAIL'} ${phaseLine(p)}`);
+  for (const p of r.phases) lines.push(`  ${p.phase.padEnd(12)} ${p.ok ? 'ok  ' : 'FAIL'} ${phaseLine(p)}`);
   if (r.first_failure) {
-    lines.push(`first failure: ${r.first_failure.phase}: ${r.first_failure.code}${r.first_failure.reason ? ` (${r.first_failure.reason})` : ''}`);
+    lines.push(`first failure: ${r.first_failure.phase}: ${r.first_failure.code}${r.first_failure.tenant_rule ? ` [tenant rule ${r.first_failure.tenant_rule}]` : ''}${r.first_failure.reason ? ` (${r.first_failure.reason})` : ''}`);
     lines.push(`how to fix: ${r.first_failure.fix}`);
   }
   lines.push(`decision ${r.decision_id}, policy revision ${r.policy_revision || '-'}`);

@@ -121,7 +121,7 @@ async function explainCheck(opts: Record<string, any>, spec: HttpRequestSpec): P
   const address = opts.admin ?? dialable(config.server.admin_address);
   const token = opts.token ?? adminTokens(config)[0]?.token;
   if (!token) throw new ConfigError('--explain needs the admin token: --token, TENANTGATE_ADMIN_TOKEN or admin.token_file');
-  const req = { method: spec.method, path: spec.path, host: spec.host, headers: (spec.headers ?? []).map(([name, value]) => ({ name, value })), body: spec.body, context_extensions: spec.contextExtensions };
+  const req = { method: spec.method, path: spec.path, host: spec.host, headers: (spec.headers ?? []).map(([name, value]) => ({ name, value })), body: spec.body, context_extensions: spec.contextExtensions, source_address: spec.sourceAddress };
   const report = (await callAdmin(address, token, 'ExplainCheck', req, opts)) as ExplainReport;
   print(Boolean(opts.json), report, () => formatExplanation(report));
   if (!report.decision.allowed) process.exitCode = DENIED_EXIT;
@@ -139,6 +139,7 @@ function registerCheckCommands(program: StrictCommand): void {
     .option('-H, --header <header...>', "request header 'name: value' (repeatable)")
     .option('-d, --body <body>', 'request body (as with_request_body sends it)')
     .option('-e, --context <kv...>', 'context_extensions key=value (repeatable)')
+    .option('--source-ip <address>', "the client's address Envoy reports (attributes.source), for tenant rules' networks", '127.0.0.1')
     .option('--json', 'print the raw CheckResponse (or the explanation) as JSON')
     .option('--explain', "explain every phase's result through the admin API (nothing is spent or logged)")
     .option('--admin <addr>', 'the admin API for --explain (default: server.admin_address of the config)')
@@ -152,7 +153,7 @@ function registerCheckCommands(program: StrictCommand): void {
         return [h.slice(0, i).trim(), h.slice(i + 1).trim()] as [string, string];
       });
       const contextExtensions = Object.fromEntries((opts.context ?? []).map((kv: string) => kv.split(/=(.*)/s).slice(0, 2)));
-      const spec = { method: opts.method.toUpperCase(), path: opts.path, host: opts.host, headers, body: opts.body, contextExtensions };
+      const spec = { method: opts.method.toUpperCase(), path: opts.path, host: opts.host, headers, body: opts.body, contextExtensions, sourceAddress: opts.sourceIp };
       if (opts.explain) return explainCheck(opts, spec);
       const server = opts.server ?? dialable(configFrom(opts).server.address);
       const res = await checkOnce(server, spec, 5000, opts);

@@ -7,6 +7,7 @@ import type { ApiKey } from './api-keys.js';
 import type { FederationGrant } from './federation.js';
 import type { AuditEntry } from './audit.js';
 import type { LimitSet, QuotaOverride, QuotaScope } from './limits.js';
+import type { TenantPolicy, TenantPolicyInput } from './tenant-rules.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
@@ -65,6 +66,7 @@ export interface AdminStore {
     usage(tenantId: string, from: string, to: string): Awaitable<UsageRow[]>;
   };
   readonly audit: { list(o?: { tenant?: string; limit?: number }): Awaitable<AuditEntry[]> };
+  readonly tenantPolicies: { get(tenantId: string): Awaitable<TenantPolicy | undefined> };
 
   tenantCreate(o: { id: string; name: string; tier: Tier; status?: TenantStatus; upstream?: string | null }): Awaitable<Tenant>;
   tenantSetStatus(id: string, status: TenantStatus): Awaitable<Tenant>;
@@ -80,6 +82,9 @@ export interface AdminStore {
   quotaSet(tenantId: string, scope: QuotaScope, scopeId: string, change: LimitSet): Awaitable<QuotaOverride>;
   federationGrant(o: GrantInput): Promise<{ grant: FederationGrant; token: string }>;
   federationRevoke(tenantId: string, id: string): Awaitable<FederationGrant>;
+  /** Replaces the tenant's own rules and Rego (already checked and compiled: tenant-rules/upload.ts). */
+  tenantPolicySet(tenantId: string, p: TenantPolicyInput): Awaitable<TenantPolicy>;
+  tenantPolicyDelete(tenantId: string): Awaitable<TenantPolicy>;
   /** Runs fn's operations in one transaction: all are committed, or none (apply). */
   atomically<T>(fn: (a: AdminStore) => Promise<T>): Promise<T>;
 }
@@ -90,4 +95,5 @@ export type StoreChange =
   | { kind: 'user'; tenant: string; user: string }
   | { kind: 'key'; tenant: string; key: string }
   | { kind: 'quota'; tenant: string }
-  | { kind: 'grant'; tenant: string };
+  | { kind: 'grant'; tenant: string }
+  | { kind: 'rules'; tenant: string };

@@ -199,6 +199,18 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    // Tenants' own rules and Rego on top of the platform's policy (docs/tenant-rules.md).
+    tenant_policies: z
+      .object({
+        enabled: z.boolean().default(true),
+        // A tenant module's budget per evaluation; past it, that tenant's request is denied 503 tenant_policy_error.
+        eval_timeout_ms: z.number().min(0.1).max(1000).default(5),
+        max_memory_mb: z.number().int().min(1).max(1024).default(16),
+        // Tenants whose compiled rules (or their absence) are kept.
+        cache_size: z.number().int().min(1).default(10_000),
+      })
+      .strict()
+      .prefault({}),
     policies: z
       .object({
         dir: z.string().min(1).default('policies'),

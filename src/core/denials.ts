@@ -4,6 +4,7 @@ import { Denial } from './types.js';
 
 export const DENIAL_STATUS = {
   bad_request: 400,
+  invalid_request_body: 400,
   invalid_tenant_id: 400,
   unauthenticated: 401,
   invalid_token: 401,
@@ -18,6 +19,10 @@ export const DENIAL_STATUS = {
   data_access_denied: 403,
   model_not_allowed: 403,
   token_limit_exceeded: 403,
+  network_not_allowed: 403,
+  outside_allowed_hours: 403,
+  tenant_rule_denied: 403,
+  tenant_policy_denied: 403,
   method_not_allowed: 405,
   quota_exceeded: 429,
   capacity_exceeded: 429,
@@ -25,6 +30,7 @@ export const DENIAL_STATUS = {
   store_unavailable: 503,
   jwks_unavailable: 503,
   policy_error: 503,
+  tenant_policy_error: 503,
   internal_error: 503,
 } as const;
 

@@ -23,6 +23,8 @@ export interface Outcome extends ResolvedContext {
   policyInput?: Record<string, unknown>;
   policyDecision?: Decision | Denial;
   policySeconds?: number;
+  /** The tenant's own rule that denied the request ("rego" for its module), when one did. */
+  tenantRule?: string;
   /** An explanation's look at the quota limits (nothing spent): each with what is left of it. */
   quota?: readonly { limit: string; kind: string; max: number; remaining: number; reset_seconds: number; exceeded: boolean }[];
 }

@@ -43,7 +43,7 @@ export async function compilePolicies(dir: string, entrypoint: string, opaBin = 
  * A policy that calls a builtin tenantgate does not answer fails here, when it is built, naming the builtin and
  * where it is called: it would otherwise pass `opa test` and then fail every check.
  */
-async function refuseUnsupportedBuiltins(bundle: Buffer, dir: string): Promise<void> {
+export async function refuseUnsupportedBuiltins(bundle: Buffer, dir: string): Promise<void> {
   const policy = await WasmPolicy.load((await readBundle(bundle)).wasm, HOST_BUILTINS);
   const missing = await unsupportedBuiltins(policy.importedBuiltins);
   if (!missing.length) return;
@@ -69,7 +69,7 @@ async function callSites(dir: string, builtins: string[]): Promise<(string | und
   return found;
 }
 
-function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
+export function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

@@ -71,7 +71,7 @@ export function bundleProjection(data: Record<string, unknown>): Projection | un
 
 /** Runs `opa deps` for the entrypoint over a policy directory; undefined if it cannot tell. */
 export function inputProjection(dir: string, entrypoint: string, opaBin = findOpa()): Promise<Projection | undefined> {
-  const query = `data.${entrypoint.replace(/\//g, '.')}`;
+  const query = `data${entrypoint.split('/').map((seg) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(seg) ? `.${seg}` : `[${JSON.stringify(seg)}]`)).join('')}`;
   return new Promise((resolve) => {
     const child = spawn(opaBin, ['deps', '--format', 'json', '--ignore', '*_test.rego', '-d', dir, query], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';

@@ -21,6 +21,12 @@ export interface QuotaPeek {
   exceeded: boolean;
 }
 
+/** A tenant rule's tighter limits (tenant-rules/phase.ts). */
+export interface RuleBucket {
+  rule: string;
+  limits: LimitSet;
+}
+
 export type QuotaOutcome =
   | { allowed: true; headers: Record<string, string> }
   | Denial;
@@ -40,6 +46,8 @@ export class QuotaService {
   private readonly overrides = new Map<string, TenantOverrides>();
   private readonly tenantItems = new Map<string, LimitItem[]>();
   private callerItems = new WeakMap<object, Map<string, LimitItem[]>>();
+  /** Tenant rules' limit items, by the rule's limits (a new object each time a tenant's rules are loaded). */
+  private ruleItems = new WeakMap<LimitSet, LimitItem[]>();
   private readonly fair: FairShare | undefined;
 
   constructor(
@@ -67,13 +75,13 @@ export class QuotaService {
     this.callerItems = new WeakMap();
   }
 
-  enforce(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision): QuotaOutcome | Promise<QuotaOutcome> {
+  enforce(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules?: RuleBucket[]): QuotaOutcome | Promise<QuotaOutcome> {
     const now = this.clock();
     if (this.fair) {
       const a = this.fair.admit(tenant.id, tenant.tier, now);
       if (!a.allowed) return deny('capacity_exceeded', a.reason, { 'retry-after': String(a.retryAfter) });
     }
-    const items = this.itemsFor(tenant, identity, effective, decision);
+    const items = this.itemsFor(tenant, identity, effective, decision, rules);
     if (items.length === 0) return { allowed: true, headers: {} };
     const r = this.limiter.take(items, now);
     if (!(r instanceof Promise)) return this.outcome(items, r, now);
@@ -85,9 +93,9 @@ export class QuotaService {
   }
 
   /** What enforce() would find, without spending: each limit with what is left of it (for an explanation). */
-  async peek(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision): Promise<QuotaPeek[]> {
+  async peek(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules?: RuleBucket[]): Promise<QuotaPeek[]> {
     const now = this.clock();
-    const r = await this.limiter.take(this.itemsFor(tenant, identity, effective, decision), now, false);
+    const r = await this.limiter.take(this.itemsFor(tenant, identity, effective, decision, rules), now, false);
     return r.states.map((st) => ({ limit: st.item.name, kind: st.item.kind, max: st.item.limit, remaining: st.remaining, reset_seconds: st.reset, exceeded: st === r.exceeded }));
   }
 
@@ -99,13 +107,21 @@ export class QuotaService {
     return deny('quota_exceeded', `quota exceeded: the ${it.name} ${what}`, { 'retry-after': String(r.retryAfter), ...fields });
   }
 
-  private itemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision): LimitItem[] {
+  private itemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules: RuleBucket[] | undefined): LimitItem[] {
     // Tenant and caller limits together, cached with the caller; only a policy-named bucket is added per request.
     const stacked = this.callerItemsFor(tenant, identity, effective);
     const q = decision.quota;
-    if (!q) return stacked;
-    const bucket = itemsFor([{ tenant: tenant.id, subject: `bucket:${q.bucket}`, label: q.bucket, limits: q.limits, anchorDay: tenant.billing_anchor_day ?? undefined }]);
-    return [...stacked, ...bucket];
+    if (!q && !rules) return stacked;
+    const anchorDay = tenant.billing_anchor_day ?? undefined;
+    const out = [...stacked];
+    if (q) out.push(...itemsFor([{ tenant: tenant.id, subject: `bucket:${q.bucket}`, label: q.bucket, limits: q.limits, anchorDay }]));
+    // A tenant rule's limits: one bucket per rule for the whole tenant, its items made once per loaded rule set.
+    for (const r of rules ?? []) {
+      let items = this.ruleItems.get(r.limits);
+      if (!items) this.ruleItems.set(r.limits, (items = itemsFor([{ tenant: tenant.id, subject: `rule:${r.rule}`, label: `rule.${r.rule}`, limits: r.limits, anchorDay }])));
+      out.push(...items);
+    }
+    return out;
   }
 
   private tenantItemsFor(tenant: Tenant): LimitItem[] {

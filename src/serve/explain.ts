@@ -21,6 +21,7 @@ export function explainer(config: Config, graph: Graph): Explainer {
       headers,
       body: typeof req.body === 'string' ? req.body : undefined,
       contextExtensions: (req.context_extensions as Record<string, string> | undefined) ?? {},
+      sourceAddress: typeof req.source_address === 'string' && req.source_address ? req.source_address : undefined,
     });
     const outcome = await graph.service.pipeline.explain(raw);
     return explainOutcome(outcome, outcome.policyInput ? await opaRules(config, outcome.policyInput) : undefined);

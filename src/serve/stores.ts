@@ -18,6 +18,8 @@ import type { ApiKeySource } from '../identity/apikey.js';
 import type { GrantSource } from '../identity/federation.js';
 import type { OverrideSource } from '../quota/service.js';
 import type { UsageSource } from '../quota/limiter.js';
+import type { TenantPolicySource } from '../tenant-rules/loader.js';
+import { TenantPolicyRepository } from '../store/tenant-policies.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Lifecycle } from './lifecycle.js';
 
@@ -31,7 +33,7 @@ export interface Store {
   engine: 'sqlite' | 'postgres';
   /** The SQLite database (tests and the bench reach into it); none on PostgreSQL. */
   db: Db | undefined;
-  sources: { tenants: TenantSource; groups: GroupSource; apiKeys: ApiKeySource; grants: GrantSource; overrides: OverrideSource; usage: UsageSource };
+  sources: { tenants: TenantSource; groups: GroupSource; apiKeys: ApiKeySource; grants: GrantSource; overrides: OverrideSource; usage: UsageSource; tenantPolicies: TenantPolicySource };
   writer: BatchWriter;
   writes: WriteBehind;
   /** The admin operations, audited as `actor`. */
@@ -75,7 +77,7 @@ function openSqliteStore(config: Config, log: Logger, life: Lifecycle): Store {
   return {
     engine: 'sqlite',
     db,
-    sources: { tenants: new TenantRepository(db), groups: new GroupRepository(db), apiKeys: new ApiKeyRepository(db), grants: new FederationRepository(db), overrides: quotas, usage: quotas },
+    sources: { tenants: new TenantRepository(db), groups: new GroupRepository(db), apiKeys: new ApiKeyRepository(db), grants: new FederationRepository(db), overrides: quotas, usage: quotas, tenantPolicies: new TenantPolicyRepository(db) },
     writer,
     writes,
     admin: (actor) => new Admin(db, config, actor),

@@ -17,6 +17,9 @@ import type { RedisLimiter } from '../quota/redis.js';
 import { QuotaService } from '../quota/service.js';
 import { UsageFlusher } from '../quota/persist.js';
 import { CheckPipeline } from '../check/pipeline.js';
+import { TenantPolicyLoader } from '../tenant-rules/loader.js';
+import { TenantRulesPhase } from '../tenant-rules/phase.js';
+import { parseBody } from '../check/body.js';
 import { CheckService } from '../check/service.js';
 import { OpaEnvoyCheck, type OpaEnvoyOptions } from '../check/opa-envoy.js';
 import protobuf from 'protobufjs';
@@ -39,6 +42,9 @@ export interface Graph {
   metrics: Metrics;
   quota: QuotaService | undefined;
   redisLimiter: RedisLimiter | undefined;
+  /** The verifiers of the checks, for the admin API's tenant admins. */
+  jwt: JwtVerifier;
+  apiKeys: ApiKeyVerifier;
 }
 
 export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, life: Lifecycle, clock?: () => number): Promise<Graph> {
@@ -63,11 +69,14 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const apiKeys = new ApiKeyVerifier(src.apiKeys, config.auth.api_keys.cache_size, (id) => store.writes.keyUsed(id), spans);
   const federation = new FederationVerifier(config.federation.signing_key_file, src.grants);
   const { quota, redisLimiter } = await buildQuota(config, store, log, repeated, life, clock, tracing);
-  const caches = cachesOf(context, apiKeys, quota, () => metrics?.storeChanges.inc());
+  const tp = config.tenant_policies;
+  const tenantPolicies = tp.enabled ? new TenantPolicyLoader(src.tenantPolicies, { timeMs: tp.eval_timeout_ms, memoryMb: tp.max_memory_mb }, tp.cache_size) : undefined;
+  const caches = cachesOf(context, apiKeys, quota, tenantPolicies, () => metrics?.storeChanges.inc());
   store.watch(caches);
 
   const tenancy = new TenancyPhase(new TenantResolver(config.tenancy), context);
-  const pipeline = new CheckPipeline({ config, jwt, apiKeys, federation, tenancy, policy, quota, log: repeated, tracing });
+  const tenantRules = tenantPolicies ? new TenantRulesPhase(tenantPolicies, (req) => parseBody(req, config.limits.max_json_depth)) : undefined;
+  const pipeline = new CheckPipeline({ config, jwt, apiKeys, federation, tenancy, policy, quota, tenantRules, log: repeated, tracing });
   const opaEnvoy = opaEnvoyMode(config.policies) ? new OpaEnvoyCheck(pipeline, policy, await opaEnvoyOptions(config), tracing) : undefined;
   // Quotas apply to tenantgate's own policies only (docs/opa-envoy.md); the start-up line says so.
   if (opaEnvoy) log.info({ path: config.policies.entrypoint, dry_run: config.policies.dry_run, quotas: 'not applied' }, 'OPA-Envoy mode: the policy decides alone, as on the OPA-Envoy plugin');
@@ -89,7 +98,7 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   metrics.setRevision('live', policy.revision);
   if (policies.shadow) metrics.setRevision('shadow', policies.shadow.revision);
   const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log, audit: (entry) => store.writes.record(entry), opaEnvoy });
-  return { store, db: store.db as Db, policies, pipeline, service, metrics, quota, redisLimiter };
+  return { store, db: store.db as Db, policies, pipeline, service, metrics, quota, redisLimiter, jwt, apiKeys };
 }
 
 /** OpenTelemetry, loaded only when it is on; its last spans are sent at shutdown, after the checks have drained. */
@@ -113,13 +122,14 @@ async function opaEnvoyOptions(config: Config): Promise<OpaEnvoyOptions> {
 }
 
 /** What the caches drop on a store change: exactly the entries it affects, or everything. */
-function cachesOf(context: ContextLoader, apiKeys: ApiKeyVerifier, quota: QuotaService | undefined, counted: () => void) {
+function cachesOf(context: ContextLoader, apiKeys: ApiKeyVerifier, quota: QuotaService | undefined, rules: TenantPolicyLoader | undefined, counted: () => void) {
   return {
     all: () => {
       counted();
       context.invalidate();
       apiKeys.invalidate();
       quota?.invalidate();
+      rules?.invalidate();
     },
     change: (c: StoreChange) => {
       counted();
@@ -127,7 +137,9 @@ function cachesOf(context: ContextLoader, apiKeys: ApiKeyVerifier, quota: QuotaS
         context.invalidateTenant(c.tenant);
         apiKeys.invalidateTenant(c.tenant);
         quota?.invalidateTenant(c.tenant);
-      } else if (c.kind === 'user') context.invalidateUser(c.tenant, c.user);
+        rules?.invalidateTenant(c.tenant);
+      } else if (c.kind === 'rules') rules?.invalidateTenant(c.tenant);
+      else if (c.kind === 'user') context.invalidateUser(c.tenant, c.user);
       else if (c.kind === 'key') apiKeys.invalidateKey(c.key);
       else if (c.kind === 'quota') quota?.invalidateTenant(c.tenant);
     },

@@ -149,4 +149,20 @@ export const migrations: string[] = [
   CREATE TRIGGER api_keys_delete_changes AFTER DELETE ON api_keys BEGIN UPDATE store_changes SET version = version + 1; END;
   CREATE TRIGGER api_keys_update_changes AFTER UPDATE OF id, tenant_id, user_id, name, secret_hash, scopes, tier, created_at, expires_at, revoked_at, rotated_to ON api_keys BEGIN UPDATE store_changes SET version = version + 1; END;
   `,
+  // Tenants' own rules and Rego (src/tenant-rules/): one row per tenant that has any, replaced whole on each change.
+  `
+  CREATE TABLE tenant_policies (
+    tenant_id  TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+    rules      TEXT NOT NULL DEFAULT '[]',
+    rego       TEXT,
+    wasm       BLOB,
+    projection TEXT,
+    revision   INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by TEXT NOT NULL
+  ) STRICT;
+  CREATE TRIGGER tenant_policies_insert_changes AFTER INSERT ON tenant_policies BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER tenant_policies_update_changes AFTER UPDATE ON tenant_policies BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER tenant_policies_delete_changes AFTER DELETE ON tenant_policies BEGIN UPDATE store_changes SET version = version + 1; END;
+  `,
 ];

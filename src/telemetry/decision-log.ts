@@ -59,6 +59,7 @@ export class DecisionLog {
       latency_ms: Math.round(latencyMs * 1000) / 1000,
     };
     if ('federation' in d && d.federation) entry.federation = d.federation;
+    if (o.tenantRule !== undefined) entry.tenant_rule = o.tenantRule;
     if (this.opts.includeHeaders && req) entry.headers = this.redact(req.headers);
     if (this.opts.includeInput && o.policyInput) entry.input = this.redactInput(o.policyInput);
     this.log.info(entry, 'decision');

@@ -32,6 +32,13 @@ type Exports = {
   opa_wasm_abi_minor_version?: WebAssembly.Global;
 };
 
+/** Bounds on one module: its memory, and a hook its instrumented code calls as it runs (tenant policies). */
+export interface WasmLimits {
+  /** The most 64 KiB pages its memory may grow to; growing further fails the evaluation. */
+  maxPages?: number;
+  onExecution?: () => void;
+}
+
 class PolicyAbortError extends Error {
   override name = 'PolicyAbortError';
 }
@@ -70,8 +77,10 @@ export class WasmPolicy {
   }
 
   /** Instantiates the module with its builtins answered from `builtins` (a missing one is undefined in Rego). */
-  static async load(wasm: Uint8Array, builtins: ReadonlyMap<string, Builtin>): Promise<WasmPolicy> {
-    const memory = new WebAssembly.Memory({ initial: Math.max(5, pagesForData(wasm) + 2) });
+  static async load(wasm: Uint8Array, builtins: ReadonlyMap<string, Builtin>, limits: WasmLimits = {}): Promise<WasmPolicy> {
+    const initial = Math.max(5, pagesForData(wasm) + 2);
+    if (limits.maxPages !== undefined && initial > limits.maxPages) throw new Error(`the policy module needs ${initial} pages of memory, more than its budget of ${limits.maxPages}`);
+    const memory = new WebAssembly.Memory({ initial, ...(limits.maxPages !== undefined ? { maximum: limits.maxPages } : {}) });
     const idToName = new Map<number, string>();
     const ctx = new BuiltinContext();
     let policy: WasmPolicy | undefined;
@@ -84,6 +93,8 @@ export class WasmPolicy {
         },
         // print() output is not part of a decision; OPA's own server drops it too unless asked.
         opa_println: () => undefined,
+        // Called at each function entry and loop header of a module instrumented for an evaluation budget.
+        log_execution: limits.onExecution ?? (() => undefined),
         opa_builtin0: (id: number) => call(id, []),
         opa_builtin1: (id: number, _c: number, a: number) => call(id, [a]),
         opa_builtin2: (id: number, _c: number, a: number, b: number) => call(id, [a, b]),

@@ -8,6 +8,8 @@ import { KEY_PREFIX, publicView, type ApiKey } from '../../core/api-keys.js';
 import type { Tenant, TenantStatus, Tier } from '../../core/tenants.js';
 import type { FederationGrant } from '../../core/federation.js';
 import type { LimitSet, QuotaOverride, QuotaScope } from '../../core/limits.js';
+import { policyView, type TenantPolicy, type TenantPolicyInput } from '../../core/tenant-rules.js';
+import { policyRow } from '../tenant-policies.js';
 import type { AdminStore, GrantInput, KeyInput, MemberInput, StoreChange, TenantChange } from '../../core/admin-store.js';
 import * as v from '../../core/validate.js';
 import { sha256Bytes } from '../../util/digest.js';
@@ -25,6 +27,7 @@ export class PgAdmin implements AdminStore {
   readonly federation;
   readonly quotas;
   readonly audit;
+  readonly tenantPolicies;
 
   constructor(
     private readonly pool: Pool,
@@ -47,6 +50,31 @@ export class PgAdmin implements AdminStore {
       usage: (t: string, from: string, to: string) => q.usageOf(pool, t, from, to),
     };
     this.audit = { list: (o?: { tenant?: string; limit?: number }) => q.auditList(pool, o) };
+    this.tenantPolicies = { get: (t: string) => q.tenantPolicy(pool, t) };
+  }
+
+  tenantPolicySet(tenantId: string, p: TenantPolicyInput): Promise<TenantPolicy> {
+    return this.change('tenant_policy.set', tenantId, tenantId, async (c) => {
+      await this.requireTenant(c, tenantId);
+      const before = await q.tenantPolicy(c, tenantId);
+      const row = policyRow(tenantId, p, (before?.revision ?? 0) + 1, this.actor);
+      await c.query(
+        `INSERT INTO tenant_policies (tenant_id, rules, rego, wasm, projection, revision, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (tenant_id) DO UPDATE SET rules = excluded.rules, rego = excluded.rego, wasm = excluded.wasm, projection = excluded.projection, revision = excluded.revision, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+        [row.tenant_id, row.rules, row.rego, row.wasm ? Buffer.from(row.wasm) : null, row.projection, row.revision, row.updated_at, row.updated_by],
+      );
+      const after = (await q.tenantPolicy(c, tenantId))!;
+      return { result: after, before: before && policyView(before), after: policyView(after), change: { kind: 'rules', tenant: tenantId } };
+    });
+  }
+
+  tenantPolicyDelete(tenantId: string): Promise<TenantPolicy> {
+    return this.change('tenant_policy.delete', tenantId, tenantId, async (c) => {
+      const before = await q.tenantPolicy(c, tenantId);
+      if (!before) throw new StoreError(`tenant ${tenantId} has no rules`, 'not_found');
+      await c.query('DELETE FROM tenant_policies WHERE tenant_id = $1', [tenantId]);
+      return { result: before, before: policyView(before), change: { kind: 'rules', tenant: tenantId } };
+    });
   }
 
   private async change<T>(action: string, tenantId: string | null, target: string | null, fn: (c: Client) => Promise<Done<T>>): Promise<T> {

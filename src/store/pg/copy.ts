@@ -14,6 +14,7 @@ const TABLES: [string, string[]][] = [
   ['audit_log', ['seq', 'at', 'actor', 'action', 'tenant_id', 'target', 'before', 'after']],
   ['quota_overrides', ['tenant_id', 'scope', 'scope_id', 'per_minute', 'per_day', 'per_month', 'burst', 'rate', 'updated_at']],
   ['quota_usage', ['tenant_id', 'subject', 'window', 'window_start', 'count']],
+  ['tenant_policies', ['tenant_id', 'rules', 'rego', 'wasm', 'projection', 'revision', 'updated_at', 'updated_by']],
 ];
 
 const BATCH = 1000;

@@ -128,4 +128,17 @@ export const PG_MIGRATIONS: string[] = [
   // SQLite's change counter for replicas on one file (store/migrations.ts, version 5): here store_version already
   // says what changed, so this version changes nothing; it keeps the two histories version for version.
   `SELECT 1;`,
+  // Tenants' own rules and Rego (store/migrations.ts, version 6).
+  `
+  CREATE TABLE tenant_policies (
+    tenant_id  TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+    rules      TEXT NOT NULL DEFAULT '[]',
+    rego       TEXT,
+    wasm       BYTEA,
+    projection TEXT,
+    revision   BIGINT NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by TEXT NOT NULL
+  );
+  `,
 ];

@@ -7,6 +7,8 @@ import type { QuotaOverride, QuotaScope } from '../../core/limits.js';
 import type { AuditEntry, AuditInput } from '../../core/audit.js';
 import type { UsageRow } from '../../core/admin-store.js';
 import { groupFromRow } from '../groups.js';
+import { policyFromRow, type TenantPolicyRow } from '../tenant-policies.js';
+import type { TenantPolicy } from '../../core/tenant-rules.js';
 
 /** A pool or a transaction's client: both run queries, by text or as a named (prepared once per connection) one. */
 export interface Queryable {
@@ -108,4 +110,9 @@ export async function appendAudits(db: Queryable, entries: readonly AuditInput[]
     return `($${n - 6}, $${n - 5}, $${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
   });
   await db.query(`INSERT INTO audit_log (at, actor, action, tenant_id, target, before, after) VALUES ${rows.join(', ')}`, params);
+}
+
+export async function tenantPolicy(db: Queryable, tenantId: string): Promise<TenantPolicy | undefined> {
+  const r = await first(db.query<TenantPolicyRow>(named('tenant_policy', 'SELECT tenant_id, rules, rego, wasm, projection, revision, updated_at, updated_by FROM tenant_policies WHERE tenant_id = $1', [tenantId])));
+  return r ? policyFromRow(r) : undefined;
 }

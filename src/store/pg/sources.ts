@@ -12,6 +12,7 @@ import type { ApiKeySource } from '../../identity/apikey.js';
 import type { GrantSource } from '../../identity/federation.js';
 import type { OverrideSource } from '../../quota/service.js';
 import type { UsageSource } from '../../quota/limiter.js';
+import type { TenantPolicySource } from '../../tenant-rules/loader.js';
 import { memberGroupFromRow } from '../groups.js';
 import type { Pool } from './connect.js';
 import * as q from './queries.js';
@@ -26,6 +27,7 @@ export class PgSources {
   readonly apiKeys: ApiKeySource;
   readonly grants: GrantSource;
   readonly usage: UsageSource;
+  readonly tenantPolicies: TenantPolicySource;
   readonly overrides: OverrideSource & { loadAll(): Promise<void>; reload(tenantId: string): Promise<void> };
 
   constructor(pool: Pool) {
@@ -37,6 +39,7 @@ export class PgSources {
     };
     this.apiKeys = { get: (id): Promise<ApiKeyRecord | undefined> => q.keyById(pool, id).catch(unavailable) };
     this.grants = { get: (id): Promise<FederationGrant | undefined> => q.grantById(pool, id).catch(unavailable) };
+    this.tenantPolicies = { get: (t) => q.tenantPolicy(pool, t).catch(unavailable) };
     this.usage = { load: (t, s, w, start) => q.usageCount(pool, t, s, w, start).catch(unavailable) };
     let byTenant = new Map<string, QuotaOverride[]>();
     this.overrides = {
