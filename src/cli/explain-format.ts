@@ -38,7 +38,7 @@ function phaseLine(p: Phase): string {
 export function formatExplanation(r: ExplainReport): string {
   const d = r.decision;
   const lines = [d.allowed ? 'ALLOW' : `DENY ${d.http_status} ${d.code}${d.reason ? `: ${d.reason}` : ''}`];
-  for (const p of r.phases) lines.push(`  ${p.phase.padEnd(12)} ${p.ok ? 'ok  ' : 'FAIL'} ${phaseLine(p)}`);
+  for (const p of r.phases) lines.push(`  ${p.phase.padEnd(11)} ${p.ok ? 'ok  ' : 'FAIL'} ${phaseLine(p)}`);
   if (r.first_failure) {
     lines.push(`first failure: ${r.first_failure.phase}: ${r.first_failure.code}${r.first_failure.tenant_rule ? ` [tenant rule ${r.first_failure.tenant_rule}]` : ''}${r.first_failure.reason ? ` (${r.first_failure.reason})` : ''}`);
     lines.push(`how to fix: ${r.first_failure.fix}`);

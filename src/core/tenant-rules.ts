@@ -79,7 +79,26 @@ const ruleSchema = z
   })
   .strict();
 
-export const tenantRulesSchema = z.object({ rules: z.array(ruleSchema).max(200).default([]) }).strict();
+const CONDITIONS = ['deny', 'allow_routes', 'allow_methods', 'models', 'source_ips', 'schedule', 'body_schema', 'headers', 'quota'] as const;
+
+/** A tenant's list of rules: names unique, headers a tenant may set, each rule denying or adding something. */
+export const tenantRuleList = z
+  .array(ruleSchema)
+  .max(200)
+  .superRefine((rules, ctx) => {
+    const seen = new Set<string>();
+    rules.forEach((rule, i) => {
+      if (seen.has(rule.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${rule.name}" is used twice` });
+      seen.add(rule.name);
+      for (const h of Object.keys(rule.headers ?? {})) {
+        const why = reservedHeader(h);
+        if (why) ctx.addIssue({ code: 'custom', path: [i, 'headers'], message: why });
+      }
+      if (!CONDITIONS.some((k) => rule[k] !== undefined)) ctx.addIssue({ code: 'custom', path: [i], message: `"${rule.name}" neither denies nor adds anything (give one of ${CONDITIONS.join(', ')})` });
+    });
+  });
+
+export const tenantRulesSchema = z.object({ rules: tenantRuleList.default([]) }).strict();
 
 export type TenantRule = z.output<typeof ruleSchema>;
 export type Weekday = (typeof DAYS)[number];
@@ -114,22 +133,9 @@ export function policyView(p: TenantPolicy): Omit<TenantPolicy, 'wasm'> & { comp
   return { ...rest, compiled: wasm !== null };
 }
 
-/** Checks a rules document (names unique, headers allowed); throws a StoreError naming every problem. */
+/** Checks a rules document; throws a StoreError naming every problem. */
 export function parseTenantRules(doc: unknown): TenantRule[] {
   const r = tenantRulesSchema.safeParse(doc ?? {});
   if (!r.success) throw new StoreError(`invalid tenant rules: ${r.error.issues.map((i) => `${i.path.join('.') || '(document)'}: ${i.code === 'unrecognized_keys' ? `unknown key ${i.keys.join(', ')}` : i.message}`).join('; ')}`, 'invalid');
-  const problems: string[] = [];
-  const seen = new Set<string>();
-  r.data.rules.forEach((rule, i) => {
-    if (seen.has(rule.name)) problems.push(`rules.${i}.name: "${rule.name}" is used twice`);
-    seen.add(rule.name);
-    for (const h of Object.keys(rule.headers ?? {})) {
-      const why = reservedHeader(h);
-      if (why) problems.push(`rules.${i}.headers: ${why}`);
-    }
-    const conditions = ['deny', 'allow_routes', 'allow_methods', 'models', 'source_ips', 'schedule', 'body_schema', 'headers', 'quota'] as const;
-    if (!conditions.some((k) => rule[k] !== undefined)) problems.push(`rules.${i}: "${rule.name}" neither denies nor adds anything (give one of ${conditions.join(', ')})`);
-  });
-  if (problems.length) throw new StoreError(`invalid tenant rules: ${problems.join('; ')}`, 'invalid');
   return r.data.rules;
 }

@@ -38,6 +38,7 @@ export async function currentState(a: AdminStore): Promise<CurrentState> {
       quotas: (await a.quotas.list(t.id))
         .filter((q) => LIMIT_FIELDS.some((f) => q[f] != null))
         .map((q) => ({ scope: q.scope, id: q.scope === 'key' ? keyName(byId.get(q.scope_id)) ?? q.scope_id : q.scope_id, ...Object.fromEntries(LIMIT_FIELDS.map((f) => [f, q[f] ?? null])) })),
+      tenant_rules: await rulesOf(a, t.id),
     };
     state.tenants.push(doc);
     for (const g of await a.federation.list(t.id)) if (!g.revoked_at && Date.parse(g.expires_at) > now) grants.set(g.id, g);
@@ -45,6 +46,11 @@ export async function currentState(a: AdminStore): Promise<CurrentState> {
   state.grantRecords = [...grants.values()].sort((x, y) => x.id.localeCompare(y.id));
   state.grants = state.grantRecords.map(({ source_tenant, target_tenant, resource_type, resource_id, access, expires_at }) => ({ source: source_tenant, target: target_tenant, resource_type, resource_id, access, expires_at }));
   return state;
+}
+
+async function rulesOf(a: AdminStore, tenantId: string): Promise<TenantDoc['tenant_rules']> {
+  const p = await a.tenantPolicies.get(tenantId);
+  return p ? { rules: p.rules, rego: p.rego } : null;
 }
 
 const keyName = (k: ApiKey | undefined) => (k ? `${k.user_id}/${k.name}` : undefined);

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { groupSchema } from '../core/groups.js';
 import { LIMIT_FIELDS } from '../core/limits.js';
 import { TENANT_ID_PATTERN, TIERS } from '../core/tenants.js';
+import { tenantRuleList } from '../core/tenant-rules.js';
 
 const limit = z.number().positive().nullable().optional();
 const iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
@@ -24,6 +25,15 @@ export const tenantDoc = z
     // Keys by user and name: a file never holds a secret; a key it names that is missing is made (its secret shown once).
     api_keys: z.array(z.object({ user: z.string().min(1), name: z.string().min(1), scopes: z.array(z.string()).default([]), tier: z.enum(TIERS).nullable().default(null), expires_at: iso.nullable().default(null) }).strict()).default([]),
     quotas: z.array(z.object({ scope: z.enum(['tenant', 'group', 'key']), id: z.string().min(1), ...Object.fromEntries(LIMIT_FIELDS.map((f) => [f, limit])) }).strict()).default([]),
+    // The tenant's own rules and Rego (docs/tenant-rules.md); null: none.
+    tenant_rules: z
+      .object({
+        rules: tenantRuleList.default([]),
+        rego: z.object({ module: z.string().min(1), tests: z.array(z.object({ name: z.string().min(1), text: z.string() }).strict()).min(1) }).strict().nullable().default(null),
+      })
+      .strict()
+      .nullable()
+      .default(null),
   })
   .strict();
 

@@ -6,6 +6,7 @@ import { LIMIT_FIELDS, type LimitSet } from '../core/limits.js';
 import type { DesiredState, TenantDoc } from './documents.js';
 import { StateError } from './documents.js';
 import type { CurrentState } from './current.js';
+import { prepareTenantPolicy } from '../tenant-rules/upload.js';
 
 export interface Action {
   op: 'create' | 'change' | 'delete';
@@ -56,6 +57,17 @@ function tenantActions(want: TenantDoc, have: TenantDoc | undefined, current: Cu
   memberActions(want, have, prune, out, del);
   keyActions(want, have, current, prune, out, del);
   quotaActions(want, have, prune, out);
+  rulesActions(want, have, prune, out, del);
+}
+
+/** The tenant's own rules: compiled (and its Rego tested) when the action runs, inside apply's one transaction. */
+function rulesActions(want: TenantDoc, have: TenantDoc | undefined, prune: boolean, out: Action[], del: Action[]): void {
+  const id = want.id;
+  const had = have?.tenant_rules ?? null;
+  const wanted = want.tenant_rules;
+  if (wanted && (!had || !same(had, wanted))) {
+    out.push({ op: had ? 'change' : 'create', what: `tenant rules ${id} (${wanted.rules.length} rule(s)${wanted.rego ? ', Rego' : ''})`, run: async (a) => a.tenantPolicySet(id, await prepareTenantPolicy(id, wanted)) });
+  } else if (!wanted && had && prune) del.push({ op: 'delete', what: `tenant rules ${id}`, run: (a) => a.tenantPolicyDelete(id) });
 }
 
 function memberActions(want: TenantDoc, have: TenantDoc | undefined, prune: boolean, out: Action[], del: Action[]): void {

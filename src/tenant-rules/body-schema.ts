@@ -30,8 +30,9 @@ export function schemaProblems(schema: unknown, at = ''): string[] {
   return out;
 }
 
-// One Ajv for every tenant: strict (unknown keywords are errors), all errors off (the first names the field).
-const ajv = new Ajv({ strict: true, allErrors: false, allowUnionTypes: true, code: { optimize: false } });
+// One Ajv for every tenant: unknown keywords are errors (strictSchema), but a schema need not declare what it
+// requires nor spell out types; the first error only (it names the field).
+const ajv = new Ajv({ strictSchema: true, strictRequired: false, strictTypes: false, strictTuples: false, allErrors: false, allowUnionTypes: true });
 
 export type BodyValidator = ValidateFunction;
 

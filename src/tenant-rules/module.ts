@@ -78,7 +78,8 @@ export class TenantModule {
       // Its state after a trap is unknown: the next request gets a new instance.
       this.policy = undefined;
       if (err instanceof BudgetExceeded) return { error: `it ran longer than its budget of ${this.budget.timeMs} ms` };
-      if (err instanceof RangeError || /memory/i.test((err as Error).message)) return { error: `it needed more memory than its budget of ${this.budget.memoryMb} MiB` };
+      // OPA's allocator aborts with opa_malloc when the memory cannot grow past its maximum.
+      if (err instanceof RangeError || /opa_malloc|memory/i.test((err as Error).message)) return { error: `it needed more memory than its budget of ${this.budget.memoryMb} MiB` };
       return { error: `it failed: ${(err as Error).message}` };
     }
     return answer(text);

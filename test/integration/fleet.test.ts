@@ -23,6 +23,7 @@ import { resolve } from 'node:path';
 import { HealthClient } from '../support/health.js';
 import { openDatabase } from '../../src/store/database.js';
 import { Admin } from '../../src/admin/operations.js';
+import { prepareTenantPolicy } from '../../src/tenant-rules/upload.js';
 
 const TOKEN = 'fleet-admin-token';
 
@@ -131,6 +132,23 @@ describe('fleet mode: three replicas, one PostgreSQL, one Redis', () => {
     // Every change is in the one audit log, named by the replica's admin token holder.
     const audit = (await c.admin('ListAudit', { tenant: 'acme', limit: 6 })) as { action: string; actor: string }[];
     expect(audit.map((e) => e.action)).toEqual(['tenant.resume', 'tenant.suspend', 'quota.set', 'quota.set', 'apikey.revoke', 'apikey.create']);
+  });
+
+  it("a tenant's own rules (and Rego) set through replica 1 are enforced by replicas 2 and 3 within a second, and dropped as fast", async () => {
+    const [a, b, c] = replicas as [Replica, Replica, Replica];
+    await a.admin('CreateTenant', { id: 'ruled', name: 'Ruled', tier: 'premium' });
+    const spec = { method: 'GET', path: '/api/v1/items', headers: [bearer(await mint({ tenant: 'ruled', sub: 'u' }))] };
+    for (const r of [b, c]) expect(outcome(await r.check(spec))).toBe('allow');
+    await a.admin('SetTenantPolicy', { tenant: 'ruled', document: 'rules: [{name: office, source_ips: {allow: [10.0.0.0/8]}}]' });
+    for (const r of [b, c]) expect(await until(r, spec, 'network_not_allowed')).toBeLessThan(1000);
+    await a.admin('SetTenantPolicy', {
+      tenant: 'ruled',
+      rego_module: 'package tenants["ruled"]\n\ndeny contains "closed" if input.identity.subject == "u"\n',
+      rego_tests: [{ file: 'r_test.rego', text: 'package r_test\n\ntest_u if data.tenants.ruled.deny["closed"] with input as {"identity": {"subject": "u"}}\n' }],
+    });
+    for (const r of [b, c]) expect(await until(r, spec, 'tenant_policy_denied')).toBeLessThan(1000);
+    await a.admin('DeleteTenantPolicy', { tenant: 'ruled' });
+    for (const r of [b, c]) expect(await until(r, spec, 'allow')).toBeLessThan(1000);
   });
 
   it('quota limits are exact across the three, and usage show is the sum of what they admitted', async () => {
@@ -261,15 +279,16 @@ describe('fleet mode: three replicas, one PostgreSQL, one Redis', () => {
     admin.tenantCreate({ id: 'moved', name: 'Moved', tier: 'basic' });
     admin.memberAdd({ tenant_id: 'moved', user_id: 'mia', group_id: 'analyst' });
     const key = admin.apiKeyCreate({ tenant_id: 'moved', user_id: 'svc' });
+    admin.tenantPolicySet('moved', await prepareTenantPolicy('moved', { rules: [{ name: 'no-docs', match: { routes: ['/api/v1/documents*'] }, deny: true }] }));
     old.close();
     const target = await pg.createDatabase('copy');
     const cfg = join(dir, 'copy.yaml');
     writeFileSync(cfg, `store: {url: "${target}"}\n`);
     const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
-    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema migrated from version 0 to 5\n');
-    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema at version 5, nothing to do\n');
+    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema migrated from version 0 to 6\n');
+    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema at version 6, nothing to do\n');
     const copied = run('store', 'copy', '--from', sqlite, '--to', target);
-    expect([copied.status, copied.stdout]).toEqual([0, expect.stringMatching(/^copied 1 tenants, 3 groups, 1 memberships, 1 api_keys, 0 federation_grants, 3 audit_log, 0 quota_overrides, 0 quota_usage\n$/)]);
+    expect([copied.status, copied.stdout]).toEqual([0, expect.stringMatching(/^copied 1 tenants, 3 groups, 1 memberships, 1 api_keys, 0 federation_grants, 4 audit_log, 0 quota_overrides, 0 quota_usage, 1 tenant_policies\n$/)]);
     // Copying into a store that has tenants is refused.
     expect(run('store', 'copy', '--from', sqlite, '--to', target).stderr).toBe('error: the target store already has tenants: store copy fills an empty store only\n');
     // The CLI reads and writes the PostgreSQL store as it did the file.
@@ -278,6 +297,7 @@ describe('fleet mode: three replicas, one PostgreSQL, one Redis', () => {
     try {
       expect(outcome(await served.check({ method: 'GET', path: '/api/v1/items', headers: [['x-api-key', key.key]] }))).toBe('allow');
       expect(outcome(await served.check({ method: 'GET', path: '/api/v1/models', headers: [bearer(await mint({ tenant: 'moved', sub: 'mia' }))] }))).toBe('allow');
+      expect(outcome(await served.check({ method: 'GET', path: '/api/v1/documents/1', headers: [['x-api-key', key.key]] }))).toBe('tenant_rule_denied');
     } finally {
       await served.close();
     }

@@ -14,6 +14,7 @@ import { openPool, migratePg } from '../../src/store/pg/connect.js';
 import { PgAdmin } from '../../src/store/pg/admin.js';
 import { startPostgres } from '../support/postgres.js';
 import { startTestServer } from '../support/server.js';
+import { prepareTenantPolicy } from '../../src/tenant-rules/upload.js';
 
 const BIN = resolve(__dirname, '..', '..', 'bin', 'tenantgate.js');
 let dir: string;
@@ -38,6 +39,15 @@ const config = (name: string) => {
 };
 const files = (d: string) => Object.fromEntries(readdirSync(d).sort().map((f) => [f, readFileSync(join(d, f), 'utf8')]));
 
+const ACME_RULES = [
+  { name: 'office', match: { routes: ['/api/v1/admin/*'] }, source_ips: { allow: ['10.0.0.0/8'] } },
+  { name: 'chat-user', match: { routes: ['/api/v1/completions'], methods: ['POST'] }, body_schema: { type: 'object', required: ['user'] }, headers: { 'x-acme-chat': '1' } },
+];
+const ACME_REGO = {
+  module: 'package tenants["acme"]\n\ndeny contains "no deletes" if input.attributes.request.http.method == "DELETE"\n',
+  tests: [{ name: 'acme_test.rego', text: 'package acme_test\n\ntest_delete if "no deletes" in data.tenants.acme.deny with input as {"attributes": {"request": {"http": {"method": "DELETE"}}}}\n' }],
+};
+
 /** A store with a bit of everything: custom groups, members with roles and expiry, keys, quotas, grants. */
 async function realistic(path: string): Promise<void> {
   const db = openDatabase(path);
@@ -53,6 +63,7 @@ async function realistic(path: string): Promise<void> {
   a.quotaSet('acme', 'tenant', 'acme', { per_minute: 100 });
   a.quotaSet('acme', 'group', 'ml', { per_day: 1000, rate: 2.5 });
   await a.federationGrant({ source: 'acme', target: 'globex', resource_type: 'documents', access: 'read', expires_at: '2099-01-01T00:00:00.000Z' });
+  a.tenantPolicySet('acme', await prepareTenantPolicy('acme', { rules: ACME_RULES, rego: ACME_REGO }));
   db.close();
 }
 
@@ -69,6 +80,8 @@ describe('apply and export', () => {
     expect(Object.keys(first)).toEqual(['acme.yaml', 'federation.yaml', 'globex.yaml']);
     expect(first['acme.yaml']).toContain('name: ingest');
     expect(first['acme.yaml']).not.toMatch(/tgk_|secret/);
+    expect(first['acme.yaml']).toContain('tenant_rules:\n  rules:\n    - name: office');
+    expect(first['acme.yaml']).toContain('no deletes');
     const applied = cli('apply', '-f', join(dir, 'out1'), '--config', config('target'));
     expect(applied.code).toBe(0);
     expect(applied.stdout).toMatch(/^applied \d+ change\(s\):\n {2}create tenant acme\n/);
@@ -96,6 +109,10 @@ describe('apply and export', () => {
     expect(r.stderr).toBe(`error: ${join(bad, 'zz.yaml')}:4: tier: Invalid option: expected one of "free"|"basic"|"premium"|"enterprise"\n`);
     writeFileSync(join(bad, 'zz.yaml'), 'kind: Tenant\nid: newco\nname: New Co\ntier: free\nmembers:\n  - {user: x, group: nosuch}\n');
     expect(cli('apply', '-f', bad, '--config', cfg).stderr).toBe(`error: ${join(bad, 'zz.yaml')}:2: member x names group nosuch, which tenant newco does not have\n`);
+    writeFileSync(join(bad, 'zz.yaml'), 'kind: Tenant\nid: newco\nname: New Co\ntier: free\ntenant_rules:\n  rules:\n    - name: x\n      headers: {x-tenant-id: y}\n');
+    expect(cli('apply', '-f', bad, '--config', cfg).stderr).toBe(`error: ${join(bad, 'zz.yaml')}:8: tenant_rules.rules.0.headers: "x-tenant-id" is set by tenantgate or the proxy, never by a tenant rule\n`);
+    writeFileSync(join(bad, 'zz.yaml'), 'kind: Tenant\nid: newco\nname: New Co\ntier: free\ntenant_rules:\n  rules: []\n  rego:\n    module: |\n      package tenants["newco"]\n      deny contains "x" if {\n    tests: [{name: a_test.rego, text: "package a\\ntest_a if true\\n"}]\n');
+    expect(cli('apply', '-f', bad, '--config', cfg)).toMatchObject({ code: 1, stderr: expect.stringMatching(/does not parse[\s\S]*rego_parse_error/) });
     expect(cli('tenant', 'list', '--config', cfg).stdout).toBe('(no tenants)\n');
   });
 
