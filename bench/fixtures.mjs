@@ -109,7 +109,7 @@ export async function makeFixtures(dir, { tenants = 50, usersPerTenant = 20, req
     }
     kinds[kind] = (kinds[kind] ?? 0) + 1;
     const req = buildCheckRequest({ method: 'GET', path: pick(paths), host: `${tenant}.api.example.com`, headers, scheme: 'https', protocol: 'HTTP/2' });
-    // protojson (what k6 sends) writes a Timestamp as an RFC 3339 string.
+    // protojson writes a Timestamp as an RFC 3339 string.
     req.attributes.request.time = new Date().toISOString();
     out.push(req);
   }

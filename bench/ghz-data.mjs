@@ -22,7 +22,7 @@ export function writeGhzBinary(requests, file) {
 }
 
 /**
- * The environment for the load generators (ghz and k6 are Go programs). ghz keeps every result until the end, so
+ * The environment for the load generators (ghz and vegeta are Go programs). ghz keeps every result until the end, so
  * its heap grows all run long and Go collects it every couple of seconds; on the generator's one core each
  * collection delayed the calls in flight by up to 10 ms (bursts of 25-40 slow calls exactly at ghz's GCs, seen
  * with GODEBUG=gctrace=1), more often the larger the servers' answers. Measured latency is the server's only

@@ -9,7 +9,6 @@
 //   npm run bench                     all of it (a few minutes)
 //   npm run bench -- --quick          fewer, shorter steps
 //   npm run bench -- --check          exit non-zero if the default scenario misses its p95/p99 thresholds
-//   npm run bench -- --k6             also run bench/k6/check.js with a k6 you put on PATH (never installed here)
 //   npm run bench -- --tracing        also saturate tenantgate with OpenTelemetry on (unsampled, and every check
 //                                     exported to a Jaeger from scripts/test-tools.sh)
 import { spawn, spawnSync } from 'node:child_process';
@@ -186,20 +185,6 @@ function fixedRateRun(port, rate, fx, work) {
   return { ...r, dropped, thresholdsOk: r.p95 <= P95_MS && r.p99 <= P99_MS && r.errors === 0 && dropped <= rate * seconds * 0.01 };
 }
 
-/** With --k6: the k6 scenario (bench/k6/check.js) with a k6 on PATH, as a second opinion; never installed here. */
-function k6Run(port, rate, fx, work, label) {
-  const k6 = spawnSync('sh', ['-c', 'command -v k6'], { encoding: 'utf8' }).stdout.trim();
-  if (!k6) throw new Error('--k6: no k6 on PATH (the project does not install it: its module is AGPL-licensed)');
-  const summary = join(work, `k6-${label}-${rate}.json`);
-  const child = spawnSync('taskset', ['-c', '1', k6, 'run', '--quiet', '--no-usage-report', join(ROOT, 'bench', 'k6', 'check.js')], {
-    env: { ...process.env, ...GENERATOR_ENV, TARGET: `127.0.0.1:${port}`, RATE: String(rate), DURATION, REQUESTS: fx.requestsFile, PROTO_DIRS: ENVOY_PROTO_DIRS.join(','), SUMMARY: summary, P95_MS: String(P95_MS), P99_MS: String(P99_MS), K6_NO_COLOR: '1' },
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const d = JSON.parse(readFileSync(summary, 'utf8')).metrics.grpc_req_duration?.values ?? {};
-  return { rate, p95: d['p(95)'], p99: d['p(99)'], thresholdsOk: child.status === 0 };
-}
-
 async function measure(kind, fx, work, stepTest) {
   const port = await freePort();
   const server = await startServer(kind, port, fx, work);
@@ -209,7 +194,6 @@ async function measure(kind, fx, work, stepTest) {
     for (const rate of RATES) {
       const before = procStats(server.pid);
       const r = fixedRateRun(port, rate, fx, work);
-      if (args.has('--k6')) r.k6 = k6Run(port, rate, fx, work, kind);
       const after = procStats(server.pid);
       r.serverCpuPct = (100 * (after.cpu - before.cpu)) / r.wall;
       r.peakRssMb = after.peakRssMb;
