@@ -17,7 +17,11 @@ function rng(seed) {
   return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
 }
 
-export async function makeFixtures(dir, { tenants = 50, usersPerTenant = 20, requests = 4000, apiKeyShare = 0.2 } = {}) {
+/**
+ * `completions`: every request a chat completion (POST with a JSON body, as a GenAI platform's traffic is) instead of
+ * the GET mix: for the tenant-rules comparison, whose typical rule set checks the body.
+ */
+export async function makeFixtures(dir, { tenants = 50, usersPerTenant = 20, requests = 4000, apiKeyShare = 0.2, completions = false } = {}) {
   mkdirSync(dir, { recursive: true });
   const { publicKey, privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
   const jwk = { ...(await jose.exportJWK(publicKey)), kid: 'bench-1', alg: 'ES256', use: 'sig' };
@@ -108,7 +112,8 @@ export async function makeFixtures(dir, { tenants = 50, usersPerTenant = 20, req
       headers.push(['authorization', `Bearer ${tokens.get(`${tenant}/${user}`)}`], ['x-tenant-id', tenant]);
     }
     kinds[kind] = (kinds[kind] ?? 0) + 1;
-    const req = buildCheckRequest({ method: 'GET', path: pick(paths), host: `${tenant}.api.example.com`, headers, scheme: 'https', protocol: 'HTTP/2' });
+    const body = completions ? JSON.stringify({ model: pick(['gpt-4o-mini', 'claude-3-5-haiku']), messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: `Summarise report ${i % 97}.` }], max_tokens: 256, user: user }) : undefined;
+    const req = buildCheckRequest({ method: completions ? 'POST' : 'GET', path: completions ? '/api/v1/chat/completions' : pick(paths), host: `${tenant}.api.example.com`, headers, scheme: 'https', protocol: 'HTTP/2', body });
     // protojson writes a Timestamp as an RFC 3339 string.
     req.attributes.request.time = new Date().toISOString();
     out.push(req);

@@ -11,6 +11,7 @@
 //   npm run bench -- --check          exit non-zero if the default scenario misses its p95/p99 thresholds
 //   npm run bench -- --tracing        also saturate tenantgate with OpenTelemetry on (unsampled, and every check
 //                                     exported to a Jaeger from scripts/test-tools.sh)
+//   npm run bench -- --tenant-rules   only what tenants' own rules cost per check (bench/tenant-rules.mjs)
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -23,6 +24,7 @@ import { renderChart } from './chart.mjs';
 import { callCheck, createAuthClient } from '../dist/cli/check-client.js';
 import { GENERATOR_ENV, writeGhzBinary } from './ghz-data.mjs';
 import { httpModeRuns } from './http-mode.mjs';
+import { tenantRulesRuns } from './tenant-rules.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TOOLS = join(ROOT, '.tools', 'bin');
@@ -123,6 +125,7 @@ async function startServer(kind, port, fx, work, { httpPort } = {}) {
           ? `policies: {dir: "${join(ROOT, 'bench', 'opa-envoy-compat', kind.split('-').at(-1))}", entrypoint: envoy/authz/allow, watch: false}`
           : `policies: {dir: "${join(ROOT, 'policies')}", watch: false}`,
         `quota: {enabled: ${kind === 'tenantgate+quota'}}`,
+        `tenant_policies: {enabled: ${kind !== 'tenantgate+rules-off'}}`,
         'log: {level: warn}',
         ...(kind.startsWith('tenantgate+tracing') ? [`tracing: {enabled: true, sample_ratio: ${kind === 'tenantgate+tracing-all' ? 1 : 0}, endpoint: "${tracingEndpoint}"}`] : []),
       ].join('\n'),
@@ -370,6 +373,7 @@ async function main() {
   const when = new Date().toISOString().replace(/[:.]/g, '-');
   const work = join(ROOT, 'bench', 'results', when);
   mkdirSync(work, { recursive: true });
+  if (args.has('--tenant-rules')) return tenantRulesOnly(work);
   console.log('bench: building fixtures');
   const fx = await makeFixtures(join(work, 'data'));
   const servers = ['floor', 'tenantgate', 'tenantgate+quota'];
@@ -405,6 +409,18 @@ async function main() {
     console.error(`bench: the default scenario missed its thresholds (p95 ≤ ${P95_MS} ms, p99 ≤ ${P99_MS} ms, no errors, ≤ 1 % dropped)`);
     process.exit(1);
   }
+}
+
+/** --tenant-rules: the tenant-rules comparison alone, written to bench/results/<timestamp>-tenant-rules.json. */
+async function tenantRulesOnly(work) {
+  console.log('bench: tenant rules (off / on without rules / a typical rule set), side by side');
+  const r = await tenantRulesRuns({ work, saturation });
+  writeFileSync(`${work}-tenant-rules.json`, JSON.stringify(r, null, 2));
+  const m = r.medianCpuUsPerCheck;
+  const sign = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
+  console.log(`\nserver CPU per check (median of ${r.runs['tenantgate+rules'].length} rounds): off ${m['tenantgate+rules-off'].toFixed(1)} µs, on without rules ${m['tenantgate+rules-none'].toFixed(1)} µs, typical rule set ${m['tenantgate+rules'].toFixed(1)} µs`);
+  console.log(`median difference within a round: no rules vs off ${sign(r.noRulesExtraUs)} µs (target: nothing extra); typical rule set vs no rules ${sign(r.typicalRulesExtraUs)} µs (target ≤ +20)`);
+  console.log(`bench: wrote ${work}-tenant-rules.json`);
 }
 
 main().catch((err) => {

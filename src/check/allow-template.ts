@@ -15,6 +15,8 @@ import { headersToRemove, metadata, set } from './respond.js';
 
 interface Template {
   tenant: Tenant;
+  /** The tenant rules' headers (one object per combination of rules: tenant-rules/rule-set.ts). */
+  tenantHeaders: Outcome['tenantHeaders'];
   effective: EffectiveContext;
   revision: string;
   provider: string | undefined;
@@ -48,6 +50,7 @@ function build(o: Outcome, d: Decision): Template {
   const remove = removeNames.length ? encodeRemoveList(removeNames) : EMPTY;
   return {
     tenant: o.tenant!,
+    tenantHeaders: o.tenantHeaders,
     effective: o.effective!,
     revision: o.policyRevision,
     provider: d.upstream_provider,
@@ -122,7 +125,7 @@ const DECISION_ID_FIELD = 'decision_id';
 export function encodeAllowed(o: Outcome, d: Decision): Uint8Array | undefined {
   if (!o.tenant || !o.effective || d.headers || d.request_headers_to_remove || d.dynamic_metadata || d.federation) return undefined;
   let t = templates.get(o.identity);
-  if (!t || t.tenant !== o.tenant || t.effective !== o.effective || t.revision !== o.policyRevision || t.provider !== d.upstream_provider) {
+  if (!t || t.tenant !== o.tenant || t.effective !== o.effective || t.revision !== o.policyRevision || t.provider !== d.upstream_provider || t.tenantHeaders !== o.tenantHeaders) {
     t = build(o, d);
     templates.set(o.identity, t);
   }

@@ -106,24 +106,23 @@ export class CheckPipeline {
       const rules = this.deps.tenantRules;
       const tenant = run.ctx.tenant;
       if (!rules || !tenant) return this.spend(run, req, decision, undefined);
-      return run.within('tenant_rules', () => {
-        const v = rules.apply(tenant.id, req, run.ctx.effective, input);
-        return v instanceof Promise ? v.then((x) => this.judged(run, req, decision, x), (err) => this.failed(run, err)) : this.judged(run, req, decision, v);
-      });
+      // No closure per check unless it is traced.
+      const v = run.trace ? run.within('tenant_rules', () => rules.apply(tenant.id, req, run.ctx.effective, input)) : rules.apply(tenant.id, req, run.ctx.effective, input);
+      return v instanceof Promise ? v.then((x) => this.judged(run, req, decision, x), (err) => this.failed(run, err)) : this.judged(run, req, decision, v);
     } catch (err) {
       return this.failed(run, err);
     }
   }
 
-  /** The tenant's verdict: its denial, or the platform's decision with the tenant's headers under the policy's own. */
+  /** The tenant's verdict: its denial, or its headers for the upstream (under the policy's own) and its limits. */
   private judged(run: Run, req: NormalizedRequest, decision: Decision, v: TenantVerdict): Outcome | Promise<Outcome> {
     try {
       if (v.denial) {
         run.tenantRule = v.rule;
         return run.end(v.denial, req);
       }
-      const d = v.headers ? { ...decision, headers: { ...v.headers, ...decision.headers } } : decision;
-      return this.spend(run, req, d, v.buckets);
+      run.tenantHeaders = v.headers;
+      return this.spend(run, req, decision, v.buckets);
     } catch (err) {
       return this.failed(run, err);
     }
@@ -265,6 +264,8 @@ class Run {
   policySeconds: number | undefined;
   /** The tenant rule that denied, if one did. */
   tenantRule: string | undefined;
+  /** The tenant rules' headers for the upstream, on an allow. */
+  tenantHeaders: Readonly<Record<string, string>> | undefined;
 
   /** The check's span, when tracing is on and this check is sampled. */
   trace: CheckTrace | undefined;
@@ -311,6 +312,7 @@ class Run {
       policyDecision: this.policyDecision,
       policySeconds: this.policySeconds,
       tenantRule: this.tenantRule,
+      tenantHeaders: decision.allowed ? this.tenantHeaders : undefined,
       decisionId: this.decisionId,
       decision,
       request,

@@ -59,6 +59,7 @@ export function contextHeaders(v: ContextHeaderValues, tenant: Tenant): Record<s
 /** The upstream headers for an allowed request, trusted context first (policy headers cannot override it). */
 export function upstreamHeaders(outcome: Outcome, decision: Decision): Record<string, string> {
   const out: Record<string, string> = {};
+  if (outcome.tenantHeaders) for (const [k, v] of Object.entries(outcome.tenantHeaders)) if (!TRUSTED_SET.has(k)) out[k] = safe(v);
   if (decision.headers) for (const [k, v] of Object.entries(decision.headers)) if (!TRUSTED_SET.has(k)) out[k] = v;
   // A federated request acts on the target tenant's data: the upstream sees the target as the tenant.
   const fed = decision.federation;

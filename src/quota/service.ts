@@ -23,8 +23,8 @@ export interface QuotaPeek {
 
 /** A tenant rule's tighter limits (tenant-rules/phase.ts). */
 export interface RuleBucket {
-  rule: string;
-  limits: LimitSet;
+  readonly rule: string;
+  readonly limits: LimitSet;
 }
 
 export type QuotaOutcome =
@@ -75,7 +75,7 @@ export class QuotaService {
     this.callerItems = new WeakMap();
   }
 
-  enforce(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules?: RuleBucket[]): QuotaOutcome | Promise<QuotaOutcome> {
+  enforce(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules?: readonly RuleBucket[]): QuotaOutcome | Promise<QuotaOutcome> {
     const now = this.clock();
     if (this.fair) {
       const a = this.fair.admit(tenant.id, tenant.tier, now);
@@ -93,7 +93,7 @@ export class QuotaService {
   }
 
   /** What enforce() would find, without spending: each limit with what is left of it (for an explanation). */
-  async peek(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules?: RuleBucket[]): Promise<QuotaPeek[]> {
+  async peek(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules?: readonly RuleBucket[]): Promise<QuotaPeek[]> {
     const now = this.clock();
     const r = await this.limiter.take(this.itemsFor(tenant, identity, effective, decision, rules), now, false);
     return r.states.map((st) => ({ limit: st.item.name, kind: st.item.kind, max: st.item.limit, remaining: st.remaining, reset_seconds: st.reset, exceeded: st === r.exceeded }));
@@ -107,7 +107,7 @@ export class QuotaService {
     return deny('quota_exceeded', `quota exceeded: the ${it.name} ${what}`, { 'retry-after': String(r.retryAfter), ...fields });
   }
 
-  private itemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules: RuleBucket[] | undefined): LimitItem[] {
+  private itemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules: readonly RuleBucket[] | undefined): LimitItem[] {
     // Tenant and caller limits together, cached with the caller; only a policy-named bucket is added per request.
     const stacked = this.callerItemsFor(tenant, identity, effective);
     const q = decision.quota;

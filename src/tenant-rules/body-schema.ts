@@ -2,6 +2,7 @@
 // loaded. A tenant's schema is compiled into code in the server, so only a safe subset of keywords is accepted:
 // no $ref (remote or otherwise), no pattern or format (a tenant's regular expression could take a check's CPU).
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { LRUCache } from 'lru-cache';
 
 const SUBSCHEMA_MAPS = new Set(['properties']);
 const SUBSCHEMAS = new Set(['items', 'additionalProperties', 'not']);
@@ -30,17 +31,28 @@ export function schemaProblems(schema: unknown, at = ''): string[] {
   return out;
 }
 
-// One Ajv for every tenant: unknown keywords are errors (strictSchema), but a schema need not declare what it
-// requires nor spell out types; the first error only (it names the field).
-const ajv = new Ajv({ strictSchema: true, strictRequired: false, strictTypes: false, strictTuples: false, allErrors: false, allowUnionTypes: true });
+// Unknown keywords are errors (strictSchema), but a schema need not declare what it requires nor spell out types;
+// the first error only (it names the field).
+const OPTIONS = { strictSchema: true, strictRequired: false, strictTypes: false, strictTuples: false, allErrors: false, allowUnionTypes: true } as const;
 
 export type BodyValidator = ValidateFunction;
 
+// Validators by their schema's text: tenants with the same schema share one function (compiled once, and kept hot
+// by all of their requests), and reloading a tenant's rules does not compile it again.
+const compiled = new LRUCache<string, BodyValidator>({ max: 1000 });
+
 /** Compiles a checked schema; throws with Ajv's message when it is not a valid schema. */
 export function compileBodySchema(schema: Record<string, unknown>): BodyValidator {
+  const text = JSON.stringify(schema);
+  const known = compiled.get(text);
+  if (known) return known;
   const problems = schemaProblems(schema);
   if (problems.length) throw new Error(problems.join('; '));
-  return ajv.compile(schema);
+  // An Ajv of its own: an Ajv keeps what it compiled (its code's scope grows with every schema), which tenants'
+  // changes would make grow without end. This one goes with the validator (a millisecond, once per schema).
+  const validate = new Ajv(OPTIONS).compile(schema);
+  compiled.set(text, validate);
+  return validate;
 }
 
 /** The first failure in words, naming the field: "body field /messages/0/role: must be equal to one of ...". */

@@ -4,16 +4,16 @@
 import { Denial } from '../core/types.js';
 import { deny } from '../core/denials.js';
 import type { NormalizedRequest } from '../core/request.js';
-import type { EffectiveContext, LimitSet } from '../core/limits.js';
+import type { EffectiveContext } from '../core/limits.js';
 import type { TenantPolicyLoader, LoadedPolicy } from './loader.js';
-import type { RuleRequest } from './rule-set.js';
+import type { RuleEffects } from './rule-set.js';
 
 /** What a tenant's rules made of a request: a denial naming the rule, or what they add to it. */
 export type TenantVerdict =
   | { denial: Denial; rule: string }
-  | { denial?: undefined; headers: Record<string, string> | undefined; buckets: { rule: string; limits: LimitSet }[] | undefined };
+  | (RuleEffects & { denial?: undefined });
 
-const NOTHING: TenantVerdict = Object.freeze({ headers: undefined, buckets: undefined });
+const NOTHING: RuleEffects = Object.freeze({ headers: undefined, buckets: undefined });
 
 export class TenantRulesPhase {
   constructor(
@@ -42,15 +42,14 @@ export class TenantRulesPhase {
       input.parsed_body = req.parsedBody;
       input.body_error = req.bodyError;
     }
-    let headers: Record<string, string> | undefined;
-    let buckets: { rule: string; limits: LimitSet }[] | undefined;
+    let effects: RuleEffects = NOTHING;
     if (p.rules) {
-      const r = p.rules.evaluate(ruleRequest(req, effective, this.clock()));
+      const r = p.rules.evaluate(req, sourceOf(req), effective ? effective.groups : NO_GROUPS, this.clock());
       if ('denial' in r) return r;
-      headers = r.headers;
-      buckets = r.buckets;
+      effects = r;
     }
-    if (!p.module) return { headers, buckets };
+    if (!p.module) return effects;
+    const { headers, buckets } = effects;
     const done = (a: Awaited<ReturnType<NonNullable<LoadedPolicy['module']>['evaluate']>>): TenantVerdict => {
       if ('error' in a) return { denial: deny('tenant_policy_error', `the policy of tenant ${tenantId} failed: ${a.error}`), rule: 'rego' };
       if (a.deny.length) return { denial: deny('tenant_policy_denied', `tenant policy: ${a.deny[0]}`), rule: 'rego' };
@@ -62,16 +61,10 @@ export class TenantRulesPhase {
   }
 }
 
-function ruleRequest(req: NormalizedRequest, effective: EffectiveContext | null, now: number): RuleRequest {
-  const source = (req.attributes.source as { address?: { socketAddress?: { address?: unknown } } } | undefined)?.address?.socketAddress?.address;
-  return {
-    method: req.method,
-    path: req.path,
-    sourceIp: typeof source === 'string' ? source : '',
-    groups: effective ? effective.groups : [],
-    body: req.parsedBody,
-    bodyError: req.bodyError,
-    truncatedBody: req.truncatedBody,
-    now,
-  };
+const NO_GROUPS: readonly { id: string }[] = Object.freeze([]);
+
+/** The downstream address Envoy reports (attributes.source), '' when there is none. */
+function sourceOf(req: NormalizedRequest): string {
+  const a = (req.attributes.source as { address?: { socketAddress?: { address?: unknown } } } | undefined)?.address?.socketAddress?.address;
+  return typeof a === 'string' ? a : '';
 }

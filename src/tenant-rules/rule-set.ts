@@ -1,28 +1,22 @@
 // A tenant's rules compiled once when they are loaded (schemas, networks, time zones, route matchers), and their
 // evaluation for one request the platform's policy allowed: the first rule whose condition fails denies; the rules
 // that apply add headers (the first to name one wins) and quota buckets.
-import type { BlockList } from 'node:net';
 import { Denial } from '../core/types.js';
 import { deny, type DenialCode } from '../core/denials.js';
 import type { TenantRule } from '../core/tenant-rules.js';
 import type { LimitSet } from '../core/limits.js';
 import { compileBodySchema, describeFailure, type BodyValidator } from './body-schema.js';
-import { inList, networkList } from './networks.js';
+import { inList, networkList, type NetworkList } from './networks.js';
 import { Schedule } from './schedule.js';
 
-/** What the rules read of a request. */
+/** What the rules read of the request (a NormalizedRequest is one). */
 export interface RuleRequest {
   method: string;
   path: string;
-  /** The downstream address Envoy reports (attributes.source), '' when unknown. */
-  sourceIp: string;
-  /** The caller's group ids in the tenant. */
-  groups: readonly { id: string }[];
-  /** The parsed body (JSON or form), undefined when there is none. */
-  body: unknown;
+  /** The parsed body (JSON or form), null when there is none. */
+  parsedBody: unknown;
   bodyError: string | null;
   truncatedBody: boolean;
-  now: number;
 }
 
 /** A denial, and the rule that gave it (for the explanation and the decision log). */
@@ -32,9 +26,9 @@ export interface RuleDenial {
 }
 
 export interface RuleEffects {
-  headers: Record<string, string> | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
   /** Tighter limits, each a bucket of its own named after its rule. */
-  buckets: { rule: string; limits: LimitSet }[] | undefined;
+  readonly buckets: readonly { readonly rule: string; readonly limits: LimitSet }[] | undefined;
 }
 
 /** Exact paths, and prefixes ending in "*". */
@@ -63,8 +57,8 @@ interface Compiled {
   allowMethods?: ReadonlySet<string>;
   modelsAllow?: ReadonlySet<string>;
   modelsDeny?: ReadonlySet<string>;
-  ipsAllow?: BlockList;
-  ipsDeny?: BlockList;
+  ipsAllow?: NetworkList;
+  ipsDeny?: NetworkList;
   schedule?: Schedule;
   body?: BodyValidator;
   headers?: readonly [string, string][];
@@ -94,23 +88,49 @@ export class RuleSet {
     return this.rules.length;
   }
 
-  /** The first rule that denies the request, or what the rules that apply add to it. */
-  evaluate(req: RuleRequest): RuleDenial | RuleEffects {
-    let headers: Record<string, string> | undefined;
-    let buckets: RuleEffects['buckets'];
-    for (const r of this.rules) {
-      if (!applies(r, req)) continue;
-      const refused = check(r, req);
+  /**
+   * The first rule that denies the request, or what the rules that apply add to it. What they add is one frozen
+   * object per combination of rules, made once: a check allocates nothing here, and an allowed answer's encoding,
+   * kept per caller while its inputs stay the same objects (check/allow-template.ts), is reused.
+   */
+  evaluate(req: RuleRequest, sourceIp: string, groups: readonly { id: string }[], now: number): RuleDenial | RuleEffects {
+    // Which rules with effects applied: a bit each for the first 31, their indexes as text beyond.
+    let bits = 0;
+    let more = '';
+    for (let i = 0; i < this.rules.length; i++) {
+      const r = this.rules[i]!;
+      if (!applies(r, req, groups)) continue;
+      const refused = check(r, req, sourceIp, now);
       if (refused) return { denial: refused, rule: r.name };
-      if (r.headers) {
-        headers ??= {};
-        for (const [k, v] of r.headers) if (!(k in headers)) headers[k] = v;
+      if (r.headers || r.quota) {
+        if (i < 31) bits |= 1 << i;
+        else more += `,${i}`;
       }
-      if (r.quota) (buckets ??= []).push({ rule: r.name, limits: r.quota });
     }
-    return { headers, buckets };
+    if (bits === 0 && more === '') return NO_EFFECTS;
+    const key = more ? `${bits}${more}` : bits;
+    let e = this.effects.get(key);
+    if (!e) {
+      e = this.effectsOf(bits, more);
+      // Bounded: combinations are as many as the traffic makes, in principle 2^rules.
+      if (this.effects.size < 4096) this.effects.set(key, e);
+    }
+    return e;
+  }
+
+  private readonly effects = new Map<number | string, RuleEffects>();
+
+  private effectsOf(bits: number, more: string): RuleEffects {
+    const beyond = new Set(more.split(',').filter(Boolean).map(Number));
+    const applied = this.rules.filter((_, i) => (i < 31 ? (bits & (1 << i)) !== 0 : beyond.has(i)));
+    const headers: Record<string, string> = {};
+    for (const r of applied) for (const [k, v] of r.headers ?? []) if (!(k in headers)) headers[k] = v;
+    const buckets = applied.filter((r) => r.quota).map((r) => Object.freeze({ rule: r.name, limits: r.quota! }));
+    return Object.freeze({ headers: Object.keys(headers).length ? Object.freeze(headers) : undefined, buckets: buckets.length ? Object.freeze(buckets) : undefined });
   }
 }
+
+const NO_EFFECTS: RuleEffects = Object.freeze({ headers: undefined, buckets: undefined });
 
 function compile(r: TenantRule): Compiled {
   return {
@@ -133,30 +153,31 @@ function compile(r: TenantRule): Compiled {
   };
 }
 
-function applies(r: Compiled, req: RuleRequest): boolean {
+function applies(r: Compiled, req: RuleRequest, groups: readonly { id: string }[]): boolean {
   if (r.routes && !r.routes.has(req.path)) return false;
   if (r.methods && !r.methods.has(req.method)) return false;
-  if (r.groups && !req.groups.some((g) => r.groups!.has(g.id))) return false;
+  if (r.groups && !groups.some((g) => r.groups!.has(g.id))) return false;
   return true;
 }
 
+const fail = (r: Compiled, code: DenialCode, why: string): Denial => deny(code, `tenant rule "${r.name}": ${r.reason ?? why}`);
+
 /** The rule's first condition that does not hold, as a denial; undefined when all hold. */
-function check(r: Compiled, req: RuleRequest): Denial | undefined {
-  const no = (code: DenialCode, why: string) => deny(code, `tenant rule "${r.name}": ${r.reason ?? why}`);
-  if (r.deny) return no('tenant_rule_denied', `${req.method} ${req.path} is not allowed`);
-  if (r.allowRoutes && !r.allowRoutes.has(req.path)) return no('route_not_allowed', `the route ${req.path} is not allowed`);
-  if (r.allowMethods && !r.allowMethods.has(req.method)) return no('method_not_allowed', `the method ${req.method} is not allowed here`);
-  if (r.ipsDeny && inList(r.ipsDeny, req.sourceIp)) return no('network_not_allowed', `the source address ${req.sourceIp} is denied`);
-  if (r.ipsAllow && !inList(r.ipsAllow, req.sourceIp)) return no('network_not_allowed', `the source address ${req.sourceIp || '(unknown)'} is not in the allowed networks`);
-  if (r.schedule && !r.schedule.allows(req.now)) return no('outside_allowed_hours', `requests are allowed only ${r.schedule.describe()}`);
+function check(r: Compiled, req: RuleRequest, sourceIp: string, now: number): Denial | undefined {
+  if (r.deny) return fail(r, 'tenant_rule_denied', `${req.method} ${req.path} is not allowed`);
+  if (r.allowRoutes && !r.allowRoutes.has(req.path)) return fail(r, 'route_not_allowed', `the route ${req.path} is not allowed`);
+  if (r.allowMethods && !r.allowMethods.has(req.method)) return fail(r, 'method_not_allowed', `the method ${req.method} is not allowed here`);
+  if (r.ipsDeny && inList(r.ipsDeny, sourceIp)) return fail(r, 'network_not_allowed', `the source address ${sourceIp} is denied`);
+  if (r.ipsAllow && !inList(r.ipsAllow, sourceIp)) return fail(r, 'network_not_allowed', `the source address ${sourceIp || '(unknown)'} is not in the allowed networks`);
+  if (r.schedule && !r.schedule.allows(now)) return fail(r, 'outside_allowed_hours', `requests are allowed only ${r.schedule.describe()}`);
   if (r.modelsAllow || r.modelsDeny) {
-    const model = modelOf(req.body);
-    if (model !== undefined && ((r.modelsDeny && r.modelsDeny.has(model)) || (r.modelsAllow && !r.modelsAllow.has(model)))) return no('model_not_allowed', `the model "${model}" is not allowed`);
+    const model = modelOf(req.parsedBody);
+    if (model !== undefined && ((r.modelsDeny && r.modelsDeny.has(model)) || (r.modelsAllow && !r.modelsAllow.has(model)))) return fail(r, 'model_not_allowed', `the model "${model}" is not allowed`);
   }
   if (r.body) {
-    if (req.truncatedBody) return no('invalid_request_body', 'the body was cut short by the proxy, so it cannot be checked (raise with_request_body.max_request_bytes)');
-    if (req.bodyError) return no('invalid_request_body', req.bodyError);
-    if (!r.body(req.body ?? null)) return deny('invalid_request_body', `tenant rule "${r.name}": ${describeFailure(r.body.errors)}`);
+    if (req.truncatedBody) return fail(r, 'invalid_request_body', 'the body was cut short by the proxy, so it cannot be checked (raise with_request_body.max_request_bytes)');
+    if (req.bodyError) return fail(r, 'invalid_request_body', req.bodyError);
+    if (!r.body(req.parsedBody ?? null)) return deny('invalid_request_body', `tenant rule "${r.name}": ${describeFailure(r.body.errors)}`);
   }
   return undefined;
 }

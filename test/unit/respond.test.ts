@@ -107,7 +107,9 @@ describe('encodeAllowed (cached per caller)', () => {
   const effective = (headers: Record<string, string>) =>
     ({ groups: ['admin'], headers, permissions: [], data_access_level: 'internal', allowed_levels: [], routing_strategy: 'cost', preferred_providers: [], limits: {}, primary_group: 'admin', valid_until: Infinity }) as any;
 
-  it('gives the bytes of the general path, from the cache too, and follows a change of tenant, context, revision or provider', async () => {
+  const TAGS = Object.freeze({ 'x-cost-center': 'cc-42', 'x-region': 'eu' });
+
+  it('gives the bytes of the general path, from the cache too, and follows a change of tenant, context, revision, provider or tenant headers', async () => {
     const { encodeCheckResponse } = await import('../../src/check/encode.js');
     const { encodeAllowed } = await import('../../src/check/allow-template.js');
     const general = (o: Outcome) => Buffer.from(encodeCheckResponse(toCheckResponse(o))).toString('hex');
@@ -129,6 +131,11 @@ describe('encodeAllowed (cached per caller)', () => {
       base('a-9'),
       base('a-10', { tenant: { ...tenant, tier: 'basic' } }),
       base('a-11'),
+      // A tenant rule's headers (tenant-rules/rule-set.ts), then another rule combination's, then none again.
+      base('a-12', { tenantHeaders: TAGS }),
+      base('a-13', { tenantHeaders: TAGS }),
+      base('a-14', { tenantHeaders: { 'x-acme': '2', 'x-tenant-id': 'not-trusted-from-a-rule' } }),
+      base('a-15'),
     ];
     const seen = new Set<string>();
     for (const o of cases) {

@@ -1,16 +1,30 @@
 // The tenant-rules phase's parts on their own: the rule set's order and effects, schedules across time zones and
 // midnight, networks, the schema subset, and a tenant module's time and memory budgets (real opa, real WASM).
 import { describe, expect, it } from 'vitest';
-import { RuleSet, type RuleRequest } from '../../src/tenant-rules/rule-set.js';
+import { RuleSet } from '../../src/tenant-rules/rule-set.js';
 import { Schedule } from '../../src/tenant-rules/schedule.js';
 import { inList, networkList } from '../../src/tenant-rules/networks.js';
-import { schemaProblems } from '../../src/tenant-rules/body-schema.js';
+import { compileBodySchema, schemaProblems } from '../../src/tenant-rules/body-schema.js';
 import { parseTenantRules, reservedHeader } from '../../src/core/tenant-rules.js';
 import { compileTenantRego, tenantPackage } from '../../src/tenant-rules/rego.js';
 import { TenantModule } from '../../src/tenant-rules/module.js';
 
-const req = (o: Partial<RuleRequest> = {}): RuleRequest => ({ method: 'GET', path: '/api/v1/items', sourceIp: '10.0.0.1', groups: [], body: null, bodyError: null, truncatedBody: false, now: Date.parse('2026-11-30T12:00:00Z'), ...o });
-const rules = (doc: unknown[]) => new RuleSet(parseTenantRules({ rules: doc }));
+interface Req {
+  method: string;
+  path: string;
+  sourceIp: string;
+  groups: { id: string }[];
+  body: unknown;
+  bodyError: string | null;
+  truncatedBody: boolean;
+}
+const req = (o: Partial<Req> = {}): Req => ({ method: 'GET', path: '/api/v1/items', sourceIp: '10.0.0.1', groups: [], body: null, bodyError: null, truncatedBody: false, ...o });
+const NOW = Date.parse('2026-11-30T12:00:00Z');
+/** A rule set, evaluated as the phase does. */
+const rules = (doc: unknown[]) => {
+  const set = new RuleSet(parseTenantRules({ rules: doc }));
+  return { evaluate: (r: Req) => set.evaluate({ ...r, parsedBody: r.body }, r.sourceIp, r.groups, NOW) };
+};
 
 describe('rule set', () => {
   it('applies rules in order: the first failing condition denies, headers from the first rule naming them, one bucket per rule', () => {
@@ -21,8 +35,20 @@ describe('rule set', () => {
       { name: 'd', match: { routes: ['/api/v1/items*'] }, quota: { per_day: 9 } },
     ]);
     expect(set.evaluate(req())).toEqual({ headers: { 'x-one': 'a', 'x-two': 'a', 'x-three': 'c' }, buckets: [{ rule: 'a', limits: { per_minute: 5 } }, { rule: 'd', limits: { per_day: 9 } }] });
+    // The same rules applying give the very same object (the answer's encoding is kept per caller by identity).
+    expect(set.evaluate(req())).toBe(set.evaluate(req({ sourceIp: '10.9.9.9' })));
+    expect(set.evaluate(req({ path: '/other' }))).toEqual({ headers: { 'x-one': 'a', 'x-two': 'a', 'x-three': 'c' }, buckets: [{ rule: 'a', limits: { per_minute: 5 } }] });
     const r = set.evaluate(req({ method: 'POST' }));
     expect('denial' in r && { rule: r.rule, code: r.denial.code, status: r.denial.http_status }).toEqual({ rule: 'b', code: 'tenant_rule_denied', status: 403 });
+  });
+
+  it('keeps the effects of rules beyond the 31st too', () => {
+    const many = Array.from({ length: 40 }, (_, i) => ({ name: `r${i}`, match: { routes: [i % 5 === 0 ? '/five' : '/other'] }, headers: { [`x-r${i}`]: String(i) }, ...(i === 35 ? { quota: { per_minute: 3 } } : {}) }));
+    const set = rules(many);
+    const five = set.evaluate(req({ path: '/five' }));
+    expect(five).toEqual({ headers: Object.fromEntries([0, 5, 10, 15, 20, 25, 30, 35].map((i) => [`x-r${i}`, String(i)])), buckets: [{ rule: 'r35', limits: { per_minute: 3 } }] });
+    expect(set.evaluate(req({ path: '/five' }))).toBe(five);
+    expect(set.evaluate(req({ path: '/none' }))).toEqual({ headers: undefined, buckets: undefined });
   });
 
   it('matches groups by id, routes exactly or by prefix', () => {
@@ -73,6 +99,28 @@ describe('networks, schemas and headers', () => {
     expect(['11.0.0.1', '2001:db9::1', '192.0.2.8', '', 'nonsense'].map((a) => inList(l, a))).toEqual([false, false, false, false, false]);
     expect(() => networkList(['10.0.0.0/8/1'])).toThrow(/not an IP address/);
     expect(() => networkList(['::/129'])).toThrow(/0-128/);
+    expect(() => networkList(['10.0.0.0/33'])).toThrow(/0-32/);
+    for (const bad of ['10.0.0', '10.0.0.256', '010.0.0.1', '1.2.3.4.5', '10.0.0.0/x', 'fe80::zz']) expect(() => networkList([bad]), bad).toThrow(/not an IP address/);
+  });
+
+  it('reads IPv4-mapped IPv6 as IPv4, a zero prefix as everything, and compressed IPv6 in every form', () => {
+    const l = networkList(['10.1.0.0/16', '2001:db8:0:1::/64', 'fe80::1']);
+    expect(['::ffff:10.1.2.3', '::FFFF:10.1.2.3', '::ffff:10.2.0.1'].map((a) => inList(l, a))).toEqual([true, true, false]);
+    expect(['2001:db8:0:1:ffff::1', '2001:0db8:0000:0001:0000:0000:0000:0009', '2001:db8:0:2::1', 'fe80::1', 'fe80::2', '::1'].map((a) => inList(l, a))).toEqual([true, true, false, true, false, false]);
+    expect(inList(networkList(['0.0.0.0/0']), '203.0.113.9')).toBe(true);
+    expect(inList(networkList(['0.0.0.0/0']), '2001:db8::1')).toBe(false);
+    expect(inList(networkList(['::/0']), '2001:db8::1')).toBe(true);
+    expect(inList(networkList(['::ffff:0:0/96']), '::ffff:1.2.3.4')).toBe(false);
+    expect(inList(networkList(['192.0.2.0/25']), '192.0.2.127')).toBe(true);
+    expect(inList(networkList(['192.0.2.0/25']), '192.0.2.128')).toBe(false);
+  });
+
+  it('compiles a schema once: tenants with the same schema share one validator', () => {
+    const a = compileBodySchema({ type: 'object', required: ['user'], properties: { user: { type: 'string' } } });
+    const b = compileBodySchema(JSON.parse(JSON.stringify({ type: 'object', required: ['user'], properties: { user: { type: 'string' } } })));
+    expect(b).toBe(a);
+    expect([a({ user: 'x' }), a({})]).toEqual([true, false]);
+    expect(compileBodySchema({ type: 'object', required: ['other'] })).not.toBe(a);
   });
 
   it('refuses schema keywords outside the subset, wherever they are nested', () => {
