@@ -10,6 +10,8 @@ import { findOpa } from '../policy/opa.js';
 import { refuseUnsupportedBuiltins, run, PolicyCompileError } from '../policy/compile.js';
 import { readBundle } from '../policy/bundle.js';
 import { inputProjection } from '../policy/deps.js';
+import { WasmPolicy } from '../policy/wasm/host.js';
+import { HOST_BUILTINS } from '../policy/builtins/index.js';
 
 export const MAX_MODULE_BYTES = 64 * 1024;
 
@@ -58,6 +60,7 @@ export async function compileTenantRego(tenantId: string, src: TenantRegoSource,
       throw err;
     }
     const { wasm } = await readBundle(bytes);
+    await refuseUnboundedBuiltins(wasm);
     const projection = await inputProjection(dir, pkg.entrypoint, opaBin);
     return { wasm: await instrument(wasm), projection: projection ? JSON.stringify(projection) : null };
   } finally {
@@ -78,6 +81,19 @@ async function instrument(wasm: Uint8Array): Promise<Uint8Array> {
   } finally {
     m.dispose();
   }
+}
+
+/**
+ * Builtins tenantgate answers with JavaScript regular expressions, which backtrack: a tenant's pattern could hold the
+ * server's thread past any budget (the budget is checked between the module's own steps, not inside a builtin).
+ * OPA's regex.match, regex.is_valid and regex.find_all_string_submatch_n run inside the module (RE2) and are allowed.
+ */
+const UNBOUNDED_BUILTINS: ReadonlySet<string> = new Set(['regex.split', 'regex.find_n', 'regex.replace', 'regex.template_match']);
+
+async function refuseUnboundedBuiltins(wasm: Uint8Array): Promise<void> {
+  const policy = await WasmPolicy.load(wasm, HOST_BUILTINS);
+  const used = policy.importedBuiltins.filter((b) => UNBOUNDED_BUILTINS.has(b));
+  if (used.length) refuse(`a tenant module may not call ${used.join(', ')}: its backtracking regular expressions cannot be held to the module's time budget (regex.match and regex.find_all_string_submatch_n can)`);
 }
 
 /** A headers rule that names a reserved header is refused here (at run time such a header would be dropped). */

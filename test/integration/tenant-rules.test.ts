@@ -224,7 +224,7 @@ test_header if data.tenants.hooli.headers["x-hooli-user"] == "a" with input as {
     upstream(await completion('hooli', CHAT));
   });
 
-  it('refuses a module that does not compile, fails its tests, has none, names another package or calls a builtin tenantgate lacks', async () => {
+  it('refuses a module that does not compile, fails its tests, has none, names another package, calls a builtin tenantgate lacks or one it cannot bound', async () => {
     const tests = [{ file: 'x_test.rego', text: 'package x_test\n\ntest_ok if true\n' }];
     const up = (module: string, t = tests) => admin('SetTenantPolicy', { tenant: 'hooli', rego_module: module, rego_tests: t });
     await expect(up('package tenants["hooli"]\n\ndeny contains "x" if {\n')).rejects.toThrow(/rego_parse_error|does not parse/);
@@ -232,6 +232,7 @@ test_header if data.tenants.hooli.headers["x-hooli-user"] == "a" with input as {
     await expect(up('package tenants["hooli"]\n\ndeny contains "x" if false\n', [])).rejects.toThrow(/only with its tests/);
     await expect(up('package tenants["acme"]\n\ndeny contains "x" if false\n')).rejects.toThrow(/must declare "package tenants\["hooli"\]"/);
     await expect(up('package tenants["hooli"]\n\ndeny contains "x" if { r := http.send({"method": "GET", "url": "http://127.0.0.1:1"}); r.status_code == 1 }\n')).rejects.toThrow(/builtins tenantgate does not provide|http.send/);
+    await expect(up('package tenants["hooli"]\n\ndeny contains "x" if regex.replace(input.x, "(a+)+$", "") == ""\n')).rejects.toThrow(/may not call regex\.replace: its backtracking regular expressions/);
     // The stored module is still the last accepted one.
     expect(denial(await call('hooli', { user: 'mallory' }))).toMatchObject({ error: 'tenant_policy_denied' });
   });

@@ -50,4 +50,15 @@ describe('DecisionLog', () => {
     expect(lines).toHaveLength(5);
     expect(log.dropped).toBe(95);
   });
+
+  it("names the tenant rule that denied (tenant rules), and only then", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tg-dl-')), 'd.log');
+    const log = new DecisionLog({ output: file, sampleAllows: 1, includeHeaders: false });
+    const tenant = { id: 'acme' } as Outcome['tenant'];
+    log.record({ ...outcome({}), tenant, identity: { ...ANONYMOUS, kind: 'jwt', subject: 'a' }, decision: new Denial(403, 'network_not_allowed', 'tenant rule "office": ...'), tenantRule: 'office' }, 1);
+    log.record({ ...outcome({}), tenant, identity: { ...ANONYMOUS, kind: 'jwt', subject: 'a' } }, 1);
+    const [ruled, plain] = await written(log, file);
+    expect(ruled).toMatchObject({ tenant: 'acme', code: 'network_not_allowed', tenant_rule: 'office' });
+    expect(plain).not.toHaveProperty('tenant_rule');
+  });
 });
