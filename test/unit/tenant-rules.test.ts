@@ -164,3 +164,31 @@ describe('tenant module budgets', () => {
     expect(await m.evaluate({ a: true })).toEqual({ deny: ['x'], headers: {} });
   });
 });
+
+describe('explanations', () => {
+  it('name the tenant rule that denied, in the report and as check --explain prints it', async () => {
+    const { explainOutcome } = await import('../../src/check/explain.js');
+    const { formatExplanation } = await import('../../src/cli/explain-format.js');
+    const { deny } = await import('../../src/core/denials.js');
+    const tenant = { id: 'acme', name: 'Acme', tier: 'premium', status: 'active', upstream: null, billing_anchor_day: null, created_at: '', updated_at: '' } as const;
+    const report = explainOutcome({
+      identity: { kind: 'jwt', subject: 'alice', issuer: 'i', tenant_id: 'acme', claims: {}, api_key_id: null, scopes: [] },
+      tenant,
+      effective: null,
+      hints: [],
+      federation: null,
+      targetTenant: null,
+      decisionId: 'd-1',
+      decision: deny('network_not_allowed', 'tenant rule "office": the source address 192.0.2.1 is not in the allowed networks'),
+      request: { method: 'GET', path: '/api/v1/items', host: 'h' } as never,
+      policyRevision: 'r',
+      policyDecision: { allowed: true },
+      tenantRule: 'office',
+    });
+    expect(report.first_failure).toMatchObject({ phase: 'tenant_rules', code: 'network_not_allowed', tenant_rule: 'office' });
+    expect(report.phases.map((p) => [p.phase, p.ok])).toEqual([['request', true], ['credential', true], ['tenant', true], ['policy', true], ['tenant_rules', false]]);
+    const text = formatExplanation(report).split('\n');
+    expect(text).toContain('  tenant_rules FAIL tenant acme: rule "office" denied');
+    expect(text).toContain('first failure: tenant_rules: network_not_allowed [tenant rule office] (tenant rule "office": the source address 192.0.2.1 is not in the allowed networks)');
+  });
+});
