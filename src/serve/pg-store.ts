@@ -10,7 +10,7 @@ import { PgAdmin } from '../store/pg/admin.js';
 import { ChangeFeed } from '../store/pg/changes.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Lifecycle } from './lifecycle.js';
-import type { ChangeListener, Store } from './stores.js';
+import type { ChangeListener, Store } from './store-contract.js';
 
 export async function openPgStore(config: Config, log: Logger, life: Lifecycle, env: NodeJS.ProcessEnv): Promise<Store> {
   const pool = openPool(config.store, env);

@@ -2,54 +2,20 @@
 // replicas). Either gives the phases their sources, a writer for what follows the checks, the admin operations,
 // and tells the caches what changed; PostgreSQL also says whether it can be reached (the replica's health).
 import type { Config } from '../core/config.js';
-import type { AdminStore, StoreChange } from '../core/admin-store.js';
-import { openDatabase, watchDataVersion, type Db } from '../store/database.js';
+import { openDatabase, watchDataVersion } from '../store/database.js';
 import { TenantRepository } from '../store/tenants.js';
 import { GroupRepository } from '../store/groups.js';
 import { ApiKeyRepository } from '../store/apikeys.js';
 import { FederationRepository } from '../store/federation.js';
 import { QuotaRepository } from '../store/quotas.js';
 import { WriteBehind } from '../store/write-behind.js';
-import { StoreWriter, type BatchWriter } from '../store/writes.js';
+import { StoreWriter } from '../store/writes.js';
 import { startStoreThread } from '../store/store-thread.js';
 import { Admin } from '../admin/operations.js';
-import type { TenantSource, GroupSource } from '../tenancy/context.js';
-import type { ApiKeySource } from '../identity/apikey.js';
-import type { GrantSource } from '../identity/federation.js';
-import type { OverrideSource } from '../quota/service.js';
-import type { UsageSource } from '../quota/limiter.js';
-import type { TenantPolicySource } from '../tenant-rules/loader.js';
 import { TenantPolicyRepository } from '../store/tenant-policies.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Lifecycle } from './lifecycle.js';
-
-/** What the caches are told: one change (PostgreSQL names it), or "anything may have changed". */
-export interface ChangeListener {
-  change(c: StoreChange): void;
-  all(): void;
-}
-
-export interface Store {
-  engine: 'sqlite' | 'postgres';
-  /** The SQLite database (tests and the bench reach into it); none on PostgreSQL. */
-  db: Db | undefined;
-  sources: { tenants: TenantSource; groups: GroupSource; apiKeys: ApiKeySource; grants: GrantSource; overrides: OverrideSource; usage: UsageSource; tenantPolicies: TenantPolicySource };
-  writer: BatchWriter;
-  writes: WriteBehind;
-  /** The admin operations, audited as `actor`. */
-  admin(actor: string): AdminStore;
-  /** Whether the store can be read now (false while PostgreSQL is unreachable). */
-  ready(): boolean;
-  /** Calls the listener for every change from now on. */
-  watch(listener: ChangeListener): void;
-  /**
-   * A change was made through this server's own admin API. SQLite's own commits do not move the data_version it
-   * polls, so everything goes at once; PostgreSQL's changes already told the listeners what they touched.
-   */
-  adminChanged(): void;
-  /** The store's change version the caches are current with (PostgreSQL only). */
-  version?: () => number;
-}
+import type { ChangeListener, Store } from './store-contract.js';
 
 export async function openStore(config: Config, log: Logger, life: Lifecycle, env: NodeJS.ProcessEnv): Promise<Store> {
   if (config.store.url) {

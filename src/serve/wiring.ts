@@ -28,7 +28,8 @@ import { Metrics } from '../telemetry/metrics.js';
 import { DecisionLog } from '../telemetry/decision-log.js';
 import { RepeatedLog } from '../telemetry/repeated-log.js';
 import type { Lifecycle } from './lifecycle.js';
-import { openStore, type Store } from './stores.js';
+import { openStore } from './stores.js';
+import type { Store } from './store-contract.js';
 import type { StoreChange } from '../core/admin-store.js';
 import type { Db } from '../store/database.js';
 
