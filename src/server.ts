@@ -11,6 +11,7 @@ import { wire, type Graph } from './serve/wiring.js';
 import { serveGrpc } from './serve/grpc-server.js';
 import { explainer } from './serve/explain.js';
 import { tenantAdminCheck } from './serve/tenant-admins.js';
+import { startExtProc } from './serve/ext-proc-server.js';
 import { redactUrl } from './util/redact-url.js';
 
 export interface RunningServer {
@@ -19,6 +20,8 @@ export interface RunningServer {
   port: number;
   httpAddress: string | undefined;
   adminAddress: string | undefined;
+  /** The ExternalProcessor listener (genai.ext_proc_address), when on. */
+  extProcAddress: string | undefined;
   /** The revision of the policy serving now. */
   readonly policyRevision: string;
   /** The Prometheus registry that /metrics serves. */
@@ -52,7 +55,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const explain = explainer(config, graph);
   const admin = tokens.length ? await startAdminApi({ config, admin: graph.store.admin, tokens, tls: listenerTls(config.server.admin_tls), onChange: graph.store.adminChanged, explain, tenantAdmin: tenantAdminCheck(graph.jwt, graph.apiKeys, graph.store.admin('tenant-admin-check')) }) : undefined;
   if (admin) life.add('admin API', () => admin.close());
-  log.info({ address: grpc.address, http: http?.address, admin: admin?.address, policy_revision: policy.revision, store: config.store.url ? redactUrl(config.store.url) : config.store.path, gc: gcMode(), malloc_arenas: process.env.MALLOC_ARENA_MAX ?? 'default' }, 'tenantgate serving');
+  const extProc = config.genai.ext_proc_address ? await startExtProc({ config, tls: listenerTls(config.server.tls), metrics: graph.metrics, decisionLog: graph.decisionLog, log }) : undefined;
+  if (extProc) life.add('ext_proc', () => extProc.close());
+  log.info({ address: grpc.address, http: http?.address, admin: admin?.address, ext_proc: extProc?.address, policy_revision: policy.revision, store: config.store.url ? redactUrl(config.store.url) : config.store.path, gc: gcMode(), malloc_arenas: process.env.MALLOC_ARENA_MAX ?? 'default' }, 'tenantgate serving');
 
   let closing: Promise<void> | undefined;
   // First the checks stop (health NOT_SERVING, /readyz 503, the calls in flight answered), then the rest closes in
@@ -70,6 +75,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     port: grpc.port,
     httpAddress: http?.address,
     adminAddress: admin?.address,
+    extProcAddress: extProc?.address,
     get policyRevision() {
       return policy.revision;
     },

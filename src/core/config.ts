@@ -199,6 +199,18 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    // GenAI token usage, read from the upstream's responses by Envoy's external processing filter (docs/genai.md).
+    genai: z
+      .object({
+        // The ExternalProcessor service's listener (host:port); unset: off.
+        ext_proc_address: z.string().min(1).optional(),
+        // Price per million tokens by model, for the cost of what is used.
+        models: z.record(z.string().min(1), z.object({ input_per_million: z.number().min(0), output_per_million: z.number().min(0) }).strict()).default({}),
+        // A JSON response is read up to this size for its usage (an event stream a line at a time).
+        max_response_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1_048_576),
+      })
+      .strict()
+      .prefault({}),
     // Tenants' own rules and Rego on top of the platform's policy (docs/tenant-rules.md).
     tenant_policies: z
       .object({

@@ -43,6 +43,7 @@ export interface Graph {
   metrics: Metrics;
   quota: QuotaService | undefined;
   redisLimiter: RedisLimiter | undefined;
+  decisionLog: DecisionLog | undefined;
   /** The verifiers of the checks, for the admin API's tenant admins. */
   jwt: JwtVerifier;
   apiKeys: ApiKeyVerifier;
@@ -99,7 +100,7 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   metrics.setRevision('live', policy.revision);
   if (policies.shadow) metrics.setRevision('shadow', policies.shadow.revision);
   const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log, audit: (entry) => store.writes.record(entry), opaEnvoy });
-  return { store, db: store.db as Db, policies, pipeline, service, metrics, quota, redisLimiter, jwt, apiKeys };
+  return { store, db: store.db as Db, policies, pipeline, service, metrics, quota, redisLimiter, decisionLog, jwt, apiKeys };
 }
 
 /** OpenTelemetry, loaded only when it is on; its last spans are sent at shutdown, after the checks have drained. */

@@ -65,6 +65,11 @@ export class DecisionLog {
     this.log.info(entry, 'decision');
   }
 
+  /** The tokens a response used (GenAI, from Envoy's external processing), a line of its own after its decision. */
+  usage(u: Record<string, unknown>): void {
+    this.log.info(u, 'usage');
+  }
+
   /** The policy input with the request's headers redacted as above (the rest is not a credential). */
   private redactInput(input: Record<string, unknown>): Record<string, unknown> {
     type Attrs = { request?: { http?: { headers?: Record<string, string> } } };

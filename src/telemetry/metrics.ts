@@ -21,6 +21,8 @@ export class Metrics {
   readonly shadowDivergences: Counter;
   readonly storeChanges: Counter;
   private readonly tenantChecks: Counter<'tenant'>;
+  private readonly genaiTokens: Counter<'tenant' | 'kind'>;
+  private readonly genaiCost: Counter<'tenant'>;
   private readonly tenantCounts = new Map<string, number>();
   private topTenants = new Set<string>();
   // Children bound once per label value: no label object is made per check (prom-client still hashes it per call).
@@ -43,6 +45,8 @@ export class Metrics {
     this.shadowDivergences = new Counter({ name: 'tenantgate_shadow_divergences_total', help: 'Checks where the shadow policy decided differently', registers: [r] });
     this.storeChanges = new Counter({ name: 'tenantgate_store_changes_total', help: 'Store changes the server has seen (its caches dropped and rebuilt)', registers: [r] });
     this.tenantChecks = new Counter({ name: 'tenantgate_tenant_checks_total', help: 'Checks per tenant (the busiest N tenants; the rest as "_other")', labelNames: ['tenant'], registers: [r] });
+    this.genaiTokens = new Counter({ name: 'tenantgate_genai_tokens_total', help: 'LLM tokens the responses reported (ext_proc), by tenant (the busiest N; the rest "_other") and kind (input, output)', labelNames: ['tenant', 'kind'], registers: [r] });
+    this.genaiCost = new Counter({ name: 'tenantgate_genai_cost_usd_total', help: 'Their cost in US dollars (genai.models prices), by tenant as above', labelNames: ['tenant'], registers: [r] });
     new Gauge({
       name: 'tenantgate_cache_hit_ratio',
       help: 'Cache hits / lookups since start',
@@ -111,6 +115,14 @@ export class Metrics {
       if (!counter) this.tenantCounters.set(label, (counter = this.tenantChecks.labels({ tenant: label })));
       counter.inc();
     }
+  }
+
+  /** Tokens a response used (genai/ext-proc.ts), under the tenant's label as its checks are. */
+  tokensUsed(tenant: string | null, input: number, output: number, costUsd: number | null): void {
+    const label = tenant === null ? '_none' : this.tenantLabels > 0 && this.topTenants.has(tenant) ? tenant : '_other';
+    this.genaiTokens.inc({ tenant: label, kind: 'input' }, input);
+    this.genaiTokens.inc({ tenant: label, kind: 'output' }, output);
+    if (costUsd !== null) this.genaiCost.inc({ tenant: label }, costUsd);
   }
 
   private rankTenants(): void {

@@ -30,6 +30,20 @@ describe('envoy/envoy.yaml', () => {
     expect(routes.some((r: { route: { cluster_header?: string } }) => r.route.cluster_header === 'x-tenant-upstream')).toBe(true);
   });
 
+  it("sends the responses of the API routes to tenantgate's ExternalProcessor after ext_authz, observing only", () => {
+    const b = bootstrap();
+    const hcm = b.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+    const names = hcm.http_filters.map((f: { name: string }) => f.name);
+    expect(names).toEqual(['envoy.filters.http.ext_authz', 'envoy.filters.http.ext_proc', 'envoy.filters.http.router']);
+    const proc = hcm.http_filters[1].typed_config;
+    expect(proc).toMatchObject({ failure_mode_allow: true, grpc_service: { envoy_grpc: { cluster_name: 'tenantgate-ext-proc' } } });
+    expect(proc.processing_mode).toEqual({ request_header_mode: 'SEND', response_header_mode: 'SEND', request_body_mode: 'NONE', response_body_mode: 'STREAMED', request_trailer_mode: 'SKIP', response_trailer_mode: 'SKIP' });
+    const routes = hcm.route_config.virtual_hosts[0].routes as { match: { prefix: string }; typed_per_filter_config?: Record<string, { disabled?: boolean }> }[];
+    expect(routes.filter((r) => r.typed_per_filter_config?.['envoy.filters.http.ext_proc']?.disabled).map((r) => r.match.prefix)).toEqual(['/healthz', '/docs']);
+    const cluster = b.static_resources.clusters.find((c: { name: string }) => c.name === 'tenantgate-ext-proc');
+    expect(cluster.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config).toEqual({ http2_protocol_options: {} });
+  });
+
   it('the checker catches a misspelt field, an unknown @type and a bad enum (it can fail)', () => {
     const b = bootstrap();
     const hcm = b.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
