@@ -69,13 +69,21 @@ async function callSites(dir: string, builtins: string[]): Promise<(string | und
   return found;
 }
 
-export function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
+/** Runs a command; `timeoutMs`: killed after that long (its output then says so, and the code is non-zero). */
+export function run(cmd: string, args: string[], timeoutMs = 0): Promise<{ code: number; output: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
+    const timer = timeoutMs > 0 ? setTimeout(() => {
+      output += `\n(stopped after ${timeoutMs / 1000} s)`;
+      child.kill('SIGKILL');
+    }, timeoutMs) : undefined;
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
     child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code: code ?? 1, output }));
+    child.on('close', (code) => {
+      if (timer) clearTimeout(timer);
+      resolvePromise({ code: code ?? 1, output });
+    });
   });
 }

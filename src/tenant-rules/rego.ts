@@ -14,6 +14,9 @@ import { WasmPolicy } from '../policy/wasm/host.js';
 import { HOST_BUILTINS } from '../policy/builtins/index.js';
 
 export const MAX_MODULE_BYTES = 64 * 1024;
+const MAX_TESTS_BYTES = 256 * 1024;
+// A tenant's upload runs opa on the server: each step is bounded, so no module or test can hold it.
+const STEP_TIMEOUT_MS = 30_000;
 
 /** The package a tenant's module must declare, and its entrypoint: the tenant names it. */
 export function tenantPackage(tenantId: string): { rego: string; entrypoint: string } {
@@ -37,6 +40,7 @@ export async function compileTenantRego(tenantId: string, src: TenantRegoSource,
   const accepted = [pkg.rego, ...(/^[a-z_][a-z0-9_]*$/.test(tenantId) ? [`tenants.${tenantId}`] : [])];
   if (!declared || !accepted.includes(declared)) refuse(`the tenant module must declare "package ${pkg.rego}" (it declares ${declared ? `"package ${declared}"` : 'no package'})`);
   if (!src.tests.length) refuse('a tenant module is accepted only with its tests: upload at least one *_test.rego');
+  if (src.tests.reduce((n, t) => n + Buffer.byteLength(t.text), 0) > MAX_TESTS_BYTES) refuse(`the tenant module's tests are larger than ${MAX_TESTS_BYTES} bytes`);
   const dir = await mkdtemp(join(tmpdir(), 'tenantgate-tenant-'));
   try {
     await writeFile(join(dir, 'policy.rego'), src.module);
@@ -45,12 +49,12 @@ export async function compileTenantRego(tenantId: string, src: TenantRegoSource,
       await writeFile(join(dir, `t${i}_${t.name.replace(/[^A-Za-z0-9_.-]/g, '_')}`), t.text);
     }
     await refuseReservedHeaders(dir, opaBin);
-    const tested = await run(opaBin, ['test', '--format', 'json', dir]);
+    const tested = await run(opaBin, ['test', '--format', 'json', '--timeout', '5s', dir], STEP_TIMEOUT_MS);
     const results = parseJson(tested.output) as { fail?: boolean; error?: unknown; name: string }[] | undefined;
     if (tested.code !== 0 || !Array.isArray(results)) refuse(`the tenant module's tests did not pass:\n${summarize(results, tested.output)}`);
     if (!results!.length) refuse('the tenant tests have no test rules (test_* rules in a *_test.rego)');
     const out = join(dir, 'bundle.tar.gz');
-    const built = await run(opaBin, ['build', '-t', 'wasm', '-e', pkg.entrypoint, '--ignore', '*_test.rego', '-o', out, dir]);
+    const built = await run(opaBin, ['build', '-t', 'wasm', '-e', pkg.entrypoint, '--ignore', '*_test.rego', '-o', out, dir], STEP_TIMEOUT_MS);
     if (built.code !== 0) refuse(`opa build failed:\n${built.output.trim()}`);
     const bytes = await readFile(out);
     try {
@@ -98,7 +102,7 @@ async function refuseUnboundedBuiltins(wasm: Uint8Array): Promise<void> {
 
 /** A headers rule that names a reserved header is refused here (at run time such a header would be dropped). */
 async function refuseReservedHeaders(dir: string, opaBin: string): Promise<void> {
-  const parsed = await run(opaBin, ['parse', '--format', 'json', join(dir, 'policy.rego')]);
+  const parsed = await run(opaBin, ['parse', '--format', 'json', join(dir, 'policy.rego')], STEP_TIMEOUT_MS);
   if (parsed.code !== 0) refuse(`the tenant module does not parse:\n${parsed.output.trim()}`);
   const ast = parseJson(parsed.output) as { rules?: { head?: { name?: string; ref?: { value?: unknown }[] } }[] } | undefined;
   const problems = new Set<string>();

@@ -192,3 +192,15 @@ describe('explanations', () => {
     expect(text).toContain('first failure: tenant_rules: network_not_allowed [tenant rule office] (tenant rule "office": the source address 192.0.2.1 is not in the allowed networks)');
   });
 });
+
+describe('uploads are bounded', () => {
+  it('a step of the upload that runs too long is stopped (opa on the server never held by a tenant)', async () => {
+    const { run } = await import('../../src/policy/compile.js');
+    const t0 = Date.now();
+    const r = await run('sleep', ['10'], 200);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('(stopped after 0.2 s)');
+    expect(await run('sh', ['-c', 'echo ok'], 5000)).toEqual({ code: 0, output: 'ok\n' });
+  });
+});
