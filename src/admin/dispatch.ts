@@ -139,9 +139,12 @@ export const OPERATIONS: Record<string, Operation> = {
   ShowUsage: async (a, r) => {
     const tenant = s(r, 'tenant');
     if (!(await a.tenants.get(tenant))) notFound(`unknown tenant ${tenant}`);
-    const rows = await a.quotas.usage(tenant, parseSince(opt(r, 'from') ?? '1970-01-01'), parseSince(opt(r, 'to') ?? '9999-12-31'));
+    const from = parseSince(opt(r, 'from') ?? '1970-01-01');
+    const to = parseSince(opt(r, 'to') ?? '9999-12-31');
+    const rows = await a.quotas.usage(tenant, from, to);
+    const tokens = (await a.quotas.tokenUsage(tenant, from, to)).map(({ cost_nano_usd, ...t }) => ({ ...t, cost_usd: cost_nano_usd / 1e9 }));
     // The tenant's totals are its "*" subject: every request of the tenant counts there.
-    return { tenant, rows, totals: { day: rows.filter((x) => x.window === 'day' && x.subject === '*'), month: rows.filter((x) => x.window === 'month' && x.subject === '*') } };
+    return { tenant, rows, totals: { day: rows.filter((x) => x.window === 'day' && x.subject === '*'), month: rows.filter((x) => x.window === 'month' && x.subject === '*') }, tokens, token_totals: tokenTotals(tokens) };
   },
 
   GrantFederation: async (a, r) => {
@@ -198,6 +201,21 @@ function auditLimit(v: unknown): number {
   if (v === undefined || v === null || v === 0) return 100;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new StoreError(`invalid limit ${JSON.stringify(v)}: a whole number from 1 up`, 'invalid');
   return v;
+}
+
+/** Per window: the tenant's tokens and cost over every subject and model (in nano-dollars while summing: exact). */
+function tokenTotals(rows: { window: string; window_start: string; input_tokens: number; output_tokens: number; cost_usd: number; responses: number }[]) {
+  const by = new Map<string, { window: string; window_start: string; input_tokens: number; output_tokens: number; nano: number; responses: number }>();
+  for (const x of rows) {
+    const k = `${x.window}/${x.window_start}`;
+    const t = by.get(k) ?? { window: x.window, window_start: x.window_start, input_tokens: 0, output_tokens: 0, nano: 0, responses: 0 };
+    t.input_tokens += x.input_tokens;
+    t.output_tokens += x.output_tokens;
+    t.nano += Math.round(x.cost_usd * 1e9);
+    t.responses += x.responses;
+    by.set(k, t);
+  }
+  return [...by.values()].map(({ nano, ...t }) => ({ ...t, cost_usd: nano / 1e9 }));
 }
 
 function parseDocument(text: string, what: string): unknown {

@@ -23,6 +23,7 @@ import { positiveInt } from './command.js';
 export type ConfigLoader = (opts: { config?: string }) => Config;
 type Opts = { config?: string; server?: string; token?: string; json?: boolean } & ClientTlsFiles & Record<string, any>;
 type KeyView = ReturnType<typeof keyView>;
+type TokenRow = { tenant_id: string; subject: string; model: string; window: string; window_start: string; input_tokens: number; output_tokens: number; cost_usd: number; responses: number };
 
 const tenantLine = (t: Tenant) => `${t.id.padEnd(20)} ${t.tier.padEnd(10)} ${t.status.padEnd(9)} ${t.name}${t.upstream ? `  → ${t.upstream}` : ''}`;
 const limitLine = (l: LimitSet) => LIMIT_FIELDS.map((k) => `${k.replace('_', '-')}=${l[k] ?? '-'}`).join(' ');
@@ -256,13 +257,20 @@ function registerQuotaAndUsageCommands(program: Command, { run, out, common }: K
     .option('--from <time>', 'first window start: ISO 8601, or a duration ago (7d)')
     .option('--to <time>', 'windows starting before this: ISO 8601, or a duration ago')
     .option('--csv', 'print CSV')
+    .option('--tokens', 'with --csv: the LLM tokens and cost per subject, model and window instead of the requests')
     .action(async (o: Opts) => {
-      const r = await run<{ rows: UsageRow[] }>(o, 'ShowUsage', { tenant: o.tenant, from: o.from, to: o.to });
+      const r = await run<{ rows: UsageRow[]; tokens: TokenRow[] }>(o, 'ShowUsage', { tenant: o.tenant, from: o.from, to: o.to });
+      if (o.csv && o.tokens) {
+        const cols = ['tenant_id', 'subject', 'model', 'window', 'window_start', 'input_tokens', 'output_tokens', 'cost_usd', 'responses'] as const;
+        process.stdout.write(`${cols.join(',')}\n` + r.tokens.map((x) => cols.map((c) => x[c]).join(',')).join('\n') + (r.tokens.length ? '\n' : ''));
+        return;
+      }
       if (o.csv) {
         process.stdout.write('tenant,subject,window,window_start,count\n' + r.rows.map((x) => [x.tenant_id, x.subject, x.window, x.window_start, x.count].join(',')).join('\n') + (r.rows.length ? '\n' : ''));
         return;
       }
-      out(o, r, () => r.rows.map((x) => `${x.window.padEnd(6)} ${x.window_start.slice(0, 10)}  ${(x.subject === '*' ? '(tenant)' : x.subject).padEnd(30)} ${x.count}`).join('\n') || '(no usage)');
+      const tokens = r.tokens.map((x) => `${x.window.padEnd(6)} ${x.window_start.slice(0, 10)}  ${x.subject.padEnd(30)} ${(x.model || '-').padEnd(24)} in ${x.input_tokens} out ${x.output_tokens} $${x.cost_usd.toFixed(6)} (${x.responses} responses)`);
+      out(o, r, () => (r.rows.map((x) => `${x.window.padEnd(6)} ${x.window_start.slice(0, 10)}  ${(x.subject === '*' ? '(tenant)' : x.subject).padEnd(30)} ${x.count}`).join('\n') || '(no usage)') + (tokens.length ? `\ntokens:\n${tokens.join('\n')}` : ''));
     });
 }
 

@@ -19,6 +19,32 @@ export interface UsageRow {
   count: number;
 }
 
+/** LLM tokens a tenant's responses used, per subject ("key:<id>", "user:<id>"), model and window. */
+export interface TokenUsageRow {
+  tenant_id: string;
+  subject: string;
+  model: string;
+  window: 'day' | 'month';
+  window_start: string;
+  input_tokens: number;
+  output_tokens: number;
+  cost_nano_usd: number;
+  responses: number;
+}
+
+/** What is added to those rows: one batch of a server's counts (genai/meter.ts). */
+export interface TokenDelta {
+  tenant: string;
+  subject: string;
+  model: string;
+  window: 'day' | 'month';
+  start: number;
+  input: number;
+  output: number;
+  costNanoUsd: number;
+  responses: number;
+}
+
 export interface KeyInput {
   tenant_id: string;
   user_id: string;
@@ -64,6 +90,7 @@ export interface AdminStore {
     get(tenantId: string, scope: QuotaScope, scopeId: string): Awaitable<QuotaOverride | undefined>;
     list(tenantId: string): Awaitable<QuotaOverride[]>;
     usage(tenantId: string, from: string, to: string): Awaitable<UsageRow[]>;
+    tokenUsage(tenantId: string, from: string, to: string): Awaitable<TokenUsageRow[]>;
   };
   readonly audit: { list(o?: { tenant?: string; limit?: number }): Awaitable<AuditEntry[]> };
   readonly tenantPolicies: { get(tenantId: string): Awaitable<TenantPolicy | undefined> };

@@ -20,6 +20,7 @@ import { CheckPipeline } from '../check/pipeline.js';
 import { TenantPolicyLoader } from '../tenant-rules/loader.js';
 import { TenantRulesPhase } from '../tenant-rules/phase.js';
 import { parseBody } from '../check/body.js';
+import { TokenMeter } from '../genai/meter.js';
 import { CheckService } from '../check/service.js';
 import { OpaEnvoyCheck, type OpaEnvoyOptions } from '../check/opa-envoy.js';
 import protobuf from 'protobufjs';
@@ -44,6 +45,8 @@ export interface Graph {
   quota: QuotaService | undefined;
   redisLimiter: RedisLimiter | undefined;
   decisionLog: DecisionLog | undefined;
+  /** The tokens the responses used (GenAI), counted for the store, when the ExternalProcessor is on. */
+  tokens: TokenMeter | undefined;
   /** The verifiers of the checks, for the admin API's tenant admins. */
   jwt: JwtVerifier;
   apiKeys: ApiKeyVerifier;
@@ -99,8 +102,10 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   );
   metrics.setRevision('live', policy.revision);
   if (policies.shadow) metrics.setRevision('shadow', policies.shadow.revision);
+  const tokens = config.genai.ext_proc_address ? new TokenMeter(store.writer, config.quota.flush_interval_ms, (err) => log.error({ err }, 'token usage flush failed')) : undefined;
+  if (tokens) life.add('token usage', () => tokens.close());
   const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log, audit: (entry) => store.writes.record(entry), opaEnvoy });
-  return { store, db: store.db as Db, policies, pipeline, service, metrics, quota, redisLimiter, decisionLog, jwt, apiKeys };
+  return { store, db: store.db as Db, policies, pipeline, service, metrics, quota, redisLimiter, decisionLog, tokens, jwt, apiKeys };
 }
 
 /** OpenTelemetry, loaded only when it is on; its last spans are sent at shutdown, after the checks have drained. */

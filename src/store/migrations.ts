@@ -165,4 +165,20 @@ export const migrations: string[] = [
   CREATE TRIGGER tenant_policies_update_changes AFTER UPDATE ON tenant_policies BEGIN UPDATE store_changes SET version = version + 1; END;
   CREATE TRIGGER tenant_policies_delete_changes AFTER DELETE ON tenant_policies BEGIN UPDATE store_changes SET version = version + 1; END;
   `,
+  // GenAI token usage from the responses (genai/), per tenant, subject, model and window; its cost in nano-dollars
+  // (whole numbers, so that sums are exact).
+  `
+  CREATE TABLE token_usage (
+    tenant_id      TEXT NOT NULL,
+    subject        TEXT NOT NULL,
+    model          TEXT NOT NULL,
+    window         TEXT NOT NULL CHECK (window IN ('day', 'month')),
+    window_start   TEXT NOT NULL,
+    input_tokens   INTEGER NOT NULL,
+    output_tokens  INTEGER NOT NULL,
+    cost_nano_usd  INTEGER NOT NULL,
+    responses      INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, subject, model, window, window_start)
+  ) STRICT;
+  `,
 ];

@@ -7,7 +7,7 @@ import type { UsageDelta, UsageSource } from '../quota/limiter.js';
 import type { OverrideSource } from '../quota/service.js';
 
 export type { UsageRow } from '../core/admin-store.js';
-import type { UsageRow } from '../core/admin-store.js';
+import type { TokenDelta, TokenUsageRow, UsageRow } from '../core/admin-store.js';
 
 export class QuotaRepository implements UsageSource, OverrideSource {
   private readonly getStmt;
@@ -16,6 +16,8 @@ export class QuotaRepository implements UsageSource, OverrideSource {
   private readonly loadStmt;
   private readonly addStmt;
   private readonly reportStmt;
+  private readonly addTokensStmt;
+  private readonly tokenReportStmt;
 
   constructor(private readonly db: Db) {
     this.getStmt = db.prepare<[string, string, string], QuotaOverride>('SELECT * FROM quota_overrides WHERE tenant_id = ? AND scope = ? AND scope_id = ?');
@@ -36,6 +38,23 @@ export class QuotaRepository implements UsageSource, OverrideSource {
     this.reportStmt = db.prepare<[string, string, string], UsageRow>(
       'SELECT * FROM quota_usage WHERE tenant_id = ? AND window_start >= ? AND window_start < ? ORDER BY window, window_start, subject',
     );
+    this.addTokensStmt = db.prepare(
+      `INSERT INTO token_usage (tenant_id, subject, model, window, window_start, input_tokens, output_tokens, cost_nano_usd, responses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, subject, model, window, window_start) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
+         output_tokens = output_tokens + excluded.output_tokens, cost_nano_usd = cost_nano_usd + excluded.cost_nano_usd, responses = responses + excluded.responses`,
+    );
+    this.tokenReportStmt = db.prepare<[string, string, string], TokenUsageRow>(
+      'SELECT * FROM token_usage WHERE tenant_id = ? AND window_start >= ? AND window_start < ? ORDER BY window, window_start, subject, model',
+    );
+  }
+
+  /** Adds a batch of token counts (inside the caller's transaction). */
+  addTokens(deltas: TokenDelta[]): void {
+    for (const d of deltas) this.addTokensStmt.run(d.tenant, d.subject, d.model, d.window, new Date(d.start).toISOString(), d.input, d.output, d.costNanoUsd, d.responses);
+  }
+
+  tokenUsage(tenantId: string, from: string, to: string): TokenUsageRow[] {
+    return this.tokenReportStmt.all(tenantId, from, to);
   }
 
   get(tenantId: string, scope: QuotaScope, scopeId: string): QuotaOverride | undefined {

@@ -87,6 +87,7 @@ export class TenantRepository implements TenantSource {
       this.remove.run(id);
       // Usage rows have no foreign key (counters may be flushed late); they go with the tenant all the same.
       this.db.prepare('DELETE FROM quota_usage WHERE tenant_id = ?').run(id);
+      this.db.prepare('DELETE FROM token_usage WHERE tenant_id = ?').run(id);
       return tenant;
     }).immediate();
   }

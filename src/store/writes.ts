@@ -5,6 +5,7 @@ import type { Db } from './database.js';
 import { ApiKeyRepository } from './apikeys.js';
 import { AuditLog } from './audit.js';
 import type { AuditInput } from '../core/audit.js';
+import type { TokenDelta } from '../core/admin-store.js';
 import { QuotaRepository } from './quotas.js';
 import type { UsageDelta } from '../quota/limiter.js';
 import type { StoreThread } from './store-thread.js';
@@ -19,6 +20,7 @@ export interface WriteBatch {
   keysUsed?: { ids: string[]; at: string };
   audits?: AuditInput[];
   usage?: UsageDelta[];
+  tokens?: TokenDelta[];
 }
 
 // Without the store thread, key last-use updates go in transactions of about this long, with checks served in
@@ -38,6 +40,7 @@ function batchApplier(db: Db, thread: StoreThread | undefined): (batch: WriteBat
   const rest = db.transaction((b: WriteBatch) => {
     for (const a of b.audits ?? []) audit.append(a);
     if (b.usage?.length) quotas.addUsage(b.usage);
+    if (b.tokens?.length) quotas.addTokens(b.tokens);
   });
   return async (b) => {
     let ids = b.keysUsed?.ids ?? [];

@@ -301,6 +301,8 @@ routing:
           ['federation_grants', 'target_tenant'],
           ['quota_overrides', 'tenant_id'],
           ['quota_usage', 'tenant_id'],
+          ['token_usage', 'tenant_id'],
+          ['tenant_policies', 'tenant_id'],
         ].map(([table, column]) => [`${table}.${column}`, db.prepare(`SELECT count(*) FROM ${table} WHERE ${column} = 'acme'`).pluck().get() as number]),
       );
     // Something of each kind first, or the test would prove nothing: a grant acme receives, and usage on disk.
@@ -308,7 +310,9 @@ routing:
     expect(cli(['quota', 'set', '--tenant', 'acme', '--per-day', '7', '--config', cfg]).code).toBe(0);
     const rw = new Database(join(dir, 'model.db'));
     rw.prepare("INSERT INTO quota_usage (tenant_id, subject, window, window_start, count) VALUES ('acme', '*', 'day', '2026-01-01T00:00:00.000Z', 3)").run();
+    rw.prepare("INSERT INTO token_usage (tenant_id, subject, model, window, window_start, input_tokens, output_tokens, cost_nano_usd, responses) VALUES ('acme', 'user:a', 'm', 'day', '2026-01-01T00:00:00.000Z', 1, 1, 1, 1)").run();
     rw.close();
+    expect(cli(['tenant-rules', 'set', '--tenant', 'acme', '-f', join(dir, 'acme-rules.yaml'), '--config', cfg]).code).toBe(0);
     for (const [what, n] of Object.entries(remaining())) expect(n, what).toBeGreaterThan(0);
 
     expect(cli(['tenant', 'delete', 'acme', '--config', cfg]).code).toBe(0);

@@ -24,6 +24,7 @@ import { HealthClient } from '../support/health.js';
 import { openDatabase } from '../../src/store/database.js';
 import { Admin } from '../../src/admin/operations.js';
 import { prepareTenantPolicy } from '../../src/tenant-rules/upload.js';
+import { completionBody, extProcClient, processed } from '../support/ext-proc.js';
 
 const TOKEN = 'fleet-admin-token';
 
@@ -149,6 +150,26 @@ describe('fleet mode: three replicas, one PostgreSQL, one Redis', () => {
     for (const r of [b, c]) expect(await until(r, spec, 'tenant_policy_denied')).toBeLessThan(1000);
     await a.admin('DeleteTenantPolicy', { tenant: 'ruled' });
     for (const r of [b, c]) expect(await until(r, spec, 'allow')).toBeLessThan(1000);
+  });
+
+  it('the tokens the responses used, counted by two replicas, are summed exactly in usage show (each batch once)', async () => {
+    const [a] = replicas as [Replica];
+    await a.admin('CreateTenant', { id: 'tokened', name: 'Tokened', tier: 'premium' });
+    const genai = { genai: { ext_proc_address: '127.0.0.1:0', models: { 'gpt-4o-mini': { input_per_million: 0.15, output_per_million: 0.6 } } } };
+    const procs = [await startReplica(genai), await startReplica(genai)];
+    const clients = procs.map((r) => extProcClient(r.server.extProcAddress!));
+    try {
+      const request = { 'x-decision-id': 'd-1', 'x-tenant-id': 'tokened', 'x-user-id': 'u1' };
+      await Promise.all(Array.from({ length: 20 }, (_, i) => processed(clients[i % 2]!, { ...request, 'x-decision-id': `d-${i}` }, 'application/json', [completionBody('gpt-4o-mini', 100 + i, 10)])));
+      // Shutdown flushes what each replica counted.
+      await Promise.all(procs.map((r) => r.close()));
+      const usage = (await a.admin('ShowUsage', { tenant: 'tokened' })) as { token_totals: { window: string; input_tokens: number; output_tokens: number; cost_usd: number; responses: number }[] };
+      const input = Array.from({ length: 20 }, (_, i) => 100 + i).reduce((x, y) => x + y, 0);
+      for (const w of ['day', 'month']) expect(usage.token_totals.find((x) => x.window === w)).toEqual({ window: w, window_start: expect.any(String), input_tokens: input, output_tokens: 200, cost_usd: (input * 150 + 200 * 600) / 1e9, responses: 20 });
+    } finally {
+      clients.forEach((c) => c.close());
+      await Promise.all(procs.map((r) => r.close().catch(() => undefined)));
+    }
   });
 
   it('quota limits are exact across the three, and usage show is the sum of what they admitted', async () => {
@@ -285,10 +306,10 @@ describe('fleet mode: three replicas, one PostgreSQL, one Redis', () => {
     const cfg = join(dir, 'copy.yaml');
     writeFileSync(cfg, `store: {url: "${target}"}\n`);
     const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
-    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema migrated from version 0 to 6\n');
-    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema at version 6, nothing to do\n');
+    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema migrated from version 0 to 7\n');
+    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema at version 7, nothing to do\n');
     const copied = run('store', 'copy', '--from', sqlite, '--to', target);
-    expect([copied.status, copied.stdout]).toEqual([0, expect.stringMatching(/^copied 1 tenants, 3 groups, 1 memberships, 1 api_keys, 0 federation_grants, 4 audit_log, 0 quota_overrides, 0 quota_usage, 1 tenant_policies\n$/)]);
+    expect([copied.status, copied.stdout]).toEqual([0, expect.stringMatching(/^copied 1 tenants, 3 groups, 1 memberships, 1 api_keys, 0 federation_grants, 4 audit_log, 0 quota_overrides, 0 quota_usage, 0 token_usage, 1 tenant_policies\n$/)]);
     // Copying into a store that has tenants is refused.
     expect(run('store', 'copy', '--from', sqlite, '--to', target).stderr).toBe('error: the target store already has tenants: store copy fills an empty store only\n');
     // The CLI reads and writes the PostgreSQL store as it did the file.

@@ -5,12 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { bearer, mint, startTestServer, waitFor, type TestServer } from '../support/server.js';
-import { extProcDefinition } from '../../src/serve/ext-proc-server.js';
+import { completionBody, extProcClient, processed as processedBy } from '../support/ext-proc.js';
+import { internalsOf } from '../../src/server.js';
+import { OPERATIONS } from '../../src/admin/dispatch.js';
 
 let t: TestServer;
-let client: grpc.Client;
+let proc: ReturnType<typeof extProcClient>;
 let logFile: string;
 
 beforeAll(async () => {
@@ -25,11 +27,10 @@ beforeAll(async () => {
     a.memberAdd({ tenant_id: 'acme', user_id: 'alice', group_id: 'admin' });
     a.memberAdd({ tenant_id: 'globex', user_id: 'bob', group_id: 'analyst' });
   });
-  const Client = grpc.makeGenericClientConstructor(extProcDefinition(), 'ExternalProcessor');
-  client = new Client(t.server.extProcAddress!, grpc.credentials.createInsecure());
+  proc = extProcClient(t.server.extProcAddress!);
 });
 afterAll(async () => {
-  client?.close();
+  proc?.close();
   await t?.close();
 });
 
@@ -40,25 +41,7 @@ async function authorized(tenant: string, user: string): Promise<Record<string, 
   return Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, v[0]!]));
 }
 
-const headerMap = (h: Record<string, string>) => ({ headers: Object.entries(h).map(([key, value]) => ({ key, rawValue: Buffer.from(value) })) });
-
-/** One HTTP request's stream, as Envoy's filter sends it (request headers, response headers, the body in chunks). */
-async function processed(request: Record<string, string>, contentType: string, chunks: string[], extra: object[] = []): Promise<unknown[]> {
-  const call = (client as unknown as { Process(): grpc.ClientDuplexStream<object, unknown> }).Process();
-  const answers: unknown[] = [];
-  call.on('data', (m) => answers.push(m));
-  const ended = new Promise<void>((resolve, reject) => {
-    call.on('end', resolve);
-    call.on('error', reject);
-  });
-  call.write({ requestHeaders: { headers: headerMap({ ':method': 'POST', ':path': '/api/v1/chat/completions', ...request }), endOfStream: false } });
-  for (const m of extra) call.write(m);
-  call.write({ responseHeaders: { headers: headerMap({ ':status': '200', 'content-type': contentType }), endOfStream: false } });
-  chunks.forEach((c, i) => call.write({ responseBody: { body: Buffer.from(c), endOfStream: i === chunks.length - 1 } }));
-  call.end();
-  await ended;
-  return answers;
-}
+const processed = (request: Record<string, string>, contentType: string, chunks: string[], extra: object[] = []) => processedBy(proc, request, contentType, chunks, extra);
 
 const tokens = async (tenant: string, kind: string) => (await t.server.metrics.getSingleMetric('tenantgate_genai_tokens_total')!.get()).values.find((v) => v.labels.tenant === tenant && v.labels.kind === kind)?.value ?? 0;
 const usageLines = () => readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'usage');
@@ -104,7 +87,7 @@ describe('GenAI usage from the responses (ext_proc)', () => {
   });
 
   it('a stream of nonsense is ended, and the server keeps serving checks and streams', async () => {
-    const call = (client as unknown as { Process(): grpc.ClientDuplexStream<object, unknown> }).Process();
+    const call: grpc.ClientDuplexStream<object, unknown> = proc.open();
     const ended = new Promise<void>((resolve) => {
       call.on('end', resolve);
       call.on('error', () => resolve());
@@ -113,7 +96,7 @@ describe('GenAI usage from the responses (ext_proc)', () => {
     call.write({});
     await ended;
     // A body before any headers, and a stream cut off: no harm either.
-    const cut = (client as unknown as { Process(): grpc.ClientDuplexStream<object, unknown> }).Process();
+    const cut = proc.open();
     cut.on('error', () => undefined);
     cut.on('data', () => undefined);
     cut.write({ responseBody: { body: Buffer.from('{"usage":'), endOfStream: false } });
@@ -122,5 +105,32 @@ describe('GenAI usage from the responses (ext_proc)', () => {
     const before = await tokens('acme', 'output');
     await processed(h, 'application/json', [JSON.stringify({ model: 'x', usage: { prompt_tokens: 1, completion_tokens: 2 } })]);
     expect((await tokens('acme', 'output')) - before).toBe(2);
+  });
+
+  it('usage show has the tokens and cost per subject, model and window, and totals that add up exactly', async () => {
+    await t.change((a) => a.tenantCreate({ id: 'billed', name: 'Billed', tier: 'premium' }));
+    t.admin((a) => a.memberAdd({ tenant_id: 'billed', user_id: 'carol', group_id: 'admin' }));
+    const key = t.admin((a) => a.apiKeyCreate({ tenant_id: 'billed', user_id: 'svc' }));
+    const viaKey = await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [['x-api-key', key.key]] });
+    if (viaKey.outcome !== 'upstream') throw new Error('the key was not allowed');
+    const keyHeaders = Object.fromEntries(Object.entries(viaKey.headers).map(([k, v]) => [k, v[0]!]));
+    const carol = await authorized('billed', 'carol');
+    const body = completionBody;
+    // 0.15 and 0.6 $/M: 1 input token is 150 nano-dollars, 1 output token 600; summed exactly, not in floats.
+    for (let i = 0; i < 7; i++) await processed(carol, 'application/json', [body('gpt-4o-mini', 1, 1)]);
+    await processed(keyHeaders, 'application/json', [body('gpt-4o-mini', 1000, 10)]);
+    await processed(keyHeaders, 'application/json', [body('llama-local', 5, 5)]);
+    await internalsOf(t.server).tokens!.flush();
+    const usage = (await t.adminAsync(async (a) => OPERATIONS.ShowUsage!(a, { tenant: 'billed' }, {} as never))) as {
+      tokens: { subject: string; model: string; window: string; input_tokens: number; output_tokens: number; cost_usd: number; responses: number }[];
+      token_totals: { window: string; input_tokens: number; output_tokens: number; cost_usd: number; responses: number }[];
+    };
+    const day = usage.tokens.filter((x) => x.window === 'day').map(({ subject, model, input_tokens, output_tokens, cost_usd, responses }) => ({ subject, model, input_tokens, output_tokens, cost_usd, responses }));
+    expect(day).toEqual([
+      { subject: `key:${key.record.id}`, model: 'gpt-4o-mini', input_tokens: 1000, output_tokens: 10, cost_usd: 0.000156, responses: 1 },
+      { subject: `key:${key.record.id}`, model: 'llama-local', input_tokens: 5, output_tokens: 5, cost_usd: 0, responses: 1 },
+      { subject: 'user:carol', model: 'gpt-4o-mini', input_tokens: 7, output_tokens: 7, cost_usd: 0.00000525, responses: 7 },
+    ]);
+    for (const w of ['day', 'month']) expect(usage.token_totals.find((x) => x.window === w)).toMatchObject({ input_tokens: 1012, output_tokens: 22, cost_usd: 0.00016125, responses: 9 });
   });
 });

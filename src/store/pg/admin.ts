@@ -48,6 +48,7 @@ export class PgAdmin implements AdminStore {
       get: (t: string, scope: QuotaScope, id: string) => q.override(pool, t, scope, id),
       list: (t: string) => q.overridesOf(pool, t),
       usage: (t: string, from: string, to: string) => q.usageOf(pool, t, from, to),
+      tokenUsage: (t: string, from: string, to: string) => q.tokenUsageOf(pool, t, from, to),
     };
     this.audit = { list: (o?: { tenant?: string; limit?: number }) => q.auditList(pool, o) };
     this.tenantPolicies = { get: (t: string) => q.tenantPolicy(pool, t) };
@@ -141,6 +142,7 @@ export class PgAdmin implements AdminStore {
       const t = await this.requireTenant(c, id);
       await c.query('DELETE FROM tenants WHERE id = $1', [id]);
       await c.query('DELETE FROM quota_usage WHERE tenant_id = $1', [id]);
+      await c.query('DELETE FROM token_usage WHERE tenant_id = $1', [id]);
       return { result: t, before: t, change: { kind: 'tenant', tenant: id } };
     });
   }

@@ -14,6 +14,7 @@ const TABLES: [string, string[]][] = [
   ['audit_log', ['seq', 'at', 'actor', 'action', 'tenant_id', 'target', 'before', 'after']],
   ['quota_overrides', ['tenant_id', 'scope', 'scope_id', 'per_minute', 'per_day', 'per_month', 'burst', 'rate', 'updated_at']],
   ['quota_usage', ['tenant_id', 'subject', 'window', 'window_start', 'count']],
+  ['token_usage', ['tenant_id', 'subject', 'model', 'window', 'window_start', 'input_tokens', 'output_tokens', 'cost_nano_usd', 'responses']],
   ['tenant_policies', ['tenant_id', 'rules', 'rego', 'wasm', 'projection', 'revision', 'updated_at', 'updated_by']],
 ];
 

@@ -141,4 +141,19 @@ export const PG_MIGRATIONS: string[] = [
     updated_by TEXT NOT NULL
   );
   `,
+  // GenAI token usage (store/migrations.ts, version 7).
+  `
+  CREATE TABLE token_usage (
+    tenant_id      TEXT NOT NULL,
+    subject        TEXT NOT NULL,
+    model          TEXT NOT NULL,
+    "window"       TEXT NOT NULL CHECK ("window" IN ('day', 'month')),
+    window_start   TEXT NOT NULL,
+    input_tokens   BIGINT NOT NULL,
+    output_tokens  BIGINT NOT NULL,
+    cost_nano_usd  BIGINT NOT NULL,
+    responses      BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, subject, model, "window", window_start)
+  );
+  `,
 ];

@@ -5,7 +5,7 @@ import type { ApiKeyRecord } from '../../core/api-keys.js';
 import type { FederationGrant } from '../../core/federation.js';
 import type { QuotaOverride, QuotaScope } from '../../core/limits.js';
 import type { AuditEntry, AuditInput } from '../../core/audit.js';
-import type { UsageRow } from '../../core/admin-store.js';
+import type { TokenUsageRow, UsageRow } from '../../core/admin-store.js';
 import { groupFromRow } from '../groups.js';
 import { policyFromRow, type TenantPolicyRow } from '../tenant-policies.js';
 import type { TenantPolicy } from '../../core/tenant-rules.js';
@@ -116,3 +116,11 @@ export async function tenantPolicy(db: Queryable, tenantId: string): Promise<Ten
   const r = await first(db.query<TenantPolicyRow>(named('tenant_policy', 'SELECT tenant_id, rules, rego, wasm, projection, revision, updated_at, updated_by FROM tenant_policies WHERE tenant_id = $1', [tenantId])));
   return r ? policyFromRow(r) : undefined;
 }
+
+export const tokenUsageOf = async (db: Queryable, tenantId: string, from: string, to: string): Promise<TokenUsageRow[]> =>
+  (
+    await db.query<TokenUsageRow>(
+      'SELECT tenant_id, subject, model, "window" AS window, window_start, input_tokens, output_tokens, cost_nano_usd, responses FROM token_usage WHERE tenant_id = $1 AND window_start >= $2 AND window_start < $3 ORDER BY "window", window_start, subject, model',
+      [tenantId, from, to],
+    )
+  ).rows;

@@ -44,6 +44,14 @@ export class PgWriter {
               [d.tenant, d.subject, d.window, new Date(d.start).toISOString(), d.count],
             );
           }
+          for (const d of batch.tokens ?? []) {
+            await c.query(
+              `INSERT INTO token_usage (tenant_id, subject, model, "window", window_start, input_tokens, output_tokens, cost_nano_usd, responses) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (tenant_id, subject, model, "window", window_start) DO UPDATE SET input_tokens = token_usage.input_tokens + EXCLUDED.input_tokens,
+                 output_tokens = token_usage.output_tokens + EXCLUDED.output_tokens, cost_nano_usd = token_usage.cost_nano_usd + EXCLUDED.cost_nano_usd, responses = token_usage.responses + EXCLUDED.responses`,
+              [d.tenant, d.subject, d.model, d.window, new Date(d.start).toISOString(), d.input, d.output, d.costNanoUsd, d.responses],
+            );
+          }
         });
         return;
       } catch (err) {
