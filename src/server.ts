@@ -48,7 +48,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const grpc = await serveGrpc(config, graph.service, log, graph.store.ready);
   let stopping = false;
   const http = config.server.http_address
-    ? await startHttpPort({ address: config.server.http_address, tls: listenerTls(config.server.http_tls), metrics: graph.metrics, service: graph.service, ready: () => !stopping && policy.revision !== '' && graph.store.ready(), maxBodyBytes: config.server.max_request_bytes, log })
+    ? await startHttpPort({ address: config.server.http_address, tls: listenerTls(config.server.http_tls), metrics: graph.metrics, service: graph.service, ready: () => !stopping && policy.revision !== '' && graph.store.ready(), maxBodyBytes: config.server.max_request_bytes, log, clientAddressHeader: config.server.http_client_address_header })
     : undefined;
   if (http) life.add('http port', () => http.close());
   const tokens = adminTokens(config, env);

@@ -74,6 +74,9 @@ export const configSchema = z
         reflection: z.boolean().default(true),
         // /metrics, /healthz, /readyz and the HTTP authorization mode (/authz); off unless set.
         http_address: hostPort.optional(),
+        // The HTTP mode's client address: the request header the gateway sets from its own connection (nginx:
+        // proxy_set_header X-Real-IP $remote_addr), for tenant rules' networks; unset: the gateway's connection.
+        http_client_address_header: z.string().regex(/^[A-Za-z0-9-]+$/).transform((h) => h.toLowerCase()).optional(),
         // The admin gRPC API; it only runs when an admin token is configured (admin.token_file or TENANTGATE_ADMIN_TOKEN).
         admin_address: hostPort.default('127.0.0.1:9193'),
         // TLS (and mTLS with client_ca_file) for the ext_authz listener, the HTTP port and the admin API.

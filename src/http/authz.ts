@@ -5,6 +5,7 @@
 //   /decisions/<id> (see envoy/nginx-auth-request.conf).
 // - Traefik ForwardAuth, APISIX forward-auth: x-forwarded-method / x-forwarded-uri / x-forwarded-host.
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import type { CheckService } from '../check/service.js';
 import type { RequestParts } from '../check/normalize.js';
@@ -26,6 +27,8 @@ export class HttpAuthz {
   constructor(
     private readonly service: CheckService,
     private readonly prefix = '/authz',
+    /** When set: the client's address is this header's (set by the gateway), not the gateway's connection's. */
+    private readonly clientAddressHeader?: string,
   ) {}
 
   replay(decisionId: string): HttpAnswer | undefined {
@@ -48,6 +51,11 @@ export class HttpAuthz {
     const method = (one('x-forwarded-method') ?? one('x-original-method') ?? req.method ?? 'GET').toUpperCase();
     const host = one('x-forwarded-host') ?? one('x-original-host') ?? one('host') ?? 'localhost';
     const parts = requestParts(req, method, uri, host, one('x-forwarded-proto') ?? 'http', body, peer);
+    if (this.clientAddressHeader) {
+      // Only a single address counts: a list (a client's own copy the gateway appended to) is no address at all.
+      const a = one(this.clientAddressHeader)?.trim() ?? '';
+      parts.source = { address: { socketAddress: { address: isIP(a) ? a : '', portValue: 0 } } };
+    }
     const { response, outcome } = await this.service.checkParts(parts, peer);
     if (response.okResponse) return allowAnswer(response.okResponse);
     const denied = response.deniedResponse!;

@@ -23,10 +23,12 @@ export interface HttpPortOptions {
   ready: () => boolean;
   maxBodyBytes: number;
   log: Logger;
+  /** The header the gateway names its client's address in (server.http_client_address_header). */
+  clientAddressHeader?: string;
 }
 
 export async function startHttpPort(opts: HttpPortOptions): Promise<HttpPort> {
-  const authz = new HttpAuthz(opts.service);
+  const authz = new HttpAuthz(opts.service, '/authz', opts.clientAddressHeader);
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     route(req, res, opts, authz).catch((err) => {
       opts.log.error({ err: (err as Error).message }, 'HTTP request failed');

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { mint, startTestServer, type TestServer } from '../support/server.js';
 import { startNginx, type Nginx } from '../support/nginx.js';
 import { DOCUMENTED_TRUSTED_HEADERS as TRUSTED_HEADERS } from '../support/documented.js';
+import { prepareTenantPolicy } from '../../src/tenant-rules/upload.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 let t: TestServer;
@@ -17,7 +18,7 @@ let base: string;
 const seen: Record<string, string | string[] | undefined>[] = [];
 
 beforeAll(async () => {
-  t = await startTestServer({ config: { server: { http_address: '127.0.0.1:0' } } });
+  t = await startTestServer({ config: { server: { http_address: '127.0.0.1:0', http_client_address_header: 'x-real-ip' } } });
   t.admin((a) => {
     a.memberAdd({ tenant_id: 'acme', user_id: 'alice', group_id: 'analyst' });
     a.quotaSet('globex', 'tenant', 'globex', { per_minute: 1 });
@@ -139,5 +140,18 @@ describe('other gateways over HTTP', () => {
     const r = await authz('/authz', {});
     expect(r.status).toBe(400);
     expect(((await r.json()) as { error: string }).error).toBe('bad_request');
+  });
+
+  it("tenant rules' networks see the client's address as nginx sets it (X-Real-IP), never a client's copy", async () => {
+    const office = await prepareTenantPolicy('acme', { rules: [{ name: 'office', source_ips: { allow: ['10.0.0.0/8'] } }] });
+    await t.change((a) => a.tenantPolicySet('acme', office));
+    const token = await mint({ tenant: 'acme', sub: 'alice' });
+    const res = await fetch(`${base}/api/v1/items`, { headers: { authorization: `Bearer ${token}`, 'x-real-ip': '10.9.9.9' } });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ error: 'network_not_allowed', reason: 'tenant rule "office": the source address 127.0.0.1 is not in the allowed networks' });
+    const local = await prepareTenantPolicy('acme', { rules: [{ name: 'office', source_ips: { allow: ['127.0.0.0/8'] } }] });
+    await t.change((a) => a.tenantPolicySet('acme', local));
+    expect((await fetch(`${base}/api/v1/items`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    await t.change((a) => a.tenantPolicyDelete('acme'));
   });
 });

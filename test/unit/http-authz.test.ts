@@ -5,17 +5,17 @@ import type { IncomingMessage } from 'node:http';
 import { HttpAuthz } from '../../src/http/authz.js';
 import type { CheckService } from '../../src/check/service.js';
 
-type Seen = { method: string; path: string; host: string; headers: Record<string, string> };
+type Seen = { method: string; path: string; host: string; headers: Record<string, string>; source: unknown };
 
-function fake(response: Record<string, unknown>) {
+function fake(response: Record<string, unknown>, clientAddressHeader?: string) {
   const seen: Seen[] = [];
   const service = {
-    checkParts: async (p: { method: string; path: string; host: string; headers: Record<string, string> }) => {
-      seen.push({ method: p.method, path: p.path, host: p.host, headers: p.headers });
+    checkParts: async (p: { method: string; path: string; host: string; headers: Record<string, string>; source: unknown }) => {
+      seen.push({ method: p.method, path: p.path, host: p.host, headers: p.headers, source: p.source });
       return { response, outcome: { decisionId: 'd-1' } };
     },
   } as unknown as CheckService;
-  return { authz: new HttpAuthz(service), seen };
+  return { authz: new HttpAuthz(service, '/authz', clientAddressHeader), seen };
 }
 
 const req = (url: string, headers: Record<string, string>, method = 'GET') => ({ url, method, headers, httpVersion: '1.1', socket: { remoteAddress: '127.0.0.1', remotePort: 1 } }) as unknown as IncomingMessage;
@@ -56,5 +56,16 @@ describe('HttpAuthz', () => {
     const { authz, seen } = fake(ALLOW);
     expect((await authz.handle(req('/authz', {}), undefined)).status).toBe(400);
     expect(seen).toHaveLength(0);
+  });
+
+  it("takes the client's address from the gateway's header when configured, else from the connection", async () => {
+    const address = (x: Seen) => (x.source as { address: { socketAddress: { address: string } } }).address.socketAddress.address;
+    const plain = fake(ALLOW);
+    await plain.authz.handle(req('/authz/x', { 'x-real-ip': '203.0.113.9' }), undefined);
+    expect(address(plain.seen[0]!)).toBe('127.0.0.1');
+    const named = fake(ALLOW, 'x-real-ip');
+    for (const v of ['203.0.113.9', ' 2001:db8::1 ', '203.0.113.9, 10.0.0.1', 'unknown']) await named.authz.handle(req('/authz/x', { 'x-real-ip': v }), undefined);
+    await named.authz.handle(req('/authz/x', {}), undefined);
+    expect(named.seen.map(address)).toEqual(['203.0.113.9', '2001:db8::1', '', '', '']);
   });
 });
