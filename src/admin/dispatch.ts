@@ -141,7 +141,8 @@ export const OPERATIONS: Record<string, Operation> = {
     if (!(await a.tenants.get(tenant))) notFound(`unknown tenant ${tenant}`);
     const from = parseSince(opt(r, 'from') ?? '1970-01-01');
     const to = parseSince(opt(r, 'to') ?? '9999-12-31');
-    const rows = await a.quotas.usage(tenant, from, to);
+    // The token budgets' own counters (subjects tokens:<unit>, what was reserved) are not usage: the tokens are.
+    const rows = (await a.quotas.usage(tenant, from, to)).filter((x) => !x.subject.startsWith('tokens:'));
     const tokens = (await a.quotas.tokenUsage(tenant, from, to)).map(({ cost_nano_usd, ...t }) => ({ ...t, cost_usd: cost_nano_usd / 1e9 }));
     // The tenant's totals are its "*" subject: every request of the tenant counts there.
     return { tenant, rows, totals: { day: rows.filter((x) => x.window === 'day' && x.subject === '*'), month: rows.filter((x) => x.window === 'month' && x.subject === '*') }, tokens, token_totals: tokenTotals(tokens) };

@@ -15,6 +15,7 @@ import { federationFor, type FederationVerifier } from '../identity/federation.j
 import type { Tenancy, TenancyPhase } from '../tenancy/tenancy.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { TenantRulesPhase, TenantVerdict } from '../tenant-rules/phase.js';
+import { demandOf } from '../genai/demand.js';
 import type { QuotaOutcome, QuotaPeek, QuotaService } from '../quota/service.js';
 import type { RepeatedLog } from '../telemetry/repeated-log.js';
 import { deny } from '../core/denials.js';
@@ -131,7 +132,7 @@ export class CheckPipeline {
   private spend(run: Run, req: NormalizedRequest, decision: Decision, buckets: RuleBuckets): Outcome | Promise<Outcome> {
     if (run.explain) return this.peekQuota(run.ctx, decision, buckets).then((quota) => ({ ...run.end(decision, req), quota }), (err) => this.failed(run, err));
     return run.within('quota', () => {
-      const charged = this.charge(run.ctx, decision, buckets);
+      const charged = this.charge(run, req, decision, buckets);
       return charged instanceof Promise ? charged.then((c) => run.end(c, req), (err) => this.failed(run, err)) : run.end(charged, req);
     });
   }
@@ -190,11 +191,18 @@ export class CheckPipeline {
    * Quota: only what the policy allowed spends quota, and always the caller's own tenant (federated too). The
    * decision with the RateLimit fields added, or the quota's denial; synchronous unless the limiter is Redis.
    */
-  private charge(ctx: ResolvedContext, decision: Decision, buckets: RuleBuckets): Decision | Denial | Promise<Decision | Denial> {
+  private charge(run: Run, req: NormalizedRequest, decision: Decision, buckets: RuleBuckets): Decision | Denial | Promise<Decision | Denial> {
     const quota = this.deps.quota;
+    const ctx = run.ctx;
     const tenant = ctx.tenant;
     if (!quota || !tenant) return decision;
-    const q = quota.enforce(tenant, ctx.identity, ctx.effective, decision, buckets);
+    // An LLM request reserves against the token budgets, when there are any to hold it (its body read for that).
+    if (quota.reservations && req.parsedBody === null && req.bodyError === null && req.body) {
+      const refused = parseBody(req, this.deps.config.limits.max_json_depth);
+      if (refused) return refused;
+    }
+    const demand = quota.reservations ? demandOf(req, this.deps.config.genai) : undefined;
+    const q = quota.enforce(tenant, ctx.identity, ctx.effective, decision, buckets, demand && { decisionId: run.decisionId, demand });
     // No closure on the synchronous (local limiter) path, which is every check without Redis.
     return q instanceof Promise ? q.then((r) => withQuota(decision, r)) : withQuota(decision, q);
   }

@@ -4,6 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve, isAbsolute } from 'node:path';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { TOKEN_LIMIT_FIELDS } from './limits.js';
 
 const hostPort = z
   .string()
@@ -47,6 +48,8 @@ const tierSchema = z
     requests_per_minute: z.number().int().positive().optional(),
     requests_per_day: z.number().int().positive().optional(),
     max_tokens_per_request: z.number().int().positive().optional(),
+    // LLM token budgets (docs/genai.md): reserved at the check, settled from the response's usage.
+    ...Object.fromEntries(TOKEN_LIMIT_FIELDS.map((f) => [f, z.number().positive().optional()])) as Record<(typeof TOKEN_LIMIT_FIELDS)[number], z.ZodOptional<z.ZodNumber>>,
     // Absent: no restriction from the tier (groups may still restrict).
     allowed_models: z.array(z.string().min(1)).optional(),
     allowed_providers: z.array(z.string().min(1)).optional(),
@@ -207,8 +210,14 @@ export const configSchema = z
       .object({
         // The ExternalProcessor service's listener (host:port); unset: off.
         ext_proc_address: z.string().min(1).optional(),
-        // Price per million tokens by model, for the cost of what is used.
-        models: z.record(z.string().min(1), z.object({ input_per_million: z.number().min(0), output_per_million: z.number().min(0) }).strict()).default({}),
+        // Price per million tokens by model, for the cost of what is used; a model's default max_tokens.
+        models: z.record(z.string().min(1), z.object({ input_per_million: z.number().min(0), output_per_million: z.number().min(0), default_max_tokens: z.number().int().positive().optional() }).strict()).default({}),
+        // The output reserved when a request names no max_tokens (and its model has no default).
+        default_max_tokens: z.number().int().positive().default(1024),
+        // The input reserved: the body's size over this (about 4 bytes a token for English text).
+        bytes_per_input_token: z.number().positive().default(4),
+        // A reservation no response settled is released after this long.
+        reservation_ttl_seconds: z.number().min(1).max(86_400).default(300),
         // A JSON response is read up to this size for its usage (an event stream a line at a time).
         max_response_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1_048_576),
       })

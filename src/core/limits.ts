@@ -19,6 +19,19 @@ export const LIMIT_FIELDS = ['per_minute', 'per_day', 'per_month', 'burst', 'rat
 export type LimitField = (typeof LIMIT_FIELDS)[number];
 export type LimitSet = { [K in LimitField]?: number | null };
 
+/**
+ * LLM token budgets: input, output and total tokens per minute, day and calendar month, and a monthly cost in US
+ * dollars (genai.models prices). Reserved at the check, settled from the response (genai/).
+ */
+export const TOKEN_LIMIT_FIELDS = [
+  'input_tokens_per_minute', 'input_tokens_per_day', 'input_tokens_per_month',
+  'output_tokens_per_minute', 'output_tokens_per_day', 'output_tokens_per_month',
+  'tokens_per_minute', 'tokens_per_day', 'tokens_per_month',
+  'cost_per_month',
+] as const;
+export type TokenLimitField = (typeof TOKEN_LIMIT_FIELDS)[number];
+export type TokenLimits = { [K in TokenLimitField]?: number };
+
 export interface GroupView {
   id: string;
   type: string;

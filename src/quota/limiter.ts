@@ -20,8 +20,11 @@ export interface QuotaResult {
 }
 
 export interface Limiter {
-  /** Checks every item and spends on all or none; `spend` false only looks (an explanation must not cost quota). */
-  take(items: LimitItem[], now: number, spend?: boolean): QuotaResult | Promise<QuotaResult>;
+  /**
+   * Checks every item and spends on all or none; `spend` false only looks (an explanation must not cost quota).
+   * `amounts`: what each item costs (tokens, nano-dollars), 1 where not given.
+   */
+  take(items: LimitItem[], now: number, spend?: boolean, amounts?: readonly number[]): QuotaResult | Promise<QuotaResult>;
 }
 
 /** Persisted counts for day and month windows (the store's usage table behind it): SQLite at once, PostgreSQL later. */
@@ -59,7 +62,7 @@ export class LocalLimiter implements Limiter {
 
   constructor(private readonly usage?: UsageSource) {}
 
-  take(items: LimitItem[], now: number, spend = true): QuotaResult {
+  take(items: LimitItem[], now: number, spend = true, amounts?: readonly number[]): QuotaResult {
     const states: ItemState[] = [];
     let exceeded: ItemState | undefined;
     let retryAfter = 0;
@@ -82,7 +85,7 @@ export class LocalLimiter implements Limiter {
       } else {
         const c = this.counter(it, now);
         counters[i] = c;
-        if (c.count >= it.limit) {
+        if (c.count + (amounts?.[i] ?? 1) > it.limit) {
           const wait = Math.ceil((c.end - now) / 1000);
           const st = { item: it, remaining: 0, reset: wait };
           if (!exceeded || wait > retryAfter) {
@@ -102,8 +105,9 @@ export class LocalLimiter implements Limiter {
       } else {
         const c = counters[i]!;
         if (!exceeded && spend) {
-          c.count++;
-          if (it.kind !== 'minute') this.countUsage(c, it);
+          const n = amounts?.[i] ?? 1;
+          c.count += n;
+          if (it.kind !== 'minute') this.countUsage(c, it, n);
         }
         states.push({ item: it, remaining: Math.max(0, it.limit - c.count), reset: Math.ceil((c.end - now) / 1000) });
       }
@@ -149,22 +153,37 @@ export class LocalLimiter implements Limiter {
     return it.kind === 'minute' ? 0 : (this.deltas.get(this.deltaKey(it, it.kind, start))?.count ?? 0);
   }
 
-  private recordDelta(it: LimitItem, window: 'day' | 'month', start: number): UsageDelta {
+  private recordDelta(it: LimitItem, window: 'day' | 'month', start: number, n = 1): UsageDelta {
     const k = this.deltaKey(it, window, start);
     let d = this.deltas.get(k);
-    if (d) d.count++;
-    else this.deltas.set(k, (d = { tenant: it.tenant, subject: it.subject, window, start, count: 1 }));
+    if (d) d.count += n;
+    else this.deltas.set(k, (d = { tenant: it.tenant, subject: it.subject, window, start, count: n }));
     return d;
   }
 
   /** An allowed request's use of a day or month window: the counter keeps its entry until the next flush takes the
    *  map, instead of a key built and looked up per request. */
-  private countUsage(c: Counter, it: LimitItem): void {
-    if (c.delta && c.deltas === this.deltas) c.delta.count++;
+  private countUsage(c: Counter, it: LimitItem, n = 1): void {
+    if (c.delta && c.deltas === this.deltas) c.delta.count += n;
     else {
-      c.delta = this.recordDelta(it, it.kind as 'day' | 'month', c.start);
+      c.delta = this.recordDelta(it, it.kind as 'day' | 'month', c.start, n);
       c.deltas = this.deltas;
     }
+  }
+
+  /**
+   * Corrects what was spent at `at` on window items (a token reservation settled, or expired): `deltas[i]` more (or,
+   * when negative, less) on item i, if its window then is still current; never below zero. Nothing is refused.
+   */
+  adjust(items: readonly LimitItem[], deltas: readonly number[], at: number, now: number): void {
+    items.forEach((it, i) => {
+      const n = deltas[i] ?? 0;
+      if (n === 0 || it.kind === 'bucket' || now >= windowOf(it.kind, at, it.anchorDay).end) return;
+      const c = this.counter(it, now);
+      const applied = Math.max(-c.count, n);
+      c.count += applied;
+      if (it.kind !== 'minute' && applied !== 0) this.countUsage(c, it, applied);
+    });
   }
 
   /** Counts an allowed request's day/month items for the usage report, without touching the local counters

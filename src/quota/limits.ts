@@ -1,7 +1,7 @@
 // Which limits apply to a request. Limits stack: a tenant-wide set (tier defaults, overridden per tenant) and a
 // caller set (the API key's override, else the user's groups, else the tier); the strictest item wins.
 import type { WindowName } from './windows.js';
-import { LIMIT_FIELDS, type LimitSet } from '../core/limits.js';
+import { LIMIT_FIELDS, TOKEN_LIMIT_FIELDS, type LimitSet, type TokenLimits } from '../core/limits.js';
 
 export type ItemKind = 'bucket' | WindowName;
 
@@ -20,6 +20,38 @@ export interface LimitItem {
   rate?: number;
   /** month windows: the billing anchor day. */
   anchorDay?: number;
+  /** What it counts besides requests: LLM tokens (input, output, both) or their cost in nano-dollars. */
+  unit?: TokenUnit;
+}
+
+export type TokenUnit = 'input' | 'output' | 'total' | 'cost';
+
+/** What one LLM request may use, reserved at its check. */
+export interface TokenDemand {
+  input: number;
+  output: number;
+  costNanoUsd: number;
+}
+
+/** What an item costs a request that demands `d`. */
+export function amountOf(it: LimitItem, d: TokenDemand): number {
+  return it.unit === 'input' ? d.input : it.unit === 'output' ? d.output : it.unit === 'total' ? d.input + d.output : it.unit === 'cost' ? d.costNanoUsd : 1;
+}
+
+/** The token budget items of a scope: one per field set, each on a counter of its own (subject tokens:<unit>). */
+export function tokenItemsFor(tenant: string, label: string, limits: TokenLimits, anchorDay?: number): LimitItem[] {
+  const items: LimitItem[] = [];
+  for (const f of TOKEN_LIMIT_FIELDS) {
+    const value = limits[f];
+    if (!positive(value)) continue;
+    const m = /^(?:(input|output)_)?tokens_per_(minute|day|month)$/.exec(f);
+    const unit: TokenUnit = m ? ((m[1] as 'input' | 'output' | undefined) ?? 'total') : 'cost';
+    const kind = m ? (m[2] as WindowName) : 'month';
+    const subject = `tokens:${unit}`;
+    const name = unit === 'cost' ? `${label}-cost-month` : `${label}-${unit === 'total' ? '' : `${unit}-`}tokens-${kind}`;
+    items.push({ key: `${tenant}\u0000${subject}\u0000${kind}`, tenant, subject, kind, name, limit: unit === 'cost' ? Math.round(value * 1e9) : value, unit, anchorDay: kind === 'month' ? anchorDay : undefined });
+  }
+  return items;
 }
 
 export interface Scope {

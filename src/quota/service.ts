@@ -6,7 +6,9 @@ import type { Tenant, Tier } from '../core/tenants.js';
 import type { Decision, Denial, Identity } from '../core/types.js';
 import { deny } from '../core/denials.js';
 import { LIMIT_FIELDS, type EffectiveContext, type QuotaOverride, type LimitSet } from '../core/limits.js';
-import { itemsFor, overlay, type LimitItem, type Scope } from './limits.js';
+import { amountOf, itemsFor, overlay, tokenItemsFor, type LimitItem, type Scope, type TokenDemand } from './limits.js';
+import type { Reservations } from './reservations.js';
+import { TOKEN_LIMIT_FIELDS, type TokenLimits } from '../core/limits.js';
 import type { Limiter, QuotaResult } from './limiter.js';
 import { FairShare } from './fair-share.js';
 import { rateLimitFields } from './headers.js';
@@ -49,6 +51,9 @@ export class QuotaService {
   /** Tenant rules' limit items, by the rule's limits (a new object each time a tenant's rules are loaded). */
   private ruleItems = new WeakMap<LimitSet, LimitItem[]>();
   private readonly fair: FairShare | undefined;
+  private readonly tokenItems = new Map<string, LimitItem[]>();
+  /** Token budgets' reservations, when the limiter can hold them (the local one). */
+  reservations: Reservations | undefined;
 
   constructor(
     private readonly config: Config,
@@ -64,6 +69,7 @@ export class QuotaService {
   invalidate(): void {
     this.overrides.clear();
     this.tenantItems.clear();
+    this.tokenItems.clear();
     // Contexts rebuilt after a change are new keys anyway; an identity object may outlive the change.
     this.callerItems = new WeakMap();
   }
@@ -72,18 +78,30 @@ export class QuotaService {
   invalidateTenant(id: string): void {
     this.overrides.delete(id);
     this.tenantItems.delete(id);
+    this.tokenItems.delete(id);
     this.callerItems = new WeakMap();
   }
 
-  enforce(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules?: readonly RuleBucket[]): QuotaOutcome | Promise<QuotaOutcome> {
+  /**
+   * `reserve`: an LLM request's demand and its decision id, held against the tenant's token budgets until its usage
+   * settles it (reservations.ts).
+   */
+  enforce(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules?: readonly RuleBucket[], reserve?: { decisionId: string; demand: TokenDemand }): QuotaOutcome | Promise<QuotaOutcome> {
     const now = this.clock();
     if (this.fair) {
       const a = this.fair.admit(tenant.id, tenant.tier, now);
       if (!a.allowed) return deny('capacity_exceeded', a.reason, { 'retry-after': String(a.retryAfter) });
     }
-    const items = this.itemsFor(tenant, identity, effective, decision, rules);
+    let items = this.itemsFor(tenant, identity, effective, decision, rules);
+    const tokens = reserve && this.reservations ? this.tokenItemsFor(tenant) : undefined;
+    let amounts: number[] | undefined;
+    if (tokens?.length) {
+      amounts = [...items.map(() => 1), ...tokens.map((it) => amountOf(it, reserve!.demand))];
+      items = [...items, ...tokens];
+    }
     if (items.length === 0) return { allowed: true, headers: {} };
-    const r = this.limiter.take(items, now);
+    const r = this.limiter.take(items, now, true, amounts);
+    if (amounts && !(r instanceof Promise) && r.allowed) this.reservations!.hold(reserve!.decisionId, tokens!, amounts.slice(items.length - tokens!.length), now);
     if (!(r instanceof Promise)) return this.outcome(items, r, now);
     // The only rejection is the Redis store failing with fail_closed: deny as unavailable (503), fail closed.
     return r.then(
@@ -103,7 +121,7 @@ export class QuotaService {
     const fields = rateLimitFields(items, r.states, now);
     if (r.allowed) return { allowed: true, headers: fields };
     const it = r.exceeded!.item;
-    const what = it.kind === 'bucket' ? `burst limit of ${it.limit} (${it.rate}/s)` : `limit of ${it.limit} requests per ${it.kind}`;
+    const what = it.kind === 'bucket' ? `burst limit of ${it.limit} (${it.rate}/s)` : it.unit === 'cost' ? `budget of $${it.limit / 1e9} per month` : `limit of ${it.limit} ${it.unit ? `${it.unit === 'total' ? '' : `${it.unit} `}tokens` : 'requests'} per ${it.kind}`;
     return deny('quota_exceeded', `quota exceeded: the ${it.name} ${what}`, { 'retry-after': String(r.retryAfter), ...fields });
   }
 
@@ -122,6 +140,18 @@ export class QuotaService {
       out.push(...items);
     }
     return out;
+  }
+
+  /** The tenant's token budgets (its tier's), made when its data changes. */
+  private tokenItemsFor(tenant: Tenant): LimitItem[] {
+    let t = this.tokenItems.get(tenant.id);
+    if (!t) {
+      const tier = this.config.tiers[tenant.tier] as TokenLimits;
+      const limits: TokenLimits = Object.fromEntries(TOKEN_LIMIT_FIELDS.filter((f) => tier[f] !== undefined).map((f) => [f, tier[f]]));
+      t = tokenItemsFor(tenant.id, 'tenant', limits, tenant.billing_anchor_day ?? undefined);
+      this.tokenItems.set(tenant.id, t);
+    }
+    return t;
   }
 
   private tenantItemsFor(tenant: Tenant): LimitItem[] {

@@ -21,6 +21,8 @@ import { TenantPolicyLoader } from '../tenant-rules/loader.js';
 import { TenantRulesPhase } from '../tenant-rules/phase.js';
 import { parseBody } from '../check/body.js';
 import { TokenMeter } from '../genai/meter.js';
+import { Reservations } from '../quota/reservations.js';
+import { TOKEN_LIMIT_FIELDS } from '../core/limits.js';
 import { CheckService } from '../check/service.js';
 import { OpaEnvoyCheck, type OpaEnvoyOptions } from '../check/opa-envoy.js';
 import protobuf from 'protobufjs';
@@ -186,6 +188,14 @@ async function buildQuota(config: Config, store: Store, log: Logger, repeated: R
   const usage = new UsageFlusher(localLimiter, store.writer, q.flush_interval_ms, (err) => log.error({ err }, 'usage flush failed'));
   life.add('usage flush', () => usage.close());
   const quota = q.enabled ? new QuotaService(config, store.sources.overrides, redisLimiter ?? localLimiter, clock) : undefined;
+  // Token budgets hold reservations on the local counters; across replicas (Redis) they are not kept yet.
+  const budgets = Object.values(config.tiers).some((t) => TOKEN_LIMIT_FIELDS.some((f) => (t as Record<string, unknown>)[f] !== undefined));
+  if (quota && budgets && redisLimiter) log.warn('token budgets (tiers.*.tokens_per_*, cost_per_month) are not enforced with quota.store: redis yet (docs/genai.md)');
+  if (quota && budgets && !redisLimiter) {
+    const reservations = new Reservations(localLimiter, config.genai.reservation_ttl_seconds * 1000, clock);
+    quota.reservations = reservations;
+    life.add('token reservations', () => reservations.close());
+  }
   return { quota, redisLimiter };
 }
 

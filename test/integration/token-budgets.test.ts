@@ -1,0 +1,96 @@
+// LLM token budgets through the real server, on the local quota store: a check reserves its max_tokens and an
+// estimate of its input; a budget used up mid-minute denies the next reservation that does not fit (429, the
+// RateLimit fields naming the token limit); the response's usage, through a real ExternalProcessor stream, settles it
+// and gives back what was not used; a reservation nothing settles is released when its time is up.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearer, mint, startTestServer, type TestServer } from '../support/server.js';
+import type { EnvoyResult } from '../support/envoy.js';
+import { completionBody, extProcClient, processed } from '../support/ext-proc.js';
+
+// A frozen clock, moved by the tests: the minute window and the reservations' expiry are the tests' to control.
+let now = Date.UTC(2026, 10, 30, 12, 0, 5);
+let t: TestServer;
+let proc: ReturnType<typeof extProcClient>;
+
+beforeAll(async () => {
+  t = await startTestServer({
+    clock: () => now,
+    config: {
+      tiers: { premium: { tokens_per_minute: 1000, cost_per_month: 0.001 }, basic: { input_tokens_per_minute: 100 } },
+      genai: { ext_proc_address: '127.0.0.1:0', models: { 'gpt-4o-mini': { input_per_million: 0.15, output_per_million: 0.6 } }, reservation_ttl_seconds: 2, bytes_per_input_token: 4 },
+    },
+  });
+  t.admin((a) => {
+    a.memberAdd({ tenant_id: 'acme', user_id: 'alice', group_id: 'admin' });
+    a.memberAdd({ tenant_id: 'globex', user_id: 'bob', group_id: 'admin' });
+  });
+  proc = extProcClient(t.server.extProcAddress!);
+});
+afterAll(async () => {
+  proc?.close();
+  await t?.close();
+});
+
+/** 100 bytes of body: 25 input tokens reserved. */
+const chat = (maxTokens: number) => {
+  const body = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: maxTokens, messages: [{ role: 'user', content: 'x' }] });
+  return body + ' '.repeat(100 - body.length);
+};
+const ask = async (tenant: string, user: string, body: string | undefined = chat(600), method = 'POST'): Promise<EnvoyResult> =>
+  t.envoy({ method, path: method === 'POST' ? '/api/v1/chat/completions' : '/api/v1/items', headers: [bearer(await mint({ tenant, sub: user })), ['content-type', 'application/json']], body });
+const ok = (r: EnvoyResult): Record<string, string> => {
+  if (r.outcome !== 'upstream') throw new Error(`expected an allow: ${r.outcome === 'denied' ? r.body : r.outcome}`);
+  return Object.fromEntries([...Object.entries(r.headers).map(([k, v]) => [k, v[0]!]), ...r.responseHeadersToAdd.map((h) => [h.header!.key, h.header!.value])]);
+};
+const denied = (r: EnvoyResult) => {
+  if (r.outcome !== 'denied') throw new Error(`expected a denial, got ${r.outcome}`);
+  return { status: r.status, ...(JSON.parse(r.body) as { error: string; reason: string }), ratelimit: r.headers.ratelimit?.[0] };
+};
+const settle = (headers: Record<string, string>, input: number, output: number) => processed(proc, headers, 'application/json', [completionBody('gpt-4o-mini', input, output)]);
+
+describe('token budgets', () => {
+  it('reserve at the check, deny what does not fit, give back at settlement', async () => {
+    const first = ok(await ask('acme', 'alice'));
+    // 25 input + 600 output reserved of 1,000 a minute.
+    expect(first.ratelimit).toContain('"tenant-tokens-minute";r=375');
+    expect(first['ratelimit-policy']).toContain('"tenant-tokens-minute";q=1000;w=60');
+    const second = denied(await ask('acme', 'alice'));
+    expect(second).toMatchObject({ status: 429, error: 'quota_exceeded', reason: 'quota exceeded: the tenant-tokens-minute limit of 1000 tokens per minute' });
+    expect(second.ratelimit).toContain('"tenant-tokens-minute";r=375');
+    // The response used 20 + 30: 575 come back, and the next reservation fits.
+    await settle(first, 20, 30);
+    const third = ok(await ask('acme', 'alice'));
+    expect(third.ratelimit).toContain(`"tenant-tokens-minute";r=${1000 - 50 - 625}`);
+    // A settlement of a decision no one reserved for changes nothing.
+    await settle({ ...third, 'x-decision-id': 'no-such-decision' }, 1, 1);
+    expect(denied(await ask('acme', 'alice')).error).toBe('quota_exceeded');
+    // Requests that are not LLM calls neither reserve nor are held back by the budget.
+    ok(await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(await mint({ tenant: 'acme', sub: 'alice' }))] }));
+    // Another tenant's budget is its own (basic: 100 input tokens a minute).
+    ok(await ask('globex', 'bob', chat(5000)));
+  });
+
+  it('a reservation nothing settles is released when its time is up', async () => {
+    now += 60_000; // a new minute
+    const held = ok(await ask('acme', 'alice', chat(900)));
+    expect(held.ratelimit).toContain('"tenant-tokens-minute";r=75');
+    expect(denied(await ask('acme', 'alice', chat(100))).error).toBe('quota_exceeded');
+    now += 2_500; // past reservation_ttl_seconds
+    await new Promise((r) => setTimeout(r, 1200)); // the sweep runs every second
+    expect(ok(await ask('acme', 'alice', chat(100))).ratelimit).toContain(`"tenant-tokens-minute";r=${1000 - 125}`);
+  });
+
+  it('the monthly cost budget, at the model price; usage over the reservation is charged at settlement', async () => {
+    now += 60_000;
+    const left = (h: Record<string, string>) => Number(/"tenant-cost-month";r=(\d+)/.exec(h.ratelimit!)![1]);
+    // $0.001 a month (1,000,000 nano-dollars): 25 input at 0.15 and 600 output at 0.6 $/M is 363,750 reserved.
+    const a = ok(await ask('acme', 'alice'));
+    // The response used more than reserved (a model may): 1,000 output tokens, 603,750 in all.
+    await settle(a, 25, 1000);
+    now += 60_000;
+    const b = ok(await ask('acme', 'alice', chat(100)));
+    expect(left(b)).toBe(left(a) + 363_750 - 603_750 - 63_750);
+    now += 60_000;
+    expect(denied(await ask('acme', 'alice'))).toMatchObject({ status: 429, reason: 'quota exceeded: the tenant-cost-month budget of $0.001 per month' });
+  });
+});
