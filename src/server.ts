@@ -55,7 +55,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const explain = explainer(config, graph);
   const admin = tokens.length ? await startAdminApi({ config, admin: graph.store.admin, tokens, tls: listenerTls(config.server.admin_tls), onChange: graph.store.adminChanged, explain, tenantAdmin: tenantAdminCheck(graph.jwt, graph.apiKeys, graph.store.admin('tenant-admin-check')) }) : undefined;
   if (admin) life.add('admin API', () => admin.close());
-  const extProc = config.genai.ext_proc_address ? await startExtProc({ config, tls: listenerTls(config.server.tls), metrics: graph.metrics, decisionLog: graph.decisionLog, tokens: graph.tokens, reservations: graph.quota?.reservations, log }) : undefined;
+  const extProc = config.genai.ext_proc_address ? await startExtProc({ config, tls: listenerTls(config.server.tls), metrics: graph.metrics, decisionLog: graph.decisionLog, tokens: graph.tokens, budgets: graph.quota?.budgets, log }) : undefined;
   if (extProc) life.add('ext_proc', () => extProc.close());
   log.info({ address: grpc.address, http: http?.address, admin: admin?.address, ext_proc: extProc?.address, policy_revision: policy.revision, store: config.store.url ? redactUrl(config.store.url) : config.store.path, gc: gcMode(), malloc_arenas: process.env.MALLOC_ARENA_MAX ?? 'default' }, 'tenantgate serving');
 

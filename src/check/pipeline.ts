@@ -197,11 +197,11 @@ export class CheckPipeline {
     const tenant = ctx.tenant;
     if (!quota || !tenant) return decision;
     // An LLM request reserves against the token budgets, when there are any to hold it (its body read for that).
-    if (quota.reservations && req.parsedBody === null && req.bodyError === null && req.body) {
+    if (quota.budgets && req.parsedBody === null && req.bodyError === null && req.body) {
       const refused = parseBody(req, this.deps.config.limits.max_json_depth);
       if (refused) return refused;
     }
-    const demand = quota.reservations ? demandOf(req, this.deps.config.genai) : undefined;
+    const demand = quota.budgets ? demandOf(req, this.deps.config.genai) : undefined;
     const q = quota.enforce(tenant, ctx.identity, ctx.effective, decision, buckets, demand && { decisionId: run.decisionId, demand });
     // No closure on the synchronous (local limiter) path, which is every check without Redis.
     return q instanceof Promise ? q.then((r) => withQuota(decision, r)) : withQuota(decision, q);

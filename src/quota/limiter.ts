@@ -24,7 +24,14 @@ export interface Limiter {
    * Checks every item and spends on all or none; `spend` false only looks (an explanation must not cost quota).
    * `amounts`: what each item costs (tokens, nano-dollars), 1 where not given.
    */
-  take(items: LimitItem[], now: number, spend?: boolean, amounts?: readonly number[]): QuotaResult | Promise<QuotaResult>;
+  take(items: LimitItem[], now: number, spend?: boolean, amounts?: readonly number[], hold?: TokenHold): QuotaResult | Promise<QuotaResult>;
+}
+
+/** A token reservation to hold with the spending, atomically where the limiter can (Redis): items from `first` on. */
+export interface TokenHold {
+  id: string;
+  first: number;
+  ttlMs: number;
 }
 
 /** Persisted counts for day and month windows (the store's usage table behind it): SQLite at once, PostgreSQL later. */

@@ -5,7 +5,11 @@ import type { Spans } from '../core/spans.js';
 import { Redis } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
 import type { LimitItem } from './limits.js';
-import type { ItemState, Limiter, LocalLimiter, QuotaResult } from './limiter.js';
+import type { ItemState, Limiter, LocalLimiter, QuotaResult, TokenHold } from './limiter.js';
+import type { TokenDemand } from './limits.js';
+
+/** The sorted set of held token reservations by expiry (member: decision id). */
+const RESERVATIONS = 'reservations';
 import { windowOf } from './windows.js';
 import { Breaker } from './breaker.js';
 
@@ -14,13 +18,13 @@ local t = redis.call('TIME')
 local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
-local spend = ARGV[3 + n * 3] ~= '0'
+local spend = ARGV[3 + n * 4] ~= '0'
 local state = {}
 local exceeded = 0
 local retry = 0
 for i = 1, n do
-  local b = 2 + (i - 1) * 3
-  local kind, limit, x = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  local b = 2 + (i - 1) * 4
+  local kind, limit, x, amount = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
   if kind == 'b' then
     local v = redis.call('HMGET', KEYS[i], 't', 'ts')
     local tokens, ts = tonumber(v[1]), tonumber(v[2])
@@ -34,7 +38,7 @@ for i = 1, n do
   else
     local c = tonumber(redis.call('GET', KEYS[i]) or '0')
     state[i] = c
-    if c >= limit then
+    if c + amount > limit then
       local w = math.ceil((x - now) / 1000)
       if exceeded == 0 or w > retry then exceeded = i; retry = w end
     end
@@ -42,8 +46,8 @@ for i = 1, n do
 end
 local out = {exceeded, retry}
 for i = 1, n do
-  local b = 2 + (i - 1) * 3
-  local kind, limit, x = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  local b = 2 + (i - 1) * 4
+  local kind, limit, x, amount = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
   if kind == 'b' then
     local tokens = state[i]
     if spend then
@@ -55,13 +59,54 @@ for i = 1, n do
   else
     local c = state[i]
     if exceeded == 0 and spend then
-      c = redis.call('INCR', KEYS[i])
+      c = redis.call('INCRBY', KEYS[i], amount)
       redis.call('PEXPIREAT', KEYS[i], x + 60000)
     end
     out[#out + 1] = tostring(c)
   end
 end
+-- A token reservation, held with the spending: counter key -> "unit|amount" in res:<decision id>, and its expiry in
+-- the reservations' sorted set (reservations.ts settles or releases it).
+local hold = ARGV[4 + n * 4]
+if hold ~= '' and exceeded == 0 and spend then
+  local first, ttl = tonumber(ARGV[5 + n * 4]), tonumber(ARGV[6 + n * 4])
+  local res = KEYS[n + 1]
+  for i = first, n do
+    local b = 2 + (i - 1) * 4
+    redis.call('HSET', res, KEYS[i], ARGV[6 + n * 4 + (i - first) + 1] .. '|' .. ARGV[b + 4])
+  end
+  redis.call('PEXPIRE', res, ttl + 60000)
+  redis.call('ZADD', KEYS[n + 2], clock + ttl, hold)
+end
 return out
+`;
+
+// Settles a reservation (KEYS[1] its hash) with the usage (input, output, cost in nano-dollars), or releases it
+// (all zero): each counter corrected by the difference if it still exists (its window not over), never below zero.
+const SETTLE = `
+local held = redis.call('HGETALL', KEYS[1])
+if #held == 0 then redis.call('ZREM', KEYS[2], ARGV[4]); return 0 end
+local used = {input = tonumber(ARGV[1]), output = tonumber(ARGV[2]), total = tonumber(ARGV[1]) + tonumber(ARGV[2]), cost = tonumber(ARGV[3])}
+for i = 1, #held, 2 do
+  local key, v = held[i], held[i + 1]
+  local sep = string.find(v, '|', 1, true)
+  local unit, reserved = string.sub(v, 1, sep - 1), tonumber(string.sub(v, sep + 1))
+  local delta = used[unit] - reserved
+  if delta ~= 0 and redis.call('EXISTS', key) == 1 then
+    local c = redis.call('INCRBY', key, delta)
+    if c < 0 then redis.call('INCRBY', key, -c) end
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[4])
+return 1
+`;
+
+// The reservations whose time is up (ARGV[1]: at most this many), each released as SETTLE would with no usage.
+const EXPIRED = `
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', clock, 'LIMIT', 0, tonumber(ARGV[1]))
 `;
 
 export interface RedisLimiterOptions {
@@ -84,7 +129,11 @@ export class QuotaUnavailable extends Error {
   override name = 'QuotaUnavailable';
 }
 
-type WithScript = Redis & { tgTake(numKeys: number, ...args: (string | number)[]): Promise<string[]> };
+type WithScript = Redis & {
+  tgTake(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
+  tgSettle(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  tgExpired(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
+};
 
 export class RedisLimiter implements Limiter {
   readonly redis: WithScript;
@@ -107,6 +156,8 @@ export class RedisLimiter implements Limiter {
     }) as WithScript;
     this.redis.on('error', () => undefined); // reported per failed request below; reconnects by itself
     this.redis.defineCommand('tgTake', { lua: SCRIPT });
+    this.redis.defineCommand('tgSettle', { lua: SETTLE });
+    this.redis.defineCommand('tgExpired', { lua: EXPIRED });
     this.breaker = new Breaker(opts.breakerFailures, opts.breakerProbeMs, () => this.redis.ping(), opts.onBreaker);
   }
 
@@ -125,25 +176,29 @@ export class RedisLimiter implements Limiter {
     });
   }
 
-  async take(items: LimitItem[], now: number, spend = true): Promise<QuotaResult> {
+  async take(items: LimitItem[], now: number, spend = true, amounts?: readonly number[], hold?: TokenHold): Promise<QuotaResult> {
     const keys: string[] = [];
     const args: (string | number)[] = [now, items.length];
     const windows: number[] = [];
-    for (const it of items) {
+    items.forEach((it, i) => {
       if (it.kind === 'bucket') {
         keys.push(this.opts.prefix + it.key);
-        args.push('b', it.limit, it.rate!);
+        args.push('b', it.limit, it.rate!, 1);
         windows.push(0);
       } else {
         const w = windowOf(it.kind, now, it.anchorDay);
         keys.push(`${this.opts.prefix}${it.key}\u0000${w.start}`);
-        args.push('w', it.limit, w.end);
+        args.push('w', it.limit, w.end, amounts?.[i] ?? 1);
         windows.push(w.end);
       }
-    }
+    });
     args.push(spend ? 1 : 0);
+    if (hold) {
+      keys.push(this.reservationKey(hold.id), this.opts.prefix + RESERVATIONS);
+      args.push(hold.id, hold.first + 1, hold.ttlMs, ...items.slice(hold.first).map((it) => it.unit ?? 'total'));
+    } else args.push('');
     let out: string[];
-    if (this.breaker.skip()) return this.failMode(items, now, spend);
+    if (this.breaker.skip()) return this.failMode(items, now, spend, amounts);
     try {
       out = await (this.opts.spans ? this.opts.spans.around('tenantgate.redis.quota', () => this.redis.tgTake(keys.length, ...keys, ...args)) : this.redis.tgTake(keys.length, ...keys, ...args));
       this.breaker.success();
@@ -151,7 +206,7 @@ export class RedisLimiter implements Limiter {
       this.failures++;
       this.breaker.failure();
       this.opts.onFailure(err);
-      return this.failMode(items, now, spend);
+      return this.failMode(items, now, spend, amounts);
     }
     const exceededAt = Number(out[0]);
     const retry = Number(out[1]);
@@ -169,9 +224,25 @@ export class RedisLimiter implements Limiter {
     return { allowed: true, states };
   }
 
-  private failMode(items: LimitItem[], now: number, spend: boolean): QuotaResult {
+  private failMode(items: LimitItem[], now: number, spend: boolean, amounts?: readonly number[]): QuotaResult {
     if (this.opts.failure === 'fail_closed') throw new QuotaUnavailable('the quota store is unavailable');
-    return this.local.take(items, now, spend);
+    return this.local.take(items, now, spend, amounts);
+  }
+
+  private reservationKey(id: string): string {
+    return `${this.opts.prefix}res:${id}`;
+  }
+
+  /** Settles a reservation held in Redis with the usage (all zero: releases it); false when there is none. */
+  async settle(id: string, used: TokenDemand): Promise<boolean> {
+    return (await this.redis.tgSettle(2, this.reservationKey(id), this.opts.prefix + RESERVATIONS, used.input, used.output, used.costNanoUsd, id)) === 1;
+  }
+
+  /** Releases the reservations whose time is up, whichever replica made them. */
+  async releaseExpired(max = 500): Promise<number> {
+    const ids = await this.redis.tgExpired(1, this.opts.prefix + RESERVATIONS, max);
+    for (const id of ids) await this.settle(id, { input: 0, output: 0, costNanoUsd: 0 });
+    return ids.length;
   }
 
   close(): void {

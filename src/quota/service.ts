@@ -7,7 +7,7 @@ import type { Decision, Denial, Identity } from '../core/types.js';
 import { deny } from '../core/denials.js';
 import { LIMIT_FIELDS, type EffectiveContext, type QuotaOverride, type LimitSet } from '../core/limits.js';
 import { amountOf, itemsFor, overlay, tokenItemsFor, type LimitItem, type Scope, type TokenDemand } from './limits.js';
-import type { Reservations } from './reservations.js';
+import type { TokenHold } from './limiter.js';
 import { TOKEN_LIMIT_FIELDS, type TokenLimits } from '../core/limits.js';
 import type { Limiter, QuotaResult } from './limiter.js';
 import { FairShare } from './fair-share.js';
@@ -21,6 +21,14 @@ export interface QuotaPeek {
   remaining: number;
   reset_seconds: number;
   exceeded: boolean;
+}
+
+/** Where token reservations live: the local limiter's (held after the take) or Redis (held by it). */
+export interface TokenBudgets {
+  ttlMs: number;
+  holdLocally?(id: string, items: readonly LimitItem[], amounts: readonly number[], at: number): void;
+  /** The response's usage for a decision: what it reserved beyond that is given back, what went over charged. */
+  settle(id: string, used: TokenDemand): unknown;
 }
 
 /** A tenant rule's tighter limits (tenant-rules/phase.ts). */
@@ -52,8 +60,8 @@ export class QuotaService {
   private ruleItems = new WeakMap<LimitSet, LimitItem[]>();
   private readonly fair: FairShare | undefined;
   private readonly tokenItems = new Map<string, LimitItem[]>();
-  /** Token budgets' reservations, when the limiter can hold them (the local one). */
-  reservations: Reservations | undefined;
+  /** Token budgets: how reservations are held and settled (reservations.ts, or the Redis limiter), when on. */
+  budgets: TokenBudgets | undefined;
 
   constructor(
     private readonly config: Config,
@@ -93,15 +101,19 @@ export class QuotaService {
       if (!a.allowed) return deny('capacity_exceeded', a.reason, { 'retry-after': String(a.retryAfter) });
     }
     let items = this.itemsFor(tenant, identity, effective, decision, rules);
-    const tokens = reserve && this.reservations ? this.tokenItemsFor(tenant) : undefined;
+    const budgets = this.budgets;
+    const tokens = reserve && budgets ? this.tokenItemsFor(tenant) : undefined;
     let amounts: number[] | undefined;
+    let hold: TokenHold | undefined;
     if (tokens?.length) {
+      hold = { id: reserve!.decisionId, first: items.length, ttlMs: budgets!.ttlMs };
       amounts = [...items.map(() => 1), ...tokens.map((it) => amountOf(it, reserve!.demand))];
       items = [...items, ...tokens];
     }
     if (items.length === 0) return { allowed: true, headers: {} };
-    const r = this.limiter.take(items, now, true, amounts);
-    if (amounts && !(r instanceof Promise) && r.allowed) this.reservations!.hold(reserve!.decisionId, tokens!, amounts.slice(items.length - tokens!.length), now);
+    const r = this.limiter.take(items, now, true, amounts, hold);
+    // The local limiter's reservations are held here; Redis holds them in the same script as the spending.
+    if (hold && budgets!.holdLocally && !(r instanceof Promise) && r.allowed) budgets!.holdLocally(hold.id, tokens!, amounts!.slice(hold.first), now);
     if (!(r instanceof Promise)) return this.outcome(items, r, now);
     // The only rejection is the Redis store failing with fail_closed: deny as unavailable (503), fail closed.
     return r.then(

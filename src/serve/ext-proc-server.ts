@@ -9,7 +9,7 @@ import { processStream, type ProcessingRequest, type UsedTokens } from '../genai
 import type { Metrics } from '../telemetry/metrics.js';
 import type { DecisionLog } from '../telemetry/decision-log.js';
 import type { TokenMeter } from '../genai/meter.js';
-import type { Reservations } from '../quota/reservations.js';
+import type { TokenBudgets } from '../quota/service.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ListenerTls } from '../tls/listener-tls.js';
 
@@ -19,14 +19,14 @@ export function extProcDefinition(): grpc.ServiceDefinition {
   return protoLoader.loadSync('envoy/service/ext_proc/v3/external_processor.proto', LOADER_OPTIONS)[EXT_PROC_SERVICE] as unknown as grpc.ServiceDefinition;
 }
 
-export async function startExtProc(opts: { config: Config; tls: ListenerTls; metrics: Metrics; decisionLog: DecisionLog | undefined; tokens: TokenMeter | undefined; reservations: Reservations | undefined; log: Logger }): Promise<{ address: string; close(): Promise<void> }> {
+export async function startExtProc(opts: { config: Config; tls: ListenerTls; metrics: Metrics; decisionLog: DecisionLog | undefined; tokens: TokenMeter | undefined; budgets: TokenBudgets | undefined; log: Logger }): Promise<{ address: string; close(): Promise<void> }> {
   const g = opts.config.genai;
   const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
   const used = (u: UsedTokens) => {
     opts.metrics.tokensUsed(u.tenant, u.input_tokens, u.output_tokens, u.cost_usd);
     opts.tokens?.add(u);
     // The reservation the check made is settled with what was used (given back, or charged beyond it).
-    if (u.decision_id) opts.reservations?.settle(u.decision_id, { input: u.input_tokens, output: u.output_tokens, costNanoUsd: u.cost_usd === null ? 0 : Math.round(u.cost_usd * 1e9) });
+    if (u.decision_id) opts.budgets?.settle(u.decision_id, { input: u.input_tokens, output: u.output_tokens, costNanoUsd: u.cost_usd === null ? 0 : Math.round(u.cost_usd * 1e9) });
     opts.decisionLog?.usage({ ...u });
   };
   server.addService(extProcDefinition(), {

@@ -14,7 +14,7 @@ import { FederationVerifier } from '../identity/federation.js';
 import { PolicyManager } from '../policy/manager.js';
 import { LocalLimiter } from '../quota/limiter.js';
 import type { RedisLimiter } from '../quota/redis.js';
-import { QuotaService } from '../quota/service.js';
+import { QuotaService, type TokenBudgets } from '../quota/service.js';
 import { UsageFlusher } from '../quota/persist.js';
 import { CheckPipeline } from '../check/pipeline.js';
 import { TenantPolicyLoader } from '../tenant-rules/loader.js';
@@ -188,15 +188,24 @@ async function buildQuota(config: Config, store: Store, log: Logger, repeated: R
   const usage = new UsageFlusher(localLimiter, store.writer, q.flush_interval_ms, (err) => log.error({ err }, 'usage flush failed'));
   life.add('usage flush', () => usage.close());
   const quota = q.enabled ? new QuotaService(config, store.sources.overrides, redisLimiter ?? localLimiter, clock) : undefined;
-  // Token budgets hold reservations on the local counters; across replicas (Redis) they are not kept yet.
-  const budgets = Object.values(config.tiers).some((t) => TOKEN_LIMIT_FIELDS.some((f) => (t as Record<string, unknown>)[f] !== undefined));
-  if (quota && budgets && redisLimiter) log.warn('token budgets (tiers.*.tokens_per_*, cost_per_month) are not enforced with quota.store: redis yet (docs/genai.md)');
-  if (quota && budgets && !redisLimiter) {
-    const reservations = new Reservations(localLimiter, config.genai.reservation_ttl_seconds * 1000, clock);
-    quota.reservations = reservations;
-    life.add('token reservations', () => reservations.close());
+  if (quota && Object.values(config.tiers).some((t) => TOKEN_LIMIT_FIELDS.some((f) => (t as Record<string, unknown>)[f] !== undefined))) {
+    quota.budgets = tokenBudgets(config, localLimiter, redisLimiter, life, clock, (err) => repeated.warn('token_reservations_failed', { err: (err as Error).message }, 'releasing expired token reservations failed'));
   }
   return { quota, redisLimiter };
+}
+
+/** Token reservations: on the local counters, or in Redis (held by the take's script, any replica settles them). */
+function tokenBudgets(config: Config, local: LocalLimiter, redis: RedisLimiter | undefined, life: Lifecycle, clock: (() => number) | undefined, failed: (err: unknown) => void): TokenBudgets {
+  const ttlMs = config.genai.reservation_ttl_seconds * 1000;
+  if (redis) {
+    const sweep = setInterval(() => void redis.releaseExpired().catch(failed), Math.min(1000, ttlMs));
+    sweep.unref();
+    life.add('token reservations', () => clearInterval(sweep));
+    return { ttlMs, settle: (id, used) => redis.settle(id, used).catch(failed) };
+  }
+  const reservations = new Reservations(local, ttlMs, clock);
+  life.add('token reservations', () => reservations.close());
+  return { ttlMs, holdLocally: (id, items, amounts, at) => reservations.hold(id, items, amounts, at), settle: (id, used) => reservations.settle(id, used) };
 }
 
 function decisionLogOptions(config: Config): ConstructorParameters<typeof DecisionLog>[0] {

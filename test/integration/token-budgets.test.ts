@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, mint, startTestServer, type TestServer } from '../support/server.js';
 import type { EnvoyResult } from '../support/envoy.js';
 import { completionBody, extProcClient, processed } from '../support/ext-proc.js';
+import { startRedis, type RedisServer } from '../support/redis-server.js';
 
 // A frozen clock, moved by the tests: the minute window and the reservations' expiry are the tests' to control.
 let now = Date.UTC(2026, 10, 30, 12, 0, 5);
@@ -92,5 +93,50 @@ describe('token budgets', () => {
     expect(left(b)).toBe(left(a) + 363_750 - 603_750 - 63_750);
     now += 60_000;
     expect(denied(await ask('acme', 'alice'))).toMatchObject({ status: 429, reason: 'quota exceeded: the tenant-cost-month budget of $0.001 per month' });
+  });
+});
+
+describe('token budgets on one Redis, two replicas', () => {
+  let redis: RedisServer;
+  const replicas: TestServer[] = [];
+  const procs: ReturnType<typeof extProcClient>[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+    for (let i = 0; i < 2; i++) {
+      // A day's budget: a minute's could roll over while the test runs.
+      const r = await startTestServer({
+        config: {
+          quota: { store: 'redis', redis_url: redis.url, redis_prefix: 'tg:tok:' },
+          tiers: { premium: { tokens_per_day: 1000 } },
+          genai: { ext_proc_address: '127.0.0.1:0', reservation_ttl_seconds: 1 },
+        },
+      });
+      r.admin((a) => a.memberAdd({ tenant_id: 'acme', user_id: 'alice', group_id: 'admin' }));
+      replicas.push(r);
+      procs.push(extProcClient(r.server.extProcAddress!));
+    }
+  });
+  afterAll(async () => {
+    procs.forEach((p) => p.close());
+    for (const r of replicas) await r.close();
+    await redis?.stop();
+  });
+
+  const llm = async (r: TestServer, maxTokens: number) =>
+    r.envoy({ method: 'POST', path: '/api/v1/chat/completions', headers: [bearer(await mint({ tenant: 'acme', sub: 'alice' })), ['content-type', 'application/json']], body: chat(maxTokens) }, { timeoutMs: 3000 });
+
+  it('never admit more than the shared budget together; either replica settles; an unsettled one expires', async () => {
+    // Each reserves 25 + 200: four fit in 1,000, the fifth does not, whichever replica takes it.
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => llm(replicas[i % 2]!, 200)));
+    const allowed = results.filter((r) => r.outcome === 'upstream');
+    expect(allowed).toHaveLength(4);
+    expect(results.filter((r) => r.outcome === 'denied').map((r) => denied(r).error)).toEqual(Array(6).fill('quota_exceeded'));
+    // Settled through the other replica's ExternalProcessor: 225 reserved, 10 used, 215 back each.
+    for (const [i, r] of allowed.entries()) await processed(procs[i % 2]!, ok(r), 'application/json', [completionBody('gpt-4o-mini', 5, 5)]);
+    const after = ok(await llm(replicas[0]!, 100));
+    expect(after.ratelimit).toContain(`"tenant-tokens-day";r=${1000 - 4 * 10 - 125}`);
+    // Not settled: released by whichever replica sweeps first, once its second is up.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(ok(await llm(replicas[1]!, 100)).ratelimit).toContain(`"tenant-tokens-day";r=${1000 - 4 * 10 - 125}`);
   });
 });
