@@ -4,7 +4,7 @@ import type { Config } from './core/config.js';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { startHttpPort } from './http/server.js';
-import { adminTokens, startAdminApi } from './admin/api.js';
+import { adminTokenChecker, adminTokens, startAdminApi } from './admin/api.js';
 import { listenerTls } from './tls/listener-tls.js';
 import { Lifecycle } from './serve/lifecycle.js';
 import { wire, type Graph } from './serve/wiring.js';
@@ -47,15 +47,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const policy = graph.policies.live;
   const grpc = await serveGrpc(config, graph.service, log, graph.store.ready);
   let stopping = false;
+  const tokens = adminTokens(config, env);
+  const holder = adminTokenChecker(tokens);
+  const report = graph.quota?.budgets && tokens.length ? (r: Record<string, unknown>) => graph.usage.report(r as never) : undefined;
   const http = config.server.http_address
-    ? await startHttpPort({ address: config.server.http_address, tls: listenerTls(config.server.http_tls), metrics: graph.metrics, service: graph.service, ready: () => !stopping && policy.revision !== '' && graph.store.ready(), maxBodyBytes: config.server.max_request_bytes, log, clientAddressHeader: config.server.http_client_address_header })
+    ? await startHttpPort({ address: config.server.http_address, tls: listenerTls(config.server.http_tls), metrics: graph.metrics, service: graph.service, ready: () => !stopping && policy.revision !== '' && graph.store.ready(), maxBodyBytes: config.server.max_request_bytes, log, clientAddressHeader: config.server.http_client_address_header, usageReport: report && { holder, report } })
     : undefined;
   if (http) life.add('http port', () => http.close());
-  const tokens = adminTokens(config, env);
   const explain = explainer(config, graph);
-  const admin = tokens.length ? await startAdminApi({ config, admin: graph.store.admin, tokens, tls: listenerTls(config.server.admin_tls), onChange: graph.store.adminChanged, explain, tenantAdmin: tenantAdminCheck(graph.jwt, graph.apiKeys, graph.store.admin('tenant-admin-check')) }) : undefined;
+  const admin = tokens.length ? await startAdminApi({ config, admin: graph.store.admin, tokens, tls: listenerTls(config.server.admin_tls), onChange: graph.store.adminChanged, explain, tenantAdmin: tenantAdminCheck(graph.jwt, graph.apiKeys, graph.store.admin('tenant-admin-check')), reportUsage: report }) : undefined;
   if (admin) life.add('admin API', () => admin.close());
-  const extProc = config.genai.ext_proc_address ? await startExtProc({ config, tls: listenerTls(config.server.tls), metrics: graph.metrics, decisionLog: graph.decisionLog, tokens: graph.tokens, budgets: graph.quota?.budgets, log }) : undefined;
+  const extProc = config.genai.ext_proc_address ? await startExtProc({ config, tls: listenerTls(config.server.tls), usage: graph.usage, log }) : undefined;
   if (extProc) life.add('ext_proc', () => extProc.close());
   log.info({ address: grpc.address, http: http?.address, admin: admin?.address, ext_proc: extProc?.address, policy_revision: policy.revision, store: config.store.url ? redactUrl(config.store.url) : config.store.path, gc: gcMode(), malloc_arenas: process.env.MALLOC_ARENA_MAX ?? 'default' }, 'tenantgate serving');
 

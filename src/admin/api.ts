@@ -74,20 +74,34 @@ export type TenantAdminCheck = (credential: { bearer?: string; apiKey?: string }
 /** The operations a tenant admin may call, on its own tenant only. */
 export const TENANT_ADMIN_OPERATIONS: ReadonlySet<string> = new Set(['SetTenantPolicy', 'GetTenantPolicy', 'DeleteTenantPolicy']);
 
-export async function startAdminApi(opts: { config: Config; admin: (actor: string) => AdminStore; tokens: AdminToken[]; tls: ListenerTls; onChange: () => void; explain: Explainer; tenantAdmin?: TenantAdminCheck }): Promise<{ address: string; close(): Promise<void> }> {
+/** Which holder's token an authorization header carries (`Bearer <token>`), compared in constant time; or undefined. */
+export function adminTokenChecker(tokens: AdminToken[]): (authorization: string | undefined) => string | undefined {
+  const wanted = tokens.map((t) => ({ label: t.label, want: digest(`Bearer ${t.token}`) }));
+  return (authorization) => {
+    const got = digest(authorization ?? '');
+    let label: string | undefined;
+    for (const w of wanted) if (timingSafeEqual(got, w.want)) label = w.label;
+    return label;
+  };
+}
+
+export async function startAdminApi(opts: { config: Config; admin: (actor: string) => AdminStore; tokens: AdminToken[]; tls: ListenerTls; onChange: () => void; explain: Explainer; tenantAdmin?: TenantAdminCheck; reportUsage?: (req: Record<string, unknown>) => Promise<unknown> }): Promise<{ address: string; close(): Promise<void> }> {
   const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
   // One Admin per holder: its changes are audited as admin-api:<label>.
-  const holders = opts.tokens.map((t) => ({ want: digest(`Bearer ${t.token}`), admin: opts.admin(`admin-api:${t.label}`) }));
+  const holderOf = adminTokenChecker(opts.tokens);
+  const holders = new Map(opts.tokens.map((t) => [t.label, opts.admin(`admin-api:${t.label}`)]));
   const impl: grpc.UntypedServiceImplementation = {};
   // ExplainCheck reads through the server's caches and changes nothing: no cache to drop afterwards.
   const operations: Record<string, { op: Operation; changes: boolean }> = Object.fromEntries(Object.entries(OPERATIONS).map(([n, op]) => [n, { op, changes: true }]));
   operations.ExplainCheck = { op: (_a, req) => opts.explain(req), changes: false };
+  // A decision's token usage, from an upstream or gateway without ext_proc: settles its reservation, counts it.
+  const report = opts.reportUsage;
+  operations.ReportUsage = { op: (_a, req) => (report ? report(req) : Promise.reject(new StoreError('token budgets are off: no tier has a token limit (docs/genai.md)', 'not_found'))), changes: false };
   for (const [name, { op, changes }] of Object.entries(operations)) {
     impl[name] = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-      const auth = digest(String(call.metadata.get('authorization')[0] ?? ''));
-      // Compare digests (constant time, whatever the lengths), with every holder's, so the time says nothing of which.
-      let admin: AdminStore | undefined;
-      for (const h of holders) if (timingSafeEqual(auth, h.want)) admin = h.admin;
+      // Digests compared in constant time, with every holder's, so the time says nothing of which.
+      const label = holderOf(String(call.metadata.get('authorization')[0] ?? ''));
+      const admin: AdminStore | undefined = label === undefined ? undefined : holders.get(label);
       const tenantAdmin = opts.tenantAdmin;
       if (!admin && !(tenantAdmin && TENANT_ADMIN_OPERATIONS.has(name))) return cb({ code: grpc.status.UNAUTHENTICATED, details: 'a valid admin bearer token is required' });
       Promise.resolve()

@@ -202,7 +202,7 @@ export class CheckPipeline {
       if (refused) return refused;
     }
     const demand = quota.budgets ? demandOf(req, this.deps.config.genai) : undefined;
-    const q = quota.enforce(tenant, ctx.identity, ctx.effective, decision, buckets, demand && { decisionId: run.decisionId, demand });
+    const q = quota.enforce(tenant, ctx.identity, ctx.effective, decision, buckets, demand && { decisionId: run.decisionId, demand, model: demand.model });
     // No closure on the synchronous (local limiter) path, which is every check without Redis.
     return q instanceof Promise ? q.then((r) => withQuota(decision, r)) : withQuota(decision, q);
   }

@@ -8,7 +8,7 @@ import { costOf } from './prices.js';
 
 const count = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
 
-export function demandOf(req: NormalizedRequest, g: Config['genai']): TokenDemand | undefined {
+export function demandOf(req: NormalizedRequest, g: Config['genai']): (TokenDemand & { model: string }) | undefined {
   const b = req.parsedBody;
   if (typeof b !== 'object' || b === null || Array.isArray(b)) return undefined;
   const body = b as Record<string, unknown>;
@@ -17,5 +17,5 @@ export function demandOf(req: NormalizedRequest, g: Config['genai']): TokenDeman
   const output = count(body.max_tokens) ?? count(body.max_completion_tokens) ?? count(body.max_output_tokens) ?? g.models[model]?.default_max_tokens ?? g.default_max_tokens;
   const input = Math.ceil(Buffer.byteLength(req.body ?? '') / g.bytes_per_input_token);
   const cost = costOf(g.models, { model, input_tokens: input, output_tokens: output });
-  return { input, output, costNanoUsd: cost === null ? 0 : Math.round(cost * 1e9) };
+  return { model, input, output, costNanoUsd: cost === null ? 0 : Math.round(cost * 1e9) };
 }

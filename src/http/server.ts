@@ -6,6 +6,7 @@ import { TLSSocket } from 'node:tls';
 import { peerOf, type ListenerTls } from '../tls/listener-tls.js';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../telemetry/metrics.js';
+import { StoreError } from '../core/errors.js';
 import { HttpAuthz, json, type HttpAnswer } from './authz.js';
 import type { CheckService } from '../check/service.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -25,6 +26,8 @@ export interface HttpPortOptions {
   log: Logger;
   /** The header the gateway names its client's address in (server.http_client_address_header). */
   clientAddressHeader?: string;
+  /** POST /usage, a decision's token usage: who may report it (an admin token's holder), and the report. */
+  usageReport?: { holder(authorization: string | undefined): string | undefined; report(r: Record<string, unknown>): Promise<unknown> };
 }
 
 export async function startHttpPort(opts: HttpPortOptions): Promise<HttpPort> {
@@ -71,6 +74,7 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpPortOp
       const a = authz.replay(decodeURIComponent(path.slice('/decisions/'.length)));
       return send(res, a ?? json(404, { error: 'not_found', reason: 'no such recent decision', decision_id: '' }));
     }
+    if (path === '/usage') return send(res, await usageReport(req, opts));
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, json(405, { error: 'method_not_allowed' }));
     if (path === '/metrics') {
       const body = await opts.metrics.registry.metrics();
@@ -79,6 +83,29 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpPortOp
     if (path === '/healthz') return send(res, json(200, { status: 'ok' }));
     if (path === '/readyz') return send(res, opts.ready() ? json(200, { status: 'ready' }) : json(503, { status: 'not ready' }));
     return send(res, json(404, { error: 'not_found' }));
+}
+
+/** POST /usage {decision_id, input_tokens, output_tokens, model?} with an admin bearer token (docs/genai.md). */
+async function usageReport(req: IncomingMessage, opts: HttpPortOptions): Promise<HttpAnswer> {
+  const u = opts.usageReport;
+  if (!u) return json(404, { error: 'not_found', reason: 'usage reports need an admin token and token budgets (docs/genai.md)' });
+  if (req.method !== 'POST') return json(405, { error: 'method_not_allowed', reason: 'POST a JSON usage report' });
+  if (!u.holder(req.headers.authorization)) return json(401, { error: 'unauthenticated', reason: 'an admin bearer token is required' });
+  const body = await readBody(req, 64 * 1024);
+  if (body === null) return json(413, { error: 'payload_too_large', reason: 'a usage report is a small JSON object' });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return json(400, { error: 'bad_request', reason: 'the body is not JSON' });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return json(400, { error: 'bad_request', reason: 'the body must be a JSON object' });
+  try {
+    return json(200, { settled: true, usage: await u.report(parsed as Record<string, unknown>) });
+  } catch (err) {
+    if (err instanceof StoreError) return json(err.kind === 'invalid' ? 400 : err.kind === 'not_found' ? 404 : 409, { error: err.kind, reason: err.message });
+    throw err;
+  }
 }
 
 function send(res: ServerResponse, a: HttpAnswer): void {

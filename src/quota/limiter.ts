@@ -32,6 +32,15 @@ export interface TokenHold {
   id: string;
   first: number;
   ttlMs: number;
+  /** Whose it is (tenant, user, key, model), for a usage report that names only the decision. */
+  owner: ReservationOwner;
+}
+
+export interface ReservationOwner {
+  tenant: string;
+  user: string | null;
+  api_key_id: string | null;
+  model: string | null;
 }
 
 /** Persisted counts for day and month windows (the store's usage table behind it): SQLite at once, PostgreSQL later. */

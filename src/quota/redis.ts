@@ -5,7 +5,7 @@ import type { Spans } from '../core/spans.js';
 import { Redis } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
 import type { LimitItem } from './limits.js';
-import type { ItemState, Limiter, LocalLimiter, QuotaResult, TokenHold } from './limiter.js';
+import type { ItemState, Limiter, LocalLimiter, QuotaResult, ReservationOwner, TokenHold } from './limiter.js';
 import type { TokenDemand } from './limits.js';
 
 /** The sorted set of held token reservations by expiry (member: decision id). */
@@ -75,6 +75,7 @@ if hold ~= '' and exceeded == 0 and spend then
     local b = 2 + (i - 1) * 4
     redis.call('HSET', res, KEYS[i], ARGV[6 + n * 4 + (i - first) + 1] .. '|' .. ARGV[b + 4])
   end
+  redis.call('HSET', res, '~owner', ARGV[7 + n * 4 + (n - first) + 1])
   redis.call('PEXPIRE', res, ttl + 60000)
   redis.call('ZADD', KEYS[n + 2], clock + ttl, hold)
 end
@@ -85,21 +86,26 @@ return out
 // (all zero): each counter corrected by the difference if it still exists (its window not over), never below zero.
 const SETTLE = `
 local held = redis.call('HGETALL', KEYS[1])
-if #held == 0 then redis.call('ZREM', KEYS[2], ARGV[4]); return 0 end
+if #held == 0 then redis.call('ZREM', KEYS[2], ARGV[4]); return {0} end
+local owner = ''
 local used = {input = tonumber(ARGV[1]), output = tonumber(ARGV[2]), total = tonumber(ARGV[1]) + tonumber(ARGV[2]), cost = tonumber(ARGV[3])}
 for i = 1, #held, 2 do
   local key, v = held[i], held[i + 1]
-  local sep = string.find(v, '|', 1, true)
-  local unit, reserved = string.sub(v, 1, sep - 1), tonumber(string.sub(v, sep + 1))
-  local delta = used[unit] - reserved
-  if delta ~= 0 and redis.call('EXISTS', key) == 1 then
-    local c = redis.call('INCRBY', key, delta)
-    if c < 0 then redis.call('INCRBY', key, -c) end
+  if key == '~owner' then
+    owner = v
+  else
+    local sep = string.find(v, '|', 1, true)
+    local unit, reserved = string.sub(v, 1, sep - 1), tonumber(string.sub(v, sep + 1))
+    local delta = used[unit] - reserved
+    if delta ~= 0 and redis.call('EXISTS', key) == 1 then
+      local c = redis.call('INCRBY', key, delta)
+      if c < 0 then redis.call('INCRBY', key, -c) end
+    end
   end
 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[4])
-return 1
+return {1, owner}
 `;
 
 // The reservations whose time is up (ARGV[1]: at most this many), each released as SETTLE would with no usage.
@@ -131,7 +137,7 @@ export class QuotaUnavailable extends Error {
 
 type WithScript = Redis & {
   tgTake(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
-  tgSettle(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  tgSettle(numKeys: number, ...args: (string | number)[]): Promise<[number, string?]>;
   tgExpired(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
 };
 
@@ -195,7 +201,7 @@ export class RedisLimiter implements Limiter {
     args.push(spend ? 1 : 0);
     if (hold) {
       keys.push(this.reservationKey(hold.id), this.opts.prefix + RESERVATIONS);
-      args.push(hold.id, hold.first + 1, hold.ttlMs, ...items.slice(hold.first).map((it) => it.unit ?? 'total'));
+      args.push(hold.id, hold.first + 1, hold.ttlMs, ...items.slice(hold.first).map((it) => it.unit ?? 'total'), JSON.stringify(hold.owner));
     } else args.push('');
     let out: string[];
     if (this.breaker.skip()) return this.failMode(items, now, spend, amounts);
@@ -233,9 +239,16 @@ export class RedisLimiter implements Limiter {
     return `${this.opts.prefix}res:${id}`;
   }
 
-  /** Settles a reservation held in Redis with the usage (all zero: releases it); false when there is none. */
-  async settle(id: string, used: TokenDemand): Promise<boolean> {
-    return (await this.redis.tgSettle(2, this.reservationKey(id), this.opts.prefix + RESERVATIONS, used.input, used.output, used.costNanoUsd, id)) === 1;
+  /** Settles a reservation held in Redis with the usage (all zero: releases it): its owner, or undefined if none. */
+  async settle(id: string, used: TokenDemand): Promise<ReservationOwner | undefined> {
+    const [found, owner] = await this.redis.tgSettle(2, this.reservationKey(id), this.opts.prefix + RESERVATIONS, used.input, used.output, used.costNanoUsd, id);
+    return found === 1 && owner ? (JSON.parse(owner) as ReservationOwner) : undefined;
+  }
+
+  /** Whose reservation it is, while it is held. */
+  async owner(id: string): Promise<ReservationOwner | undefined> {
+    const v = await this.redis.hget(this.reservationKey(id), '~owner');
+    return v ? (JSON.parse(v) as ReservationOwner) : undefined;
   }
 
   /** Releases the reservations whose time is up, whichever replica made them. */

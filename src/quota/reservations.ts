@@ -3,6 +3,7 @@
 // the difference is then given back, or charged. A reservation nothing settles is released when its time is up.
 import type { LimitItem, TokenDemand } from './limits.js';
 import { amountOf } from './limits.js';
+import type { ReservationOwner } from './limiter.js';
 
 /** The counters a reservation is corrected on (the local limiter). */
 export interface Adjustable {
@@ -10,13 +11,12 @@ export interface Adjustable {
 }
 
 interface Held {
+  owner: ReservationOwner;
   items: readonly LimitItem[];
   amounts: readonly number[];
   at: number;
   expires: number;
 }
-
-export type SettleResult = 'settled' | 'unknown';
 
 export class Reservations {
   private readonly held = new Map<string, Held>();
@@ -37,17 +37,25 @@ export class Reservations {
     return this.held.size;
   }
 
-  hold(decisionId: string, items: readonly LimitItem[], amounts: readonly number[], at: number): void {
-    this.held.set(decisionId, { items, amounts, at, expires: at + this.ttlMs });
+  hold(decisionId: string, items: readonly LimitItem[], amounts: readonly number[], at: number, owner: ReservationOwner): void {
+    this.held.set(decisionId, { owner, items, amounts, at, expires: at + this.ttlMs });
   }
 
-  /** The real usage of the response to `decisionId`: what was reserved beyond it is given back, what went over charged. */
-  settle(decisionId: string, used: TokenDemand): SettleResult {
+  /** Whose reservation it is, while it is held. */
+  owner(decisionId: string): ReservationOwner | undefined {
+    return this.held.get(decisionId)?.owner;
+  }
+
+  /**
+   * The real usage of the response to `decisionId`: what was reserved beyond it is given back, what went over
+   * charged. Its owner, or undefined when no such reservation is held (settled already, expired, or none).
+   */
+  settle(decisionId: string, used: TokenDemand): ReservationOwner | undefined {
     const h = this.held.get(decisionId);
-    if (!h) return 'unknown';
+    if (!h) return undefined;
     this.held.delete(decisionId);
     this.limiter.adjust(h.items, h.items.map((it, i) => amountOf(it, used) - h.amounts[i]!), h.at, this.clock());
-    return 'settled';
+    return h.owner;
   }
 
   /** Releases the reservations whose time is up (in insertion order, which is the order they expire in). */

@@ -7,7 +7,7 @@ import type { Decision, Denial, Identity } from '../core/types.js';
 import { deny } from '../core/denials.js';
 import { LIMIT_FIELDS, type EffectiveContext, type QuotaOverride, type LimitSet } from '../core/limits.js';
 import { amountOf, itemsFor, overlay, tokenItemsFor, type LimitItem, type Scope, type TokenDemand } from './limits.js';
-import type { TokenHold } from './limiter.js';
+import type { ReservationOwner, TokenHold } from './limiter.js';
 import { TOKEN_LIMIT_FIELDS, type TokenLimits } from '../core/limits.js';
 import type { Limiter, QuotaResult } from './limiter.js';
 import { FairShare } from './fair-share.js';
@@ -26,9 +26,11 @@ export interface QuotaPeek {
 /** Where token reservations live: the local limiter's (held after the take) or Redis (held by it). */
 export interface TokenBudgets {
   ttlMs: number;
-  holdLocally?(id: string, items: readonly LimitItem[], amounts: readonly number[], at: number): void;
+  holdLocally?(id: string, items: readonly LimitItem[], amounts: readonly number[], at: number, owner: ReservationOwner): void;
   /** The response's usage for a decision: what it reserved beyond that is given back, what went over charged. */
-  settle(id: string, used: TokenDemand): unknown;
+  settle(id: string, used: TokenDemand): ReservationOwner | undefined | Promise<ReservationOwner | undefined>;
+  /** Whose reservation it is, while it is held. */
+  owner(id: string): ReservationOwner | undefined | Promise<ReservationOwner | undefined>;
 }
 
 /** A tenant rule's tighter limits (tenant-rules/phase.ts). */
@@ -94,7 +96,7 @@ export class QuotaService {
    * `reserve`: an LLM request's demand and its decision id, held against the tenant's token budgets until its usage
    * settles it (reservations.ts).
    */
-  enforce(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules?: readonly RuleBucket[], reserve?: { decisionId: string; demand: TokenDemand }): QuotaOutcome | Promise<QuotaOutcome> {
+  enforce(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules?: readonly RuleBucket[], reserve?: { decisionId: string; demand: TokenDemand; model: string }): QuotaOutcome | Promise<QuotaOutcome> {
     const now = this.clock();
     if (this.fair) {
       const a = this.fair.admit(tenant.id, tenant.tier, now);
@@ -106,14 +108,14 @@ export class QuotaService {
     let amounts: number[] | undefined;
     let hold: TokenHold | undefined;
     if (tokens?.length) {
-      hold = { id: reserve!.decisionId, first: items.length, ttlMs: budgets!.ttlMs };
+      hold = { id: reserve!.decisionId, first: items.length, ttlMs: budgets!.ttlMs, owner: { tenant: tenant.id, user: identity.subject, api_key_id: identity.api_key_id, model: reserve!.model } };
       amounts = [...items.map(() => 1), ...tokens.map((it) => amountOf(it, reserve!.demand))];
       items = [...items, ...tokens];
     }
     if (items.length === 0) return { allowed: true, headers: {} };
     const r = this.limiter.take(items, now, true, amounts, hold);
     // The local limiter's reservations are held here; Redis holds them in the same script as the spending.
-    if (hold && budgets!.holdLocally && !(r instanceof Promise) && r.allowed) budgets!.holdLocally(hold.id, tokens!, amounts!.slice(hold.first), now);
+    if (hold && budgets!.holdLocally && !(r instanceof Promise) && r.allowed) budgets!.holdLocally(hold.id, tokens!, amounts!.slice(hold.first), now, hold.owner);
     if (!(r instanceof Promise)) return this.outcome(items, r, now);
     // The only rejection is the Redis store failing with fail_closed: deny as unavailable (503), fail closed.
     return r.then(

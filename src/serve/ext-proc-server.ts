@@ -1,16 +1,13 @@
 // The ExternalProcessor listener (genai.ext_proc_address): Envoy's external processing filter sends it each
-// response of the GenAI routes, and the tokens they used are counted (metrics, the decision log). grpc-js: one
+// response of the GenAI routes, and the tokens they used settle their reservations and are counted. grpc-js: one
 // bidirectional stream per request, which the unary-only ext_authz server (src/grpc/) does not serve.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Config } from '../core/config.js';
 import { LOADER_OPTIONS } from '../check/protos.js';
 import { processStream, type ProcessingRequest, type UsedTokens } from '../genai/ext-proc.js';
-import type { Metrics } from '../telemetry/metrics.js';
-import type { DecisionLog } from '../telemetry/decision-log.js';
-import type { TokenMeter } from '../genai/meter.js';
-import type { TokenBudgets } from '../quota/service.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { UsageRecorder } from './usage-recorder.js';
 import type { ListenerTls } from '../tls/listener-tls.js';
 
 export const EXT_PROC_SERVICE = 'envoy.service.ext_proc.v3.ExternalProcessor';
@@ -19,16 +16,10 @@ export function extProcDefinition(): grpc.ServiceDefinition {
   return protoLoader.loadSync('envoy/service/ext_proc/v3/external_processor.proto', LOADER_OPTIONS)[EXT_PROC_SERVICE] as unknown as grpc.ServiceDefinition;
 }
 
-export async function startExtProc(opts: { config: Config; tls: ListenerTls; metrics: Metrics; decisionLog: DecisionLog | undefined; tokens: TokenMeter | undefined; budgets: TokenBudgets | undefined; log: Logger }): Promise<{ address: string; close(): Promise<void> }> {
+export async function startExtProc(opts: { config: Config; tls: ListenerTls; usage: UsageRecorder; log: Logger }): Promise<{ address: string; close(): Promise<void> }> {
   const g = opts.config.genai;
   const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
-  const used = (u: UsedTokens) => {
-    opts.metrics.tokensUsed(u.tenant, u.input_tokens, u.output_tokens, u.cost_usd);
-    opts.tokens?.add(u);
-    // The reservation the check made is settled with what was used (given back, or charged beyond it).
-    if (u.decision_id) opts.budgets?.settle(u.decision_id, { input: u.input_tokens, output: u.output_tokens, costNanoUsd: u.cost_usd === null ? 0 : Math.round(u.cost_usd * 1e9) });
-    opts.decisionLog?.usage({ ...u });
-  };
+  const used = (u: UsedTokens) => void opts.usage.used(u).catch((err: unknown) => opts.log.warn({ err: (err as Error).message }, 'token usage could not be settled'));
   server.addService(extProcDefinition(), {
     Process: (call: grpc.ServerDuplexStream<ProcessingRequest, unknown>) => processStream(call, { prices: g.models, maxResponseBytes: g.max_response_bytes, used, failed: (err) => opts.log.warn({ err: err.message }, 'ext_proc stream refused') }),
   });

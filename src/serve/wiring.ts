@@ -21,6 +21,7 @@ import { TenantPolicyLoader } from '../tenant-rules/loader.js';
 import { TenantRulesPhase } from '../tenant-rules/phase.js';
 import { parseBody } from '../check/body.js';
 import { TokenMeter } from '../genai/meter.js';
+import { usageRecorder, type UsageRecorder } from './usage-recorder.js';
 import { Reservations } from '../quota/reservations.js';
 import { TOKEN_LIMIT_FIELDS } from '../core/limits.js';
 import { CheckService } from '../check/service.js';
@@ -49,6 +50,8 @@ export interface Graph {
   decisionLog: DecisionLog | undefined;
   /** The tokens the responses used (GenAI), counted for the store, when the ExternalProcessor is on. */
   tokens: TokenMeter | undefined;
+  /** What a response's token usage does (settle its reservation, count it), from ext_proc or a usage report. */
+  usage: UsageRecorder;
   /** The verifiers of the checks, for the admin API's tenant admins. */
   jwt: JwtVerifier;
   apiKeys: ApiKeyVerifier;
@@ -106,8 +109,9 @@ export async function wire(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   if (policies.shadow) metrics.setRevision('shadow', policies.shadow.revision);
   const tokens = config.genai.ext_proc_address ? new TokenMeter(store.writer, config.quota.flush_interval_ms, (err) => log.error({ err }, 'token usage flush failed')) : undefined;
   if (tokens) life.add('token usage', () => tokens.close());
+  const usage = usageRecorder({ prices: config.genai.models, metrics, decisionLog, tokens, budgets: quota?.budgets });
   const service = new CheckService(pipeline, { metrics, decisionLog, shadow: policies.shadow, log, audit: (entry) => store.writes.record(entry), opaEnvoy });
-  return { store, db: store.db as Db, policies, pipeline, service, metrics, quota, redisLimiter, decisionLog, tokens, jwt, apiKeys };
+  return { store, db: store.db as Db, policies, pipeline, service, metrics, quota, redisLimiter, decisionLog, tokens, usage, jwt, apiKeys };
 }
 
 /** OpenTelemetry, loaded only when it is on; its last spans are sent at shutdown, after the checks have drained. */
@@ -201,11 +205,11 @@ function tokenBudgets(config: Config, local: LocalLimiter, redis: RedisLimiter |
     const sweep = setInterval(() => void redis.releaseExpired().catch(failed), Math.min(1000, ttlMs));
     sweep.unref();
     life.add('token reservations', () => clearInterval(sweep));
-    return { ttlMs, settle: (id, used) => redis.settle(id, used).catch(failed) };
+    return { ttlMs, settle: (id, used) => redis.settle(id, used).catch((err: unknown) => void failed(err)), owner: (id) => redis.owner(id).catch((err: unknown) => void failed(err)) };
   }
   const reservations = new Reservations(local, ttlMs, clock);
   life.add('token reservations', () => reservations.close());
-  return { ttlMs, holdLocally: (id, items, amounts, at) => reservations.hold(id, items, amounts, at), settle: (id, used) => reservations.settle(id, used) };
+  return { ttlMs, holdLocally: (id, items, amounts, at, owner) => reservations.hold(id, items, amounts, at, owner), settle: (id, used) => reservations.settle(id, used), owner: (id) => reservations.owner(id) };
 }
 
 function decisionLogOptions(config: Config): ConstructorParameters<typeof DecisionLog>[0] {

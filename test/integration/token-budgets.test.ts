@@ -7,16 +7,20 @@ import { bearer, mint, startTestServer, type TestServer } from '../support/serve
 import type { EnvoyResult } from '../support/envoy.js';
 import { completionBody, extProcClient, processed } from '../support/ext-proc.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { callAdmin } from '../../src/admin/api.js';
 
 // A frozen clock, moved by the tests: the minute window and the reservations' expiry are the tests' to control.
 let now = Date.UTC(2026, 10, 30, 12, 0, 5);
+const ADMIN = 'token-budgets-admin-token-0123456789';
 let t: TestServer;
 let proc: ReturnType<typeof extProcClient>;
 
 beforeAll(async () => {
   t = await startTestServer({
     clock: () => now,
+    env: { TENANTGATE_ADMIN_TOKEN: ADMIN },
     config: {
+      server: { admin_address: '127.0.0.1:0', http_address: '127.0.0.1:0' },
       tiers: { premium: { tokens_per_minute: 1000, cost_per_month: 0.001 }, basic: { input_tokens_per_minute: 100 } },
       genai: { ext_proc_address: '127.0.0.1:0', models: { 'gpt-4o-mini': { input_per_million: 0.15, output_per_million: 0.6 } }, reservation_ttl_seconds: 2, bytes_per_input_token: 4 },
     },
@@ -93,6 +97,37 @@ describe('token budgets', () => {
     expect(left(b)).toBe(left(a) + 363_750 - 603_750 - 63_750);
     now += 60_000;
     expect(denied(await ask('acme', 'alice'))).toMatchObject({ status: 429, reason: 'quota exceeded: the tenant-cost-month budget of $0.001 per month' });
+  });
+});
+
+describe('the usage report (for gateways without ext_proc)', () => {
+  const left = (h: Record<string, string>) => Number(/"tenant-input-tokens-minute";r=(\d+)/.exec(h.ratelimit!)![1]);
+  const post = (body: unknown, token: string | null = ADMIN) =>
+    fetch(`http://${t.server.httpAddress}/usage`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+  it("settles by decision id over the admin API and over HTTP, as the reservation's owner, once", async () => {
+    now += 60_000;
+    const a = ok(await ask('globex', 'bob'));
+    expect(left(a)).toBe(75);
+    const u = await callAdmin(t.server.adminAddress!, ADMIN, 'ReportUsage', { decision_id: a['x-decision-id'], input_tokens: 10, output_tokens: 20 });
+    expect(u).toMatchObject({ decision_id: a['x-decision-id'], tenant: 'globex', user: 'bob', model: 'gpt-4o-mini', input_tokens: 10, output_tokens: 20, cost_usd: (10 * 0.15 + 20 * 0.6) / 1e6 });
+    await expect(callAdmin(t.server.adminAddress!, ADMIN, 'ReportUsage', { decision_id: a['x-decision-id'], input_tokens: 10, output_tokens: 20 })).rejects.toThrow(/no reservation is held for decision/);
+    const b = ok(await ask('globex', 'bob'));
+    expect(left(b)).toBe(100 - 10 - 25);
+    const r = await post({ decision_id: b['x-decision-id'], input_tokens: 5, output_tokens: 1, model: 'gpt-4o-mini' });
+    expect([r.status, await r.json()]).toEqual([200, { settled: true, usage: expect.objectContaining({ tenant: 'globex', input_tokens: 5 }) }]);
+    expect(left(ok(await ask('globex', 'bob')))).toBe(100 - 10 - 5 - 25);
+  });
+
+  it('refuses a report without the admin token, or that is not one', async () => {
+    expect((await post({ decision_id: 'x', input_tokens: 1, output_tokens: 1 }, null)).status).toBe(401);
+    expect((await post({ decision_id: 'x', input_tokens: 1, output_tokens: 1 }, 'wrong')).status).toBe(401);
+    for (const [body, status] of [['not json', 400], [[1], 400], [{ decision_id: 'x', input_tokens: -1, output_tokens: 1 }, 400], [{ decision_id: '', input_tokens: 1, output_tokens: 1 }, 400], [{ decision_id: 'no-such', input_tokens: 1, output_tokens: 1 }, 404]] as const) {
+      const r = await post(body);
+      expect(r.status, JSON.stringify(body)).toBe(status);
+      expect(await r.json()).toMatchObject({ error: expect.any(String), reason: expect.any(String) });
+    }
+    expect((await fetch(`http://${t.server.httpAddress}/usage`)).status).toBe(405);
   });
 });
 

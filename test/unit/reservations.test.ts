@@ -6,6 +6,7 @@ import { Reservations } from '../../src/quota/reservations.js';
 import { tokenItemsFor, amountOf } from '../../src/quota/limits.js';
 
 const T0 = Date.UTC(2026, 10, 30, 12, 0, 10);
+const OWNER = { tenant: 'acme', user: 'alice', api_key_id: null, model: 'gpt-4o-mini' };
 
 describe('token budgets on the local counters', () => {
   it('makes one item per limit, each on a counter of its own, the cost in nano-dollars', () => {
@@ -26,19 +27,20 @@ describe('token budgets on the local counters', () => {
     const res = new Reservations(limiter, 2000, () => now);
     try {
       expect(limiter.take(items, now, true, [70]).allowed).toBe(true);
-      res.hold('d1', items, [70], now);
+      res.hold('d1', items, [70], now, OWNER);
       expect(limiter.take(items, now, true, [40]).allowed).toBe(false);
-      expect(res.settle('d1', { input: 5, output: 5, costNanoUsd: 0 })).toBe('settled');
-      expect(res.settle('d1', { input: 5, output: 5, costNanoUsd: 0 })).toBe('unknown');
+      expect(res.owner('d1')).toEqual(OWNER);
+      expect(res.settle('d1', { input: 5, output: 5, costNanoUsd: 0 })).toEqual(OWNER);
+      expect(res.settle('d1', { input: 5, output: 5, costNanoUsd: 0 })).toBeUndefined();
       expect(limiter.take(items, now, false).states[0]!.remaining).toBe(90);
       // Over the reservation: the rest is charged.
       limiter.take(items, now, true, [10]);
-      res.hold('d2', items, [10], now);
+      res.hold('d2', items, [10], now, OWNER);
       res.settle('d2', { input: 30, output: 0, costNanoUsd: 0 });
       expect(limiter.take(items, now, false).states[0]!.remaining).toBe(60);
       // Never settled: released after its time.
       limiter.take(items, now, true, [50]);
-      res.hold('d3', items, [50], now);
+      res.hold('d3', items, [50], now, OWNER);
       now += 1999;
       res.sweep();
       expect([res.size, res.expired]).toEqual([1, 0]);
@@ -57,7 +59,7 @@ describe('token budgets on the local counters', () => {
     const res = new Reservations(limiter, 600_000, () => T0 + 60_000);
     try {
       limiter.take(items, T0, true, [80]);
-      res.hold('d1', items, [80], T0);
+      res.hold('d1', items, [80], T0, OWNER);
       limiter.take(items, T0 + 60_000, true, [10]);
       res.settle('d1', { input: 0, output: 0, costNanoUsd: 0 });
       expect(limiter.take(items, T0 + 60_000, false).states[0]!.remaining).toBe(90);
