@@ -204,7 +204,7 @@ export class CheckPipeline {
     const demand = quota.budgets ? demandOf(req, this.deps.config.genai) : undefined;
     const q = quota.enforce(tenant, ctx.identity, ctx.effective, decision, buckets, demand && { decisionId: run.decisionId, demand, model: demand.model });
     // No closure on the synchronous (local limiter) path, which is every check without Redis.
-    return q instanceof Promise ? q.then((r) => withQuota(decision, r)) : withQuota(decision, q);
+    return q instanceof Promise ? q.then((r) => withQuota(run, decision, r)) : withQuota(run, decision, q);
   }
 
   /** One request through every phase, as check() runs it, but spending no quota: what each quota limit has left. */
@@ -274,6 +274,8 @@ class Run {
   tenantRule: string | undefined;
   /** The tenant rules' headers for the upstream, on an allow. */
   tenantHeaders: Readonly<Record<string, string>> | undefined;
+  /** The LLM tokens (and cost) reserved against the token budgets, on an allow. */
+  reserved: Outcome['reserved'];
 
   /** The check's span, when tracing is on and this check is sampled. */
   trace: CheckTrace | undefined;
@@ -321,6 +323,7 @@ class Run {
       policySeconds: this.policySeconds,
       tenantRule: this.tenantRule,
       tenantHeaders: decision.allowed ? this.tenantHeaders : undefined,
+      reserved: decision.allowed ? this.reserved : undefined,
       decisionId: this.decisionId,
       decision,
       request,
@@ -330,7 +333,8 @@ class Run {
 }
 
 /** The decision with the quota's RateLimit fields added, or the quota's denial. */
-function withQuota(decision: Decision, r: QuotaOutcome): Decision | Denial {
+function withQuota(run: Run, decision: Decision, r: QuotaOutcome): Decision | Denial {
   if (r instanceof Denial) return r;
+  if (r.reserved) run.reserved = r.reserved;
   return r.headers.ratelimit ? { ...decision, response_headers_to_add: { ...decision.response_headers_to_add, ...r.headers } } : decision;
 }

@@ -25,6 +25,8 @@ export interface Outcome extends ResolvedContext {
   policySeconds?: number;
   /** The tenant's own rule that denied the request ("rego" for its module), when one did. */
   tenantRule?: string;
+  /** LLM tokens reserved against the token budgets, held until the response's usage settles them. */
+  reserved?: { input: number; output: number; costNanoUsd: number };
   /** Headers the tenant's own rules add for the upstream (under the policy's and the trusted ones). */
   tenantHeaders?: Readonly<Record<string, string>>;
   /** An explanation's look at the quota limits (nothing spent): each with what is left of it. */

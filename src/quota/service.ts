@@ -40,7 +40,7 @@ export interface RuleBucket {
 }
 
 export type QuotaOutcome =
-  | { allowed: true; headers: Record<string, string> }
+  | { allowed: true; headers: Record<string, string>; /** The token reservation held, if one was. */ reserved?: TokenDemand }
   | Denial;
 
 interface TenantOverrides {
@@ -116,10 +116,11 @@ export class QuotaService {
     const r = this.limiter.take(items, now, true, amounts, hold);
     // The local limiter's reservations are held here; Redis holds them in the same script as the spending.
     if (hold && budgets!.holdLocally && !(r instanceof Promise) && r.allowed) budgets!.holdLocally(hold.id, tokens!, amounts!.slice(hold.first), now, hold.owner);
-    if (!(r instanceof Promise)) return this.outcome(items, r, now);
+    const reserved = hold ? reserve!.demand : undefined;
+    if (!(r instanceof Promise)) return this.outcome(items, r, now, reserved);
     // The only rejection is the Redis store failing with fail_closed: deny as unavailable (503), fail closed.
     return r.then(
-      (x) => this.outcome(items, x, now),
+      (x) => this.outcome(items, x, now, reserved),
       () => deny('quota_unavailable', 'the quota store is unavailable'),
     );
   }
@@ -131,9 +132,9 @@ export class QuotaService {
     return r.states.map((st) => ({ limit: st.item.name, kind: st.item.kind, max: st.item.limit, remaining: st.remaining, reset_seconds: st.reset, exceeded: st === r.exceeded }));
   }
 
-  private outcome(items: LimitItem[], r: QuotaResult, now: number): QuotaOutcome {
+  private outcome(items: LimitItem[], r: QuotaResult, now: number, reserved?: TokenDemand): QuotaOutcome {
     const fields = rateLimitFields(items, r.states, now);
-    if (r.allowed) return { allowed: true, headers: fields };
+    if (r.allowed) return reserved ? { allowed: true, headers: fields, reserved } : { allowed: true, headers: fields };
     const it = r.exceeded!.item;
     const what = it.kind === 'bucket' ? `burst limit of ${it.limit} (${it.rate}/s)` : it.unit === 'cost' ? `budget of $${it.limit / 1e9} per month` : `limit of ${it.limit} ${it.unit ? `${it.unit === 'total' ? '' : `${it.unit} `}tokens` : 'requests'} per ${it.kind}`;
     return deny('quota_exceeded', `quota exceeded: the ${it.name} ${what}`, { 'retry-after': String(r.retryAfter), ...fields });

@@ -23,15 +23,16 @@ const count = (v: unknown, what: string): number => {
 };
 
 export function usageRecorder(o: { prices: PriceTable; metrics: Metrics; decisionLog: DecisionLog | undefined; tokens: TokenMeter | undefined; budgets: TokenBudgets | undefined }): UsageRecorder {
-  const counted = (u: UsedTokens) => {
+  // The decision log's usage line says whether it settled a reservation (one line per response, after its decision).
+  const counted = (u: UsedTokens, settled: boolean) => {
     o.metrics.tokensUsed(u.tenant, u.input_tokens, u.output_tokens, u.cost_usd);
     o.tokens?.add(u);
-    o.decisionLog?.usage({ ...u });
+    o.decisionLog?.usage({ ...u, settled });
   };
   return {
     async used(u) {
-      counted(u);
-      if (u.decision_id) await o.budgets?.settle(u.decision_id, { input: u.input_tokens, output: u.output_tokens, costNanoUsd: nano(u.cost_usd) });
+      const owner = u.decision_id && o.budgets ? await o.budgets.settle(u.decision_id, { input: u.input_tokens, output: u.output_tokens, costNanoUsd: nano(u.cost_usd) }) : undefined;
+      counted(u, owner !== undefined);
     },
     async report(r) {
       if (typeof r.decision_id !== 'string' || !r.decision_id) throw new StoreError('decision_id is required', 'invalid');
@@ -44,7 +45,7 @@ export function usageRecorder(o: { prices: PriceTable; metrics: Metrics; decisio
       const u: UsedTokens = { decision_id: r.decision_id, tenant: owner.tenant, user: owner.user, api_key_id: owner.api_key_id, model, input_tokens: input, output_tokens: output, cost_usd: cost };
       // Settled first: a report sent twice is counted once (the second finds no reservation).
       if (!(await o.budgets!.settle(r.decision_id, { input, output, costNanoUsd: nano(cost) }))) throw new StoreError(`decision ${r.decision_id} was settled meanwhile`, 'conflict');
-      counted(u);
+      counted(u, true);
       return u;
     },
   };

@@ -60,6 +60,7 @@ export class DecisionLog {
     };
     if ('federation' in d && d.federation) entry.federation = d.federation;
     if (o.tenantRule !== undefined) entry.tenant_rule = o.tenantRule;
+    if (o.reserved) entry.reservation = { input_tokens: o.reserved.input, output_tokens: o.reserved.output, cost_usd: o.reserved.costNanoUsd / 1e9 };
     if (this.opts.includeHeaders && req) entry.headers = this.redact(req.headers);
     if (this.opts.includeInput && o.policyInput) entry.input = this.redactInput(o.policyInput);
     this.log.info(entry, 'decision');

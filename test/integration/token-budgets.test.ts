@@ -3,14 +3,17 @@
 // RateLimit fields naming the token limit); the response's usage, through a real ExternalProcessor stream, settles it
 // and gives back what was not used; a reservation nothing settles is released when its time is up.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, mint, startTestServer, type TestServer } from '../support/server.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bearer, mint, startTestServer, waitFor, type TestServer } from '../support/server.js';
 import type { EnvoyResult } from '../support/envoy.js';
 import { completionBody, extProcClient, processed } from '../support/ext-proc.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { callAdmin } from '../../src/admin/api.js';
 
-// A frozen clock, moved by the tests: the minute window and the reservations' expiry are the tests' to control.
-let now = Date.UTC(2026, 10, 30, 12, 0, 5);
+// A frozen clock, moved by the tests: the minute window and the reservations' expiry are the tests' to control. In
+// the future: the usage flusher forgets counters whose window ended by the real clock.
+let now = Date.UTC(2031, 0, 1, 0, 0, 5);
 const ADMIN = 'token-budgets-admin-token-0123456789';
 let t: TestServer;
 let proc: ReturnType<typeof extProcClient>;
@@ -21,6 +24,7 @@ beforeAll(async () => {
     env: { TENANTGATE_ADMIN_TOKEN: ADMIN },
     config: {
       server: { admin_address: '127.0.0.1:0', http_address: '127.0.0.1:0' },
+      decision_log: { enabled: true, output: 'decisions.log', include_headers: false, include_input: false },
       tiers: { premium: { tokens_per_minute: 1000, cost_per_month: 0.001 }, basic: { input_tokens_per_minute: 100 } },
       genai: { ext_proc_address: '127.0.0.1:0', models: { 'gpt-4o-mini': { input_per_million: 0.15, output_per_million: 0.6 } }, reservation_ttl_seconds: 2, bytes_per_input_token: 4 },
     },
@@ -128,6 +132,21 @@ describe('the usage report (for gateways without ext_proc)', () => {
       expect(await r.json()).toMatchObject({ error: expect.any(String), reason: expect.any(String) });
     }
     expect((await fetch(`http://${t.server.httpAddress}/usage`)).status).toBe(405);
+  });
+});
+
+describe('the decision log', () => {
+  it('records each reservation with its decision, and each settlement (or a usage no reservation was held for)', async () => {
+    now += 60_000;
+    const a = ok(await ask('globex', 'bob', chat(50)));
+    await settle(a, 3, 4);
+    await settle({ ...a, 'x-decision-id': 'never-reserved' }, 1, 1);
+    const lines = () => readFileSync(join(t.dir, 'decisions.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    await waitFor(() => lines().some((l) => l.decision_id === 'never-reserved'), 'the usage lines');
+    const mine = lines().filter((l) => l.decision_id === a['x-decision-id']);
+    expect(mine.find((l) => l.msg === 'decision')).toMatchObject({ decision: 'allow', reservation: { input_tokens: 25, output_tokens: 50, cost_usd: (25 * 0.15 + 50 * 0.6) / 1e6 } });
+    expect(mine.find((l) => l.msg === 'usage')).toMatchObject({ tenant: 'globex', input_tokens: 3, output_tokens: 4, settled: true });
+    expect(lines().find((l) => l.decision_id === 'never-reserved')).toMatchObject({ msg: 'usage', settled: false });
   });
 });
 
