@@ -12,6 +12,7 @@
 //   npm run bench -- --tracing        also saturate tenantgate with OpenTelemetry on (unsampled, and every check
 //                                     exported to a Jaeger from scripts/test-tools.sh)
 //   npm run bench -- --tenant-rules   only what tenants' own rules cost per check (bench/tenant-rules.mjs)
+//   npm run bench -- --token-budgets  only what LLM token budgets cost per check against request limits alone
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -24,7 +25,8 @@ import { renderChart } from './chart.mjs';
 import { callCheck, createAuthClient } from '../dist/cli/check-client.js';
 import { GENERATOR_ENV, writeGhzBinary } from './ghz-data.mjs';
 import { httpModeRuns } from './http-mode.mjs';
-import { tenantRulesRuns } from './tenant-rules.mjs';
+import { tenantRulesRuns, tokenBudgetRuns } from './tenant-rules.mjs';
+import { TIER_DEFAULTS } from '../dist/core/config.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TOOLS = join(ROOT, '.tools', 'bin');
@@ -124,7 +126,10 @@ async function startServer(kind, port, fx, work, { httpPort } = {}) {
         kind.startsWith('tenantgate-compat-')
           ? `policies: {dir: "${join(ROOT, 'bench', 'opa-envoy-compat', kind.split('-').at(-1))}", entrypoint: envoy/authz/allow, watch: false}`
           : `policies: {dir: "${join(ROOT, 'policies')}", watch: false}`,
-        `quota: {enabled: ${kind === 'tenantgate+quota'}}`,
+        `quota: {enabled: ${['tenantgate+quota', 'tenantgate+limits', 'tenantgate+tokens'].includes(kind)}}`,
+        // Request limits (and for +tokens token budgets) on every tier, too high to deny: every check spends, and each
+        // LLM check reserves (bench/tenant-rules.mjs, tokenBudgetRuns).
+        ...(kind === 'tenantgate+limits' || kind === 'tenantgate+tokens' ? [`tiers: ${JSON.stringify(Object.fromEntries(Object.keys(TIER_DEFAULTS).map((t) => [t, { rate: 1e9, burst: 1e9, requests_per_minute: 1e12, requests_per_day: 1e12, requests_per_month: 1e12, max_tokens_per_request: 100_000, ...(kind === 'tenantgate+tokens' ? { tokens_per_minute: 1e12, input_tokens_per_day: 1e12, output_tokens_per_month: 1e12, cost_per_month: 1e9 } : {}) }])))}`, 'genai: {models: {gpt-4o-mini: {input_per_million: 0.15, output_per_million: 0.6}}, reservation_ttl_seconds: 5}'] : []),
         `tenant_policies: {enabled: ${kind !== 'tenantgate+rules-off'}}`,
         'log: {level: warn}',
         ...(kind.startsWith('tenantgate+tracing') ? [`tracing: {enabled: true, sample_ratio: ${kind === 'tenantgate+tracing-all' ? 1 : 0}, endpoint: "${tracingEndpoint}"}`] : []),
@@ -374,6 +379,7 @@ async function main() {
   const work = join(ROOT, 'bench', 'results', when);
   mkdirSync(work, { recursive: true });
   if (args.has('--tenant-rules')) return tenantRulesOnly(work);
+  if (args.has('--token-budgets')) return tokenBudgetsOnly(work);
   console.log('bench: building fixtures');
   const fx = await makeFixtures(join(work, 'data'));
   const servers = ['floor', 'tenantgate', 'tenantgate+quota'];
@@ -421,6 +427,17 @@ async function tenantRulesOnly(work) {
   console.log(`\nserver CPU per check (median of ${r.runs['tenantgate+rules'].length} rounds): off ${m['tenantgate+rules-off'].toFixed(1)} µs, on without rules ${m['tenantgate+rules-none'].toFixed(1)} µs, typical rule set ${m['tenantgate+rules'].toFixed(1)} µs`);
   console.log(`median difference within a round: no rules vs off ${sign(r.noRulesExtraUs)} µs (target: nothing extra); typical rule set vs no rules ${sign(r.typicalRulesExtraUs)} µs (target ≤ +20)`);
   console.log(`bench: wrote ${work}-tenant-rules.json`);
+}
+
+/** --token-budgets: a check with token budgets against request limits only, written to <timestamp>-token-budgets.json. */
+async function tokenBudgetsOnly(work) {
+  console.log('bench: token budgets (quotas with request limits only / with token budgets too), side by side');
+  const r = await tokenBudgetRuns({ work, saturation });
+  writeFileSync(`${work}-token-budgets.json`, JSON.stringify(r, null, 2));
+  const m = r.medianCpuUsPerCheck;
+  console.log(`\nserver CPU per check (median of ${r.runs['tenantgate+tokens'].length} rounds): request limits ${m['tenantgate+limits'].toFixed(1)} µs, with token budgets ${m['tenantgate+tokens'].toFixed(1)} µs`);
+  console.log(`median difference within a round: ${r.tokenBudgetsExtraUs >= 0 ? '+' : ''}${r.tokenBudgetsExtraUs.toFixed(1)} µs (target ≤ +15)`);
+  console.log(`bench: wrote ${work}-token-budgets.json`);
 }
 
 main().catch((err) => {

@@ -1,8 +1,8 @@
 // What a tenant's own rules cost per check (docs/tenant-rules.md), side by side in one run, on a mix of chat
 // completions (POST with a JSON body): tenant rules switched off; on, with no tenant having any (what every tenant
 // without rules pays); and on, with every tenant having a typical rule set (a body schema, a CIDR list, two
-// headers). The figure is server CPU per check at saturation, the median of six rounds taken in turn,
-// and of the differences within each round.
+// headers); and token budgets against request limits only. The figure is server CPU per check at saturation
+// (side-by-side.mjs).
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeFixtures } from './fixtures.mjs';
@@ -10,6 +10,7 @@ import { openDatabase } from '../dist/store/database.js';
 import { Admin } from '../dist/admin/operations.js';
 import { parseConfig } from '../dist/core/config.js';
 import { prepareTenantPolicy } from '../dist/tenant-rules/upload.js';
+import { sideBySide } from './side-by-side.mjs';
 
 export const TYPICAL_RULES = [
   {
@@ -42,27 +43,23 @@ export async function tenantRulesRuns({ work, saturation, rounds = 6 }) {
   for (const t of admin.tenants.list()) admin.tenantPolicySet(t.id, policy);
   db.close();
   const kinds = { 'tenantgate+rules-off': fx, 'tenantgate+rules-none': fx, 'tenantgate+rules': { ...fx, dbPath: rulesDb } };
-  const runs = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
-  const order = Object.entries(kinds);
-  for (let round = 0; round < rounds; round++) {
-    // Each server first in turn: the first run of a round measured slower than the others.
-    for (const [kind, f] of [...order.slice(round % 3), ...order.slice(0, round % 3)]) {
-      const r = await saturation(kind, f, join(work, 'completions'));
-      const us = ((r.serverCpuPct / 100) * 1e6) / r.rps;
-      runs[kind].push({ ...r, cpuUsPerCheck: us });
-      console.log(`  ${kind.padEnd(22)} round ${round + 1}: ${r.rps.toFixed(0)} rps, ${us.toFixed(1)} µs CPU per check, p99 ${r.p99.toFixed(2)} ms, errors ${r.errors}`);
-    }
-  }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const med = Object.fromEntries(Object.entries(runs).map(([k, list]) => [k, median(list.map((x) => x.cpuUsPerCheck))]));
-  // The differences within each round (the three servers measured back to back), then their median: the machine's
-  // speed drifts between rounds more than these differences.
-  const delta = (a, b) => median(runs[a].map((x, i) => x.cpuUsPerCheck - runs[b][i].cpuUsPerCheck));
+  const r = await sideBySide({ kinds, work: join(work, 'completions'), saturation, rounds });
   return {
     mix: fx.kinds,
-    runs,
-    medianCpuUsPerCheck: med,
-    noRulesExtraUs: delta('tenantgate+rules-none', 'tenantgate+rules-off'),
-    typicalRulesExtraUs: delta('tenantgate+rules', 'tenantgate+rules-none'),
+    runs: r.runs,
+    medianCpuUsPerCheck: r.medianCpuUsPerCheck,
+    noRulesExtraUs: r.delta('tenantgate+rules-none', 'tenantgate+rules-off'),
+    typicalRulesExtraUs: r.delta('tenantgate+rules', 'tenantgate+rules-none'),
   };
+}
+
+/**
+ * What token budgets cost a check: the same completions mix with quotas on, request limits only, and with every
+ * tier's token budgets too (high enough that nothing is denied: each check reserves, none is settled here).
+ */
+export async function tokenBudgetRuns({ work, saturation, rounds = 6 }) {
+  const fx = await makeFixtures(join(work, 'completions'), { completions: true });
+  const kinds = { 'tenantgate+limits': fx, 'tenantgate+tokens': fx };
+  const r = await sideBySide({ kinds, work: join(work, 'completions'), saturation, rounds });
+  return { mix: fx.kinds, runs: r.runs, medianCpuUsPerCheck: r.medianCpuUsPerCheck, tokenBudgetsExtraUs: r.delta('tenantgate+tokens', 'tenantgate+limits') };
 }

@@ -62,6 +62,7 @@ export class QuotaService {
   private ruleItems = new WeakMap<LimitSet, LimitItem[]>();
   private readonly fair: FairShare | undefined;
   private readonly tokenItems = new Map<string, LimitItem[]>();
+  private combined = new WeakMap<LimitItem[], { tokens: LimitItem[]; all: LimitItem[] }>();
   /** Token budgets: how reservations are held and settled (reservations.ts, or the Redis limiter), when on. */
   budgets: TokenBudgets | undefined;
 
@@ -109,8 +110,9 @@ export class QuotaService {
     let hold: TokenHold | undefined;
     if (tokens?.length) {
       hold = { id: reserve!.decisionId, first: items.length, ttlMs: budgets!.ttlMs, owner: { tenant: tenant.id, user: identity.subject, api_key_id: identity.api_key_id, model: reserve!.model } };
-      amounts = [...items.map(() => 1), ...tokens.map((it) => amountOf(it, reserve!.demand))];
-      items = [...items, ...tokens];
+      amounts = new Array<number>(items.length + tokens.length).fill(1, 0, items.length);
+      for (let i = 0; i < tokens.length; i++) amounts[items.length + i] = amountOf(tokens[i]!, reserve!.demand);
+      items = this.withTokens(items, tokens);
     }
     if (items.length === 0) return { allowed: true, headers: {} };
     const r = this.limiter.take(items, now, true, amounts, hold);
@@ -155,6 +157,18 @@ export class QuotaService {
       out.push(...items);
     }
     return out;
+  }
+
+  /**
+   * The caller's limits and the tenant's token budgets as one array, kept while both stay the same arrays: the
+   * RateLimit-Policy text is cached per array (headers.ts), and a check makes no new one.
+   */
+  private withTokens(items: LimitItem[], tokens: LimitItem[]): LimitItem[] {
+    const hit = this.combined.get(items);
+    if (hit?.tokens === tokens) return hit.all;
+    const all = [...items, ...tokens];
+    this.combined.set(items, { tokens, all });
+    return all;
   }
 
   /** The tenant's token budgets (its tier's), made when its data changes. */
