@@ -96,7 +96,7 @@ export async function startAdminApi(opts: { config: Config; admin: (actor: strin
   operations.ExplainCheck = { op: (_a, req) => opts.explain(req), changes: false };
   // A decision's token usage, from an upstream or gateway without ext_proc: settles its reservation, counts it.
   const report = opts.reportUsage;
-  operations.ReportUsage = { op: (_a, req) => (report ? report(req) : Promise.reject(new StoreError('token budgets are off: no tier has a token limit (docs/genai.md)', 'not_found'))), changes: false };
+  operations.ReportUsage = { op: (_a, req) => (report ? report(req) : Promise.reject(new StoreError('usage reports need the quotas on (quota.enabled) and an admin token', 'not_found'))), changes: false };
   for (const [name, { op, changes }] of Object.entries(operations)) {
     impl[name] = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => {
       // Digests compared in constant time, with every holder's, so the time says nothing of which.

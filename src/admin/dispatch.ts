@@ -8,7 +8,7 @@ import { StoreError } from '../core/errors.js';
 import type { Tier } from '../core/tenants.js';
 import type { MembershipRole } from '../core/groups.js';
 import type { ApiKey } from '../core/api-keys.js';
-import { LIMIT_FIELDS, type LimitField, type LimitSet } from '../core/limits.js';
+import { LIMIT_FIELDS, TOKEN_LIMIT_FIELDS, type LimitField, type LimitSet, type TokenLimitChange } from '../core/limits.js';
 import type { Config } from '../core/config.js';
 import { policyView } from '../core/tenant-rules.js';
 import { prepareTenantPolicy } from '../tenant-rules/upload.js';
@@ -131,10 +131,22 @@ export const OPERATIONS: Record<string, Operation> = {
     if (Object.keys(change).length === 0) throw new StoreError('name at least one limit: per-minute, per-day, per-month, burst or rate', 'invalid');
     return a.quotaSet(s(r, 'tenant'), scope, id, change);
   },
+  SetTokenLimits: (a, r) => {
+    const { scope, id } = quotaScope(r);
+    const change: TokenLimitChange = {};
+    for (const k of TOKEN_LIMIT_FIELDS) if (typeof r[k] === 'number') change[k] = r[k] as number;
+    for (const k of (Array.isArray(r.clear) ? r.clear : []) as string[]) {
+      if (!(TOKEN_LIMIT_FIELDS as readonly string[]).includes(k)) throw new StoreError(`unknown token limit "${k}" to clear`, 'invalid');
+      change[k as (typeof TOKEN_LIMIT_FIELDS)[number]] = null;
+    }
+    if (Object.keys(change).length === 0) throw new StoreError(`name at least one token limit: ${TOKEN_LIMIT_FIELDS.join(', ')}`, 'invalid');
+    return a.tokenLimitsSet(s(r, 'tenant'), scope, id, change);
+  },
   GetQuota: async (a, r, config) => {
     const t = (await a.tenants.get(s(r, 'tenant'))) ?? notFound(`unknown tenant ${r.tenant}`);
     const { scope, id } = quotaScope(r);
-    return { tenant: t.id, tier: t.tier, scope, id, override: (await a.quotas.get(t.id, scope, id)) ?? null, tier_defaults: config.tiers[t.tier], all_overrides: await a.quotas.list(t.id) };
+    const tokens = await a.quotas.tokenOverrides(t.id);
+    return { tenant: t.id, tier: t.tier, scope, id, override: (await a.quotas.get(t.id, scope, id)) ?? null, token_override: tokens.find((o) => o.scope === scope && o.scope_id === id) ?? null, tier_defaults: config.tiers[t.tier], all_overrides: await a.quotas.list(t.id), all_token_overrides: tokens };
   },
   ShowUsage: async (a, r) => {
     const tenant = s(r, 'tenant');

@@ -13,7 +13,7 @@ import { AuditLog } from '../store/audit.js';
 import { StoreError } from '../core/errors.js';
 import { signFederationToken } from '../identity/federation.js';
 import { QuotaRepository } from '../store/quotas.js';
-import type { QuotaScope, LimitSet } from '../core/limits.js';
+import type { QuotaScope, LimitSet, TokenLimitChange } from '../core/limits.js';
 import type { AdminStore } from '../core/admin-store.js';
 import { TenantPolicyRepository } from '../store/tenant-policies.js';
 import { policyView, type TenantPolicy, type TenantPolicyInput } from '../core/tenant-rules.js';
@@ -144,6 +144,14 @@ export class Admin implements AdminStore {
     return this.change('quota.set', tenantId, `${scope}:${scopeId}`, () => {
       const before = this.quotas.get(tenantId, scope, scopeId);
       const after = this.quotas.set(tenantId, scope, scopeId, change);
+      return { result: after, before, after };
+    });
+  }
+
+  tokenLimitsSet(tenantId: string, scope: QuotaScope, scopeId: string, change: TokenLimitChange) {
+    return this.change('quota.tokens', tenantId, `${scope}:${scopeId}`, () => {
+      const before = this.quotas.tokenOverride(tenantId, scope, scopeId);
+      const after = this.quotas.setTokenLimits(tenantId, scope, scopeId, change);
       return { result: after, before, after };
     });
   }

@@ -11,7 +11,7 @@ import { ROLES, type Group, type Membership } from '../core/groups.js';
 import type { FederationGrant } from '../core/federation.js';
 import type { AuditEntry } from '../core/audit.js';
 import type { UsageRow } from '../store/quotas.js';
-import { LIMIT_FIELDS, type QuotaOverride, type LimitSet } from '../core/limits.js';
+import { LIMIT_FIELDS, TOKEN_LIMIT_FIELDS, type QuotaOverride, type LimitSet, type TokenOverride } from '../core/limits.js';
 import { withLocalStore } from './local-store.js';
 import { registerStateCommands } from './state-commands.js';
 import { registerTenantPolicyCommands } from './tenant-policy-commands.js';
@@ -244,6 +244,7 @@ function registerQuotaAndUsageCommands(program: Command, { run, out, common }: K
       const r = await run<QuotaOverride>(o, 'SetQuota', req);
       out(o, r, () => `${r.scope} ${r.scope_id}: ${limitLine(r)}`);
     });
+  registerTokenLimitsCommand(quota, common, run, out, num);
   common(quota.command('get').description('show the limits set for a tenant, group or key (and the tier defaults)'))
     .requiredOption('--tenant <id>', 'tenant')
     .option('--key <key-id>', 'one API key')
@@ -272,6 +273,25 @@ function registerQuotaAndUsageCommands(program: Command, { run, out, common }: K
       const tokens = r.tokens.map((x) => `${x.window.padEnd(6)} ${x.window_start.slice(0, 10)}  ${x.subject.padEnd(30)} ${(x.model || '-').padEnd(24)} in ${x.input_tokens} out ${x.output_tokens} $${x.cost_usd.toFixed(6)} (${x.responses} responses)`);
       out(o, r, () => (r.rows.map((x) => `${x.window.padEnd(6)} ${x.window_start.slice(0, 10)}  ${(x.subject === '*' ? '(tenant)' : x.subject).padEnd(30)} ${x.count}`).join('\n') || '(no usage)') + (tokens.length ? `\ntokens:\n${tokens.join('\n')}` : ''));
     });
+}
+
+/** quota tokens: a tenant's, group's or key's LLM token budgets over its tier's. */
+function registerTokenLimitsCommand(quota: Command, common: Kit['common'], run: Kit['run'], out: Kit['out'], num: (v: string | undefined, name: string) => number | undefined): void {
+  const tokens = common(quota.command('tokens').description('set LLM token budgets over the tier\'s (unnamed ones keep their value; "none" clears one)'))
+    .requiredOption('--tenant <id>', 'tenant')
+    .option('--key <key-id>', 'for one API key')
+    .option('--group <group>', 'for one group (its members)');
+  for (const f of TOKEN_LIMIT_FIELDS) tokens.option(`--${f.replace(/_/g, '-')} <n>`, f === 'cost_per_month' ? 'US dollars per calendar month' : f.replace(/_/g, ' '));
+  tokens.action(async (o: Opts) => {
+    const req: Record<string, unknown> = { tenant: o.tenant, key: o.key, group: o.group, clear: [] as string[] };
+    for (const field of TOKEN_LIMIT_FIELDS) {
+      const flag = field.replace(/_(.)/g, (_, c: string) => c.toUpperCase());
+      if (o[flag] === 'none') (req.clear as string[]).push(field);
+      else req[field] = num(o[flag], field.replace(/_/g, '-'));
+    }
+    const r = await run<TokenOverride>(o, 'SetTokenLimits', req);
+    out(o, r, () => `${r.scope} ${r.scope_id}: ${Object.entries(r.limits).map(([k, v]) => `${k.replace(/_/g, '-')}=${v}`).join(' ') || '(none)'}`);
+  });
 }
 
 // cross-tenant grants

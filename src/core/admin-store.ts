@@ -6,7 +6,7 @@ import type { Group, Membership, MembershipRole } from './groups.js';
 import type { ApiKey } from './api-keys.js';
 import type { FederationGrant } from './federation.js';
 import type { AuditEntry } from './audit.js';
-import type { LimitSet, QuotaOverride, QuotaScope } from './limits.js';
+import type { LimitSet, QuotaOverride, QuotaScope, TokenLimitChange, TokenOverride } from './limits.js';
 import type { TenantPolicy, TenantPolicyInput } from './tenant-rules.js';
 
 export type Awaitable<T> = T | Promise<T>;
@@ -91,6 +91,7 @@ export interface AdminStore {
     list(tenantId: string): Awaitable<QuotaOverride[]>;
     usage(tenantId: string, from: string, to: string): Awaitable<UsageRow[]>;
     tokenUsage(tenantId: string, from: string, to: string): Awaitable<TokenUsageRow[]>;
+    tokenOverrides(tenantId: string): Awaitable<TokenOverride[]>;
   };
   readonly audit: { list(o?: { tenant?: string; limit?: number }): Awaitable<AuditEntry[]> };
   readonly tenantPolicies: { get(tenantId: string): Awaitable<TenantPolicy | undefined> };
@@ -107,6 +108,7 @@ export interface AdminStore {
   apiKeyRevoke(tenantId: string, id: string): Awaitable<ApiKey>;
   apiKeyRotate(tenantId: string, id: string, graceSeconds: number): Awaitable<{ old: ApiKey; record: ApiKey; key: string }>;
   quotaSet(tenantId: string, scope: QuotaScope, scopeId: string, change: LimitSet): Awaitable<QuotaOverride>;
+  tokenLimitsSet(tenantId: string, scope: QuotaScope, scopeId: string, change: TokenLimitChange): Awaitable<TokenOverride>;
   federationGrant(o: GrantInput): Promise<{ grant: FederationGrant; token: string }>;
   federationRevoke(tenantId: string, id: string): Awaitable<FederationGrant>;
   /** Replaces the tenant's own rules and Rego (already checked and compiled: tenant-rules/upload.ts). */

@@ -32,6 +32,31 @@ export const TOKEN_LIMIT_FIELDS = [
 export type TokenLimitField = (typeof TOKEN_LIMIT_FIELDS)[number];
 export type TokenLimits = { [K in TokenLimitField]?: number };
 
+/** A tenant's, group's or API key's token budgets over its tier's. */
+export interface TokenOverride {
+  tenant_id: string;
+  scope: QuotaScope;
+  scope_id: string;
+  limits: TokenLimits;
+  updated_at: string;
+}
+
+/** A change to an override: a value sets a field, null clears it. */
+export type TokenLimitChange = { [K in TokenLimitField]?: number | null };
+
+/** The override after a change; throws (a message) on a value that is not a positive number. */
+export function mergeTokenLimits(before: TokenLimits | undefined, change: TokenLimitChange): TokenLimits {
+  const out: TokenLimits = { ...before };
+  for (const f of TOKEN_LIMIT_FIELDS) {
+    const v = change[f];
+    if (v === undefined) continue;
+    if (v === null) delete out[f];
+    else if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (f !== 'cost_per_month' && !Number.isInteger(v))) throw new Error(`invalid ${f.replace(/_/g, '-')} ${String(v)}: a positive ${f === 'cost_per_month' ? 'number' : 'whole number'}`);
+    else out[f] = v;
+  }
+  return out;
+}
+
 export interface GroupView {
   id: string;
   type: string;

@@ -38,8 +38,8 @@ export function amountOf(it: LimitItem, d: TokenDemand): number {
   return it.unit === 'input' ? d.input : it.unit === 'output' ? d.output : it.unit === 'total' ? d.input + d.output : it.unit === 'cost' ? d.costNanoUsd : 1;
 }
 
-/** The token budget items of a scope: one per field set, each on a counter of its own (subject tokens:<unit>). */
-export function tokenItemsFor(tenant: string, label: string, limits: TokenLimits, anchorDay?: number): LimitItem[] {
+/** The token budget items of a scope: one per field set, each on a counter of its own. */
+export function tokenItemsFor(tenant: string, label: string, limits: TokenLimits, anchorDay?: number, caller?: string): LimitItem[] {
   const items: LimitItem[] = [];
   for (const f of TOKEN_LIMIT_FIELDS) {
     const value = limits[f];
@@ -47,7 +47,8 @@ export function tokenItemsFor(tenant: string, label: string, limits: TokenLimits
     const m = /^(?:(input|output)_)?tokens_per_(minute|day|month)$/.exec(f);
     const unit: TokenUnit = m ? ((m[1] as 'input' | 'output' | undefined) ?? 'total') : 'cost';
     const kind = m ? (m[2] as WindowName) : 'month';
-    const subject = `tokens:${unit}`;
+    // The tenant's counters are tokens:<unit>; a caller's (key:<id>, user:<id>) tokens:<unit>:<caller>.
+    const subject = caller ? `tokens:${unit}:${caller}` : `tokens:${unit}`;
     const name = unit === 'cost' ? `${label}-cost-month` : `${label}-${unit === 'total' ? '' : `${unit}-`}tokens-${kind}`;
     items.push({ key: `${tenant}\u0000${subject}\u0000${kind}`, tenant, subject, kind, name, limit: unit === 'cost' ? Math.round(value * 1e9) : value, unit, anchorDay: kind === 'month' ? anchorDay : undefined });
   }

@@ -8,7 +8,7 @@ import { deny } from '../core/denials.js';
 import { LIMIT_FIELDS, type EffectiveContext, type QuotaOverride, type LimitSet } from '../core/limits.js';
 import { amountOf, itemsFor, overlay, tokenItemsFor, type LimitItem, type Scope, type TokenDemand } from './limits.js';
 import type { ReservationOwner, TokenHold } from './limiter.js';
-import { TOKEN_LIMIT_FIELDS, type TokenLimits } from '../core/limits.js';
+import { TOKEN_LIMIT_FIELDS, type TokenLimits, type TokenOverride } from '../core/limits.js';
 import type { Limiter, QuotaResult } from './limiter.js';
 import { FairShare } from './fair-share.js';
 import { rateLimitFields } from './headers.js';
@@ -52,6 +52,8 @@ interface TenantOverrides {
 /** Where the quota service reads the limit overrides of a tenant (the store implements it). */
 export interface OverrideSource {
   list(tenantId: string): QuotaOverride[];
+  /** The token budget overrides of a tenant (its own, its groups', its keys'). */
+  tokens(tenantId: string): TokenOverride[];
 }
 
 export class QuotaService {
@@ -63,6 +65,7 @@ export class QuotaService {
   private readonly fair: FairShare | undefined;
   private readonly tokenItems = new Map<string, LimitItem[]>();
   private combined = new WeakMap<LimitItem[], { tokens: LimitItem[]; all: LimitItem[] }>();
+  private callerTokenItems = new WeakMap<object, Map<string, LimitItem[]>>();
   /** Token budgets: how reservations are held and settled (reservations.ts, or the Redis limiter), when on. */
   budgets: TokenBudgets | undefined;
 
@@ -81,6 +84,7 @@ export class QuotaService {
     this.overrides.clear();
     this.tenantItems.clear();
     this.tokenItems.clear();
+    this.callerTokenItems = new WeakMap();
     // Contexts rebuilt after a change are new keys anyway; an identity object may outlive the change.
     this.callerItems = new WeakMap();
   }
@@ -91,6 +95,7 @@ export class QuotaService {
     this.tenantItems.delete(id);
     this.tokenItems.delete(id);
     this.callerItems = new WeakMap();
+    this.callerTokenItems = new WeakMap();
   }
 
   /**
@@ -105,7 +110,7 @@ export class QuotaService {
     }
     let items = this.itemsFor(tenant, identity, effective, decision, rules);
     const budgets = this.budgets;
-    const tokens = reserve && budgets ? this.tokenItemsFor(tenant) : undefined;
+    const tokens = reserve && budgets ? this.tokenItemsFor(tenant, identity, effective) : undefined;
     let amounts: number[] | undefined;
     let hold: TokenHold | undefined;
     if (tokens?.length) {
@@ -171,16 +176,41 @@ export class QuotaService {
     return all;
   }
 
-  /** The tenant's token budgets (its tier's), made when its data changes. */
-  private tokenItemsFor(tenant: Tenant): LimitItem[] {
+  /**
+   * The token budgets of a request: the tenant's (its tier's, overridden for the tenant) and the caller's (its API
+   * key's override, else the largest of its groups' overrides; none, none), stacked: the strictest wins. Made when
+   * data changes, cached with the caller as the request limits are.
+   */
+  private tokenItemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null): LimitItem[] {
+    const owner: object = effective ?? identity;
+    let byKey = this.callerTokenItems.get(owner);
+    if (!byKey) this.callerTokenItems.set(owner, (byKey = new Map()));
+    const caller = identity.api_key_id ? `key:${identity.api_key_id}` : `user:${identity.subject ?? ''}`;
+    const cacheKey = `${tenant.id}\u0000${caller}`;
+    let items = byKey.get(cacheKey);
+    if (items) return items;
+    const anchorDay = tenant.billing_anchor_day ?? undefined;
+    const overrides = this.repo.tokens(tenant.id);
+    const of = (scope: string, id: string) => overrides.find((o) => o.scope === scope && o.scope_id === id)?.limits;
     let t = this.tokenItems.get(tenant.id);
     if (!t) {
       const tier = this.config.tiers[tenant.tier] as TokenLimits;
-      const limits: TokenLimits = Object.fromEntries(TOKEN_LIMIT_FIELDS.filter((f) => tier[f] !== undefined).map((f) => [f, tier[f]]));
-      t = tokenItemsFor(tenant.id, 'tenant', limits, tenant.billing_anchor_day ?? undefined);
-      this.tokenItems.set(tenant.id, t);
+      const limits: TokenLimits = { ...Object.fromEntries(TOKEN_LIMIT_FIELDS.filter((f) => tier[f] !== undefined).map((f) => [f, tier[f]])), ...of('tenant', tenant.id) };
+      this.tokenItems.set(tenant.id, (t = tokenItemsFor(tenant.id, 'tenant', limits, anchorDay)));
     }
-    return t;
+    let mine = identity.api_key_id ? of('key', identity.api_key_id) : undefined;
+    if (!mine && effective) {
+      // The user's groups' overrides, merged by maximum (as request limits are).
+      for (const g of effective.groups) {
+        const o = of('group', g.id);
+        if (!o) continue;
+        mine ??= {};
+        for (const f of TOKEN_LIMIT_FIELDS) if (o[f] !== undefined && !(mine[f]! >= o[f]!)) mine[f] = o[f];
+      }
+    }
+    items = mine ? [...t, ...tokenItemsFor(tenant.id, identity.api_key_id ? 'key' : 'user', mine, anchorDay, caller)] : t;
+    byKey.set(cacheKey, items);
+    return items;
   }
 
   private tenantItemsFor(tenant: Tenant): LimitItem[] {

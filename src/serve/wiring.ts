@@ -23,7 +23,6 @@ import { parseBody } from '../check/body.js';
 import { TokenMeter } from '../genai/meter.js';
 import { usageRecorder, type UsageRecorder } from './usage-recorder.js';
 import { Reservations } from '../quota/reservations.js';
-import { TOKEN_LIMIT_FIELDS } from '../core/limits.js';
 import { CheckService } from '../check/service.js';
 import { OpaEnvoyCheck, type OpaEnvoyOptions } from '../check/opa-envoy.js';
 import protobuf from 'protobufjs';
@@ -192,7 +191,9 @@ async function buildQuota(config: Config, store: Store, log: Logger, repeated: R
   const usage = new UsageFlusher(localLimiter, store.writer, q.flush_interval_ms, (err) => log.error({ err }, 'usage flush failed'));
   life.add('usage flush', () => usage.close());
   const quota = q.enabled ? new QuotaService(config, store.sources.overrides, redisLimiter ?? localLimiter, clock) : undefined;
-  if (quota && Object.values(config.tiers).some((t) => TOKEN_LIMIT_FIELDS.some((f) => (t as Record<string, unknown>)[f] !== undefined))) {
+  // Token budgets come from the tiers and from overrides (quota tokens), so they are on with the quotas; a request
+  // of a tenant without any reserves nothing.
+  if (quota) {
     quota.budgets = tokenBudgets(config, localLimiter, redisLimiter, life, clock, (err) => repeated.warn('token_reservations_failed', { err: (err as Error).message }, 'releasing expired token reservations failed'));
   }
   return { quota, redisLimiter };

@@ -181,4 +181,19 @@ export const migrations: string[] = [
     PRIMARY KEY (tenant_id, subject, model, window, window_start)
   ) STRICT;
   `,
+  // LLM token budgets per tenant, group or API key, over the tier's (genai/, quota/service.ts): the fields of
+  // core/limits.ts TOKEN_LIMIT_FIELDS as JSON, one row per scope.
+  `
+  CREATE TABLE token_overrides (
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    scope      TEXT NOT NULL CHECK (scope IN ('tenant', 'group', 'key')),
+    scope_id   TEXT NOT NULL,
+    limits     TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, scope, scope_id)
+  ) STRICT;
+  CREATE TRIGGER token_overrides_insert_changes AFTER INSERT ON token_overrides BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER token_overrides_update_changes AFTER UPDATE ON token_overrides BEGIN UPDATE store_changes SET version = version + 1; END;
+  CREATE TRIGGER token_overrides_delete_changes AFTER DELETE ON token_overrides BEGIN UPDATE store_changes SET version = version + 1; END;
+  `,
 ];

@@ -1,7 +1,7 @@
 // Quota limit overrides (per tenant, group or API key) and the persisted usage counters.
 import type { Db } from './database.js';
 import { StoreError } from '../core/errors.js';
-import type { LimitSet, QuotaOverride, QuotaScope } from '../core/limits.js';
+import { mergeTokenLimits, type LimitSet, type QuotaOverride, type QuotaScope, type TokenLimitChange, type TokenLimits, type TokenOverride } from '../core/limits.js';
 import { checkLimits, mergeLimits } from '../core/validate.js';
 import type { UsageDelta, UsageSource } from '../quota/limiter.js';
 import type { OverrideSource } from '../quota/service.js';
@@ -68,6 +68,14 @@ export class QuotaRepository implements UsageSource, OverrideSource {
   /** Sets the given fields (others keep their value; null clears one). */
   set(tenantId: string, scope: QuotaScope, scopeId: string, change: LimitSet): QuotaOverride {
     checkLimits(change);
+    this.requireScope(tenantId, scope, scopeId);
+    const before = this.get(tenantId, scope, scopeId);
+    this.upsert.run({ tenant_id: tenantId, scope, scope_id: scopeId, updated_at: new Date().toISOString(), ...mergeLimits(before, change) });
+    return this.get(tenantId, scope, scopeId)!;
+  }
+
+  /** The tenant, and the group or key an override is for, must exist. */
+  private requireScope(tenantId: string, scope: QuotaScope, scopeId: string): void {
     if (!this.db.prepare('SELECT 1 FROM tenants WHERE id = ?').get(tenantId)) throw new StoreError(`unknown tenant ${tenantId}`, 'not_found');
     if (scope === 'group' && !this.db.prepare('SELECT 1 FROM groups WHERE tenant_id = ? AND id = ?').get(tenantId, scopeId)) {
       throw new StoreError(`unknown group ${scopeId} in tenant ${tenantId}`, 'not_found');
@@ -75,9 +83,40 @@ export class QuotaRepository implements UsageSource, OverrideSource {
     if (scope === 'key' && !this.db.prepare('SELECT 1 FROM api_keys WHERE tenant_id = ? AND id = ?').get(tenantId, scopeId)) {
       throw new StoreError(`unknown API key ${scopeId} in tenant ${tenantId}`, 'not_found');
     }
-    const before = this.get(tenantId, scope, scopeId);
-    this.upsert.run({ tenant_id: tenantId, scope, scope_id: scopeId, updated_at: new Date().toISOString(), ...mergeLimits(before, change) });
-    return this.get(tenantId, scope, scopeId)!;
+  }
+
+  /** OverrideSource: the token budget overrides of a tenant. */
+  tokens(tenantId: string): TokenOverride[] {
+    return this.tokenOverrides(tenantId);
+  }
+
+  tokenOverrides(tenantId: string): TokenOverride[] {
+    return this.db.prepare<[string], TokenOverrideRow>('SELECT * FROM token_overrides WHERE tenant_id = ? ORDER BY scope, scope_id').all(tenantId).map(tokenOverrideFromRow);
+  }
+
+  tokenOverride(tenantId: string, scope: QuotaScope, scopeId: string): TokenOverride | undefined {
+    const r = this.db.prepare<[string, string, string], TokenOverrideRow>('SELECT * FROM token_overrides WHERE tenant_id = ? AND scope = ? AND scope_id = ?').get(tenantId, scope, scopeId);
+    return r && tokenOverrideFromRow(r);
+  }
+
+  /** Sets the given token budgets of a scope (others keep theirs; null clears one; none left removes the row). */
+  setTokenLimits(tenantId: string, scope: QuotaScope, scopeId: string, change: TokenLimitChange): TokenOverride {
+    this.requireScope(tenantId, scope, scopeId);
+    const before = this.tokenOverride(tenantId, scope, scopeId);
+    let limits: TokenLimits;
+    try {
+      limits = mergeTokenLimits(before?.limits, change);
+    } catch (err) {
+      throw new StoreError((err as Error).message, 'invalid');
+    }
+    const updated_at = new Date().toISOString();
+    if (Object.keys(limits).length === 0) this.db.prepare('DELETE FROM token_overrides WHERE tenant_id = ? AND scope = ? AND scope_id = ?').run(tenantId, scope, scopeId);
+    else {
+      this.db
+        .prepare('INSERT INTO token_overrides (tenant_id, scope, scope_id, limits, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, scope, scope_id) DO UPDATE SET limits = excluded.limits, updated_at = excluded.updated_at')
+        .run(tenantId, scope, scopeId, JSON.stringify(limits), updated_at);
+    }
+    return { tenant_id: tenantId, scope, scope_id: scopeId, limits, updated_at };
   }
 
   load(tenant: string, subject: string, window: 'day' | 'month', start: number): number {
@@ -96,3 +135,13 @@ export class QuotaRepository implements UsageSource, OverrideSource {
     return this.reportStmt.all(tenantId, from, to);
   }
 }
+
+export interface TokenOverrideRow {
+  tenant_id: string;
+  scope: QuotaScope;
+  scope_id: string;
+  limits: string;
+  updated_at: string;
+}
+
+export const tokenOverrideFromRow = (r: TokenOverrideRow): TokenOverride => ({ ...r, limits: JSON.parse(r.limits) as TokenLimits });

@@ -207,6 +207,11 @@ routing:
     expect([bad.code, bad.stderr]).toEqual([1, 'error: invalid --per-minute "-3": a positive number (or "none" to clear)\n']);
     expect(cli(['quota', 'set', '--tenant', 'acme', '--group', 'nosuch', '--per-day', '1', '--config', cfg]).stderr).toContain('unknown group nosuch in tenant acme');
     expect(cli(['quota', 'set', '--tenant', 'acme', '--config', cfg]).stderr).toContain('name at least one limit');
+    // LLM token budgets over the tier's.
+    expect(cli(['quota', 'tokens', '--tenant', 'acme', '--group', 'ml-team', '--tokens-per-minute', '5000', '--cost-per-month', '12.5', '--config', cfg]).stdout).toBe('group ml-team: tokens-per-minute=5000 cost-per-month=12.5\n');
+    expect(cli(['quota', 'tokens', '--tenant', 'acme', '--group', 'ml-team', '--cost-per-month', 'none', '--config', cfg]).stdout).toBe('group ml-team: tokens-per-minute=5000\n');
+    expect(JSON.parse(cli(['quota', 'get', '--tenant', 'acme', '--group', 'ml-team', '--json', '--config', cfg]).stdout)).toMatchObject({ token_override: { limits: { tokens_per_minute: 5000 } } });
+    expect(cli(['quota', 'tokens', '--tenant', 'acme', '--config', cfg]).stderr).toContain('name at least one token limit');
   });
 
   it('refuses invalid input clearly and writes nothing', () => {

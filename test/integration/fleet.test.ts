@@ -306,10 +306,10 @@ describe('fleet mode: three replicas, one PostgreSQL, one Redis', () => {
     const cfg = join(dir, 'copy.yaml');
     writeFileSync(cfg, `store: {url: "${target}"}\n`);
     const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
-    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema migrated from version 0 to 7\n');
-    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema at version 7, nothing to do\n');
+    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema migrated from version 0 to 8\n');
+    expect(run('store', 'migrate', '--config', cfg).stdout).toBe('store: schema at version 8, nothing to do\n');
     const copied = run('store', 'copy', '--from', sqlite, '--to', target);
-    expect([copied.status, copied.stdout]).toEqual([0, expect.stringMatching(/^copied 1 tenants, 3 groups, 1 memberships, 1 api_keys, 0 federation_grants, 4 audit_log, 0 quota_overrides, 0 quota_usage, 0 token_usage, 1 tenant_policies\n$/)]);
+    expect([copied.status, copied.stdout]).toEqual([0, expect.stringMatching(/^copied 1 tenants, 3 groups, 1 memberships, 1 api_keys, 0 federation_grants, 4 audit_log, 0 quota_overrides, 0 quota_usage, 0 token_usage, 0 token_overrides, 1 tenant_policies\n$/)]);
     // Copying into a store that has tenants is refused.
     expect(run('store', 'copy', '--from', sqlite, '--to', target).stderr).toBe('error: the target store already has tenants: store copy fills an empty store only\n');
     // The CLI reads and writes the PostgreSQL store as it did the file.

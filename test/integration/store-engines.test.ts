@@ -139,21 +139,21 @@ describe('the store, on SQLite and on PostgreSQL', () => {
     try {
       await migratePg(p);
       await p.query('UPDATE tenantgate_schema SET version = 99');
-      await expect(migratePg(p)).rejects.toThrow("the store's schema version 99 is newer than this tenantgate (7): upgrade tenantgate");
+      await expect(migratePg(p)).rejects.toThrow("the store's schema version 99 is newer than this tenantgate (8): upgrade tenantgate");
     } finally {
       await p.end();
     }
     const file = join(dir, 'newer.db');
     openDatabase(file).pragma('user_version = 99');
-    expect(() => openDatabase(file)).toThrow('database schema version 99 is newer than this tenantgate (7)');
+    expect(() => openDatabase(file)).toThrow('database schema version 99 is newer than this tenantgate (8)');
   });
 
   it('with store.migrate off, an old schema is refused until store migrate has run', async () => {
     const p = openPool({ ...config.store, url: await pg.createDatabase('old') });
     try {
-      await expect(migratePg(p, false)).rejects.toThrow("the store's schema is at version 0, this tenantgate needs 7: run tenantgate store migrate");
-      expect(await migratePg(p, true)).toEqual({ from: 0, to: 7 });
-      expect(await migratePg(p, false)).toEqual({ from: 7, to: 7 });
+      await expect(migratePg(p, false)).rejects.toThrow("the store's schema is at version 0, this tenantgate needs 8: run tenantgate store migrate");
+      expect(await migratePg(p, true)).toEqual({ from: 0, to: 8 });
+      expect(await migratePg(p, false)).toEqual({ from: 8, to: 8 });
     } finally {
       await p.end();
     }

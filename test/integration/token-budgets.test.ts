@@ -135,6 +135,40 @@ describe('the usage report (for gateways without ext_proc)', () => {
   });
 });
 
+describe('budgets per tenant, group and key (overrides over the tier)', () => {
+  it("stacks the tenant's override and the caller's (its key's, else its groups' largest): the strictest wins", async () => {
+    now += 60_000;
+    await t.change((a) => a.tenantCreate({ id: 'overco', name: 'Overco', tier: 'free' }));
+    t.admin((a) => {
+      a.memberAdd({ tenant_id: 'overco', user_id: 'ann', group_id: 'admin' });
+      a.memberAdd({ tenant_id: 'overco', user_id: 'ben', group_id: 'analyst' });
+    });
+    // The free tier has no token budgets: nothing is reserved.
+    expect(ok(await ask('overco', 'ann')).ratelimit).not.toContain('tokens');
+    await t.change((a) => a.tokenLimitsSet('overco', 'tenant', 'overco', { tokens_per_minute: 300 }));
+    expect(ok(await ask('overco', 'ann', chat(200))).ratelimit).toContain('"tenant-tokens-minute";r=75');
+    expect(denied(await ask('overco', 'ann', chat(200)))).toMatchObject({ status: 429, reason: 'quota exceeded: the tenant-tokens-minute limit of 300 tokens per minute' });
+    now += 60_000;
+    // The analysts' group: 100 a minute each; ann (admin) keeps the tenant's 300.
+    await t.change((a) => a.tokenLimitsSet('overco', 'group', 'analyst', { tokens_per_minute: 100 }));
+    const ben = ok(await ask('overco', 'ben', chat(50)));
+    expect(ben.ratelimit).toContain('"user-tokens-minute";r=25');
+    expect(denied(await ask('overco', 'ben', chat(50))).reason).toBe('quota exceeded: the user-tokens-minute limit of 100 tokens per minute');
+    expect(ok(await ask('overco', 'ann', chat(50))).ratelimit).not.toContain('user-tokens');
+    // A key's own budget, per day; a cleared override is gone.
+    t.admin((a) => a.memberAdd({ tenant_id: 'overco', user_id: 'svc', group_id: 'admin' }));
+    const key = t.admin((a) => a.apiKeyCreate({ tenant_id: 'overco', user_id: 'svc' }));
+    await t.change((a) => a.tokenLimitsSet('overco', 'key', key.record.id, { tokens_per_day: 80 }));
+    const viaKey = () => t.envoy({ method: 'POST', path: '/api/v1/chat/completions', headers: [['x-api-key', key.key], ['content-type', 'application/json']], body: chat(50) });
+    expect(ok(await viaKey()).ratelimit).toContain('"key-tokens-day";r=5');
+    expect(denied(await viaKey()).reason).toBe('quota exceeded: the key-tokens-day limit of 80 tokens per day');
+    await t.change((a) => a.tokenLimitsSet('overco', 'key', key.record.id, { tokens_per_day: null }));
+    expect(ok(await viaKey()).ratelimit).not.toContain('key-tokens');
+    expect(() => t.admin((a) => a.tokenLimitsSet('overco', 'group', 'nosuch', { tokens_per_day: 1 }))).toThrow(/unknown group nosuch/);
+    expect(() => t.admin((a) => a.tokenLimitsSet('overco', 'tenant', 'overco', { tokens_per_day: -1 }))).toThrow(/invalid tokens-per-day -1/);
+  });
+});
+
 describe('the decision log', () => {
   it('records each reservation with its decision, and each settlement (or a usage no reservation was held for)', async () => {
     now += 60_000;

@@ -24,7 +24,8 @@ class FakeLimiter implements Limiter {
 }
 
 const overrides = (rows: Partial<QuotaOverride>[] = []): OverrideSource & { reads: number } => {
-  const src = { reads: 0, list: (_t: string) => (src.reads++, rows.map((r) => ({ tenant_id: 'acme', scope: 'tenant', scope_id: 'acme', updated_at: '', ...r }) as QuotaOverride)) };
+  const src = { reads: 0, tokens: () => [],
+    list: (_t: string) => (src.reads++, rows.map((r) => ({ tenant_id: 'acme', scope: 'tenant', scope_id: 'acme', updated_at: '', ...r }) as QuotaOverride)) };
   return src;
 };
 

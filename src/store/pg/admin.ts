@@ -7,7 +7,7 @@ import { DEFAULT_GROUPS, parseGroup, type Group, type Membership } from '../../c
 import { KEY_PREFIX, publicView, type ApiKey } from '../../core/api-keys.js';
 import type { Tenant, TenantStatus, Tier } from '../../core/tenants.js';
 import type { FederationGrant } from '../../core/federation.js';
-import type { LimitSet, QuotaOverride, QuotaScope } from '../../core/limits.js';
+import { mergeTokenLimits, type LimitSet, type QuotaOverride, type QuotaScope, type TokenLimitChange, type TokenOverride } from '../../core/limits.js';
 import { policyView, type TenantPolicy, type TenantPolicyInput } from '../../core/tenant-rules.js';
 import { policyRow } from '../tenant-policies.js';
 import type { AdminStore, GrantInput, KeyInput, MemberInput, StoreChange, TenantChange } from '../../core/admin-store.js';
@@ -49,6 +49,7 @@ export class PgAdmin implements AdminStore {
       list: (t: string) => q.overridesOf(pool, t),
       usage: (t: string, from: string, to: string) => q.usageOf(pool, t, from, to),
       tokenUsage: (t: string, from: string, to: string) => q.tokenUsageOf(pool, t, from, to),
+      tokenOverrides: (t: string) => q.tokenOverridesOf(pool, t),
     };
     this.audit = { list: (o?: { tenant?: string; limit?: number }) => q.auditList(pool, o) };
     this.tenantPolicies = { get: (t: string) => q.tenantPolicy(pool, t) };
@@ -240,6 +241,30 @@ export class PgAdmin implements AdminStore {
         [tenantId, scope, scopeId, l.per_minute, l.per_day, l.per_month, l.burst, l.rate, new Date().toISOString()],
       );
       const after = (await q.override(c, tenantId, scope, scopeId))!;
+      return { result: after, before, after, change: { kind: 'quota', tenant: tenantId } };
+    });
+  }
+
+  tokenLimitsSet(tenantId: string, scope: QuotaScope, scopeId: string, change: TokenLimitChange): Promise<TokenOverride> {
+    return this.change('quota.tokens', tenantId, `${scope}:${scopeId}`, async (c) => {
+      await this.requireTenant(c, tenantId);
+      if (scope === 'group' && !(await q.groupById(c, tenantId, scopeId))) throw new StoreError(`unknown group ${scopeId} in tenant ${tenantId}`, 'not_found');
+      if (scope === 'key' && (await q.keyById(c, scopeId))?.tenant_id !== tenantId) throw new StoreError(`unknown API key ${scopeId} in tenant ${tenantId}`, 'not_found');
+      const before = (await q.tokenOverridesOf(c, tenantId)).find((o) => o.scope === scope && o.scope_id === scopeId);
+      let limits;
+      try {
+        limits = mergeTokenLimits(before?.limits, change);
+      } catch (err) {
+        throw new StoreError((err as Error).message, 'invalid');
+      }
+      const after: TokenOverride = { tenant_id: tenantId, scope, scope_id: scopeId, limits, updated_at: new Date().toISOString() };
+      if (Object.keys(limits).length === 0) await c.query('DELETE FROM token_overrides WHERE tenant_id = $1 AND scope = $2 AND scope_id = $3', [tenantId, scope, scopeId]);
+      else {
+        await c.query(
+          'INSERT INTO token_overrides (tenant_id, scope, scope_id, limits, updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, scope, scope_id) DO UPDATE SET limits = EXCLUDED.limits, updated_at = EXCLUDED.updated_at',
+          [tenantId, scope, scopeId, JSON.stringify(limits), after.updated_at],
+        );
+      }
       return { result: after, before, after, change: { kind: 'quota', tenant: tenantId } };
     });
   }

@@ -15,6 +15,7 @@ const TABLES: [string, string[]][] = [
   ['quota_overrides', ['tenant_id', 'scope', 'scope_id', 'per_minute', 'per_day', 'per_month', 'burst', 'rate', 'updated_at']],
   ['quota_usage', ['tenant_id', 'subject', 'window', 'window_start', 'count']],
   ['token_usage', ['tenant_id', 'subject', 'model', 'window', 'window_start', 'input_tokens', 'output_tokens', 'cost_nano_usd', 'responses']],
+  ['token_overrides', ['tenant_id', 'scope', 'scope_id', 'limits', 'updated_at']],
   ['tenant_policies', ['tenant_id', 'rules', 'rego', 'wasm', 'projection', 'revision', 'updated_at', 'updated_by']],
 ];
 

@@ -156,4 +156,15 @@ export const PG_MIGRATIONS: string[] = [
     PRIMARY KEY (tenant_id, subject, model, "window", window_start)
   );
   `,
+  // Token budgets per tenant, group or key (store/migrations.ts, version 8).
+  `
+  CREATE TABLE token_overrides (
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    scope      TEXT NOT NULL CHECK (scope IN ('tenant', 'group', 'key')),
+    scope_id   TEXT NOT NULL,
+    limits     TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, scope, scope_id)
+  );
+  `,
 ];

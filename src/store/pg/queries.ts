@@ -8,6 +8,8 @@ import type { AuditEntry, AuditInput } from '../../core/audit.js';
 import type { TokenUsageRow, UsageRow } from '../../core/admin-store.js';
 import { groupFromRow } from '../groups.js';
 import { policyFromRow, type TenantPolicyRow } from '../tenant-policies.js';
+import { tokenOverrideFromRow, type TokenOverrideRow } from '../quotas.js';
+import type { TokenOverride } from '../../core/limits.js';
 import type { TenantPolicy } from '../../core/tenant-rules.js';
 
 /** A pool or a transaction's client: both run queries, by text or as a named (prepared once per connection) one. */
@@ -124,3 +126,8 @@ export const tokenUsageOf = async (db: Queryable, tenantId: string, from: string
       [tenantId, from, to],
     )
   ).rows;
+
+export const tokenOverridesOf = async (db: Queryable, tenantId: string): Promise<TokenOverride[]> =>
+  (await db.query<TokenOverrideRow>('SELECT tenant_id, scope, scope_id, limits, updated_at FROM token_overrides WHERE tenant_id = $1 ORDER BY scope, scope_id', [tenantId])).rows.map(tokenOverrideFromRow);
+export const allTokenOverrides = async (db: Queryable): Promise<TokenOverride[]> =>
+  (await db.query<TokenOverrideRow>('SELECT tenant_id, scope, scope_id, limits, updated_at FROM token_overrides ORDER BY tenant_id, scope, scope_id')).rows.map(tokenOverrideFromRow);

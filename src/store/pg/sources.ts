@@ -5,7 +5,7 @@ import type { Tenant } from '../../core/tenants.js';
 import type { Group, MemberGroupRow } from '../../core/groups.js';
 import type { ApiKeyRecord } from '../../core/api-keys.js';
 import type { FederationGrant } from '../../core/federation.js';
-import type { QuotaOverride } from '../../core/limits.js';
+import type { QuotaOverride, TokenOverride } from '../../core/limits.js';
 import { StoreUnavailable } from '../../core/errors.js';
 import type { TenantSource, GroupSource } from '../../tenancy/context.js';
 import type { ApiKeySource } from '../../identity/apikey.js';
@@ -28,7 +28,7 @@ export class PgSources {
   readonly grants: GrantSource;
   readonly usage: UsageSource;
   readonly tenantPolicies: TenantPolicySource;
-  readonly overrides: OverrideSource & { loadAll(): Promise<void>; reload(tenantId: string): Promise<void> };
+  readonly overrides: OverrideSource & { tokens(tenantId: string): TokenOverride[]; loadAll(): Promise<void>; reload(tenantId: string): Promise<void> };
 
   constructor(pool: Pool) {
     this.tenants = { get: (id): Promise<Tenant | undefined> => q.tenantById(pool, id).catch(unavailable) };
@@ -42,17 +42,26 @@ export class PgSources {
     this.tenantPolicies = { get: (t) => q.tenantPolicy(pool, t).catch(unavailable) };
     this.usage = { load: (t, s, w, start) => q.usageCount(pool, t, s, w, start).catch(unavailable) };
     let byTenant = new Map<string, QuotaOverride[]>();
+    let tokensByTenant = new Map<string, TokenOverride[]>();
+    const group = <T extends { tenant_id: string }>(rows: T[]) => {
+      const m = new Map<string, T[]>();
+      for (const o of rows) m.set(o.tenant_id, [...(m.get(o.tenant_id) ?? []), o]);
+      return m;
+    };
     this.overrides = {
       list: (t) => byTenant.get(t) ?? [],
+      tokens: (t) => tokensByTenant.get(t) ?? [],
       loadAll: async () => {
-        const next = new Map<string, QuotaOverride[]>();
-        for (const o of await q.allOverrides(pool)) next.set(o.tenant_id, [...(next.get(o.tenant_id) ?? []), o]);
-        byTenant = next;
+        const [quotas, tokens] = await Promise.all([q.allOverrides(pool), q.allTokenOverrides(pool)]);
+        byTenant = group(quotas);
+        tokensByTenant = group(tokens);
       },
       reload: async (t) => {
-        const rows = await q.overridesOf(pool, t);
+        const [rows, tokens] = await Promise.all([q.overridesOf(pool, t), q.tokenOverridesOf(pool, t)]);
         if (rows.length) byTenant.set(t, rows);
         else byTenant.delete(t);
+        if (tokens.length) tokensByTenant.set(t, tokens);
+        else tokensByTenant.delete(t);
       },
     };
   }
