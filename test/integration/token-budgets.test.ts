@@ -79,6 +79,17 @@ describe('token budgets', () => {
     ok(await ask('globex', 'bob', chat(5000)));
   });
 
+  it('a streamed response settles its reservation too (its last event carries the usage)', async () => {
+    now += 60_000;
+    const left = (h: Record<string, string>) => Number(/"tenant-input-tokens-minute";r=(\d+)/.exec(h.ratelimit!)![1]);
+    const g = ok(await ask('globex', 'bob', chat(10)));
+    expect(left(g)).toBe(75);
+    const events = [{ model: 'gpt-4o-mini', choices: [{ delta: { content: 'hi' } }] }, { model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 7, completion_tokens: 2 } }];
+    const sse = events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('') + 'data: [DONE]\n\n';
+    await processed(proc, g, 'text/event-stream', [sse.slice(0, 30), sse.slice(30, 90), sse.slice(90)]);
+    expect(left(ok(await ask('globex', 'bob', chat(10))))).toBe(100 - 7 - 25);
+  });
+
   it('a reservation nothing settles is released when its time is up', async () => {
     now += 60_000; // a new minute
     const held = ok(await ask('acme', 'alice', chat(900)));
