@@ -196,12 +196,15 @@ export class CheckPipeline {
     const ctx = run.ctx;
     const tenant = ctx.tenant;
     if (!quota || !tenant) return decision;
-    // An LLM request reserves against the token budgets, when there are any to hold it (its body read for that).
-    if (quota.budgets && req.parsedBody === null && req.bodyError === null && req.body) {
-      const refused = parseBody(req, this.deps.config.limits.max_json_depth);
-      if (refused) return refused;
+    // An LLM request reserves against the token budgets, when its tenant or caller has any (its body read only then).
+    let demand: ReturnType<typeof demandOf>;
+    if (quota.hasTokenBudgets(tenant, ctx.identity, ctx.effective)) {
+      if (req.parsedBody === null && req.bodyError === null && req.body) {
+        const refused = parseBody(req, this.deps.config.limits.max_json_depth);
+        if (refused) return refused;
+      }
+      demand = demandOf(req, this.deps.config.genai);
     }
-    const demand = quota.budgets ? demandOf(req, this.deps.config.genai) : undefined;
     const q = quota.enforce(tenant, ctx.identity, ctx.effective, decision, buckets, demand && { decisionId: run.decisionId, demand, model: demand.model });
     // No closure on the synchronous (local limiter) path, which is every check without Redis.
     return q instanceof Promise ? q.then((r) => withQuota(run, decision, r)) : withQuota(run, decision, q);

@@ -164,6 +164,11 @@ export class QuotaService {
     return out;
   }
 
+  /** Whether a request of this caller reserves tokens (token budgets on, and some set for its tenant or itself). */
+  hasTokenBudgets(tenant: Tenant, identity: Identity, effective: EffectiveContext | null): boolean {
+    return this.budgets !== undefined && this.tokenItemsFor(tenant, identity, effective).length > 0;
+  }
+
   /**
    * The caller's limits and the tenant's token budgets as one array, kept while both stay the same arrays: the
    * RateLimit-Policy text is cached per array (headers.ts), and a check makes no new one.

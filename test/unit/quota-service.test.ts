@@ -42,6 +42,19 @@ describe('QuotaService', () => {
     expect(names(limiter.taken[1]!).slice(-1)).toEqual(['gpu-minute=3']);
   });
 
+  it('says which callers have token budgets (so only their requests read the body for a reservation)', () => {
+    const tokens = [{ tenant_id: 'acme', scope: 'group' as const, scope_id: 'ml', limits: { tokens_per_minute: 50 }, updated_at: '' }];
+    const q = new QuotaService(parseConfig({ tiers: { premium: { tokens_per_day: 1000 } } }), { list: () => [], tokens: (t) => (t === 'acme' ? tokens : []) }, new FakeLimiter(), () => NOW);
+    const premium: Tenant = { ...acme, id: 'globex', tier: 'premium' };
+    const inMl = { groups: [{ id: 'ml' }] } as never;
+    // Budgets off (no reservations can be held): nobody reserves.
+    expect(q.hasTokenBudgets(premium, alice, null)).toBe(false);
+    q.budgets = { ttlMs: 1000, settle: () => undefined, owner: () => undefined };
+    expect(q.hasTokenBudgets(premium, alice, null)).toBe(true);
+    expect(q.hasTokenBudgets(acme, alice, null)).toBe(false);
+    expect(q.hasTokenBudgets(acme, alice, inMl)).toBe(true);
+  });
+
   it('reads overrides once per tenant until invalidated', () => {
     const src = overrides();
     const q = service(new FakeLimiter(), src);
