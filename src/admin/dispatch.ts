@@ -1,7 +1,7 @@
 // Every admin operation by name, with the request shape of proto/tenantgate/admin/v1/admin.proto. The CLI runs
 // them on the store directly or, with --server, through the admin API, which runs the very same functions.
 import { parse as parseYaml } from 'yaml';
-import type { AdminStore } from '../core/admin-store.js';
+import type { AdminStore, TokenUsageRow } from '../core/admin-store.js';
 import { applyState, exportState } from '../state/apply.js';
 import { StateError } from '../state/documents.js';
 import { StoreError } from '../core/errors.js';
@@ -155,9 +155,9 @@ export const OPERATIONS: Record<string, Operation> = {
     const to = parseSince(opt(r, 'to') ?? '9999-12-31');
     // The token budgets' own counters (subjects tokens:<unit>, what was reserved) are not usage: the tokens are.
     const rows = (await a.quotas.usage(tenant, from, to)).filter((x) => !x.subject.startsWith('tokens:'));
-    const tokens = (await a.quotas.tokenUsage(tenant, from, to)).map(({ cost_nano_usd, ...t }) => ({ ...t, cost_usd: cost_nano_usd / 1e9 }));
+    const tokenRows = await a.quotas.tokenUsage(tenant, from, to);
     // The tenant's totals are its "*" subject: every request of the tenant counts there.
-    return { tenant, rows, totals: { day: rows.filter((x) => x.window === 'day' && x.subject === '*'), month: rows.filter((x) => x.window === 'month' && x.subject === '*') }, tokens, token_totals: tokenTotals(tokens) };
+    return { tenant, rows, totals: { day: rows.filter((x) => x.window === 'day' && x.subject === '*'), month: rows.filter((x) => x.window === 'month' && x.subject === '*') }, tokens: tokenRows.map(inDollars), token_totals: tokenTotals(tokenRows).map(inDollars) };
   },
 
   GrantFederation: async (a, r) => {
@@ -216,20 +216,23 @@ function auditLimit(v: unknown): number {
   return v;
 }
 
-/** Per window: the tenant's tokens and cost over every subject and model (in nano-dollars while summing: exact). */
-function tokenTotals(rows: { window: string; window_start: string; input_tokens: number; output_tokens: number; cost_usd: number; responses: number }[]) {
-  const by = new Map<string, { window: string; window_start: string; input_tokens: number; output_tokens: number; nano: number; responses: number }>();
+/** Per window: the tenant's tokens and cost over every subject and model (summed in nano-dollars: exact). */
+function tokenTotals(rows: TokenUsageRow[]) {
+  const by = new Map<string, Pick<TokenUsageRow, 'window' | 'window_start' | 'input_tokens' | 'output_tokens' | 'cost_nano_usd' | 'responses'>>();
   for (const x of rows) {
     const k = `${x.window}/${x.window_start}`;
-    const t = by.get(k) ?? { window: x.window, window_start: x.window_start, input_tokens: 0, output_tokens: 0, nano: 0, responses: 0 };
+    const t = by.get(k) ?? { window: x.window, window_start: x.window_start, input_tokens: 0, output_tokens: 0, cost_nano_usd: 0, responses: 0 };
     t.input_tokens += x.input_tokens;
     t.output_tokens += x.output_tokens;
-    t.nano += Math.round(x.cost_usd * 1e9);
+    t.cost_nano_usd += x.cost_nano_usd;
     t.responses += x.responses;
     by.set(k, t);
   }
-  return [...by.values()].map(({ nano, ...t }) => ({ ...t, cost_usd: nano / 1e9 }));
+  return [...by.values()];
 }
+
+/** A row as the API shows it: the cost in dollars. */
+const inDollars = <T extends { cost_nano_usd: number }>({ cost_nano_usd, ...t }: T) => ({ ...t, cost_usd: cost_nano_usd / 1e9 });
 
 function parseDocument(text: string, what: string): unknown {
   try {

@@ -4,7 +4,7 @@
 import type { Config } from '../core/config.js';
 import type { NormalizedRequest } from '../core/request.js';
 import type { TokenDemand } from '../quota/limits.js';
-import { costOf } from './prices.js';
+import { costOf, nanoUsd } from './prices.js';
 
 const count = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
 
@@ -16,6 +16,5 @@ export function demandOf(req: NormalizedRequest, g: Config['genai']): (TokenDema
   if (!model) return undefined;
   const output = count(body.max_tokens) ?? count(body.max_completion_tokens) ?? count(body.max_output_tokens) ?? g.models[model]?.default_max_tokens ?? g.default_max_tokens;
   const input = Math.ceil(Buffer.byteLength(req.body ?? '') / g.bytes_per_input_token);
-  const cost = costOf(g.models, { model, input_tokens: input, output_tokens: output });
-  return { model, input, output, costNanoUsd: cost === null ? 0 : Math.round(cost * 1e9) };
+  return { model, input, output, costNanoUsd: nanoUsd(costOf(g.models, { model, input_tokens: input, output_tokens: output })) };
 }

@@ -6,6 +6,7 @@ import type { TokenDelta } from '../core/admin-store.js';
 import { Periodic } from '../util/periodic.js';
 import { dayWindow, monthWindow } from '../quota/windows.js';
 import type { UsedTokens } from './ext-proc.js';
+import { nanoUsd } from './prices.js';
 
 /** Where the counts go (the store's writer implements it). */
 export interface TokenSink {
@@ -30,7 +31,7 @@ export class TokenMeter {
   add(u: UsedTokens, now = Date.now()): void {
     if (!u.tenant) return;
     const subject = u.api_key_id ? `key:${u.api_key_id}` : `user:${u.user ?? ''}`;
-    const cost = u.cost_usd === null ? 0 : Math.round(u.cost_usd * 1e9);
+    const cost = nanoUsd(u.cost_usd);
     for (const [window, start] of [['day', dayWindow(now).start], ['month', monthWindow(now).start]] as const) {
       this.merge({ tenant: u.tenant, subject, model: u.model ?? '', window, start, input: u.input_tokens, output: u.output_tokens, costNanoUsd: cost, responses: 1 });
     }

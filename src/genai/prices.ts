@@ -10,3 +10,8 @@ export function costOf(prices: PriceTable, u: TokenUsage): number | null {
   if (!p) return null;
   return (u.input_tokens * p.input_per_million + u.output_tokens * p.output_per_million) / 1_000_000;
 }
+
+/** US dollars as whole nano-dollars, as costs are counted and stored (sums stay exact); no price: nothing. */
+export function nanoUsd(usd: number | null): number {
+  return usd === null ? 0 : Math.round(usd * 1e9);
+}

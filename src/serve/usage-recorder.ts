@@ -3,7 +3,7 @@
 // only the decision: the reservation says whose it was and for which model.
 import type { UsedTokens } from '../genai/ext-proc.js';
 import type { TokenMeter } from '../genai/meter.js';
-import { costOf, type PriceTable } from '../genai/prices.js';
+import { costOf, nanoUsd, type PriceTable } from '../genai/prices.js';
 import type { TokenBudgets } from '../quota/service.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { DecisionLog } from '../telemetry/decision-log.js';
@@ -16,7 +16,6 @@ export interface UsageRecorder {
   report(r: { decision_id: string; input_tokens: number; output_tokens: number; model?: string }): Promise<UsedTokens>;
 }
 
-const nano = (usd: number | null) => (usd === null ? 0 : Math.round(usd * 1e9));
 const count = (v: unknown, what: string): number => {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new StoreError(`${what} must be a whole number from 0 up`, 'invalid');
   return v;
@@ -31,7 +30,7 @@ export function usageRecorder(o: { prices: PriceTable; metrics: Metrics; decisio
   };
   return {
     async used(u) {
-      const owner = u.decision_id && o.budgets ? await o.budgets.settle(u.decision_id, { input: u.input_tokens, output: u.output_tokens, costNanoUsd: nano(u.cost_usd) }) : undefined;
+      const owner = u.decision_id && o.budgets ? await o.budgets.settle(u.decision_id, { input: u.input_tokens, output: u.output_tokens, costNanoUsd: nanoUsd(u.cost_usd) }) : undefined;
       counted(u, owner !== undefined);
     },
     async report(r) {
@@ -44,7 +43,7 @@ export function usageRecorder(o: { prices: PriceTable; metrics: Metrics; decisio
       const cost = costOf(o.prices, { model, input_tokens: input, output_tokens: output });
       const u: UsedTokens = { decision_id: r.decision_id, tenant: owner.tenant, user: owner.user, api_key_id: owner.api_key_id, model, input_tokens: input, output_tokens: output, cost_usd: cost };
       // Settled first: a report sent twice is counted once (the second finds no reservation).
-      if (!(await o.budgets!.settle(r.decision_id, { input, output, costNanoUsd: nano(cost) }))) throw new StoreError(`decision ${r.decision_id} was settled meanwhile`, 'conflict');
+      if (!(await o.budgets!.settle(r.decision_id, { input, output, costNanoUsd: nanoUsd(cost) }))) throw new StoreError(`decision ${r.decision_id} was settled meanwhile`, 'conflict');
       counted(u, true);
       return u;
     },
