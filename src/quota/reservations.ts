@@ -21,8 +21,6 @@ interface Held {
 export class Reservations {
   private readonly held = new Map<string, Held>();
   private readonly timer: NodeJS.Timeout;
-  /** Reservations released unsettled since start (metrics may read it). */
-  expired = 0;
 
   constructor(
     private readonly limiter: Adjustable,
@@ -64,7 +62,6 @@ export class Reservations {
       if (h.expires > now) break;
       this.held.delete(id);
       this.limiter.adjust(h.items, h.amounts.map((a) => -a), h.at, now);
-      this.expired++;
     }
   }
 

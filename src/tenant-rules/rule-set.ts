@@ -84,10 +84,6 @@ export class RuleSet {
     this.readsBody = rules.some((r) => r.body_schema !== undefined || r.models !== undefined);
   }
 
-  get size(): number {
-    return this.rules.length;
-  }
-
   /**
    * The first rule that denies the request, or what the rules that apply add to it. What they add is one frozen
    * object per combination of rules, made once: a check allocates nothing here, and an allowed answer's encoding,
