@@ -10,7 +10,8 @@ import type { Decision, Identity } from '../core/types.js';
 import type { Tenant } from '../core/tenants.js';
 import type { EffectiveContext } from '../core/limits.js';
 import { encodeRemoveList, encodeStatus, encodeStructEntry, own, writeOptions } from './encode.js';
-import { safe, upstreamHeaders } from '../core/upstream-headers.js';
+import { upstreamHeaders } from '../core/upstream-headers.js';
+import { APPEND_FALSE, EMPTY, Out, headerOptions, latin1, varintLen } from './answer-bytes.js';
 import { headersToRemove, metadata, set } from './respond.js';
 
 interface Template {
@@ -31,9 +32,6 @@ interface Template {
 
 const templates = new WeakMap<Identity, Template>();
 const STATUS_OK = own(encodeStatus({ code: 0, message: '' }));
-const EMPTY: Uint8Array = new Uint8Array(0);
-// HeaderValueOption.append = BoolValue{false}, written explicitly as the general encoder does.
-const APPEND_FALSE = Uint8Array.of(18, 2, 8, 0);
 
 function build(o: Outcome, d: Decision): Template {
   const headers = upstreamHeaders(o, d);
@@ -43,7 +41,6 @@ function build(o: Outcome, d: Decision): Template {
   writeOptions(h, 2, names.filter((n) => n !== 'x-decision-id').map((k) => set(k, headers[k]!)));
   const m = protobuf.Writer.create();
   for (const [k, v] of Object.entries(metadata(o, d, false).fields)) encodeStructEntry(m, k, v);
-  const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
   // Shared, not per caller: headersToRemove returns one array per set of header names, and encodeRemoveList
   // keeps its bytes per array.
   const removeNames = headersToRemove(names, undefined);
@@ -60,64 +57,6 @@ function build(o: Outcome, d: Decision): Template {
   };
 }
 
-const varintLen = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
-
-/** Writes into one buffer of the exact size: an allowed check allocates its answer and little else. */
-class Out {
-  pos = 0;
-  constructor(readonly buf: Buffer) {}
-  varint(n: number): this {
-    while (n >= 0x80) {
-      this.buf[this.pos++] = (n & 0x7f) | 0x80;
-      n >>>= 7;
-    }
-    this.buf[this.pos++] = n;
-    return this;
-  }
-  raw(b: Uint8Array): this {
-    this.buf.set(b, this.pos);
-    this.pos += b.byteLength;
-    return this;
-  }
-  /** Bytes kept as a latin1 string. */
-  bytes(s: string): this {
-    this.pos += this.buf.write(s, this.pos, s.length, 'latin1');
-    return this;
-  }
-  /** A length-delimited field of `len` bytes: tag and length (the content follows). */
-  field(tag: number, len: number): this {
-    return this.varint(tag).varint(len);
-  }
-  string(tag: number, s: string, bytes: number): this {
-    this.field(tag, bytes);
-    this.pos += this.buf.write(s, this.pos, 'utf8');
-    return this;
-  }
-}
-
-/**
- * OkHttpResponse.response_headers_to_add (field 6): a HeaderValueOption{header: {key, value}, append: false} per
- * header, written straight into one buffer. The quota's RateLimit fields change with every check, and the generic
- * writer's objects and buffers per header were a third of what quotas cost a check.
- */
-function responseHeaders(headers: Record<string, string>): Uint8Array {
-  // [key, value, their byte lengths, the HeaderValue's and the option's sizes], measured once, then written.
-  const entries: [string, string, number, number, number, number][] = [];
-  let total = 0;
-  for (const [key, raw] of Object.entries(headers)) {
-    const value = safe(raw);
-    const k = Buffer.byteLength(key, 'utf8');
-    const v = Buffer.byteLength(value, 'utf8');
-    const headerValue = 1 + varintLen(k) + k + 1 + varintLen(v) + v;
-    const option = 1 + varintLen(headerValue) + headerValue + APPEND_FALSE.byteLength;
-    total += 1 + varintLen(option) + option;
-    entries.push([key, value, k, v, headerValue, option]);
-  }
-  const out = new Out(Buffer.allocUnsafe(total));
-  for (const [key, value, k, v, headerValue, option] of entries) out.field(50, option).field(10, headerValue).string(10, key, k).string(18, value, v).raw(APPEND_FALSE);
-  return out.buf;
-}
-
 const DECISION_ID_KEY = 'x-decision-id';
 const DECISION_ID_FIELD = 'decision_id';
 
@@ -129,7 +68,8 @@ export function encodeAllowed(o: Outcome, d: Decision): Uint8Array | undefined {
     t = build(o, d);
     templates.set(o.identity, t);
   }
-  const add = d.response_headers_to_add ? responseHeaders(d.response_headers_to_add) : EMPTY;
+  // OkHttpResponse.response_headers_to_add (field 6).
+  const add = d.response_headers_to_add ? headerOptions(50, d.response_headers_to_add) : EMPTY;
   // Sizes, inside out. The decision id header: HeaderValue{key, value} in HeaderValueOption{header, append: false}.
   const id = o.decisionId;
   const idBytes = Buffer.byteLength(id, 'utf8');

@@ -7,6 +7,7 @@ import { type Outcome } from '../core/outcome.js';
 import { toCheckResponse } from './respond.js';
 import { encodeCheckResponse } from './encode.js';
 import { encodeAllowed } from './allow-template.js';
+import { encodeDenied } from './deny-template.js';
 import { ANONYMOUS, Denial, type Decision, type Peer } from '../core/types.js';
 import { randomUUID } from 'node:crypto';
 import type { AuditInput } from '../core/audit.js';
@@ -95,10 +96,10 @@ export class CheckService {
   }
 }
 
-/** The encoded CheckResponse: the caller's cached bytes for an allowed request, else the general encoder. */
+/** The encoded CheckResponse: from the templates (the caller's, the denial's) where they apply, else the general encoder. */
 function encodeOutcome(outcome: Outcome): Uint8Array {
   const d = outcome.decision;
-  return (!(d instanceof Denial) && d.allowed ? encodeAllowed(outcome, d) : undefined) ?? encodeCheckResponse(toCheckResponse(outcome));
+  return (d.allowed ? (d instanceof Denial ? undefined : encodeAllowed(outcome, d)) : encodeDenied(outcome, d)) ?? encodeCheckResponse(toCheckResponse(outcome));
 }
 
 /** The HTTP mode takes requests apart itself; an OPA-Envoy policy reads Envoy's CheckRequest, which it does not have. */

@@ -148,3 +148,35 @@ describe('encodeAllowed (cached per caller)', () => {
     expect(encodeAllowed(outcome({ allowed: true }), { allowed: true })).toBeUndefined();
   });
 });
+
+describe('encodeDenied (fixed parts kept per kind of denial)', () => {
+  it('gives the bytes of the general path for every shape of denial, from the kept parts too', async () => {
+    const { encodeCheckResponse } = await import('../../src/check/encode.js');
+    const { encodeDenied } = await import('../../src/check/deny-template.js');
+    const { deny } = await import('../../src/core/denials.js');
+    const general = (o: Outcome) => Buffer.from(encodeCheckResponse(toCheckResponse(o))).toString('hex');
+    const fast = (o: Outcome) => Buffer.from(encodeDenied(o, o.decision)!).toString('hex');
+    const limited = { 'retry-after': '3', ratelimit: '"tenant";r=0;t=3', 'ratelimit-policy': '"tenant";q=10;w=1' };
+    const cases: Outcome[] = [
+      outcome(deny('quota_exceeded', 'quota exceeded: the tenant rate', limited), { decisionId: 'q-1' }),
+      outcome(deny('quota_exceeded', 'quota exceeded: the tenant rate', { ...limited, 'retry-after': '12' }), { decisionId: 'q-2' }),
+      outcome(deny('unauthenticated', 'no credential'), { tenant: null, identity: ANONYMOUS }),
+      outcome(deny('invalid_token', 'the token has expired'), { tenant: null }),
+      outcome(deny('tenant_suspended', 'the tenant is suspended')),
+      // A header the fixed part sets, sent again: left out as the general path leaves it out.
+      outcome(deny('bad_request', 'caf\u00e9 \u2014 "quoted" \\ \n', { 'content-type': 'text/plain', 'www-authenticate': 'x', 'x-note': 'caf\u00e9\r\nx-evil: 1' })),
+      outcome({ allowed: false }, { decisionId: 'p-1' }),
+      outcome({ allowed: false, http_status: 418, code: 'teapot', reason: 'r'.repeat(300), headers: { 'x-why': 'v'.repeat(200) } }, { policyRevision: 'r'.repeat(130) }),
+      outcome({ allowed: false, http_status: 401, code: 'custom' }, { tenant: { ...tenant, id: 't\u00e9nant' } }),
+      outcome({ allowed: false, http_status: -1, code: 'odd', reason: '' }, { decisionId: 'd\u00e9-\u{1F600}' }),
+    ];
+    const seen = new Set<string>();
+    for (const o of [...cases, ...cases]) {
+      expect(fast(o)).toBe(general(o));
+      seen.add(fast(o));
+    }
+    expect(seen.size).toBe(cases.length);
+    // A policy's denial with metadata of its own goes the general way.
+    expect(encodeDenied(outcome({ allowed: false, dynamic_metadata: { why: 1 } }), { allowed: false, dynamic_metadata: { why: 1 } })).toBeUndefined();
+  });
+});
