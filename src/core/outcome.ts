@@ -14,6 +14,12 @@ export interface ResolvedContext {
   targetTenant: Tenant | null;
 }
 
+/**
+ * The policy input's parts (check/input.ts) that are objects from the caches, never changed once made: the same
+ * object stands for the same content, which the decision cache keys on (policy/decision-key.ts).
+ */
+export const STABLE_INPUT_KEYS: readonly string[] = Object.freeze(['identity', 'tenant', 'groups', 'effective', 'target_tenant']);
+
 export interface Outcome extends ResolvedContext {
   decisionId: string;
   decision: Decision | Denial;

@@ -5,11 +5,12 @@
 // can depend on): requests of one caller on one route give the same projected input, and a hit skips WASM. The
 // cache is off when the bundle has no projection (the whole input, request ids and all, would be the key) or when
 // the policy calls a builtin whose answer can change between calls (time, randomness, HTTP, ...). The cache is keyed
-// by that JSON itself (about 600 bytes, up to 6 MB at 10,000 entries): its SHA-256 cost 4 µs per check under load.
+// by the context's objects and the JSON of the rest (decision-key.ts).
 import { LRUCache } from 'lru-cache';
 import { Denial, type Decision } from '../core/types.js';
 import type { PolicyBundle } from './bundle.js';
 import { bundleProjection, project, type Projection } from './deps.js';
+import { DecisionKeys } from './decision-key.js';
 import { deny } from '../core/denials.js';
 import { LIMIT_FIELDS } from '../core/limits.js';
 import { WasmPolicy } from './wasm/host.js';
@@ -23,6 +24,8 @@ interface Active {
   projection: Projection | undefined;
   /** Whether it can read the parsed body (no projection: it may read anything). */
   readsBody: boolean;
+  /** The caches' keys, when they are on. */
+  keys: DecisionKeys | undefined;
   decisions: LRUCache<string, Decision | Denial> | undefined;
   /** The OPA-Envoy mode's entrypoint values, cached on the same terms. */
   raws: LRUCache<string, RawResult> | undefined;
@@ -35,9 +38,14 @@ export class PolicyEngine {
   private active: Active | undefined;
   readonly cacheStats = { hits: 0, misses: 0 };
 
+  /**
+   * `stableInputKeys`: top-level input keys whose values are objects never changed once made (from the caches), so
+   * that the decision cache can key them by identity (decision-key.ts); the pipeline's are STABLE_INPUT_KEYS.
+   */
   constructor(
     private readonly entrypointName: string,
     private readonly decisionCacheSize = 0,
+    private readonly stableInputKeys: readonly string[] = [],
   ) {}
 
   /** Whether the loaded bundle's decisions are cached (see the top of this file). */
@@ -74,7 +82,8 @@ export class PolicyEngine {
     const cacheable = this.decisionCacheSize > 0 && projection !== undefined && !impure;
     const readsBody = projection === undefined || 'parsed_body' in projection || 'body_error' in projection;
     const cache = <T extends object>() => (cacheable ? new LRUCache<string, T>({ max: this.decisionCacheSize }) : undefined);
-    this.active = { policy, entrypoint, revision: bundle.revision, projection, readsBody, decisions: cache<Decision | Denial>(), raws: cache<RawResult>() };
+    const keys = cacheable ? new DecisionKeys(projection, this.stableInputKeys) : undefined;
+    this.active = { policy, entrypoint, revision: bundle.revision, projection, readsBody, keys, decisions: cache<Decision | Denial>(), raws: cache<RawResult>() };
   }
 
   /** The entrypoint's value, as it is (no decision contract): for the OPA-Envoy mode. Cached like decisions. */
@@ -92,22 +101,22 @@ export class PolicyEngine {
   }
 
   /**
-   * The policy's answer for an input, from the cache when the bundle's answers are cached. The projected input's
-   * JSON is the key as it is (a few hundred bytes: hashing it cost more than the lookup, bench/README.md), and on a
-   * miss it is what WASM receives. `keep`: what to cache of an answer (undefined: nothing).
+   * The policy's answer for an input, from the cache when the bundle's answers are cached (decision-key.ts); on a
+   * miss the projected input's JSON is what WASM receives. `keep`: what to cache of an answer (undefined: nothing).
    */
   private cached<T extends object>(cache: LRUCache<string, T> | undefined, active: Active, input: unknown, evaluate: (a: Active, json: string) => T, keep: (v: T) => T | undefined): T {
-    const json = JSON.stringify(active.projection ? project(input, active.projection) : input) ?? 'null';
-    if (!cache) return evaluate(active, json);
-    const hit = cache.get(json);
+    const json = () => JSON.stringify(active.projection ? project(input, active.projection) : input) ?? 'null';
+    if (!cache || !active.keys) return evaluate(active, json());
+    const key = active.keys.key(input);
+    const hit = cache.get(key);
     if (hit) {
       this.cacheStats.hits++;
       return hit;
     }
     this.cacheStats.misses++;
-    const v = evaluate(active, json);
+    const v = evaluate(active, json());
     const kept = keep(v);
-    if (kept) cache.set(json, kept);
+    if (kept) cache.set(key, kept);
     return v;
   }
 }

@@ -10,6 +10,7 @@ import { readBundle, type PolicyBundle } from './bundle.js';
 import { loadBundle } from './bundle-loader.js';
 import { bundleVerifier, type BundleVerifier } from './signature.js';
 import { PolicyEngine } from './engine.js';
+import { STABLE_INPUT_KEYS } from '../core/outcome.js';
 
 export interface ReloadEvents {
   onReload(result: 'success' | 'failure', source: string, revision: string, error?: string): void;
@@ -32,9 +33,9 @@ export class PolicyManager {
     private readonly log: Logger,
     private readonly events: ReloadEvents,
   ) {
-    this.live = new PolicyEngine(config.policies.entrypoint, config.policies.decision_cache_size);
+    this.live = new PolicyEngine(config.policies.entrypoint, config.policies.decision_cache_size, STABLE_INPUT_KEYS);
     this.verifier = config.policies.bundle_verification ? bundleVerifier(config.policies.bundle_verification) : undefined;
-    if (config.policies.shadow) this.shadow = new PolicyEngine(config.policies.entrypoint, config.policies.decision_cache_size);
+    if (config.policies.shadow) this.shadow = new PolicyEngine(config.policies.entrypoint, config.policies.decision_cache_size, STABLE_INPUT_KEYS);
   }
 
   /** The first load: a failure here stops start-up (with opa's own message for a compile error). */

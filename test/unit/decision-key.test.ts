@@ -1,0 +1,63 @@
+// The decision cache's key: the context's objects by identity, the rest by its JSON. Equal keys must mean equal
+// projected inputs (else one caller would get another's decision).
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { DecisionKeys } from '../../src/policy/decision-key.js';
+import { project, type Projection } from '../../src/policy/deps.js';
+
+const PROJECTION: Projection = { identity: { kind: true, tenant_id: true }, tenant: { id: true }, effective: true, parsed_path: true, attributes: { request: { http: { method: true } } } };
+const STABLE = ['identity', 'tenant', 'groups', 'effective', 'target_tenant'];
+
+describe('DecisionKeys', () => {
+  const alice = Object.freeze({ kind: 'jwt', tenant_id: 'acme', subject: 'alice' });
+  const acme = Object.freeze({ id: 'acme' });
+  const ctx = Object.freeze({ level: 'internal' });
+  const input = (o: Record<string, unknown> = {}) => ({ identity: alice, tenant: acme, effective: ctx, parsed_path: ['v1', 'items'], attributes: { request: { http: { method: 'GET', id: 'r-1' } } }, ...o });
+
+  it('gives the same key for the same objects and the same request, whatever the policy does not read', () => {
+    const k = new DecisionKeys(PROJECTION, STABLE);
+    expect(k.key(input())).toBe(k.key(input({ attributes: { request: { http: { method: 'GET', id: 'r-2' } } } })));
+  });
+
+  it('differs when the request differs where the policy reads, or when a context object is another', () => {
+    const k = new DecisionKeys(PROJECTION, STABLE);
+    const base = k.key(input());
+    expect(k.key(input({ parsed_path: ['v1', 'admin'] }))).not.toBe(base);
+    expect(k.key(input({ attributes: { request: { http: { method: 'DELETE' } } } }))).not.toBe(base);
+    // Equal content in another object: another key (a miss, never another caller's decision).
+    expect(k.key(input({ identity: { ...alice } }))).not.toBe(base);
+    expect(k.key(input({ identity: Object.freeze({ kind: 'api_key', tenant_id: 'acme' }) }))).not.toBe(base);
+    expect(k.key(input({ tenant: null }))).not.toBe(base);
+    expect(k.key(input({ tenant: undefined }))).not.toBe(k.key(input({ tenant: null })));
+  });
+
+  it('keys a projection with no stable part by its JSON alone', () => {
+    const k = new DecisionKeys({ parsed_path: true }, STABLE);
+    expect(k.key({ parsed_path: ['a'], identity: alice })).toBe('{"parsed_path":["a"]}');
+  });
+
+  it('never gives two inputs with different projected JSON the same key (property)', () => {
+    const pool = [alice, Object.freeze({ kind: 'jwt', tenant_id: 'globex' }), Object.freeze({ kind: 'anonymous', tenant_id: null }), null];
+    const tenants = [acme, Object.freeze({ id: 'globex' }), null];
+    const contexts = [ctx, Object.freeze({ level: 'public' }), null];
+    const arb = fc.record({
+      identity: fc.constantFrom(...pool),
+      tenant: fc.constantFrom(...tenants),
+      effective: fc.constantFrom(...contexts),
+      parsed_path: fc.array(fc.constantFrom('v1', 'items', 'admin', '"', '\u0000'), { maxLength: 3 }),
+      attributes: fc.record({ request: fc.record({ http: fc.record({ method: fc.constantFrom('GET', 'POST'), id: fc.string() }) }) }),
+    });
+    const k = new DecisionKeys(PROJECTION, STABLE);
+    const seen = new Map<string, string>();
+    fc.assert(
+      fc.property(arb, (i) => {
+        const key = k.key(i);
+        const json = JSON.stringify(project(i, PROJECTION));
+        const before = seen.get(key);
+        if (before !== undefined) expect(json).toBe(before);
+        seen.set(key, json);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
