@@ -34,7 +34,7 @@ export class TenancyPhase {
   }
 
   private withContext(tenantId: string, tenant: Tenant | null, hints: TenantHint[], identity: Identity): Tenancy | Promise<Tenancy> {
-    const effective = tenant ? this.context.user(tenant, identity.subject ?? '', identity.claim_groups ?? NO_GROUPS) : null;
+    const effective = tenant ? this.context.user(tenant, identity.subject ?? '', identity.claim_groups ?? NO_GROUPS, identity) : null;
     if (effective instanceof Promise) return effective.then((e) => ({ tenantId, tenant, effective: e, hints }));
     return { tenantId, tenant, effective, hints };
   }

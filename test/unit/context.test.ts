@@ -69,6 +69,37 @@ describe('ContextLoader', () => {
   });
 });
 
+describe('ContextLoader, the context last found for a caller', () => {
+  it('is given again only while nothing changed: a membership removed, a tenant changed, or an expiry passed takes effect', () => {
+    const { groups, loader } = setup();
+    const alice = Object.freeze({ subject: 'alice' });
+    const ctx = (caller: object = alice) => loader.user(loader.tenant('acme') as Tenant, 'alice', [], caller) as EffectiveContext;
+    groups.addMembership({ tenant_id: 'acme', user_id: 'alice', group_id: 'admin' });
+    const admin = ctx();
+    expect(ctx()).toBe(admin);
+    expect(ctx()).toBe(admin);
+    expect(admin.headers['x-user-groups']).toBe('admin');
+    // Another user's change moves the generation too: the caller's context is looked up again (and is the same).
+    loader.invalidateUser('acme', 'bob');
+    expect(ctx()).toBe(admin);
+    groups.removeMembership('acme', 'alice', 'admin');
+    loader.invalidateUser('acme', 'alice');
+    expect(ctx().headers['x-user-groups']).not.toBe('admin');
+    expect(ctx()).toBe(ctx());
+    // A membership that expires: the context ends with it, memo or not.
+    groups.addMembership({ tenant_id: 'acme', user_id: 'alice', group_id: 'admin', expires_at: new Date(Date.now() + 60_000).toISOString() });
+    loader.invalidateTenant('acme');
+    expect(ctx().headers['x-user-groups']).toContain('admin');
+    expect(ctx().headers['x-user-groups']).toContain('admin');
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 120_000 });
+    try {
+      expect(ctx().headers['x-user-groups']).not.toContain('admin');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe('GroupRepository.activeGroupRowsOf', () => {
   it('keeps the order of joining when two joins share a millisecond', () => {
     const { groups } = setup();
