@@ -66,6 +66,11 @@ export class QuotaService {
   private readonly tokenItems = new Map<string, LimitItem[]>();
   private combined = new WeakMap<LimitItem[], { tokens: LimitItem[]; all: LimitItem[] }>();
   private callerTokenItems = new WeakMap<object, Map<string, LimitItem[]>>();
+  /**
+   * The request limits and token budgets last found for a caller's (cached, frozen) identity, with the tenant record
+   * and context they were found for: a known caller's check builds no key string and hashes none.
+   */
+  private lastFor = new WeakMap<Identity, { tenant: Tenant; effective: EffectiveContext | null; items?: LimitItem[]; tokens?: LimitItem[] }>();
   /** Token budgets: how reservations are held and settled (reservations.ts, or the Redis limiter), when on. */
   budgets: TokenBudgets | undefined;
 
@@ -87,6 +92,7 @@ export class QuotaService {
     this.callerTokenItems = new WeakMap();
     // Contexts rebuilt after a change are new keys anyway; an identity object may outlive the change.
     this.callerItems = new WeakMap();
+    this.lastFor = new WeakMap();
   }
 
   /** One tenant's overrides changed: its limit sets are rebuilt on next use. */
@@ -96,6 +102,7 @@ export class QuotaService {
     this.tokenItems.delete(id);
     this.callerItems = new WeakMap();
     this.callerTokenItems = new WeakMap();
+    this.lastFor = new WeakMap();
   }
 
   /**
@@ -187,6 +194,18 @@ export class QuotaService {
    * data changes, cached with the caller as the request limits are.
    */
   private tokenItemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null): LimitItem[] {
+    const last = this.last(tenant, identity, effective);
+    return (last.tokens ??= this.findTokenItems(tenant, identity, effective));
+  }
+
+  /** The memo of a caller (lastFor), emptied when its tenant record or context is another object than before. */
+  private last(tenant: Tenant, identity: Identity, effective: EffectiveContext | null) {
+    let last = this.lastFor.get(identity);
+    if (!last || last.tenant !== tenant || last.effective !== effective) this.lastFor.set(identity, (last = { tenant, effective }));
+    return last;
+  }
+
+  private findTokenItems(tenant: Tenant, identity: Identity, effective: EffectiveContext | null): LimitItem[] {
     const owner: object = effective ?? identity;
     let byKey = this.callerTokenItems.get(owner);
     if (!byKey) this.callerTokenItems.set(owner, (byKey = new Map()));
@@ -228,8 +247,13 @@ export class QuotaService {
     return t;
   }
 
-  /** Tenant + caller limits, cached on the effective context object (rebuilt when data changes), tenant and key id. */
   private callerItemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null): LimitItem[] {
+    const last = this.last(tenant, identity, effective);
+    return (last.items ??= this.findCallerItems(tenant, identity, effective));
+  }
+
+  /** Tenant + caller limits, cached on the effective context object (rebuilt when data changes), tenant and key id. */
+  private findCallerItems(tenant: Tenant, identity: Identity, effective: EffectiveContext | null): LimitItem[] {
     const owner: object = effective ?? identity;
     let byKey = this.callerItems.get(owner);
     if (!byKey) this.callerItems.set(owner, (byKey = new Map()));

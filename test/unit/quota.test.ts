@@ -26,6 +26,31 @@ describe('windows', () => {
 describe('LocalLimiter', () => {
   const scope = (limits: Parameters<typeof overlay>[0], subject = 'user:a') => itemsFor([{ tenant: 'acme', subject, label: 'user', limits }]);
 
+  // A caller's items are rebuilt when data changes, while arrays built before may still be in use: two item objects
+  // with one key must count on one bucket or counter, also after the limiter dropped or replaced it.
+  it('items with the same key share one bucket after an idle bucket was dropped', () => {
+    const l = new LocalLimiter();
+    const [a, b] = [scope({ burst: 2, rate: 0.001 }), scope({ burst: 2, rate: 0.001 })];
+    expect(l.take(a, T0).allowed).toBe(true);
+    l.drain(T0 + 3_600_000); // refilled: forgotten
+    const t1 = T0 + 3_600_000;
+    expect(l.take(b, t1).allowed).toBe(true);
+    expect(l.take(a, t1).allowed).toBe(true);
+    expect(l.take(b, t1).allowed).toBe(false);
+    expect(l.take(a, t1).allowed).toBe(false);
+  });
+
+  it('items with the same key share one counter after a window rolled over', () => {
+    const l = new LocalLimiter();
+    const [a, b] = [scope({ per_minute: 2 }), scope({ per_minute: 2 })];
+    expect(l.take(a, T0).allowed).toBe(true);
+    const t1 = T0 + 60_000; // the next minute
+    expect(l.take(b, t1).allowed).toBe(true);
+    expect(l.take(a, t1).allowed).toBe(true);
+    expect(l.take(b, t1).allowed).toBe(false);
+    expect(l.take(a, t1).allowed).toBe(false);
+  });
+
   it('token bucket: burst, then the refill rate', () => {
     const l = new LocalLimiter();
     const items = scope({ burst: 3, rate: 1 });
