@@ -14,6 +14,7 @@
 //                                     exported to a Jaeger from scripts/test-tools.sh)
 //   npm run bench -- --tenant-rules   only what tenants' own rules cost per check (bench/tenant-rules.mjs)
 //   npm run bench -- --token-budgets  only what LLM token budgets cost per check against request limits alone
+//   npm run bench -- --targets        only issue 16's CPU-per-check ratios, side by side in rounds (median per ratio)
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -27,6 +28,7 @@ import { callCheck, createAuthClient } from '../dist/cli/check-client.js';
 import { GENERATOR_ENV, writeGhzBinary } from './ghz-data.mjs';
 import { httpModeRuns } from './http-mode.mjs';
 import { tenantRulesRuns, tokenBudgetRuns } from './tenant-rules.mjs';
+import { sideBySide } from './side-by-side.mjs';
 import { TIER_DEFAULTS } from '../dist/core/config.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -407,6 +409,7 @@ async function main() {
   mkdirSync(work, { recursive: true });
   if (args.has('--tenant-rules')) return tenantRulesOnly(work);
   if (args.has('--token-budgets')) return tokenBudgetsOnly(work);
+  if (args.has('--targets')) return targetsOnly(work);
   console.log('bench: building fixtures');
   const fx = await makeFixtures(join(work, 'data'));
   const servers = ['floor', 'tenantgate', 'tenantgate+quota'];
@@ -442,6 +445,41 @@ async function main() {
     console.error(`bench: the default scenario missed its thresholds (p95 ≤ ${P95_MS} ms, p99 ≤ ${P99_MS} ms, no errors, ≤ 1 % dropped)`);
     process.exit(1);
   }
+}
+
+/**
+ * --targets: issue 16's CPU-per-check ratios alone, every server measured at saturation once per round, each round
+ * starting with another; each ratio taken within a round, and its median over the rounds reported (one server's
+ * figure moves by 10-15 % between runs on these shared cores, more than the ratios' margins).
+ */
+async function targetsOnly(work, rounds = Number(process.env.BENCH_ROUNDS ?? 5)) {
+  const fx = await makeFixtures(join(work, 'data'));
+  const opaEnvoy = opaEnvoyBin();
+  const peer = opaEnvoy ? 'opa-envoy' : buildStandin() ? 'opa-standin' : undefined;
+  const kinds = ['floor-raw', 'tenantgate', 'tenantgate+quota', 'tenantgate-compat-trivial', 'tenantgate-compat-object', ...(peer ? [peer, `${peer}-compat-trivial`, `${peer}-compat-object`] : [])];
+  console.log(`bench: ${kinds.join(', ')}; ${rounds} rounds, side by side`);
+  const r = await sideBySide({ kinds: Object.fromEntries(kinds.map((k) => [k, fx])), work, saturation, rounds });
+  const ratio = (a, b) => {
+    if (!r.runs[a] || !r.runs[b]) return undefined;
+    const xs = r.runs[a].map((x, i) => x.cpuUsPerCheck / r.runs[b][i].cpuUsPerCheck).sort((p, q) => p - q);
+    return { median: xs[Math.floor(xs.length / 2)], all: xs };
+  };
+  const rows = [
+    ['CPU per check, tenantgate / raw floor', ratio('tenantgate', 'floor-raw'), '≤ 1.5'],
+    ['CPU per check, tenantgate with quotas / raw floor', ratio('tenantgate+quota', 'floor-raw'), '≤ 1.7'],
+    [`CPU per check, tenantgate / ${peer} (the bench mix)`, peer && ratio('tenantgate', peer), '≤ 0.3'],
+    [`CPU per check, trivial policy, tenantgate / ${peer}`, peer && ratio('tenantgate-compat-trivial', `${peer}-compat-trivial`), '≤ 1.0'],
+    [`CPU per check, object decision, tenantgate / ${peer}`, peer && ratio('tenantgate-compat-object', `${peer}-compat-object`), '≤ 1.0'],
+  ];
+  const lines = ['| figure | median of the rounds | each round, sorted | target |', '|---|---:|---|---:|'];
+  for (const [name, x, target] of rows) if (x) lines.push(`| ${name} | ${x.median.toFixed(2)} | ${x.all.map((v) => v.toFixed(2)).join(', ')} | ${target} |`);
+  lines.push('', '| server | median CPU µs per check | median rps |', '|---|---:|---:|');
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const k of kinds) lines.push(`| ${k} | ${r.medianCpuUsPerCheck[k].toFixed(1)} | ${med(r.runs[k].map((x) => x.rps)).toFixed(0)} |`);
+  writeFileSync(`${work}-targets.json`, JSON.stringify({ kinds: fx.kinds, runs: r.runs, rows: rows.map(([name, x, target]) => ({ name, ...x, target })) }, null, 2));
+  writeFileSync(`${work}-targets.md`, lines.join('\n') + '\n');
+  console.log('\n' + lines.join('\n'));
+  console.log(`bench: wrote ${work}-targets.json and .md`);
 }
 
 /** --tenant-rules: the tenant-rules comparison alone, written to bench/results/<timestamp>-tenant-rules.json. */
