@@ -75,7 +75,7 @@ export class CheckService {
     if (metrics) {
       metrics.checked(d.allowed ? null : (d.code ?? 'denied'), transport, seconds);
       if (o.policySeconds !== undefined) metrics.policyEval.observe(o.policySeconds);
-      if (!d.allowed && d.code && QUOTA_DENIALS.has(d.code)) metrics.quotaDenials.inc({ code: d.code });
+      if (!d.allowed && d.code && QUOTA_DENIALS.has(d.code)) metrics.quotaDenied(d.code);
       if (o.tenant) metrics.tenantCheck(o.tenant.id);
     }
     if (decisionLog) decisionLog.record(o, seconds * 1000);

@@ -27,6 +27,7 @@ export class Metrics {
   private topTenants = new Set<string>();
   // Children bound once per label value: no label object is made per check (prom-client still hashes it per call).
   private readonly checkCounters = new Map<string, { inc(): void }>();
+  private readonly quotaDenialCounters = new Map<string, { inc(): void }>();
   private readonly tenantCounters = new Map<string, { inc(): void }>();
 
   constructor(
@@ -104,6 +105,13 @@ export class Metrics {
     if (!counter) this.checkCounters.set(key, (counter = this.checks.labels({ decision: code === null ? 'allow' : 'deny', code: code ?? 'ok' })));
     counter.inc();
     this.checkDuration.labelled(transport).observe(seconds);
+  }
+
+  /** A request quotas denied (`code`: quota_exceeded, capacity_exceeded, quota_unavailable), its series held. */
+  quotaDenied(code: string): void {
+    let counter = this.quotaDenialCounters.get(code);
+    if (!counter) this.quotaDenialCounters.set(code, (counter = this.quotaDenials.labels({ code })));
+    counter.inc();
   }
 
   tenantCheck(tenant: string): void {

@@ -48,6 +48,25 @@ describe('metrics and health', () => {
     expect(metricValue(text, /^tenantgate_tenant_checks_total\{tenant="_other"\}/)).toBe(1);
   });
 
+  it('counts quota denials by code', async () => {
+    // acme is on the premium tier: a burst of 2 here.
+    const s = await startTestServer({ config: { server: { http_address: '127.0.0.1:0' }, tiers: { premium: { rate: 0.001, burst: 2 } } } });
+    try {
+      const token = await mint({ tenant: 'acme' });
+      const seen: (number | string)[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await s.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] });
+        seen.push(r.outcome === 'upstream' ? r.outcome : r.status);
+      }
+      expect(seen).toEqual(['upstream', 'upstream', 429, 429, 429]);
+      const text = await (await fetch(`http://${s.server.httpAddress}/metrics`)).text();
+      expect(metricValue(text, /^tenantgate_quota_denials_total\{code="quota_exceeded"\}/)).toBe(3);
+      expect(metricValue(text, /^tenantgate_checks_total\{decision="deny",code="quota_exceeded"\}/)).toBe(3);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('/healthz is alive, /readyz is ready until shutdown starts', async () => {
     expect((await fetch(`http://${t.server.httpAddress}/healthz`)).status).toBe(200);
     expect(await (await fetch(`http://${t.server.httpAddress}/readyz`)).json()).toEqual({ status: 'ready' });
