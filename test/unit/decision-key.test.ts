@@ -19,13 +19,15 @@ describe('DecisionKeys', () => {
     expect(k.key(input())).toBe(k.key(input({ attributes: { request: { http: { method: 'GET', id: 'r-2' } } } })));
   });
 
-  it('differs when the request differs where the policy reads, or when a context object is another', () => {
+  it('differs when the request differs where the policy reads, or when a context differs where it reads', () => {
     const k = new DecisionKeys(PROJECTION, STABLE);
     const base = k.key(input());
     expect(k.key(input({ parsed_path: ['v1', 'admin'] }))).not.toBe(base);
     expect(k.key(input({ attributes: { request: { http: { method: 'DELETE' } } } }))).not.toBe(base);
-    // Equal content in another object: another key (a miss, never another caller's decision).
-    expect(k.key(input({ identity: { ...alice } }))).not.toBe(base);
+    // Equal content in another object (an identity verified again, with the JWT cache off): the same key.
+    expect(k.key(input({ identity: { ...alice } }))).toBe(base);
+    expect(k.key(input({ identity: { ...alice, subject: 'bob' } }))).toBe(base); // not read
+    expect(k.key(input({ identity: { ...alice, tenant_id: 'globex' } }))).not.toBe(base);
     expect(k.key(input({ identity: Object.freeze({ kind: 'api_key', tenant_id: 'acme' }) }))).not.toBe(base);
     expect(k.key(input({ tenant: null }))).not.toBe(base);
     expect(k.key(input({ tenant: undefined }))).not.toBe(k.key(input({ tenant: null })));
@@ -36,12 +38,26 @@ describe('DecisionKeys', () => {
     expect(k.key({ parsed_path: ['a'], identity: alice })).toBe('[1,["a"]]');
   });
 
+  it('keeps content ids apart when their table forgets (never one id for two contents)', () => {
+    const k = new DecisionKeys(PROJECTION, STABLE);
+    const first = k.key(input());
+    // More distinct identities than the table keeps: the first one's content is forgotten, then seen again.
+    for (let i = 0; i < 10_050; i++) k.key(input({ identity: { kind: 'jwt', tenant_id: `t-${i}` } }));
+    expect(k.key(input())).toBe(first); // the same object: its id is kept with it
+    // A copy now gets a new id (a miss), never one another content has.
+    const again = k.key(input({ identity: { ...alice } }));
+    expect(again).not.toBe(k.key(input({ identity: { kind: 'jwt', tenant_id: 't-10049' } })));
+    expect(k.key(input({ identity: { kind: 'jwt', tenant_id: 't-0' } }))).not.toBe(first);
+    expect(k.key(input({ identity: { kind: 'jwt', tenant_id: 't-0' } }))).not.toBe(again);
+  });
+
   it('never gives two inputs with different projected JSON the same key (property)', () => {
+    // Shared objects and fresh copies, with content the projection reads and content it does not.
     const pool = [alice, Object.freeze({ kind: 'jwt', tenant_id: 'globex' }), Object.freeze({ kind: 'anonymous', tenant_id: null }), null];
     const tenants = [acme, Object.freeze({ id: 'globex' }), null];
     const contexts = [ctx, Object.freeze({ level: 'public' }), null];
     const arb = fc.record({
-      identity: fc.constantFrom(...pool),
+      identity: fc.oneof(fc.constantFrom(...pool), fc.record({ kind: fc.constantFrom('jwt', 'api_key'), tenant_id: fc.constantFrom('acme', 'globex', null), subject: fc.string() }, { requiredKeys: [] })),
       tenant: fc.constantFrom(...tenants),
       effective: fc.constantFrom(...contexts),
       parsed_path: fc.array(fc.constantFrom('v1', 'items', 'admin', '"', '\u0000'), { maxLength: 3 }),
