@@ -43,7 +43,8 @@ func main() {
 	query := flag.String("query", "data.tenantgate_bench.allow", "decision query")
 	flag.Parse()
 
-	var data map[string]interface{}
+	// No -data (the compatibility policies): an empty document; a nil map is not a store root.
+	data := map[string]interface{}{}
 	if *dataFile != "" {
 		b, err := os.ReadFile(*dataFile)
 		if err != nil {
