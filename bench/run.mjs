@@ -93,14 +93,17 @@ function opaEnvoyBin() {
   return undefined;
 }
 
-/** Builds bench/opa-standin (OPA v1.22.2's Go evaluator behind ext_authz) into .tools/bin with the Go toolchain. */
-function buildStandin() {
-  const bin = join(TOOLS, 'opa-standin');
-  if (existsSync(bin)) return true;
-  console.log('bench: building opa-standin (go build)');
-  const r = spawnSync('go', ['build', '-o', bin, '.'], { cwd: join(ROOT, 'bench', 'opa-standin'), stdio: 'inherit' });
-  return r.status === 0;
+/** Builds bench/<dir> (a Go program: opa-standin, loadgen) into .tools/bin/<name> once; its path, or undefined. */
+function goBuild(name, dir) {
+  const bin = join(TOOLS, name);
+  if (existsSync(bin)) return bin;
+  console.log(`bench: building ${name} (go build)`);
+  const r = spawnSync('go', ['build', '-o', bin, '.'], { cwd: join(ROOT, 'bench', dir), stdio: 'inherit' });
+  return r.status === 0 ? bin : undefined;
 }
+
+/** bench/opa-standin: OPA v1.22.2's Go evaluator behind ext_authz. */
+const buildStandin = () => goBuild('opa-standin', 'opa-standin') !== undefined;
 
 async function startServer(kind, port, fx, work, { httpPort } = {}) {
   let cmd;
@@ -171,14 +174,20 @@ function ghzFigures(stdout) {
   return { achieved: j.rps, requests: j.count, p50: lat[50], p95: lat[95], p99: lat[99], max: j.slowest / 1e6, errors };
 }
 
-/** Runs ghz pinned to `cores`; returns its JSON output and the CPU seconds it used (from bash's `times`). */
-function ghz(cores, args) {
-  const r = spawnSync('bash', ['-c', 'taskset -c "$0" "$@" > "$GHZ_OUT"; times >&2', cores, join(TOOLS, 'ghz'), ...args], { encoding: 'utf8', env: { ...process.env, ...GENERATOR_ENV, GHZ_OUT: join(tmpdir(), `tg-ghz-${process.pid}.json`) } });
+/**
+ * Runs a generator pinned to `cores`, its standard output to a file; returns that output and the CPU seconds it
+ * used (from bash's `times`), and its exit status.
+ */
+function generator(cores, bin, args) {
+  const out = join(tmpdir(), `tg-generator-${process.pid}.json`);
+  const r = spawnSync('bash', ['-c', 'taskset -c "$0" "$@" > "$GENERATOR_OUT"; s=$?; times >&2; exit $s', cores, bin, ...args], { encoding: 'utf8', env: { ...process.env, ...GENERATOR_ENV, GENERATOR_OUT: out } });
   // `times` prints the shell's and then its children's user and system time, e.g. "0m1.234s 0m0.100s".
   const t = r.stderr.trim().split('\n').pop().match(/(\d+)m([\d.]+)s (\d+)m([\d.]+)s/);
   const cpu = t ? Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4]) : 0;
-  return { out: readFileSync(join(tmpdir(), `tg-ghz-${process.pid}.json`), 'utf8'), cpu };
+  return { out: readFileSync(out, 'utf8'), cpu, status: r.status };
 }
+
+const ghz = (cores, args) => generator(cores, join(TOOLS, 'ghz'), args);
 
 /** One ghz run at a fixed rate (open loop, --async); returns the figures. */
 function ghzRun(port, rate, fx, work, duration = quick ? '4s' : '6s') {
@@ -262,16 +271,6 @@ async function rawFloorAt1000(fx, work) {
   }
 }
 
-/** Builds bench/loadgen (the saturation runs' generator) into .tools/bin with the Go toolchain. */
-function loadgenBin() {
-  const bin = join(TOOLS, 'tg-loadgen');
-  if (existsSync(bin)) return bin;
-  console.log('bench: building tg-loadgen (go build)');
-  const r = spawnSync('go', ['build', '-o', bin, '.'], { cwd: join(ROOT, 'bench', 'loadgen'), stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('could not build bench/loadgen');
-  return bin;
-}
-
 /**
  * The closed-loop generator of the saturation runs, pinned to `cores`: its JSON figures and its CPU seconds. Not ghz:
  * ghz spent 90 µs of its core per call on the raw floor's empty answer and 220 µs on tenantgate's (decoding each
@@ -279,11 +278,11 @@ function loadgenBin() {
  * check than one at saturation (bench/README.md).
  */
 function loadgen(cores, port, fx, work, args) {
-  const out = join(tmpdir(), `tg-loadgen-${process.pid}.json`);
-  const r = spawnSync('bash', ['-c', 'taskset -c "$0" "$@" > "$LOADGEN_OUT"; times >&2', cores, loadgenBin(), '-addr', `127.0.0.1:${port}`, '-data', ghzData(fx, work), ...args], { encoding: 'utf8', env: { ...process.env, ...GENERATOR_ENV, LOADGEN_OUT: out } });
-  if (r.status !== 0) throw new Error(`loadgen failed: ${r.stderr}`);
-  const t = r.stderr.trim().split('\n').pop().match(/(\d+)m([\d.]+)s (\d+)m([\d.]+)s/);
-  return { figures: JSON.parse(readFileSync(out, 'utf8')), cpu: t ? Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4]) : 0 };
+  const bin = goBuild('tg-loadgen', 'loadgen');
+  if (!bin) throw new Error('could not build bench/loadgen');
+  const r = generator(cores, bin, ['-addr', `127.0.0.1:${port}`, '-data', ghzData(fx, work), ...args]);
+  if (r.status !== 0) throw new Error(`loadgen failed (exit ${r.status})`);
+  return { figures: JSON.parse(r.out), cpu: r.cpu };
 }
 
 /**
