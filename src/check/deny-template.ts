@@ -8,10 +8,10 @@
 import protobuf from 'protobufjs';
 import type { Outcome } from '../core/outcome.js';
 import { Denial, type Decision } from '../core/types.js';
-import { challengeFor, grpcCodeFor } from '../core/denials.js';
+import { grpcCodeFor } from '../core/denials.js';
 import { encodeStatus, writeOptions } from './encode.js';
 import { Out, fieldLen, headerOptions, latin1 } from './answer-bytes.js';
-import { set } from './respond.js';
+import { denialOf, fixedDenialHeaders, isFixedDenialHeader } from './respond.js';
 
 interface Head {
   /** CheckResponse.status (field 1), whole. */
@@ -29,7 +29,6 @@ interface Head {
 // Reasons can carry a request's own text (a body field's name, a policy's words): the kept heads are bounded.
 const MAX_HEADS = 1_000;
 const heads = new Map<string, Head>();
-const noFixed = (name: string): boolean => name === 'content-type' || name === 'www-authenticate';
 
 function head(status: number, code: string, reason: string): Head {
   const key = `${status}\u0000${code}\u0000${reason}`;
@@ -39,7 +38,7 @@ function head(status: number, code: string, reason: string): Head {
   s.uint32(10).bytes(encodeStatus({ code: grpcCodeFor(status), message: reason }));
   const f = protobuf.Writer.create();
   f.uint32(10).bytes(protobuf.Writer.create().uint32(8).int32(status).finish());
-  writeOptions(f, 2, status === 401 ? [set('content-type', 'application/json'), set('www-authenticate', challengeFor(code))] : [set('content-type', 'application/json')]);
+  writeOptions(f, 2, fixedDenialHeaders(status, code));
   const bodyStart = JSON.stringify({ error: code, reason, decision_id: '' }).slice(0, -3);
   const entry = (k: string, v: protobuf.Writer) => {
     const e = protobuf.Writer.create();
@@ -73,9 +72,9 @@ function writeStringEntry(out: Out, key: string, value: string, [, entry, v]: [n
 /** The encoded CheckResponse of a denied outcome, or undefined when it needs the general path. */
 export function encodeDenied(o: Outcome, d: Decision | Denial): Uint8Array | undefined {
   if (!(d instanceof Denial) && d.dynamic_metadata) return undefined;
-  const status = d.http_status ?? 403;
-  const h = head(status, d.code ?? 'denied', d.reason ?? 'the request is not allowed');
-  const headers = d.headers ? headerOptions(18, d.headers, noFixed) : undefined;
+  const { status, code, reason } = denialOf(d);
+  const h = head(status, code, reason);
+  const headers = d.headers ? headerOptions(18, d.headers, isFixedDenialHeader) : undefined;
   const id = JSON.stringify(o.decisionId);
   const idBytes = Buffer.byteLength(id, 'utf8');
   const body = h.bodyStartBytes + idBytes + 1;

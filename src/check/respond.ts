@@ -52,14 +52,22 @@ function allowResponse(outcome: Outcome, decision: Decision): CheckResponseModel
   return { status: { code: 0, message: '' }, okResponse: ok, dynamicMetadata: metadata(outcome, decision) };
 }
 
+/** What a denial answers: its HTTP status, code and reason, with their defaults. */
+export function denialOf(d: Decision | Denial): { status: number; code: string; reason: string } {
+  return { status: d.http_status ?? 403, code: d.code ?? 'denied', reason: d.reason ?? 'the request is not allowed' };
+}
+
+/** A denial's own headers: content-type and, for a 401, the challenge. A decision's headers of these names are dropped. */
+export function fixedDenialHeaders(status: number, code: string): HeaderOption[] {
+  return status === 401 ? [CONTENT_TYPE_JSON, challengeOption(code)] : [CONTENT_TYPE_JSON];
+}
+export const isFixedDenialHeader = (name: string): boolean => name === 'content-type' || name === 'www-authenticate';
+
 function denyResponse(outcome: Outcome, d: Decision | Denial): CheckResponseModel {
-  const status = d.http_status ?? 403;
-  const code = d.code ?? 'denied';
-  const reason = d.reason ?? 'the request is not allowed';
-  const headers: HeaderOption[] = [CONTENT_TYPE_JSON];
-  if (status === 401) headers.push(challengeOption(code));
+  const { status, code, reason } = denialOf(d);
+  const headers = fixedDenialHeaders(status, code);
   if (d.headers) {
-    for (const [k, v] of Object.entries(d.headers)) if (k !== 'content-type' && k !== 'www-authenticate') headers.push(set(k, safe(v)));
+    for (const [k, v] of Object.entries(d.headers)) if (!isFixedDenialHeader(k)) headers.push(set(k, safe(v)));
   }
   return {
     status: { code: grpcCodeFor(status), message: reason },
