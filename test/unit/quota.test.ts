@@ -28,27 +28,15 @@ describe('LocalLimiter', () => {
 
   // A caller's items are rebuilt when data changes, while arrays built before may still be in use: two item objects
   // with one key must count on one bucket or counter, also after the limiter dropped or replaced it.
-  it('items with the same key share one bucket after an idle bucket was dropped', () => {
+  it.each([
+    ['bucket, after an idle one was dropped', { burst: 2, rate: 0.001 }, (l: LocalLimiter) => (l.drain(T0 + 3_600_000), T0 + 3_600_000)],
+    ['counter, after its window rolled over', { per_minute: 2 }, () => T0 + 60_000],
+  ] as const)('items with the same key share one %s', (_what, limits, later) => {
     const l = new LocalLimiter();
-    const [a, b] = [scope({ burst: 2, rate: 0.001 }), scope({ burst: 2, rate: 0.001 })];
+    const [a, b] = [scope(limits), scope(limits)];
     expect(l.take(a, T0).allowed).toBe(true);
-    l.drain(T0 + 3_600_000); // refilled: forgotten
-    const t1 = T0 + 3_600_000;
-    expect(l.take(b, t1).allowed).toBe(true);
-    expect(l.take(a, t1).allowed).toBe(true);
-    expect(l.take(b, t1).allowed).toBe(false);
-    expect(l.take(a, t1).allowed).toBe(false);
-  });
-
-  it('items with the same key share one counter after a window rolled over', () => {
-    const l = new LocalLimiter();
-    const [a, b] = [scope({ per_minute: 2 }), scope({ per_minute: 2 })];
-    expect(l.take(a, T0).allowed).toBe(true);
-    const t1 = T0 + 60_000; // the next minute
-    expect(l.take(b, t1).allowed).toBe(true);
-    expect(l.take(a, t1).allowed).toBe(true);
-    expect(l.take(b, t1).allowed).toBe(false);
-    expect(l.take(a, t1).allowed).toBe(false);
+    const t1 = later(l);
+    expect([b, a, b, a].map((items) => l.take(items, t1).allowed)).toEqual([true, true, false, false]);
   });
 
   it('token bucket: burst, then the refill rate', () => {
