@@ -11,7 +11,7 @@ export async function sideBySide({ kinds, work, saturation, rounds }) {
       const r = await saturation(kind, f, work);
       const us = ((r.serverCpuPct / 100) * 1e6) / r.rps;
       runs[kind].push({ ...r, cpuUsPerCheck: us });
-      console.log(`  ${kind.padEnd(24)} round ${round + 1}: ${r.rps.toFixed(0)} rps, ${us.toFixed(1)} µs CPU per check, p99 ${r.p99.toFixed(2)} ms, errors ${r.errors}`);
+      console.log(`  ${kind.padEnd(24)} round ${round + 1}: ${r.rps.toFixed(0)} rps, ${us.toFixed(1)} µs CPU per check, p99 ${r.p99.toFixed(2)} ms, errors ${r.errors}${r.at1000 ? `; at 1,000 rps p99 ${r.at1000.p99.toFixed(2)} ms` : ''}`);
     }
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
