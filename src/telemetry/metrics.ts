@@ -20,15 +20,16 @@ export class Metrics {
   readonly reloads: Counter<'result' | 'source'>;
   readonly shadowDivergences: Counter;
   readonly storeChanges: Counter;
-  private readonly tenantChecks: Counter<'tenant'>;
   private readonly genaiTokens: Counter<'tenant' | 'kind'>;
   private readonly genaiCost: Counter<'tenant'>;
-  private readonly tenantCounts = new Map<string, number>();
+  /** Checks per tenant since start (an object per tenant: one map lookup per check), to rank them. */
+  private readonly tenantCounts = new Map<string, { count: number }>();
   private topTenants = new Set<string>();
-  // Children bound once per label value: no label object is made per check (prom-client still hashes it per call).
-  private readonly checkCounters = new Map<string, { inc(): void }>();
-  private readonly quotaDenialCounters = new Map<string, { inc(): void }>();
-  private readonly tenantCounters = new Map<string, { inc(): void }>();
+  // The hot path's counters count into plain numbers, added to prom-client's series when they are read: its inc()
+  // hashes and validates the labels on every call, even through a bound child.
+  private readonly checkTally = new Tally<'decision' | 'code'>();
+  private readonly quotaDenialTally = new Tally<'code'>();
+  private readonly tenantTally = new Tally<'tenant'>();
 
   constructor(
     private readonly tenantLabels: number,
@@ -37,15 +38,15 @@ export class Metrics {
   ) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'tenantgate_' });
-    this.checks = new Counter({ name: 'tenantgate_checks_total', help: 'Check decisions by outcome and code', labelNames: ['decision', 'code'], registers: [r] });
+    this.checks = new Counter({ name: 'tenantgate_checks_total', help: 'Check decisions by outcome and code', labelNames: ['decision', 'code'], registers: [r], collect: tallied(this.checkTally) });
     this.checkDuration = new FastHistogram('tenantgate_check_duration_seconds', 'Time to decide one check', LATENCY_BUCKETS, 'transport', r);
     this.policyEval = new FastHistogram('tenantgate_policy_eval_duration_seconds', 'Time in the WASM policy per check', LATENCY_BUCKETS, undefined, r);
-    this.quotaDenials = new Counter({ name: 'tenantgate_quota_denials_total', help: 'Requests denied by quotas', labelNames: ['code'], registers: [r] });
+    this.quotaDenials = new Counter({ name: 'tenantgate_quota_denials_total', help: 'Requests denied by quotas', labelNames: ['code'], registers: [r], collect: tallied(this.quotaDenialTally) });
     this.policyRevision = new Gauge({ name: 'tenantgate_policy_revision_info', help: 'The policy revision in service (value 1)', labelNames: ['revision', 'role'], registers: [r] });
     this.reloads = new Counter({ name: 'tenantgate_policy_reloads_total', help: 'Policy reloads by result', labelNames: ['result', 'source'], registers: [r] });
     this.shadowDivergences = new Counter({ name: 'tenantgate_shadow_divergences_total', help: 'Checks where the shadow policy decided differently', registers: [r] });
     this.storeChanges = new Counter({ name: 'tenantgate_store_changes_total', help: 'Store changes the server has seen (its caches dropped and rebuilt)', registers: [r] });
-    this.tenantChecks = new Counter({ name: 'tenantgate_tenant_checks_total', help: 'Checks per tenant (the busiest N tenants; the rest as "_other")', labelNames: ['tenant'], registers: [r] });
+    new Counter({ name: 'tenantgate_tenant_checks_total', help: 'Checks per tenant (the busiest N tenants; the rest as "_other")', labelNames: ['tenant'], registers: [r], collect: tallied(this.tenantTally) });
     this.genaiTokens = new Counter({ name: 'tenantgate_genai_tokens_total', help: 'LLM tokens the responses reported (ext_proc), by tenant (the busiest N; the rest "_other") and kind (input, output)', labelNames: ['tenant', 'kind'], registers: [r] });
     this.genaiCost = new Counter({ name: 'tenantgate_genai_cost_usd_total', help: 'Their cost in US dollars (genai.models prices), by tenant as above', labelNames: ['tenant'], registers: [r] });
     new Gauge({
@@ -100,28 +101,23 @@ export class Metrics {
 
   /** One decided check: its outcome (`code` null when allowed) and how long it took over which transport. */
   checked(code: string | null, transport: 'grpc' | 'http', seconds: number): void {
-    const key = code ?? '';
-    let counter = this.checkCounters.get(key);
-    if (!counter) this.checkCounters.set(key, (counter = this.checks.labels({ decision: code === null ? 'allow' : 'deny', code: code ?? 'ok' })));
-    counter.inc();
+    this.checkTally.series(code ?? '', () => ({ decision: code === null ? 'allow' : 'deny', code: code ?? 'ok' })).n++;
     this.checkDuration.labelled(transport).observe(seconds);
   }
 
   /** A request quotas denied (`code`: quota_exceeded, capacity_exceeded, quota_unavailable), its series held. */
   quotaDenied(code: string): void {
-    let counter = this.quotaDenialCounters.get(code);
-    if (!counter) this.quotaDenialCounters.set(code, (counter = this.quotaDenials.labels({ code })));
-    counter.inc();
+    this.quotaDenialTally.series(code, () => ({ code })).n++;
   }
 
   tenantCheck(tenant: string): void {
-    this.tenantCounts.set(tenant, (this.tenantCounts.get(tenant) ?? 0) + 1);
+    let t = this.tenantCounts.get(tenant);
+    if (!t) this.tenantCounts.set(tenant, (t = { count: 0 }));
+    t.count++;
     if (this.tenantLabels > 0) {
       if (this.topTenants.size < this.tenantLabels && !this.topTenants.has(tenant)) this.topTenants.add(tenant);
       const label = this.topTenants.has(tenant) ? tenant : '_other';
-      let counter = this.tenantCounters.get(label);
-      if (!counter) this.tenantCounters.set(label, (counter = this.tenantChecks.labels({ tenant: label })));
-      counter.inc();
+      this.tenantTally.series(label, () => ({ tenant: label })).n++;
     }
   }
 
@@ -135,7 +131,35 @@ export class Metrics {
 
   private rankTenants(): void {
     if (this.tenantLabels <= 0) return;
-    const top = [...this.tenantCounts.entries()].sort((a, b) => b[1] - a[1]).slice(0, this.tenantLabels);
+    const top = [...this.tenantCounts.entries()].sort((a, b) => b[1].count - a[1].count).slice(0, this.tenantLabels);
     this.topTenants = new Set(top.map(([t]) => t));
   }
+}
+
+/** Counts per label set, as plain numbers until the counter is read (see Metrics). */
+class Tally<L extends string> {
+  private readonly all = new Map<string, { labels: Partial<Record<L, string>>; n: number }>();
+
+  /** The series of `key`, its labels made once. */
+  series(key: string, labels: () => Partial<Record<L, string>>): { n: number } {
+    let s = this.all.get(key);
+    if (!s) this.all.set(key, (s = { labels: labels(), n: 0 }));
+    return s;
+  }
+
+  /** Adds what was counted since the last read to the counter. */
+  flush(counter: Counter<L>): void {
+    for (const s of this.all.values()) {
+      if (s.n === 0) continue;
+      counter.inc(s.labels, s.n);
+      s.n = 0;
+    }
+  }
+}
+
+/** A counter's collect(): called by prom-client whenever the counter is read (a scrape, get()). */
+function tallied<L extends string>(tally: Tally<L>): (this: Counter<L>) => void {
+  return function (this: Counter<L>) {
+    tally.flush(this);
+  };
 }
