@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { TLSSocket, type PeerCertificate } from 'node:tls';
 import type { ServerHttp2Stream } from 'node:http2';
 import { frame } from './framing.js';
-import { Status, endWithStatus, responseHeaders, statusTrailers } from './status.js';
+import { MESSAGES_FOLLOW, Status, endWithStatus, responseHeaders, statusTrailers } from './status.js';
 
 export interface MethodDefinition {
   path: string;
@@ -65,7 +65,7 @@ export function unaryCallback(stream: ServerHttp2Stream, serialize: MethodDefini
     } catch (e) {
       return endWithStatus(stream, Status.INTERNAL, `the response could not be serialized: ${(e as Error).message}`);
     }
-    stream.respond(responseHeaders(), { waitForTrailers: true });
+    stream.respond(responseHeaders(), MESSAGES_FOLLOW);
     stream.once('wantTrailers', sendOk);
     stream.end(frame(payload));
   };
@@ -92,7 +92,7 @@ export class StreamCall extends EventEmitter {
 
   write(value: unknown): boolean {
     if (this.ended || this.stream.destroyed) return false;
-    if (!this.stream.headersSent) this.stream.respond(responseHeaders(), { waitForTrailers: true });
+    if (!this.stream.headersSent) this.stream.respond(responseHeaders(), MESSAGES_FOLLOW);
     return this.stream.write(frame(this.serialize(value)));
   }
 

@@ -29,9 +29,17 @@ export function statusTrailers(code: number, details = ''): OutgoingHttpHeaders 
   return { 'grpc-status': String(code), 'grpc-message': encodeMessage(details) };
 }
 
+const RESPONSE_HEADERS: OutgoingHttpHeaders = Object.freeze({ ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-accept-encoding': 'identity,deflate,gzip' });
+
+/** The HEADERS of a response with messages (node:http2 copies them: one object serves every call). */
 export function responseHeaders(): OutgoingHttpHeaders {
-  return { ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-accept-encoding': 'identity,deflate,gzip' };
+  return RESPONSE_HEADERS;
 }
+
+// No `date` header (node:http2 adds one unless told not to): gRPC has no use for it, and each answer would format and
+// HPACK-encode it.
+export const MESSAGES_FOLLOW = Object.freeze({ waitForTrailers: true, sendDate: false });
+const STATUS_ONLY = Object.freeze({ endStream: true, sendDate: false });
 
 /** A status with no message before it: one HEADERS frame that ends the stream ("trailers-only"). */
 export function endWithStatus(stream: ServerHttp2Stream, code: number, details: string): void {
@@ -42,5 +50,5 @@ export function endWithStatus(stream: ServerHttp2Stream, code: number, details: 
     stream.end();
     return;
   }
-  stream.respond({ ...responseHeaders(), ...statusTrailers(code, details) }, { endStream: true });
+  stream.respond({ ...RESPONSE_HEADERS, ...statusTrailers(code, details) }, STATUS_ONLY);
 }

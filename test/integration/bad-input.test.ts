@@ -289,6 +289,15 @@ describe('bytes that are not gRPC on the ext_authz port', () => {
     expect((await t.envoy({ method: 'GET', path: '/api/v1/items', headers: [bearer(token)] })).outcome).toBe('upstream');
   });
 
+  it("an answer's headers and trailers are gRPC's own, without the date node:http2 would add", async () => {
+    // An empty CheckRequest: a denial (400 bad_request) in an OK call; an unknown method: a status alone.
+    const answer = await h2({ ':path': '/envoy.service.auth.v3.Authorization/Check', 'content-type': 'application/grpc' }, Buffer.from([0, 0, 0, 0, 0]));
+    expect(Object.keys(answer).sort()).toEqual([':status', 'content-type', 'grpc-accept-encoding', 'grpc-message', 'grpc-status']);
+    expect([answer[':status'], answer['grpc-status']]).toEqual([200, '0']);
+    const unknown = await h2({ ':path': '/no.Such/Method', 'content-type': 'application/grpc' }, Buffer.from([0, 0, 0, 0, 0]));
+    expect(Object.keys(unknown).sort()).toEqual([':status', 'content-type', 'grpc-accept-encoding', 'grpc-message', 'grpc-status']);
+  });
+
   it('a request that is not gRPC: 415; a gRPC frame cut short: INTERNAL, saying so; an unknown method: UNIMPLEMENTED', async () => {
     expect((await h2({ ':path': '/envoy.service.auth.v3.Authorization/Check', 'content-type': 'text/plain' }, Buffer.from('x')))[':status']).toBe(415);
     const cut = await h2({ ':path': '/envoy.service.auth.v3.Authorization/Check', 'content-type': 'application/grpc' }, Buffer.from([0, 0, 0, 0, 9, 1, 2]));
