@@ -11,7 +11,7 @@ import type { Tenant } from '../core/tenants.js';
 import type { EffectiveContext } from '../core/limits.js';
 import { encodeRemoveList, encodeStatus, encodeStructEntry, own, writeOptions } from './encode.js';
 import { upstreamHeaders } from '../core/upstream-headers.js';
-import { APPEND_FALSE, EMPTY, Out, headerOptions, latin1, varintLen } from './answer-bytes.js';
+import { APPEND_FALSE, EMPTY, Out, latin1, measureHeaderOptions, varintLen, writeHeaderOptions } from './answer-bytes.js';
 import { headersToRemove, metadata, set } from './respond.js';
 
 interface Template {
@@ -69,13 +69,13 @@ export function encodeAllowed(o: Outcome, d: Decision): Uint8Array | undefined {
     templates.set(o.identity, t);
   }
   // OkHttpResponse.response_headers_to_add (field 6).
-  const add = d.response_headers_to_add ? headerOptions(50, d.response_headers_to_add) : EMPTY;
+  const add = d.response_headers_to_add ? measureHeaderOptions(d.response_headers_to_add) : 0;
   // Sizes, inside out. The decision id header: HeaderValue{key, value} in HeaderValueOption{header, append: false}.
   const id = o.decisionId;
   const idBytes = Buffer.byteLength(id, 'utf8');
   const headerValue = 2 + DECISION_ID_KEY.length + 1 + varintLen(idBytes) + idBytes;
   const option = 1 + varintLen(headerValue) + headerValue + 4;
-  const ok = t.headers.length + 1 + varintLen(option) + option + t.remove.byteLength + add.byteLength;
+  const ok = t.headers.length + 1 + varintLen(option) + option + t.remove.byteLength + add;
   // The metadata entry: {key: "decision_id", value: Value{string_value: id}}.
   const value = 1 + varintLen(idBytes) + idBytes;
   const entry = 2 + DECISION_ID_FIELD.length + 1 + varintLen(value) + value;
@@ -86,7 +86,8 @@ export function encodeAllowed(o: Outcome, d: Decision): Uint8Array | undefined {
   out.field(10, STATUS_OK.byteLength).raw(STATUS_OK);
   out.field(26, ok).bytes(t.headers);
   out.field(18, option).field(10, headerValue).string(10, DECISION_ID_KEY, DECISION_ID_KEY.length).string(18, id, idBytes);
-  out.raw(APPEND_FALSE).raw(t.remove).raw(add);
+  out.raw(APPEND_FALSE).raw(t.remove);
+  if (add) writeHeaderOptions(out, 50);
   out.field(34, meta).bytes(t.meta);
   out.field(10, entry).string(10, DECISION_ID_FIELD, DECISION_ID_FIELD.length).field(18, value).string(26, id, idBytes);
   return out.buf;

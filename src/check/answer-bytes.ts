@@ -47,27 +47,43 @@ export const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOff
 /** The size of a length-delimited field with a one-byte tag and `len` bytes of content. */
 export const fieldLen = (len: number): number => 1 + varintLen(len) + len;
 
+// What measureHeaderOptions found, for the writeHeaderOptions that follows it at once (nothing runs between the two):
+// a check then makes no array and no buffer for its headers (the quota's RateLimit fields change with every check).
+const keys: string[] = [];
+const values: string[] = [];
+const keyBytes: number[] = [];
+const valueBytes: number[] = [];
+let measured = 0;
+
 /**
- * Repeated HeaderValueOption{header: {key, value}, append: false} as field `tag` (a one-byte tag), the values made
- * safe for a header; `skip`: names left out. Written straight into one buffer: these change with every check (the
- * quota's RateLimit fields).
+ * Measures repeated HeaderValueOption{header: {key, value}, append: false} fields, the values made safe for a header;
+ * `skip`: names left out. Their size in bytes; writeHeaderOptions must follow at once.
  */
-export function headerOptions(tag: number, headers: Record<string, string>, skip?: (name: string) => boolean): Uint8Array {
-  // [key, value, their byte lengths, the HeaderValue's and the option's sizes], measured once, then written.
-  const entries: [string, string, number, number, number, number][] = [];
+export function measureHeaderOptions(headers: Record<string, string>, skip?: (name: string) => boolean): number {
+  measured = 0;
   let total = 0;
   for (const key in headers) {
     if (!Object.hasOwn(headers, key) || skip?.(key)) continue;
     const value = safe(headers[key]!);
     const k = Buffer.byteLength(key, 'utf8');
     const v = Buffer.byteLength(value, 'utf8');
-    const headerValue = fieldLen(k) + fieldLen(v);
-    const option = fieldLen(headerValue) + APPEND_FALSE.byteLength;
-    total += fieldLen(option);
-    entries.push([key, value, k, v, headerValue, option]);
+    keys[measured] = key;
+    values[measured] = value;
+    keyBytes[measured] = k;
+    valueBytes[measured] = v;
+    measured++;
+    total += fieldLen(fieldLen(fieldLen(k) + fieldLen(v)) + APPEND_FALSE.byteLength);
   }
-  if (total === 0) return EMPTY;
-  const out = new Out(Buffer.allocUnsafe(total));
-  for (const [key, value, k, v, headerValue, option] of entries) out.field(tag, option).field(10, headerValue).string(10, key, k).string(18, value, v).raw(APPEND_FALSE);
-  return out.buf;
+  return total;
+}
+
+/** Writes what measureHeaderOptions measured last, as field `tag` (a one-byte tag). */
+export function writeHeaderOptions(out: Out, tag: number): void {
+  for (let i = 0; i < measured; i++) {
+    const k = keyBytes[i]!;
+    const v = valueBytes[i]!;
+    const headerValue = fieldLen(k) + fieldLen(v);
+    out.field(tag, fieldLen(headerValue) + APPEND_FALSE.byteLength).field(10, headerValue).string(10, keys[i]!, k).string(18, values[i]!, v).raw(APPEND_FALSE);
+  }
+  measured = 0;
 }

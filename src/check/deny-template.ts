@@ -10,10 +10,13 @@ import type { Outcome } from '../core/outcome.js';
 import { Denial, type Decision } from '../core/types.js';
 import { grpcCodeFor } from '../core/denials.js';
 import { encodeStatus, writeOptions } from './encode.js';
-import { Out, fieldLen, headerOptions, latin1 } from './answer-bytes.js';
+import { Out, fieldLen, latin1, measureHeaderOptions, writeHeaderOptions } from './answer-bytes.js';
 import { denialOf, fixedDenialHeaders, isFixedDenialHeader } from './respond.js';
 
 interface Head {
+  /** What it is the head of: the HTTP status and the code (the reason is the key it is kept under). */
+  httpStatus: number;
+  codeName: string;
   /** CheckResponse.status (field 1), whole. */
   status: string;
   /** DeniedHttpResponse's status (field 1) and fixed headers (field 2: content-type, the 401's challenge). */
@@ -28,12 +31,13 @@ interface Head {
 
 // Reasons can carry a request's own text (a body field's name, a policy's words): the kept heads are bounded.
 const MAX_HEADS = 1_000;
-const heads = new Map<string, Head>();
+// Kept by reason, then status and code: the reasons repeat as the same strings (constants, or kept per limit by the
+// quota service), whose hashes V8 keeps, where a key joined per denial would be a new string to hash every time.
+const heads = new Map<string, Head[]>();
 
 function head(status: number, code: string, reason: string): Head {
-  const key = `${status}\u0000${code}\u0000${reason}`;
-  let h = heads.get(key);
-  if (h) return h;
+  const kept = heads.get(reason);
+  if (kept) for (const k of kept) if (k.httpStatus === status && k.codeName === code) return k;
   const s = protobuf.Writer.create();
   s.uint32(10).bytes(encodeStatus({ code: grpcCodeFor(status), message: reason }));
   const f = protobuf.Writer.create();
@@ -45,7 +49,9 @@ function head(status: number, code: string, reason: string): Head {
     e.uint32(10).string(k).uint32(18).bytes(v.finish());
     return latin1(protobuf.Writer.create().uint32(10).bytes(e.finish()).finish());
   };
-  h = {
+  const h: Head = {
+    httpStatus: status,
+    codeName: code,
     status: latin1(s.finish()),
     fixed: latin1(f.finish()),
     bodyStart,
@@ -53,8 +59,11 @@ function head(status: number, code: string, reason: string): Head {
     allowed: entry('allowed', protobuf.Writer.create().uint32(32).bool(false)),
     code: entry('code', protobuf.Writer.create().uint32(26).string(code)),
   };
-  if (heads.size >= MAX_HEADS) heads.clear();
-  heads.set(key, h);
+  if (kept) kept.push(h);
+  else {
+    if (heads.size >= MAX_HEADS) heads.clear();
+    heads.set(reason, [h]);
+  }
   return h;
 }
 
@@ -74,18 +83,18 @@ export function encodeDenied(o: Outcome, d: Decision | Denial): Uint8Array | und
   if (!(d instanceof Denial) && d.dynamic_metadata) return undefined;
   const { status, code, reason } = denialOf(d);
   const h = head(status, code, reason);
-  const headers = d.headers ? headerOptions(18, d.headers, isFixedDenialHeader) : undefined;
+  const headers = d.headers ? measureHeaderOptions(d.headers, isFixedDenialHeader) : 0;
   const id = JSON.stringify(o.decisionId);
   const idBytes = Buffer.byteLength(id, 'utf8');
   const body = h.bodyStartBytes + idBytes + 1;
-  const denied = h.fixed.length + (headers ? headers.byteLength : 0) + fieldLen(body);
+  const denied = h.fixed.length + headers + fieldLen(body);
   const revision = stringEntry('policy_revision', o.policyRevision);
   const tenant = o.tenant ? stringEntry('tenant_id', o.tenant.id) : undefined;
   const decision = stringEntry('decision_id', o.decisionId);
   const meta = h.allowed.length + revision[0] + h.code.length + (tenant ? tenant[0] : 0) + decision[0];
   const out = new Out(Buffer.allocUnsafe(h.status.length + fieldLen(denied) + fieldLen(meta)));
   out.bytes(h.status).field(18, denied).bytes(h.fixed);
-  if (headers) out.raw(headers);
+  if (headers) writeHeaderOptions(out, 18);
   out.field(26, body);
   out.pos += out.buf.write(h.bodyStart, out.pos, 'utf8');
   out.pos += out.buf.write(id, out.pos, 'utf8');

@@ -339,5 +339,7 @@ class Run {
 function withQuota(run: Run, decision: Decision, r: QuotaOutcome): Decision | Denial {
   if (r instanceof Denial) return r;
   if (r.reserved) run.reserved = r.reserved;
-  return r.headers.ratelimit ? { ...decision, response_headers_to_add: { ...decision.response_headers_to_add, ...r.headers } } : decision;
+  if (!r.headers.ratelimit) return decision;
+  const own = decision.response_headers_to_add;
+  return { ...decision, response_headers_to_add: own ? { ...own, ...r.headers } : r.headers };
 }

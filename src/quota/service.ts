@@ -149,9 +149,7 @@ export class QuotaService {
   private outcome(items: LimitItem[], r: QuotaResult, now: number, reserved?: TokenDemand): QuotaOutcome {
     const fields = rateLimitFields(items, r.states, now);
     if (r.allowed) return reserved ? { allowed: true, headers: fields, reserved } : { allowed: true, headers: fields };
-    const it = r.exceeded!.item;
-    const what = it.kind === 'bucket' ? `burst limit of ${it.limit} (${it.rate}/s)` : it.unit === 'cost' ? `budget of $${it.limit / 1e9} per month` : `limit of ${it.limit} ${it.unit ? `${it.unit === 'total' ? '' : `${it.unit} `}tokens` : 'requests'} per ${it.kind}`;
-    return deny('quota_exceeded', `quota exceeded: the ${it.name} ${what}`, { 'retry-after': String(r.retryAfter), ...fields });
+    return deny('quota_exceeded', exceededReason(r.exceeded!.item), { 'retry-after': String(r.retryAfter), ...fields });
   }
 
   private itemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules: readonly RuleBucket[] | undefined): LimitItem[] {
@@ -310,4 +308,17 @@ export class QuotaService {
     }
     return o;
   }
+}
+
+// A limit's denial reason, made once per limit item (items are kept while their data stays the same): one string
+// whose hash V8 keeps, which the denial's encoder keys its kept bytes by (check/deny-template.ts).
+const reasons = new WeakMap<LimitItem, string>();
+
+function exceededReason(it: LimitItem): string {
+  let reason = reasons.get(it);
+  if (reason === undefined) {
+    const what = it.kind === 'bucket' ? `burst limit of ${it.limit} (${it.rate}/s)` : it.unit === 'cost' ? `budget of $${it.limit / 1e9} per month` : `limit of ${it.limit} ${it.unit ? `${it.unit === 'total' ? '' : `${it.unit} `}tokens` : 'requests'} per ${it.kind}`;
+    reasons.set(it, (reason = `quota exceeded: the ${it.name} ${what}`));
+  }
+  return reason;
 }

@@ -163,6 +163,9 @@ describe('encodeDenied (fixed parts kept per kind of denial)', () => {
       outcome(deny('unauthenticated', 'no credential'), { tenant: null, identity: ANONYMOUS }),
       outcome(deny('invalid_token', 'the token has expired'), { tenant: null }),
       outcome(deny('tenant_suspended', 'the tenant is suspended')),
+      // The same reason under another status, and under another code: parts kept apart.
+      outcome({ allowed: false, http_status: 429, code: 'tenant_suspended', reason: 'the tenant is suspended' }),
+      outcome({ allowed: false, http_status: 403, code: 'suspended', reason: 'the tenant is suspended' }),
       // A header the fixed part sets, sent again: left out as the general path leaves it out.
       outcome(deny('bad_request', 'caf\u00e9 \u2014 "quoted" \\ \n', { 'content-type': 'text/plain', 'www-authenticate': 'x', 'x-note': 'caf\u00e9\r\nx-evil: 1' })),
       outcome({ allowed: false }, { decisionId: 'p-1' }),
