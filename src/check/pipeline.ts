@@ -8,7 +8,7 @@ import { buildInput } from './input.js';
 import type { ResolvedContext, Outcome } from '../core/outcome.js';
 import { parseBody } from './body.js';
 import { ANONYMOUS, Denial, type Decision, type Identity, type Peer } from '../core/types.js';
-import { extractCredential } from '../identity/credentials.js';
+import { extractCredential, malformed } from '../identity/credentials.js';
 import type { JwtVerifier } from '../identity/jwt.js';
 import type { ApiKeyVerifier } from '../identity/apikey.js';
 import { federationFor, type FederationVerifier } from '../identity/federation.js';
@@ -231,7 +231,7 @@ export class CheckPipeline {
     if (cred instanceof Denial) return cred;
     const apiKey = req.headers[this.apiKeyHeader];
     if (apiKey !== undefined && apiKey !== '') {
-      if (cred.kind !== 'none') return deny('bad_request', 'send either a bearer token or an API key, not both');
+      if (cred.kind !== 'none') return malformed(cred.token) ?? deny('bad_request', 'send either a bearer token or an API key, not both');
       return this.deps.apiKeys.verify(apiKey);
     }
     if (cred.kind === 'none') return ANONYMOUS;

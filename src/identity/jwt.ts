@@ -9,7 +9,7 @@ import { LRUCache } from 'lru-cache';
 import type { Config, IssuerConfig } from '../core/config.js';
 import { Denial, type Identity } from '../core/types.js';
 import { readClaim } from '../core/claims.js';
-import { invalidToken } from './credentials.js';
+import { invalidToken, malformed } from './credentials.js';
 import { deny } from '../core/denials.js';
 
 type KeyInput = Parameters<typeof jose.jwtVerify>[1];
@@ -54,6 +54,8 @@ export class JwtVerifier {
   async verify(token: string): Promise<Identity | Denial> {
     const hit = this.cache?.get(token);
     if (hit) return hit;
+    const refused = malformed(token);
+    if (refused) return refused;
     this.stats.misses++;
     let claims: jose.JWTPayload;
     try {

@@ -91,6 +91,19 @@ describe('malformed requests', () => {
     });
   });
 
+  it('a malformed bearer token beside an API key: the token is refused first; a good one beside a key: 400', async () => {
+    expect(denied(await t.envoy({ method: 'GET', path: '/x', headers: [['authorization', 'Bearer not-a-jwt'], ['x-api-key', 'tg_anything']] }))).toMatchObject({
+      status: 401,
+      error: 'invalid_token',
+      reason: 'the bearer token is malformed',
+    });
+    expect(denied(await t.envoy({ method: 'GET', path: '/x', headers: [bearer(token), ['x-api-key', 'tg_anything']] }))).toMatchObject({
+      status: 400,
+      error: 'bad_request',
+      reason: 'send either a bearer token or an API key, not both',
+    });
+  });
+
   it('non-UTF-8 bytes in raw header values and the path are refused, not crashed on', async () => {
     const req = buildCheckRequest({ method: 'GET', path: '/api/v1/items' }) as any;
     delete req.attributes.request.http.headers;

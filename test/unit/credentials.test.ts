@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extractCredential } from '../../src/identity/credentials.js';
+import { extractCredential, malformed } from '../../src/identity/credentials.js';
 
 describe('extractCredential', () => {
   it('finds a bearer token, scheme case-insensitive', () => {
@@ -10,11 +10,18 @@ describe('extractCredential', () => {
   it.each([
     ['Bearer a.b.c,Bearer d.e.f', 'more than one credential in the authorization header'],
     ['Basic abc', 'the authorization scheme must be Bearer'],
-    ['Bearer', 'the bearer token is malformed'],
-    ['Bearer a.b', 'the bearer token is malformed'],
-    ['Bearer a.b.c d', 'the bearer token is malformed'],
     [`Bearer ${'x'.repeat(9000)}`, 'the bearer token is too large'],
   ])('refuses %s', (header, reason) => {
     expect(extractCredential({ authorization: header }, 8192)).toMatchObject({ http_status: 401, code: 'invalid_token', reason });
+  });
+
+  // The shape is checked when a token is verified (JwtVerifier.verify), not again for a token the cache holds.
+  it.each([['Bearer'], ['a.b'], ['a.b.c d'], ['a.b.c\n']])('finds %j malformed', (token) => {
+    expect(malformed(token)).toMatchObject({ http_status: 401, code: 'invalid_token', reason: 'the bearer token is malformed' });
+  });
+
+  it('finds a compact JWS well formed (an empty signature too)', () => {
+    expect(malformed('a.b.c')).toBeUndefined();
+    expect(malformed('eyJ0.eyJ0.')).toBeUndefined();
   });
 });
