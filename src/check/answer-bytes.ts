@@ -66,7 +66,8 @@ export function measureHeaderOptions(headers: Record<string, string>, skip?: (na
     if (!Object.hasOwn(headers, key) || skip?.(key)) continue;
     const value = safe(headers[key]!);
     const k = Buffer.byteLength(key, 'utf8');
-    const v = Buffer.byteLength(value, 'utf8');
+    // safe() leaves only printable ASCII: a byte per character.
+    const v = value.length;
     keys[measured] = key;
     values[measured] = value;
     keyBytes[measured] = k;
