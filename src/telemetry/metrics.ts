@@ -27,9 +27,9 @@ export class Metrics {
   private topTenants = new Set<string>();
   // The hot path's counters count into plain numbers, added to prom-client's series when they are read: its inc()
   // hashes and validates the labels on every call, even through a bound child.
-  private readonly checkTally = new Tally<'decision' | 'code'>();
-  private readonly quotaDenialTally = new Tally<'code'>();
-  private readonly tenantTally = new Tally<'tenant'>();
+  private readonly checkTally = new Tally<'decision' | 'code'>((code) => (code === '' ? { decision: 'allow', code: 'ok' } : { decision: 'deny', code }));
+  private readonly quotaDenialTally = new Tally<'code'>((code) => ({ code }));
+  private readonly tenantTally = new Tally<'tenant'>((tenant) => ({ tenant }));
 
   constructor(
     private readonly tenantLabels: number,
@@ -101,13 +101,13 @@ export class Metrics {
 
   /** One decided check: its outcome (`code` null when allowed) and how long it took over which transport. */
   checked(code: string | null, transport: 'grpc' | 'http', seconds: number): void {
-    this.checkTally.series(code ?? '', () => ({ decision: code === null ? 'allow' : 'deny', code: code ?? 'ok' })).n++;
+    this.checkTally.count(code ?? '');
     this.checkDuration.labelled(transport).observe(seconds);
   }
 
   /** A request quotas denied (`code`: quota_exceeded, capacity_exceeded, quota_unavailable), its series held. */
   quotaDenied(code: string): void {
-    this.quotaDenialTally.series(code, () => ({ code })).n++;
+    this.quotaDenialTally.count(code);
   }
 
   tenantCheck(tenant: string): void {
@@ -117,7 +117,7 @@ export class Metrics {
     if (this.tenantLabels > 0) {
       if (this.topTenants.size < this.tenantLabels && !this.topTenants.has(tenant)) this.topTenants.add(tenant);
       const label = this.topTenants.has(tenant) ? tenant : '_other';
-      this.tenantTally.series(label, () => ({ tenant: label })).n++;
+      this.tenantTally.count(label);
     }
   }
 
@@ -140,11 +140,13 @@ export class Metrics {
 class Tally<L extends string> {
   private readonly all = new Map<string, { labels: Partial<Record<L, string>>; n: number }>();
 
-  /** The series of `key`, its labels made once. */
-  series(key: string, labels: () => Partial<Record<L, string>>): { n: number } {
+  /** `labelsOf`: a series' labels from its key, made once per series. */
+  constructor(private readonly labelsOf: (key: string) => Partial<Record<L, string>>) {}
+
+  count(key: string): void {
     let s = this.all.get(key);
-    if (!s) this.all.set(key, (s = { labels: labels(), n: 0 }));
-    return s;
+    if (!s) this.all.set(key, (s = { labels: this.labelsOf(key), n: 0 }));
+    s.n++;
   }
 
   /** Adds what was counted since the last read to the counter. */
