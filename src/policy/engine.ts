@@ -105,8 +105,7 @@ export class PolicyEngine {
    * miss the projected input's JSON is what WASM receives. `keep`: what to cache of an answer (undefined: nothing).
    */
   private cached<T extends object>(cache: LRUCache<string, T> | undefined, active: Active, input: unknown, evaluate: (a: Active, json: string) => T, keep: (v: T) => T | undefined): T {
-    const json = () => JSON.stringify(active.projection ? project(input, active.projection) : input) ?? 'null';
-    if (!cache || !active.keys) return evaluate(active, json());
+    if (!cache || !active.keys) return evaluate(active, projectedJson(active, input));
     const key = active.keys.key(input);
     const hit = cache.get(key);
     if (hit) {
@@ -114,7 +113,7 @@ export class PolicyEngine {
       return hit;
     }
     this.cacheStats.misses++;
-    const v = evaluate(active, json());
+    const v = evaluate(active, projectedJson(active, input));
     const kept = keep(v);
     if (kept) cache.set(key, kept);
     return v;
@@ -219,4 +218,9 @@ export function validateDecision(result: unknown): Decision | Denial {
     d.dynamic_metadata = result.dynamic_metadata;
   }
   return d;
+}
+
+/** What WASM receives: the input as the policy reads it (projected), as JSON. Only on a miss: a hit needs the key alone. */
+function projectedJson(active: Active, input: unknown): string {
+  return JSON.stringify(active.projection ? project(input, active.projection) : input) ?? 'null';
 }
