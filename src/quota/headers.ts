@@ -4,37 +4,82 @@
 import type { ItemState } from './limiter.js';
 import type { LimitItem } from './limits.js';
 import { windowOf } from './windows.js';
+import { safe } from '../core/upstream-headers.js';
 
-// A set of limits' policy text changes only with its windows (a month's length): kept per set (the items array a
-// caller's limits are cached as, service.ts) until the first of its windows ends, instead of a calendar computation
-// and a string per item on every check.
-const policies = new WeakMap<readonly LimitItem[], { from: number; until: number; text: string }>();
+/**
+ * What a set of limits' fields keep (per items array, as a caller's limits are cached, service.ts): the policy text,
+ * which changes only with its windows (a month's length), until the first of them ends; and each item's start of its
+ * RateLimit entry, as bytes. A check then computes no calendar, and writes the RateLimit field into one buffer (one
+ * string made, of the reads of an item's name and a string per part of it: 1.4 µs a check, bench/README.md). Names
+ * are made safe for a header here (a policy names its buckets), as a value would be when sent: a byte a character.
+ */
+interface Kept {
+  from: number;
+  until: number;
+  policy: string;
+  /** `"name";r=` of every item, one after the other, and where each ends. */
+  heads: Buffer;
+  ends: Uint32Array;
+}
 
-function policyOf(items: readonly LimitItem[], now: number): string {
-  let p = policies.get(items);
-  if (!p || now >= p.until || now < p.from) {
+const kept = new WeakMap<readonly LimitItem[], Kept>();
+
+function keptFor(items: readonly LimitItem[], now: number): Kept {
+  let k = kept.get(items);
+  if (!k || now >= k.until || now < k.from) {
     let from = -Infinity;
     let until = Infinity;
     const parts: string[] = [];
     for (const it of items) {
       if (it.kind === 'bucket') {
-        parts.push(`"${it.name}";q=${it.limit};w=${Math.max(1, Math.ceil(it.limit / it.rate!))}`);
+        parts.push(`"${safe(it.name)}";q=${it.limit};w=${Math.max(1, Math.ceil(it.limit / it.rate!))}`);
         continue;
       }
       const w = windowOf(it.kind, now, it.anchorDay);
       from = Math.max(from, w.start);
       until = Math.min(until, w.end);
-      parts.push(`"${it.name}";q=${it.limit};w=${Math.round((w.end - w.start) / 1000)}`);
+      parts.push(`"${safe(it.name)}";q=${it.limit};w=${Math.round((w.end - w.start) / 1000)}`);
     }
-    p = { from, until, text: parts.join(', ') };
-    policies.set(items, p);
+    const heads = items.map((it) => Buffer.from(`"${safe(it.name)}";r=`, 'latin1'));
+    let end = 0;
+    k = { from, until, policy: parts.join(', '), heads: Buffer.concat(heads), ends: Uint32Array.from(heads, (h) => (end += h.length)) };
+    kept.set(items, k);
   }
-  return p.text;
+  return k;
+}
+
+// Where the RateLimit field is written: grown when a set of limits needs more.
+let scratch = Buffer.allocUnsafe(1024);
+
+/** The decimal digits of a non-negative integer at `pos`; where they end. */
+function writeInteger(n: number, pos: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) return pos + scratch.write(String(n), pos, 'latin1');
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  for (let i = pos + digits - 1; i >= pos; i--, n = Math.floor(n / 10)) scratch[i] = 48 + (n % 10);
+  return pos + digits;
 }
 
 /** `states` are the results of `items`, in their order. */
 export function rateLimitFields(items: readonly LimitItem[], states: ItemState[], now: number): { 'ratelimit-policy': string; ratelimit: string } {
-  let ratelimit = '';
-  for (const s of states) ratelimit += `${ratelimit ? ', ' : ''}"${s.item.name}";r=${s.remaining};t=${Math.max(0, s.reset)}`;
-  return { 'ratelimit-policy': policyOf(items, now), ratelimit };
+  const k = keptFor(items, now);
+  // Each entry at most its head, two numbers of up to 22 characters, and `;t=`, `, `.
+  const most = k.heads.length + states.length * 50;
+  if (scratch.length < most) scratch = Buffer.allocUnsafe(2 * most);
+  let pos = 0;
+  for (let i = 0; i < states.length; i++) {
+    const s = states[i]!;
+    if (i > 0) {
+      scratch[pos++] = 0x2c; // ,
+      scratch[pos++] = 0x20;
+    }
+    // By hand: Buffer#copy's checks cost more than a name's few bytes.
+    for (let j = i === 0 ? 0 : k.ends[i - 1]!, end = k.ends[i]!; j < end; j++) scratch[pos++] = k.heads[j]!;
+    pos = writeInteger(s.remaining, pos);
+    scratch[pos++] = 0x3b; // ;
+    scratch[pos++] = 0x74; // t
+    scratch[pos++] = 0x3d; // =
+    pos = writeInteger(Math.max(0, s.reset), pos);
+  }
+  return { 'ratelimit-policy': k.policy, ratelimit: scratch.toString('latin1', 0, pos) };
 }

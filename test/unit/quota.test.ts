@@ -39,6 +39,36 @@ describe('LocalLimiter', () => {
     expect([b, a, b, a].map((items) => l.take(items, t1).allowed)).toEqual([true, true, false, false]);
   });
 
+  // drain frees idle rows and reuses them for other keys: limits whose rows were found before must find theirs again.
+  it("a limit does not count on another key's state after drain reused its row", () => {
+    const l = new LocalLimiter();
+    const a = scope({ burst: 2, rate: 0.001 }, 'user:a');
+    const b = scope({ burst: 2, rate: 0.001 }, 'user:b');
+    expect(l.take(a, T0).allowed).toBe(true);
+    const later = T0 + 3_600_000; // a's bucket has refilled: forgotten
+    l.drain(later);
+    expect([b, b, b].map((items) => l.take(items, later).allowed)).toEqual([true, true, false]);
+    expect([a, a, a].map((items) => l.take(items, later).allowed)).toEqual([true, true, false]);
+  });
+
+  it("a count the store loads late is not added to the window or key that took the counter's place", async () => {
+    let release: (n: number) => void = () => undefined;
+    const l = new LocalLimiter({ load: () => new Promise<number>((resolve) => (release = resolve)) });
+    const day = scope({ per_day: 10 }, 'user:a');
+    expect(l.take(day, T0).allowed).toBe(true);
+    const first = release;
+    const tomorrow = T0 + 86_400_000;
+    l.drain(tomorrow); // a's day ended: its counter forgotten
+    const other = scope({ per_day: 10 }, 'user:b');
+    expect(l.take(other, tomorrow).allowed).toBe(true);
+    first(100); // a's count for yesterday arrives
+    await Promise.resolve();
+    expect(l.take(other, tomorrow).states[0]!.remaining).toBe(8);
+    release(5); // b's count for today arrives: it is b's
+    await Promise.resolve();
+    expect(l.take(other, tomorrow).states[0]!.remaining).toBe(2);
+  });
+
   it('token bucket: burst, then the refill rate', () => {
     const l = new LocalLimiter();
     const items = scope({ burst: 3, rate: 1 });
@@ -120,6 +150,25 @@ describe('LocalLimiter', () => {
       'ratelimit-policy': '"tenant-burst";q=10;w=2, "tenant-minute";q=60;w=60',
       ratelimit: '"tenant-burst";r=9;t=1, "tenant-minute";r=59;t=30',
     });
+  });
+
+  it('RateLimit fields are visible ASCII whatever a policy names its bucket', () => {
+    const items = itemsFor([{ tenant: 'acme', subject: 'bucket:x', label: 'bücket\n"x"', limits: { per_minute: 5 } }]);
+    const r = new LocalLimiter().take(items, T0);
+    expect(rateLimitFields(items, r.states, T0)).toEqual({
+      'ratelimit-policy': '"b%C3%BCcket%0A"x"-minute";q=5;w=60',
+      ratelimit: '"b%C3%BCcket%0A"x"-minute";r=4;t=30',
+    });
+  });
+
+  it('RateLimit field: every limit in order, large numbers whole', () => {
+    const items = itemsFor([
+      { tenant: 'acme', subject: '*', label: 'tenant', limits: { per_day: 1e12, burst: 1000, rate: 10 } },
+      { tenant: 'acme', subject: 'user:a', label: 'user', limits: { per_minute: 7 } },
+    ]);
+    const l = new LocalLimiter();
+    const r = l.take(items, T0);
+    expect(rateLimitFields(items, r.states, T0).ratelimit).toBe('"tenant-burst";r=999;t=1, "tenant-day";r=999999999999;t=43170, "user-minute";r=6;t=30');
   });
 
   it("RateLimit-Policy follows a month window's length as the clock moves, forward and back, for the same items", () => {
