@@ -54,10 +54,20 @@ let scratch = Buffer.allocUnsafe(1024);
 /** The decimal digits of a non-negative integer at `pos`; where they end. */
 function writeInteger(n: number, pos: number): number {
   if (!Number.isSafeInteger(n) || n < 0) return pos + scratch.write(String(n), pos, 'latin1');
-  let digits = 1;
-  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
-  for (let i = pos + digits - 1; i >= pos; i--, n = Math.floor(n / 10)) scratch[i] = 48 + (n % 10);
-  return pos + digits;
+  if (n < 1e9) return writeDigits(n, pos, n < 10 ? 1 : n < 100 ? 2 : n < 1e3 ? 3 : n < 1e4 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : 9);
+  // Nine digits at a time, in 32-bit integer arithmetic.
+  const high = Math.floor(n / 1e9);
+  return writeDigits(n - high * 1e9, writeInteger(high, pos), 9);
+}
+
+/** `width` digits of `n` (below 10⁹), with leading zeros. */
+function writeDigits(n: number, pos: number, width: number): number {
+  for (let i = pos + width - 1; i >= pos; i--) {
+    const q = (n / 10) | 0;
+    scratch[i] = 48 + n - q * 10;
+    n = q;
+  }
+  return pos + width;
 }
 
 /** `states` are the results of `items`, in their order. */

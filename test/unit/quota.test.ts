@@ -163,12 +163,12 @@ describe('LocalLimiter', () => {
 
   it('RateLimit field: every limit in order, large numbers whole', () => {
     const items = itemsFor([
-      { tenant: 'acme', subject: '*', label: 'tenant', limits: { per_day: 1e12, burst: 1000, rate: 10 } },
+      { tenant: 'acme', subject: '*', label: 'tenant', limits: { per_day: 1_000_000_000_006, burst: 1000, rate: 10 } },
       { tenant: 'acme', subject: 'user:a', label: 'user', limits: { per_minute: 7 } },
     ]);
     const l = new LocalLimiter();
     const r = l.take(items, T0);
-    expect(rateLimitFields(items, r.states, T0).ratelimit).toBe('"tenant-burst";r=999;t=1, "tenant-day";r=999999999999;t=43170, "user-minute";r=6;t=30');
+    expect(rateLimitFields(items, r.states, T0).ratelimit).toBe('"tenant-burst";r=999;t=1, "tenant-day";r=1000000000005;t=43170, "user-minute";r=6;t=30');
   });
 
   it("RateLimit-Policy follows a month window's length as the clock moves, forward and back, for the same items", () => {
