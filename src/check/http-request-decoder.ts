@@ -26,10 +26,6 @@ class HttpRequest {
   body = '';
   rawBody: Uint8Array = EMPTY_BYTES;
   headerMap: unknown = null;
-  /** Not protobufjs's: what normalize would otherwise find with a pass over the names, how many entries came (a
-   *  name sent twice counts twice) and whether every name was lower-case, as Envoy sends them. */
-  headerEntries = 0;
-  lowerCaseNames = true;
 }
 
 /** Replaces the decoder of CheckRequest's nested HttpRequest type (the enclosing decoders call it by reference). */
@@ -62,12 +58,7 @@ export function installHttpRequestDecoder(checkRequest: protobuf.Type): void {
       switch (tag >>> 3) {
         case 1: m.id = str(); break;
         case 2: m.method = str(); break;
-        case 3: {
-          const name = readHeaderEntry(reader, end, n, m.headers, str);
-          m.headerEntries++;
-          if (m.lowerCaseNames && hasUpperCase(name)) m.lowerCaseNames = false;
-          break;
-        }
+        case 3: readHeaderEntry(reader, end, n, m.headers, str); break;
         case 4: m.path = str(); break;
         case 5: m.host = str(); break;
         case 6: m.scheme = str(); break;
@@ -121,16 +112,8 @@ function strings(reader: protobuf.Reader, end: number): () => string {
 
 const HIGH = /[\x80-\xff]/g;
 
-function hasUpperCase(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 65 && c <= 90) return true;
-  }
-  return false;
-}
-
-/** A map entry of `headers`: key = 1, value = 2, either may be absent (then ""); bounded as protobufjs bounds it. Its key. */
-function readHeaderEntry(reader: protobuf.Reader, end: number, depth: number, headers: Record<string, string>, str: () => string): string {
+/** A map entry of `headers`: key = 1, value = 2, either may be absent (then ""); bounded as protobufjs bounds it. */
+function readHeaderEntry(reader: protobuf.Reader, end: number, depth: number, headers: Record<string, string>, str: () => string): void {
   const entryEnd = reader.uint32() + reader.pos;
   if (entryEnd > reader.len) throw RangeError('index out of range');
   reader.len = entryEnd;
@@ -145,5 +128,4 @@ function readHeaderEntry(reader: protobuf.Reader, end: number, depth: number, he
   if (reader.pos !== entryEnd) throw RangeError('index out of range');
   reader.len = end;
   headers[key] = value;
-  return key;
 }

@@ -26,9 +26,6 @@ type HttpReq = {
   protocol?: string;
   body?: string;
   rawBody?: Buffer | Uint8Array;
-  /** From the gRPC server's decoder (http-request-decoder.ts): the map's entries, and whether every name was lower-case. */
-  headerEntries?: number;
-  lowerCaseNames?: boolean;
 };
 
 const EMPTY: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -182,8 +179,6 @@ function collectHeaders(http: HttpReq, max: number): Record<string, string> | De
   }
   const map = http.headers;
   if (!map) return {};
-  // What the decoder saw as it read them (no pass over the names): at most as many names as entries.
-  if (http.lowerCaseNames === true && http.headerEntries! <= max) return map;
   const keys = Object.keys(map);
   if (keys.length > max) return bad(`the request has more than ${max} headers`);
   for (const k of keys) {

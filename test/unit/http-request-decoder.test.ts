@@ -7,8 +7,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { ENVOY_PROTO_DIRS, MalformedRequest, authServiceForServer } from '../../src/check/protos.js';
-import { partsOf } from '../../src/check/normalize.js';
-import { Denial } from '../../src/core/types.js';
 
 // protobufjs's generated decoder, from a root of its own (the server's root has the hand-written one installed).
 const root = new protobuf.Root();
@@ -112,27 +110,6 @@ describe('the HttpRequest decoder', () => {
     // Both outcomes were exercised, or the property says little.
     expect(refused).toBeGreaterThan(300);
     expect(accepted).toBeGreaterThan(300);
-  });
-
-  // The decoder tells normalize how many entries came and whether every name was lower-case, which spares it a pass
-  // over the names: what it makes of them must be what it makes of protobufjs's message, which tells it nothing.
-  it('gives normalize the same headers as protobufjs does, its count limit and lower-casing included', () => {
-    const name = fc.oneof(fc.constantFrom('authorization', 'Authorization', 'X-API-Key', 'x-api-key', 'host'), fc.string({ maxLength: 6 }));
-    fc.assert(
-      fc.property(fc.array(fc.tuple(name, text), { maxLength: 12 }), fc.integer({ min: 0, max: 10 }), (entries, max) => {
-        // Entries one by one, a name possibly twice (the last one wins in a map, as in protobufjs).
-        const writer = protobuf.Writer.create();
-        for (const [k, v] of entries) writer.uint32(26).fork().uint32(10).string(k).uint32(18).string(v).ldelim();
-        const wrap = (field: number, body: Uint8Array) => protobuf.Writer.create().uint32((field << 3) | 2).bytes(body).finish();
-        const bytes = Buffer.from(wrap(1, wrap(4, wrap(2, writer.finish()))));
-        const headersOf = (req: unknown) => {
-          const p = partsOf(req, max);
-          return p instanceof Denial ? p.reason : Object.entries(p.headers).sort();
-        };
-        expect(headersOf(decodeOurs(bytes))).toEqual(headersOf(CheckRequest.decode(bytes)));
-      }),
-      { numRuns: 500 },
-    );
   });
 
   it('keeps a `__proto__` header as a header, on an object without a prototype', () => {
