@@ -7,13 +7,16 @@ import { windowOf } from './windows.js';
 import { safe } from '../core/upstream-headers.js';
 
 /**
- * What a set of limits' fields keep (per items array, as a caller's limits are cached, service.ts): the policy text,
- * which changes only with its windows (a month's length), until the first of them ends; and each item's start of its
- * RateLimit entry, as bytes. A check then computes no calendar, and writes the RateLimit field into one buffer (one
- * string made, of the reads of an item's name and a string per part of it: 1.4 µs a check, bench/README.md). Names
- * are made safe for a header here (a policy names its buckets), as a value would be when sent: a byte a character.
+ * What a set of limits' fields keep (per items array, as a caller's limits are cached, service.ts, which holds on to
+ * them with the set): the policy text, which changes only with its windows (a month's length), until the first of
+ * them ends; and each item's start of its RateLimit entry, as bytes. A check then computes no calendar, and writes
+ * the RateLimit field into one buffer (one string made, of the reads of an item's name and a string per part of it:
+ * 1.4 µs a check, bench/README.md). Names are made safe for a header here (a policy names its buckets), as a value
+ * would be when sent: a byte a character.
  */
-interface Kept {
+export interface FieldParts {
+  readonly items: readonly LimitItem[];
+  /** The windows it was made for (none yet: from above until). */
   from: number;
   until: number;
   policy: string;
@@ -22,29 +25,38 @@ interface Kept {
   ends: Uint32Array;
 }
 
-const kept = new WeakMap<readonly LimitItem[], Kept>();
+const kept = new WeakMap<readonly LimitItem[], FieldParts>();
 
-function keptFor(items: readonly LimitItem[], now: number): Kept {
+/** The kept parts of a set of limits' fields, made on first use. */
+export function fieldPartsOf(items: readonly LimitItem[]): FieldParts {
   let k = kept.get(items);
-  if (!k || now >= k.until || now < k.from) {
-    let from = -Infinity;
-    let until = Infinity;
-    const parts: string[] = [];
-    for (const it of items) {
-      if (it.kind === 'bucket') {
-        parts.push(`"${safe(it.name)}";q=${it.limit};w=${Math.max(1, Math.ceil(it.limit / it.rate!))}`);
-        continue;
-      }
-      const w = windowOf(it.kind, now, it.anchorDay);
-      from = Math.max(from, w.start);
-      until = Math.min(until, w.end);
-      parts.push(`"${safe(it.name)}";q=${it.limit};w=${Math.round((w.end - w.start) / 1000)}`);
+  if (!k) kept.set(items, (k = { items, from: Infinity, until: -Infinity, policy: '', heads: Buffer.alloc(0), ends: new Uint32Array(0) }));
+  return k;
+}
+
+/** The parts, made again when `now` is outside the windows they were made for. */
+function current(k: FieldParts, now: number): FieldParts {
+  if (now < k.until && now >= k.from) return k;
+  let from = -Infinity;
+  let until = Infinity;
+  const parts: string[] = [];
+  for (const it of k.items) {
+    if (it.kind === 'bucket') {
+      parts.push(`"${safe(it.name)}";q=${it.limit};w=${Math.max(1, Math.ceil(it.limit / it.rate!))}`);
+      continue;
     }
-    const heads = items.map((it) => Buffer.from(`"${safe(it.name)}";r=`, 'latin1'));
-    let end = 0;
-    k = { from, until, policy: parts.join(', '), heads: Buffer.concat(heads), ends: Uint32Array.from(heads, (h) => (end += h.length)) };
-    kept.set(items, k);
+    const w = windowOf(it.kind, now, it.anchorDay);
+    from = Math.max(from, w.start);
+    until = Math.min(until, w.end);
+    parts.push(`"${safe(it.name)}";q=${it.limit};w=${Math.round((w.end - w.start) / 1000)}`);
   }
+  const heads = k.items.map((it) => Buffer.from(`"${safe(it.name)}";r=`, 'latin1'));
+  let end = 0;
+  k.from = from;
+  k.until = until;
+  k.policy = parts.join(', ');
+  k.heads = Buffer.concat(heads);
+  k.ends = Uint32Array.from(heads, (h) => (end += h.length));
   return k;
 }
 
@@ -70,9 +82,9 @@ function writeDigits(n: number, pos: number, width: number): number {
   return pos + width;
 }
 
-/** `states` are the results of `items`, in their order. */
-export function rateLimitFields(items: readonly LimitItem[], states: ItemState[], now: number): { 'ratelimit-policy': string; ratelimit: string } {
-  const k = keptFor(items, now);
+/** `states` are the results of `items`, in their order; `parts`, their kept parts where the caller holds them. */
+export function rateLimitFields(items: readonly LimitItem[], states: ItemState[], now: number, parts = fieldPartsOf(items)): { 'ratelimit-policy': string; ratelimit: string } {
+  const k = current(parts, now);
   // Each entry at most its head, two numbers of up to 22 characters, and `;t=`, `, `.
   const most = k.heads.length + states.length * 50;
   if (scratch.length < most) scratch = Buffer.allocUnsafe(2 * most);

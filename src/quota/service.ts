@@ -11,7 +11,7 @@ import type { ReservationOwner, TokenHold } from './limiter.js';
 import { TOKEN_LIMIT_FIELDS, type TokenLimits, type TokenOverride } from '../core/limits.js';
 import type { Limiter, QuotaResult } from './limiter.js';
 import { FairShare } from './fair-share.js';
-import { rateLimitFields } from './headers.js';
+import { fieldPartsOf, rateLimitFields, type FieldParts } from './headers.js';
 
 /** One limit as an explanation shows it. */
 export interface QuotaPeek {
@@ -70,7 +70,7 @@ export class QuotaService {
    * The request limits and token budgets last found for a caller's (cached, frozen) identity, with the tenant record
    * and context they were found for: a known caller's check builds no key string and hashes none.
    */
-  private lastFor = new WeakMap<Identity, { tenant: Tenant; effective: EffectiveContext | null; items?: LimitItem[]; tokens?: LimitItem[] }>();
+  private lastFor = new WeakMap<Identity, CallerMemo>();
   /** Token budgets: how reservations are held and settled (reservations.ts, or the Redis limiter), when on. */
   budgets: TokenBudgets | undefined;
 
@@ -115,7 +115,9 @@ export class QuotaService {
       const a = this.fair.admit(tenant.id, tenant.tier, now);
       if (!a.allowed) return deny('capacity_exceeded', a.reason, { 'retry-after': String(a.retryAfter) });
     }
-    let items = this.itemsFor(tenant, identity, effective, decision, rules);
+    const last = this.last(tenant, identity, effective);
+    const stacked = (last.items ??= this.findCallerItems(tenant, identity, effective));
+    let items = this.withBuckets(stacked, tenant, decision, rules);
     const budgets = this.budgets;
     const tokens = reserve && budgets ? this.tokenItemsFor(tenant, identity, effective) : undefined;
     let amounts: number[] | undefined;
@@ -131,10 +133,12 @@ export class QuotaService {
     // The local limiter's reservations are held here; Redis holds them in the same script as the spending.
     if (hold && budgets!.holdLocally && !(r instanceof Promise) && r.allowed) budgets!.holdLocally(hold.id, tokens!, amounts!.slice(hold.first), now, hold.owner);
     const reserved = hold ? reserve!.demand : undefined;
-    if (!(r instanceof Promise)) return this.outcome(items, r, now, reserved);
+    // The caller's own limits' field parts are held with them (no lookup by the array).
+    const parts = items === stacked ? (last.fields ??= fieldPartsOf(items)) : fieldPartsOf(items);
+    if (!(r instanceof Promise)) return this.outcome(parts, r, now, reserved);
     // The only rejection is the Redis store failing with fail_closed: deny as unavailable (503), fail closed.
     return r.then(
-      (x) => this.outcome(items, x, now, reserved),
+      (x) => this.outcome(parts, x, now, reserved),
       () => deny('quota_unavailable', 'the quota store is unavailable'),
     );
   }
@@ -146,15 +150,18 @@ export class QuotaService {
     return r.states.map((st) => ({ limit: st.item.name, kind: st.item.kind, max: st.item.limit, remaining: st.remaining, reset_seconds: st.reset, exceeded: st === r.exceeded }));
   }
 
-  private outcome(items: LimitItem[], r: QuotaResult, now: number, reserved?: TokenDemand): QuotaOutcome {
-    const fields = rateLimitFields(items, r.states, now);
+  private outcome(parts: FieldParts, r: QuotaResult, now: number, reserved?: TokenDemand): QuotaOutcome {
+    const fields = rateLimitFields(parts.items, r.states, now, parts);
     if (r.allowed) return reserved ? { allowed: true, headers: fields, reserved } : { allowed: true, headers: fields };
     return deny('quota_exceeded', exceededReason(r.exceeded!.item), { 'retry-after': String(r.retryAfter), ...fields });
   }
 
   private itemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules: readonly RuleBucket[] | undefined): LimitItem[] {
-    // Tenant and caller limits together, cached with the caller; only a policy-named bucket is added per request.
-    const stacked = this.callerItemsFor(tenant, identity, effective);
+    return this.withBuckets(this.callerItemsFor(tenant, identity, effective), tenant, decision, rules);
+  }
+
+  /** Tenant and caller limits together, cached with the caller (`stacked`); only a policy-named bucket is added per request. */
+  private withBuckets(stacked: LimitItem[], tenant: Tenant, decision: Decision, rules: readonly RuleBucket[] | undefined): LimitItem[] {
     const q = decision.quota;
     if (!q && !rules) return stacked;
     const anchorDay = tenant.billing_anchor_day ?? undefined;
@@ -197,7 +204,7 @@ export class QuotaService {
   }
 
   /** The memo of a caller (lastFor), emptied when its tenant record or context is another object than before. */
-  private last(tenant: Tenant, identity: Identity, effective: EffectiveContext | null) {
+  private last(tenant: Tenant, identity: Identity, effective: EffectiveContext | null): CallerMemo {
     let last = this.lastFor.get(identity);
     if (!last || last.tenant !== tenant || last.effective !== effective) this.lastFor.set(identity, (last = { tenant, effective }));
     return last;
@@ -308,6 +315,16 @@ export class QuotaService {
     }
     return o;
   }
+}
+
+/** What the quota service found for a caller's identity, with the tenant record and context it was found for. */
+interface CallerMemo {
+  tenant: Tenant;
+  effective: EffectiveContext | null;
+  /** Its request limits, their RateLimit fields' parts, and its token budgets. */
+  items?: LimitItem[];
+  fields?: FieldParts;
+  tokens?: LimitItem[];
 }
 
 // A limit's denial reason, made once per limit item (items are kept while their data stays the same): one string
