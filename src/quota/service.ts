@@ -116,7 +116,7 @@ export class QuotaService {
       if (!a.allowed) return deny('capacity_exceeded', a.reason, { 'retry-after': String(a.retryAfter) });
     }
     const last = this.last(tenant, identity, effective);
-    const stacked = (last.items ??= this.findCallerItems(tenant, identity, effective));
+    const stacked = this.callerItemsFor(last, identity, effective);
     let items = this.withBuckets(stacked, tenant, decision, rules);
     const budgets = this.budgets;
     const tokens = reserve && budgets ? this.tokenItemsFor(tenant, identity, effective) : undefined;
@@ -157,7 +157,7 @@ export class QuotaService {
   }
 
   private itemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null, decision: Decision, rules: readonly RuleBucket[] | undefined): LimitItem[] {
-    return this.withBuckets(this.callerItemsFor(tenant, identity, effective), tenant, decision, rules);
+    return this.withBuckets(this.callerItemsFor(this.last(tenant, identity, effective), identity, effective), tenant, decision, rules);
   }
 
   /** Tenant and caller limits together, cached with the caller (`stacked`); only a policy-named bucket is added per request. */
@@ -252,9 +252,9 @@ export class QuotaService {
     return t;
   }
 
-  private callerItemsFor(tenant: Tenant, identity: Identity, effective: EffectiveContext | null): LimitItem[] {
-    const last = this.last(tenant, identity, effective);
-    return (last.items ??= this.findCallerItems(tenant, identity, effective));
+  /** The caller's request limits, kept in its memo. */
+  private callerItemsFor(last: CallerMemo, identity: Identity, effective: EffectiveContext | null): LimitItem[] {
+    return (last.items ??= this.findCallerItems(last.tenant, identity, effective));
   }
 
   /** Tenant + caller limits, cached on the effective context object (rebuilt when data changes), tenant and key id. */
