@@ -16,13 +16,13 @@ import { safe } from '../core/upstream-headers.js';
  */
 export interface FieldParts {
   readonly items: readonly LimitItem[];
-  /** The windows it was made for (none yet: from above until). */
+  /** `"name";r=` of every item, one after the other, and where each ends. */
+  readonly heads: Buffer;
+  readonly ends: Uint32Array;
+  /** The policy text, and the windows it was made for (none yet: from above until). */
+  policy: string;
   from: number;
   until: number;
-  policy: string;
-  /** `"name";r=` of every item, one after the other, and where each ends. */
-  heads: Buffer;
-  ends: Uint32Array;
 }
 
 const kept = new WeakMap<readonly LimitItem[], FieldParts>();
@@ -30,13 +30,18 @@ const kept = new WeakMap<readonly LimitItem[], FieldParts>();
 /** The kept parts of a set of limits' fields, made on first use. */
 export function fieldPartsOf(items: readonly LimitItem[]): FieldParts {
   let k = kept.get(items);
-  if (!k) kept.set(items, (k = { items, from: Infinity, until: -Infinity, policy: '', heads: Buffer.alloc(0), ends: new Uint32Array(0) }));
+  if (!k) {
+    const heads = items.map((it) => Buffer.from(`"${safe(it.name)}";r=`, 'latin1'));
+    let end = 0;
+    k = { items, heads: Buffer.concat(heads), ends: Uint32Array.from(heads, (h) => (end += h.length)), policy: '', from: Infinity, until: -Infinity };
+    kept.set(items, k);
+  }
   return k;
 }
 
-/** The parts, made again when `now` is outside the windows they were made for. */
-function current(k: FieldParts, now: number): FieldParts {
-  if (now < k.until && now >= k.from) return k;
+/** The policy text, made again when `now` is outside the windows it was made for. */
+function policyAt(k: FieldParts, now: number): string {
+  if (now < k.until && now >= k.from) return k.policy;
   let from = -Infinity;
   let until = Infinity;
   const parts: string[] = [];
@@ -50,14 +55,9 @@ function current(k: FieldParts, now: number): FieldParts {
     until = Math.min(until, w.end);
     parts.push(`"${safe(it.name)}";q=${it.limit};w=${Math.round((w.end - w.start) / 1000)}`);
   }
-  const heads = k.items.map((it) => Buffer.from(`"${safe(it.name)}";r=`, 'latin1'));
-  let end = 0;
   k.from = from;
   k.until = until;
-  k.policy = parts.join(', ');
-  k.heads = Buffer.concat(heads);
-  k.ends = Uint32Array.from(heads, (h) => (end += h.length));
-  return k;
+  return (k.policy = parts.join(', '));
 }
 
 // Where the RateLimit field is written: grown when a set of limits needs more.
@@ -82,9 +82,14 @@ function writeDigits(n: number, pos: number, width: number): number {
   return pos + width;
 }
 
-/** `states` are the results of `items`, in their order; `parts`, their kept parts where the caller holds them. */
-export function rateLimitFields(items: readonly LimitItem[], states: ItemState[], now: number, parts = fieldPartsOf(items)): { 'ratelimit-policy': string; ratelimit: string } {
-  const k = current(parts, now);
+/** `states` are the results of `items`, in their order. */
+export function rateLimitFields(items: readonly LimitItem[], states: ItemState[], now: number): { 'ratelimit-policy': string; ratelimit: string } {
+  return fieldsOf(fieldPartsOf(items), states, now);
+}
+
+/** The same from a set of limits' kept parts, where the caller holds them (quota/service.ts). */
+export function fieldsOf(k: FieldParts, states: ItemState[], now: number): { 'ratelimit-policy': string; ratelimit: string } {
+  const policy = policyAt(k, now);
   // Each entry at most its head, two numbers of up to 22 characters, and `;t=`, `, `.
   const most = k.heads.length + states.length * 50;
   if (scratch.length < most) scratch = Buffer.allocUnsafe(2 * most);
@@ -103,5 +108,5 @@ export function rateLimitFields(items: readonly LimitItem[], states: ItemState[]
     scratch[pos++] = 0x3d; // =
     pos = writeInteger(Math.max(0, s.reset), pos);
   }
-  return { 'ratelimit-policy': k.policy, ratelimit: scratch.toString('latin1', 0, pos) };
+  return { 'ratelimit-policy': policy, ratelimit: scratch.toString('latin1', 0, pos) };
 }

@@ -197,7 +197,7 @@ export class LocalLimiter implements Limiter {
     else this.state.fill(0, r, r + ROW);
     this.rows.set(it.key, row);
     this.items[row] = it;
-    this.gens[row] = (this.gens[row] ?? 0) + 1;
+    this.gens[row] ??= 0;
     return row;
   }
 

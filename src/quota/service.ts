@@ -11,7 +11,7 @@ import type { ReservationOwner, TokenHold } from './limiter.js';
 import { TOKEN_LIMIT_FIELDS, type TokenLimits, type TokenOverride } from '../core/limits.js';
 import type { Limiter, QuotaResult } from './limiter.js';
 import { FairShare } from './fair-share.js';
-import { fieldPartsOf, rateLimitFields, type FieldParts } from './headers.js';
+import { fieldPartsOf, fieldsOf, type FieldParts } from './headers.js';
 
 /** One limit as an explanation shows it. */
 export interface QuotaPeek {
@@ -151,7 +151,7 @@ export class QuotaService {
   }
 
   private outcome(parts: FieldParts, r: QuotaResult, now: number, reserved?: TokenDemand): QuotaOutcome {
-    const fields = rateLimitFields(parts.items, r.states, now, parts);
+    const fields = fieldsOf(parts, r.states, now);
     if (r.allowed) return reserved ? { allowed: true, headers: fields, reserved } : { allowed: true, headers: fields };
     return deny('quota_exceeded', exceededReason(r.exceeded!.item), { 'retry-after': String(r.retryAfter), ...fields });
   }
