@@ -252,7 +252,9 @@ function ambiguous(what: string): Denial {
 }
 
 export function parseQuery(query: string): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
+  // No prototype: "__proto__", "constructor" or "toString" is a parameter like any other (OPA-Envoy's parsed_query
+  // has it), where on a {} it would read Object.prototype's.
+  const out = Object.create(null) as Record<string, string[]>;
   if (!query) return out;
   for (const [k, v] of new URLSearchParams(query)) (out[k] ??= []).push(v);
   return out;

@@ -56,7 +56,8 @@ function truncated(headers: Record<string, string>, payload: string): boolean {
 
 /** Form fields by name: JSON parts parsed, the others as text. */
 function multipart(payload: string, boundary: string): Record<string, unknown[]> {
-  const values: Record<string, unknown[]> = {};
+  // No prototype: a field named "constructor" or "__proto__" is a field like any other.
+  const values = Object.create(null) as Record<string, unknown[]>;
   const delimiter = `--${boundary}`;
   const sections = payload.split(delimiter);
   if (sections.length < 2) throw new Error('multipart: NextPart: EOF');

@@ -68,7 +68,8 @@ export const queryUnescape = (s: string): string => unescape(s, 'query');
 
 /** Go's url.ParseQuery: pairs split on "&"; a ";" in a pair, or a bad escape, is an error (the first one). */
 export function parseQuery(q: string): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
+  // No prototype: a key "constructor" or "__proto__" is a key like any other, as in Go's map.
+  const out = Object.create(null) as Record<string, string[]>;
   for (const pair of q.split('&')) {
     if (pair === '') continue;
     if (pair.includes(';')) throw new Error('invalid semicolon separator in query');

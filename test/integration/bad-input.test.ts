@@ -52,6 +52,13 @@ describe('malformed requests', () => {
     expect(denied(await raw(other)).error).toBe('tenant_mismatch');
   });
 
+  it('a query parameter named like an Object.prototype member is a parameter like any other', async () => {
+    for (const q of ['constructor=1', '__proto__=1', 'toString=x&hasOwnProperty=y']) {
+      const r = await t.envoy({ method: 'GET', path: `/tenants/acme/items?${q}`, headers: [bearer(token)] });
+      expect(r.outcome, q).toBe('upstream');
+    }
+  });
+
   it('no method and no path anywhere: 400', async () => {
     const req = { attributes: { request: { http: { headers: { authorization: `Bearer ${token}` } } } } };
     expect(denied(await raw(req))).toMatchObject({ status: 400, error: 'bad_request', reason: 'the request has no method' });

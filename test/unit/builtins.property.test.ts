@@ -282,6 +282,23 @@ describe('host builtins', () => {
     expect(missing).toEqual([]);
   });
 
+  // A key named like an Object.prototype member is a key like any other: in a JSON object it is only data.
+  it('read keys named like Object.prototype members as OPA does', async () => {
+    const doc = JSON.parse('{"__proto__": {"a": 1}, "constructor": 2, "x": 3}') as unknown;
+    const calls: Call[] = [
+      { builtin: 'sprintf', args: ['%v', [doc]] },
+      { builtin: 'object.subset', args: [doc, JSON.parse('{"__proto__": {"a": 1}}')] },
+      { builtin: 'object.subset', args: [{ x: 1 }, { constructor: 2 }] },
+      { builtin: 'object.subset', args: [{ x: 1 }, { toString: 2 }] },
+      { builtin: 'json.patch', args: [doc, [{ op: 'remove', path: '/__proto__' }]] },
+      { builtin: 'json.patch', args: [{ x: 1 }, [{ op: 'remove', path: '/constructor' }]] },
+      { builtin: 'json.patch', args: [{ x: 1 }, [{ op: 'replace', path: '/toString/a', value: 1 }]] },
+      { builtin: 'graph.reachable_paths', args: [{ a: ['constructor'] }, ['a']] },
+      { builtin: 'graph.reachable_paths', args: [JSON.parse('{"__proto__": ["b"], "b": []}'), ['__proto__']] },
+    ];
+    expect(await diffBuiltins(calls)).toEqual([]);
+  }, 60_000);
+
   it('give the same value as `opa eval` for the same call', async () => {
     const calls: Call[] = [];
     let seed = SEED;

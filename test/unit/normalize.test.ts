@@ -20,6 +20,12 @@ describe('normalize', () => {
     expect(r.parsedQuery).toEqual({ tag: ['a', 'b'], q: ['new\nline'] });
   });
 
+  it("reads a query parameter named like an Object.prototype member as any other", () => {
+    const r = ok(normalize(buildCheckRequest({ method: 'GET', path: '/api/v1/items?constructor=1&__proto__=2&toString=3&__proto__=4' }), limits));
+    expect(JSON.stringify(r.parsedQuery)).toBe('{"constructor":["1"],"__proto__":["2","4"],"toString":["3"]}');
+    expect(Object.keys(r.parsedQuery)).toEqual(['constructor', '__proto__', 'toString']);
+  });
+
   it.each([
     ['/api/v1/admin/', ['api', 'v1', 'admin']],
     ['/a%20b/c', ['a b', 'c']],

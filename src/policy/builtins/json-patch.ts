@@ -33,7 +33,7 @@ function index(length: number, key: Key): number {
 /** The child at `key`, or an error where OPA's Unfold has one. */
 function child(node: RegoValue, key: Key): RegoValue {
   if (isObj(node)) {
-    if (typeof key === 'string' && key in node) return node[key]!;
+    if (typeof key === 'string' && Object.hasOwn(node, key)) return node[key]!;
     throw new Error('path does not exist in object');
   }
   if (node instanceof RegoSet) {
@@ -84,7 +84,7 @@ function insert(parent: RegoValue, key: Key, value: RegoValue): RegoValue {
 
 function remove(parent: RegoValue, key: Key): RegoValue {
   if (isObj(parent)) {
-    if (typeof key !== 'string' || !(key in parent)) throw new Error('cannot delete child key that does not exist');
+    if (typeof key !== 'string' || !Object.hasOwn(parent, key)) throw new Error('cannot delete child key that does not exist');
     const { [key]: _gone, ...rest } = parent;
     return rest;
   }

@@ -19,7 +19,7 @@ const isObj = (v: RegoValue): v is Record<string, RegoValue> => typeof v === 'ob
 
 function objectSubset(sup: Record<string, RegoValue>, sub: Record<string, RegoValue>): boolean {
   return Object.entries(sub).every(([k, v]) => {
-    if (!(k in sup)) return false;
+    if (!Object.hasOwn(sup, k)) return false;
     const s = sup[k]!;
     if (regoEqual(v, s)) return true;
     if (isObj(s) && isObj(v)) return objectSubset(s, v);
@@ -124,7 +124,7 @@ function reachablePaths(graph: Record<string, RegoValue>, starts: RegoValue[]): 
   const key = (v: RegoValue) => (typeof v === 'string' ? v : undefined);
   const edgesOf = (v: RegoValue): RegoValue[] | undefined => {
     const k = key(v);
-    if (k === undefined || !(k in graph)) return undefined;
+    if (k === undefined || !Object.hasOwn(graph, k)) return undefined;
     const e = graph[k]!;
     return Array.isArray(e) ? e : e instanceof RegoSet ? e.items : [];
   };

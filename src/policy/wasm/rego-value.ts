@@ -35,7 +35,8 @@ export function parseRego(text: string): RegoValue {
       const first = value();
       ws();
       if (text[i] === ':') {
-        const obj: Record<string, RegoValue> = {};
+        // No prototype: a key "__proto__" is data, and "constructor" is not found in an object without it.
+        const obj = Object.create(null) as Record<string, RegoValue>;
         i++;
         obj[String(first)] = value();
         for (;;) {

@@ -3,4 +3,4 @@ package envoy.authz
 
 default allow := false
 
-allow := {"allowed": true, "headers": {"x-body": sprintf("%v|%v", [input.parsed_body, input.truncated_body])}}
+allow := {"allowed": true, "headers": {"x-body": sprintf("%v|%v", [input.parsed_body, input.truncated_body]), "x-query": sprintf("%v", [input.parsed_query])}}
