@@ -67,6 +67,28 @@ describe('normalize', () => {
     expect(canonicalSegments(path, false)).toEqual(segs);
   });
 
+  it('a path seen before gets the same parts, whichever choice on ambiguous paths came first', () => {
+    const lenient = parseConfig({ limits: { reject_ambiguous_paths: false } }).limits;
+    const req = () => buildCheckRequest({ method: 'GET', path: '/memo//x/./y?q=1' });
+    expect(ok(normalize(req(), lenient)).path).toBe('/memo/x/y');
+    expect(normalize(req(), limits)).toBeInstanceOf(Denial);
+    expect(ok(normalize(req(), lenient)).parsedPath).toEqual(['memo', 'x', 'y']);
+    const strict = () => buildCheckRequest({ method: 'GET', path: '/memo/a%20b?q=1&q=2' });
+    expect(ok(normalize(strict(), limits)).parsedPath).toEqual(['memo', 'a b']);
+    expect(ok(normalize(strict(), lenient)).parsedPath).toEqual(['memo', 'a b']);
+  });
+
+  it('the parts shared by requests with the same path cannot be changed by one of them', () => {
+    const path = '/api/v1/shared?tag=a';
+    const first = ok(normalize(buildCheckRequest({ method: 'GET', path }), limits));
+    expect(() => first.parsedPath.push('admin')).toThrow(TypeError);
+    expect(() => first.parsedQuery['tag']!.push('b')).toThrow(TypeError);
+    expect(() => (first.parsedQuery['role'] = ['admin'])).toThrow(TypeError);
+    const second = ok(normalize(buildCheckRequest({ method: 'GET', path }), limits));
+    expect(second.parsedPath).toEqual(['api', 'v1', 'shared']);
+    expect(JSON.stringify(second.parsedQuery)).toBe('{"tag":["a"]}');
+  });
+
   it('takes the choice from limits.reject_ambiguous_paths', () => {
     const req = buildCheckRequest({ method: 'GET', path: '/a/../b' });
     expect(normalize(req, limits)).toBeInstanceOf(Denial);
