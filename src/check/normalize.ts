@@ -198,7 +198,7 @@ function collectHeaders(http: HttpReq, max: number): Record<string, string> | De
   const list = http.headerMap?.headers;
   if (list && list.length) {
     if (list.length > max) return bad(`the request has more than ${max} headers`);
-    const out: Record<string, string> = {};
+    const out = headerObject();
     for (const h of list) {
       if (!h.key) continue;
       const key = h.key.toLowerCase();
@@ -215,7 +215,7 @@ function collectHeaders(http: HttpReq, max: number): Record<string, string> | De
   for (const k of keys) {
     // Envoy always sends lower-case names; a direct caller may not. Copy only when needed.
     if (k !== k.toLowerCase()) {
-      const out: Record<string, string> = {};
+      const out = headerObject();
       for (const key of keys) {
         const lk = key.toLowerCase();
         out[lk] = out[lk] === undefined ? map[key]! : `${out[lk]},${map[key]}`;
@@ -225,6 +225,9 @@ function collectHeaders(http: HttpReq, max: number): Record<string, string> | De
   }
   return map;
 }
+
+/** No prototype: a header named "__proto__" or "constructor" is a header like any other (as in the decoder's map). */
+const headerObject = (): Record<string, string> => Object.create(null) as Record<string, string>;
 
 /**
  * The path's segments, percent-decoded. With `strict` (limits.reject_ambiguous_paths, the default), a path that

@@ -30,6 +30,13 @@ describe('HttpAuthz', () => {
     expect(seen[0]!.headers.authorization).toBe('Bearer t');
   });
 
+  it('a header named "__proto__" is passed on as a header like any other', async () => {
+    const { authz, seen } = fake(ALLOW);
+    await authz.handle(req('/authz/x', JSON.parse('{"__proto__": "a", "constructor": "b"}') as Record<string, string>), undefined);
+    expect(Object.hasOwn(seen[0]!.headers, '__proto__')).toBe(true);
+    expect([seen[0]!.headers['__proto__'], seen[0]!.headers['constructor']]).toEqual(['a', 'b']);
+  });
+
   it('forward auth: x-forwarded-method, -uri and -host, which are not passed on as request headers', async () => {
     const { authz, seen } = fake(ALLOW);
     await authz.handle(req('/authz', { 'x-forwarded-method': 'delete', 'x-forwarded-uri': '/api/v1/x', 'x-forwarded-host': 'acme.example.com' }), undefined);

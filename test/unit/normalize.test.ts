@@ -111,6 +111,20 @@ describe('normalize', () => {
     expect(r.headers['cookie']).toBe('a=1; b=2');
   });
 
+  it('reads header names like "constructor" or "__proto__" as names like any other, in header_map too', () => {
+    const entries: [string, string][] = [['constructor', 'a'], ['__proto__', 'b'], ['toString', 'c'], ['Constructor', 'd']];
+    const fromMap = buildCheckRequest({ method: 'GET', path: '/' }) as any;
+    delete fromMap.attributes.request.http.headers;
+    fromMap.attributes.request.http.headerMap = { headers: entries.map(([key, value]) => ({ key, value })) };
+    const upper = buildCheckRequest({ method: 'GET', path: '/' }) as any;
+    upper.attributes.request.http.headers = JSON.parse('{"Constructor": "a,d", "__PROTO__": "b", "toString": "c"}');
+    for (const req of [fromMap, upper]) {
+      const h = ok(normalize(req, limits)).headers;
+      expect(Object.keys(h).sort()).toEqual(['__proto__', 'constructor', 'tostring']);
+      expect([h['constructor'], h['__proto__'], h['tostring']]).toEqual(['a,d', 'b', 'c']);
+    }
+  });
+
   it('lower-cases a direct caller\'s header names', () => {
     const req = buildCheckRequest({ method: 'GET', path: '/' }) as any;
     req.attributes.request.http.headers = { 'X-Tenant-Id': 'acme', ':path': '/' };
