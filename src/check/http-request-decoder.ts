@@ -5,6 +5,7 @@
 // plain header name too. Every other field is read exactly as protobufjs reads it.
 import protobuf from 'protobufjs';
 import { isAscii } from 'node:buffer';
+import { dataObject } from '../util/data-object.js';
 
 const EMPTY_BYTES = new Uint8Array(0);
 
@@ -15,7 +16,7 @@ type DepthReader = protobuf.Reader & { skipType(wireType: number, depth?: number
 class HttpRequest {
   id = '';
   method = '';
-  headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  headers: Record<string, string> = dataObject<string>();
   path = '';
   host = '';
   scheme = '';

@@ -6,6 +6,7 @@ import type { NormalizedRequest } from '../core/request.js';
 import { deny } from '../core/denials.js';
 import { copyOf } from '../util/copy-of.js';
 import { LRUCache } from 'lru-cache';
+import { dataObject } from '../util/data-object.js';
 
 type Attrs = {
   source?: unknown;
@@ -136,7 +137,7 @@ interface PathParts {
 }
 
 // The same few paths come again and again (a GenAI platform's are mostly one), and their parsing (split, decode,
-// the ambiguity checks, URLSearchParams) cost about 2 µs of a check under load (bench/README.md). Short paths
+// the ambiguity checks, URLSearchParams) was most of normalize's 5 µs a check under load (bench/README.md). Short paths
 // only, so that what the memo holds stays small (about 256 KB at most) whatever paths a client sends.
 const PATH_MEMO_SIZE = 1000;
 const PATH_MEMO_MAX_LENGTH = 256;
@@ -198,7 +199,7 @@ function collectHeaders(http: HttpReq, max: number): Record<string, string> | De
   const list = http.headerMap?.headers;
   if (list && list.length) {
     if (list.length > max) return bad(`the request has more than ${max} headers`);
-    const out = headerObject();
+    const out = dataObject<string>();
     for (const h of list) {
       if (!h.key) continue;
       const key = h.key.toLowerCase();
@@ -215,7 +216,7 @@ function collectHeaders(http: HttpReq, max: number): Record<string, string> | De
   for (const k of keys) {
     // Envoy always sends lower-case names; a direct caller may not. Copy only when needed.
     if (k !== k.toLowerCase()) {
-      const out = headerObject();
+      const out = dataObject<string>();
       for (const key of keys) {
         const lk = key.toLowerCase();
         out[lk] = out[lk] === undefined ? map[key]! : `${out[lk]},${map[key]}`;
@@ -225,9 +226,6 @@ function collectHeaders(http: HttpReq, max: number): Record<string, string> | De
   }
   return map;
 }
-
-/** No prototype: a header named "__proto__" or "constructor" is a header like any other (as in the decoder's map). */
-const headerObject = (): Record<string, string> => Object.create(null) as Record<string, string>;
 
 /**
  * The path's segments, percent-decoded. With `strict` (limits.reject_ambiguous_paths, the default), a path that
@@ -286,9 +284,7 @@ function ambiguous(what: string): Denial {
 }
 
 export function parseQuery(query: string): Record<string, string[]> {
-  // No prototype: "__proto__", "constructor" or "toString" is a parameter like any other (OPA-Envoy's parsed_query
-  // has it), where on a {} it would read Object.prototype's.
-  const out = Object.create(null) as Record<string, string[]>;
+  const out = dataObject<string[]>();
   if (!query) return out;
   for (const [k, v] of new URLSearchParams(query)) (out[k] ??= []).push(v);
   return out;

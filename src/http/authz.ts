@@ -11,6 +11,7 @@ import type { CheckService } from '../check/service.js';
 import type { RequestParts } from '../check/normalize.js';
 import type { Peer } from '../core/types.js';
 import type { OkResponse } from '../core/response.js';
+import { dataObject } from '../util/data-object.js';
 
 export interface HttpAnswer {
   status: number;
@@ -76,8 +77,7 @@ export class HttpAuthz {
  * the connection it came on as the source (its principal with mTLS: the client of this port is the source here).
  */
 function requestParts(req: IncomingMessage, method: string, path: string, host: string, scheme: string, body: string | undefined, peer: Peer | null): RequestParts {
-  // No prototype: a header named "__proto__" is a header like any other.
-  const headers = Object.assign(Object.create(null) as Record<string, string>, { ':authority': host, ':method': method, ':path': path, ':scheme': scheme });
+  const headers = Object.assign(dataObject<string>(), { ':authority': host, ':method': method, ':path': path, ':scheme': scheme });
   for (const [k, v] of Object.entries(req.headers)) {
     // A client-sent x-envoy-auth-partial-body is dropped, as Envoy drops it.
     if (v === undefined || META.has(k) || k === 'x-envoy-auth-partial-body') continue;

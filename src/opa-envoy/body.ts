@@ -4,6 +4,7 @@
 import type protobuf from 'protobufjs';
 import { parseQuery } from '../util/go-url.js';
 import { protojson } from './protojson.js';
+import { dataObject } from '../util/data-object.js';
 
 export interface BodyOptions {
   skipRequestBodyParse: boolean;
@@ -56,8 +57,7 @@ function truncated(headers: Record<string, string>, payload: string): boolean {
 
 /** Form fields by name: JSON parts parsed, the others as text. */
 function multipart(payload: string, boundary: string): Record<string, unknown[]> {
-  // No prototype: a field named "constructor" or "__proto__" is a field like any other.
-  const values = Object.create(null) as Record<string, unknown[]>;
+  const values = dataObject<unknown[]>();
   const delimiter = `--${boundary}`;
   const sections = payload.split(delimiter);
   if (sections.length < 2) throw new Error('multipart: NextPart: EOF');

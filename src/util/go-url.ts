@@ -1,6 +1,7 @@
 // Go's net/url escaping as OPA and the OPA-Envoy plugin use it (shouldEscape, escape and unescape, per part of a
 // URL), and its reading of queries.
 import { goString } from './go-text.js';
+import { dataObject } from './data-object.js';
 
 /** The part of a URL a text is escaped for (Go's encoding modes). */
 export type UrlPart = 'path' | 'pathSegment' | 'host' | 'zone' | 'user' | 'query' | 'fragment';
@@ -68,8 +69,7 @@ export const queryUnescape = (s: string): string => unescape(s, 'query');
 
 /** Go's url.ParseQuery: pairs split on "&"; a ";" in a pair, or a bad escape, is an error (the first one). */
 export function parseQuery(q: string): Record<string, string[]> {
-  // No prototype: a key "constructor" or "__proto__" is a key like any other, as in Go's map.
-  const out = Object.create(null) as Record<string, string[]>;
+  const out = dataObject<string[]>();
   for (const pair of q.split('&')) {
     if (pair === '') continue;
     if (pair.includes(';')) throw new Error('invalid semicolon separator in query');

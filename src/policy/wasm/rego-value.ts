@@ -1,6 +1,7 @@
 // Rego values as OPA prints them (the WASM module's opa_value_dump): JSON, plus sets ("{1, 2}", "set()"). A set is a
 // RegoSet here, so builtins that treat sets and arrays differently can tell them apart; regoText writes a value as
 // OPA's Go code does (object keys and set members in OPA's order), which is what sprintf prints for a non-string.
+import { dataObject } from '../../util/data-object.js';
 
 export class RegoSet {
   constructor(readonly items: RegoValue[]) {}
@@ -35,8 +36,7 @@ export function parseRego(text: string): RegoValue {
       const first = value();
       ws();
       if (text[i] === ':') {
-        // No prototype: a key "__proto__" is data, and "constructor" is not found in an object without it.
-        const obj = Object.create(null) as Record<string, RegoValue>;
+        const obj = dataObject<RegoValue>();
         i++;
         obj[String(first)] = value();
         for (;;) {
