@@ -128,7 +128,7 @@ export class LocalLimiter implements Limiter {
           }
         }
       } else {
-        if (now >= s[r + END]! || now < s[r + START]!) this.roll(items[i]!, r, now);
+        this.current(items[i]!, r, now);
         if (s[r + COUNT]! + (amounts?.[i] ?? 1) > limit) {
           const wait = Math.ceil((s[r + END]! - now) / 1000);
           if (exceeded < 0 || wait > retryAfter) {
@@ -201,6 +201,11 @@ export class LocalLimiter implements Limiter {
     return row;
   }
 
+  /** A counter's row on its current window: rolled when `now` is outside the one it holds. */
+  private current(it: LimitItem, r: number, now: number): void {
+    if (now >= this.state[r + END]! || now < this.state[r + START]!) this.roll(it, r, now);
+  }
+
   /**
    * A counter whose window ended (or has not begun): this process's uses of the old one kept for the store, the new
    * one's count loaded from the store (day and month) with what was not yet flushed.
@@ -247,8 +252,8 @@ export class LocalLimiter implements Limiter {
       const n = deltas[i] ?? 0;
       if (n === 0 || it.kind === 'bucket' || now >= windowOf(it.kind, at, it.anchorDay).end) return;
       const r = this.rowOf(it, now) * ROW;
+      this.current(it, r, now);
       const s = this.state;
-      if (now >= s[r + END]! || now < s[r + START]!) this.roll(it, r, now);
       const applied = Math.max(-s[r + COUNT]!, n);
       s[r + COUNT]! += applied;
       if (it.kind !== 'minute') s[r + PENDING]! += applied;
@@ -290,11 +295,6 @@ export class LocalLimiter implements Limiter {
 
   /** Puts back counts the store could not take, so they are written next time. */
   restore(deltas: UsageDelta[]): void {
-    for (const d of deltas) {
-      const k = this.deltaKey(d.tenant, d.subject, d.window, d.start);
-      const cur = this.deltas.get(k);
-      if (cur) cur.count += d.count;
-      else this.deltas.set(k, { ...d });
-    }
+    for (const d of deltas) this.addDelta(d, d.window, d.start, d.count);
   }
 }
