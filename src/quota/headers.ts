@@ -82,12 +82,7 @@ function writeDigits(n: number, pos: number, width: number): number {
   return pos + width;
 }
 
-/** `states` are the results of `items`, in their order. */
-export function rateLimitFields(items: readonly LimitItem[], states: ItemState[], now: number): { 'ratelimit-policy': string; ratelimit: string } {
-  return fieldsOf(fieldPartsOf(items), states, now);
-}
-
-/** The same from a set of limits' kept parts, where the caller holds them (quota/service.ts). */
+/** The fields from a set of limits' kept parts; `states` are the results of its items, in their order. */
 export function fieldsOf(k: FieldParts, states: ItemState[], now: number): { 'ratelimit-policy': string; ratelimit: string } {
   const policy = policyAt(k, now);
   // Each entry at most its head, two numbers of up to 22 characters, and `;t=`, `, `.

@@ -3,9 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { dayWindow, minuteWindow, monthWindow } from '../../src/quota/windows.js';
 import { LocalLimiter } from '../../src/quota/limiter.js';
 import { itemsFor, overlay } from '../../src/quota/limits.js';
-import { rateLimitFields } from '../../src/quota/headers.js';
+import { fieldPartsOf, fieldsOf } from '../../src/quota/headers.js';
 import { FairShare } from '../../src/quota/fair-share.js';
 import type { Tier } from '../../src/core/tenants.js';
+import type { ItemState } from '../../src/quota/limiter.js';
+import type { LimitItem } from '../../src/quota/limits.js';
+
+const rateLimitFields = (items: LimitItem[], states: ItemState[], now: number) => fieldsOf(fieldPartsOf(items), states, now);
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 30); // 12:00:30 UTC, Nov 23
 
