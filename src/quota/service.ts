@@ -62,6 +62,8 @@ export class QuotaService {
   private callerItems = new WeakMap<object, Map<string, LimitItem[]>>();
   /** Tenant rules' limit items, by the rule's limits (a new object each time a tenant's rules are loaded). */
   private ruleItems = new WeakMap<LimitSet, LimitItem[]>();
+  /** Arrays of a caller's limits with a bucket and rules on top, by what they stack on (withBuckets). */
+  private readonly withBucketsOf = new WeakMap<object, Stacked>();
   private readonly fair: FairShare | undefined;
   private readonly tokenItems = new Map<string, LimitItem[]>();
   private combined = new WeakMap<LimitItem[], { tokens: LimitItem[]; all: LimitItem[] }>();
@@ -160,10 +162,22 @@ export class QuotaService {
     return this.withBuckets(this.callerItemsFor(this.last(tenant, identity, effective), identity, effective), tenant, decision, rules);
   }
 
-  /** Tenant and caller limits together, cached with the caller (`stacked`); only a policy-named bucket is added per request. */
+  /**
+   * Tenant and caller limits together (`stacked`, cached with the caller), with a policy-named bucket and the tenant
+   * rules' limits on top: kept per the objects they are made of, which come again as the same objects (a cached
+   * decision's `quota`, a loaded rule set's limits), so that the limiter's plan and the RateLimit parts of the array
+   * are made once, not on every check.
+   */
   private withBuckets(stacked: LimitItem[], tenant: Tenant, decision: Decision, rules: readonly RuleBucket[] | undefined): LimitItem[] {
     const q = decision.quota;
     if (!q && !rules) return stacked;
+    let node = stackedOn(this.withBucketsOf, stacked);
+    node = stackedOn(node.next, q ?? NO_BUCKET);
+    for (const r of rules ?? []) node = stackedOn(node.next, r.limits);
+    return (node.items ??= this.buildWithBuckets(stacked, tenant, q, rules));
+  }
+
+  private buildWithBuckets(stacked: LimitItem[], tenant: Tenant, q: Decision['quota'], rules: readonly RuleBucket[] | undefined): LimitItem[] {
     const anchorDay = tenant.billing_anchor_day ?? undefined;
     const out = [...stacked];
     if (q) out.push(...itemsFor([{ tenant: tenant.id, subject: `bucket:${q.bucket}`, label: q.bucket, limits: q.limits, anchorDay }]));
@@ -315,6 +329,19 @@ export class QuotaService {
     }
     return o;
   }
+}
+
+/** The limits stacked on a caller's, by the objects they were made of, one after the other (withBuckets). */
+interface Stacked {
+  items?: LimitItem[];
+  next: WeakMap<object, Stacked>;
+}
+const NO_BUCKET = {};
+
+function stackedOn(map: WeakMap<object, Stacked>, key: object): Stacked {
+  let n = map.get(key);
+  if (!n) map.set(key, (n = { next: new WeakMap() }));
+  return n;
 }
 
 /** What the quota service found for a caller's identity, with the tenant record and context it was found for. */

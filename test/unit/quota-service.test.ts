@@ -42,6 +42,30 @@ describe('QuotaService', () => {
     expect(names(limiter.taken[1]!).slice(-1)).toEqual(['gpu-minute=3']);
   });
 
+  it("a policy's bucket and tenant rules' limits stack into the same array while they are the same objects (one limiter plan, not one per check)", () => {
+    const limiter = new FakeLimiter();
+    const q = service(limiter);
+    const gpu: Decision = Object.freeze({ allowed: true, quota: { bucket: 'gpu', limits: { per_minute: 3 } } });
+    const rules = [{ rule: 'r1', limits: { per_minute: 5 } }];
+    for (let i = 0; i < 2; i++) q.enforce(acme, alice, null, gpu);
+    for (let i = 0; i < 2; i++) q.enforce(acme, alice, null, gpu, [...rules]);
+    for (let i = 0; i < 2; i++) q.enforce(acme, alice, null, allow, [...rules]);
+    const [a, b, c, d, e, f] = limiter.taken;
+    expect(b).toBe(a);
+    expect(d).toBe(c);
+    expect(f).toBe(e);
+    expect(names(c!).slice(-2)).toEqual(['gpu-minute=3', 'rule.r1-minute=5']);
+    expect(names(e!).slice(-1)).toEqual(['rule.r1-minute=5']);
+    // Another decision with the same bucket: the same limits, counted on the same keys.
+    q.enforce(acme, alice, null, { allowed: true, quota: { bucket: 'gpu', limits: { per_minute: 3 } } });
+    expect(limiter.taken[6]!.map((i) => i.key)).toEqual(a!.map((i) => i.key));
+    // Data changed: made again.
+    q.invalidateTenant('acme');
+    q.enforce(acme, alice, null, gpu);
+    expect(limiter.taken[7]).not.toBe(a);
+    expect(names(limiter.taken[7]!)).toEqual(names(a!));
+  });
+
   it('says which callers have token budgets (so only their requests read the body for a reservation)', () => {
     const tokens = [{ tenant_id: 'acme', scope: 'group' as const, scope_id: 'ml', limits: { tokens_per_minute: 50 }, updated_at: '' }];
     const q = new QuotaService(parseConfig({ tiers: { premium: { tokens_per_day: 1000 } } }), { list: () => [], tokens: (t) => (t === 'acme' ? tokens : []) }, new FakeLimiter(), () => NOW);
